@@ -1,0 +1,29 @@
+# PGXS build for pg_migrate.
+#   make && make install        build and install into the server found by $(PG_CONFIG)
+#   make installcheck           regression + isolation + TAP suites against a running server
+#                               (test/run-tests.sh starts a throwaway one for you)
+EXTENSION = pg_migrate
+MODULE_big = pg_migrate
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(wildcard sql/pg_migrate--*.sql)
+
+TESTS = $(sort $(wildcard sql/[0-9]*_*.sql))
+REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --load-extension=pg_migrate
+
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=pg_migrate
+
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
+
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

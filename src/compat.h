@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  The one place where differences between PostgreSQL 13 and 18 are
+ *	  papered over, so the rest of pg_migrate reads as plain PostgreSQL code.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_COMPAT_H
+#define PG_MIGRATE_COMPAT_H
+
+#include "postgres.h"
+#include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#endif
+#include "common/sha2.h"
+
+/* PostgreSQL 14 renamed the predefined roles' OID symbols */
+#if PG_VERSION_NUM < 140000
+#define ROLE_PG_READ_SERVER_FILES DEFAULT_ROLE_READ_SERVER_FILES
+#endif
+
+/*
+ * pg_encoding_verifymbstr() (number of valid leading bytes) appeared in 14;
+ * older servers only verify one character at a time.
+ */
+static inline int
+compat_valid_prefix_length(int encoding, const char *s, int len)
+{
+#if PG_VERSION_NUM >= 140000
+	return pg_encoding_verifymbstr(encoding, s, len);
+#else
+	const char *start = s;
+
+	while (len > 0)
+	{
+		int			l;
+
+		if (*s == '\0')
+			break;
+		l = pg_encoding_verifymb(encoding, s, len);
+		if (l < 0)
+			break;
+		s += l;
+		len -= l;
+	}
+	return s - start;
+#endif
+}
+
+/* raw_parser() grew a mode argument in 14 */
+#if PG_VERSION_NUM >= 140000
+#define compat_raw_parser(str) raw_parser((str), RAW_PARSE_DEFAULT)
+#else
+#define compat_raw_parser(str) raw_parser(str)
+#endif
+
+/* Before 15 a nonatomic SPI_commit() left the caller to start the next transaction */
+#if PG_VERSION_NUM < 150000
+#define COMPAT_SPI_COMMIT() do { SPI_commit(); SPI_start_transaction(); } while (0)
+#else
+#define COMPAT_SPI_COMMIT() SPI_commit()
+#endif
+
+/*
+ * SHA-256 of a buffer into dest[PG_SHA256_DIGEST_LENGTH]: pg_cryptohash on
+ * 14+ (which may fail, e.g. out of memory in OpenSSL), pg_sha256_* on 13.
+ */
+static inline void
+compat_sha256(const uint8 *data, size_t len, uint8 *dest)
+{
+#if PG_VERSION_NUM >= 140000
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, data, len) < 0 ||
+		pg_cryptohash_final(ctx, dest, PG_SHA256_DIGEST_LENGTH) < 0)
+#if PG_VERSION_NUM >= 150000
+		elog(ERROR, "could not compute SHA-256 checksum: %s",
+			 pg_cryptohash_error(ctx));
+#else
+		elog(ERROR, "could not compute SHA-256 checksum");
+#endif
+	pg_cryptohash_free(ctx);
+#else
+	pg_sha256_ctx ctx;
+
+	pg_sha256_init(&ctx);
+	pg_sha256_update(&ctx, data, len);
+	pg_sha256_final(&ctx, dest);
+#endif
+}
+
+#endif							/* PG_MIGRATE_COMPAT_H */

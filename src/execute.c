@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * execute.c
+ *	  Running a script's statements one by one through SPI, as the calling
+ *	  user, so that an error can be traced to the statement's file and line.
+ *
+ * Running the whole file in one SPI_execute() would be simpler, but an
+ * error without a position (a duplicate key, a RAISE) could then not be
+ * traced to a statement.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+
+#include "pg_migrate.h"
+
+static void run_statement(const Statement *stmt);
+static void run_body_statement(const Script *script, const Statement *stmt,
+							   const char *body);
+static int	body_error_line(const Script *script, const Statement *stmt,
+							const char *body, ErrorData *edata);
+
+static void
+run_statement(const Statement *stmt)
+{
+	int			rc = SPI_execute(stmt->sql, false, 0);
+
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not run statement: %s",
+						SPI_result_code_string(rc))));
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The file line of an error raised inside a DO block or function body.
+ * PL/pgSQL positions compile errors within the body (the error's internal
+ * query is then the body itself), and names the body's line of runtime
+ * errors in its context ("inline_code_block line 4"); both are relative to
+ * where the body starts in the file.
+ */
+static int
+body_error_line(const Script *script, const Statement *stmt,
+				const char *body, ErrorData *edata)
+{
+	const char *at = strstr(stmt->sql, body);
+	int			body_offset;
+	const char *frame;
+	int			body_line;
+
+	if (at == NULL)				/* body written as a quoted literal */
+		return stmt->line;
+	body_offset = stmt->offset + (at - stmt->sql);
+
+	if (edata->internalquery && edata->internalpos > 0 &&
+		strcmp(edata->internalquery, body) == 0)
+		return script_line_at(script, body_offset +
+							  script_chars_to_bytes(at, edata->internalpos - 1));
+
+	if (IsA(stmt->parsetree, DoStmt) && edata->context &&
+		(frame = strstr(edata->context, "inline_code_block line ")) != NULL &&
+		sscanf(frame, "inline_code_block line %d", &body_line) == 1)
+		return script_line_at(script, body_offset) + body_line - 1;
+
+	return stmt->line;
+}
+
+/*
+ * Errors inside a function body cannot be placed from an error context
+ * callback, which sees neither the internal query nor the context built so
+ * far; so catch the error, work the line out, and raise it again.
+ */
+static void
+run_body_statement(const Script *script, const Statement *stmt,
+				   const char *body)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		run_statement(stmt);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			line;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		line = body_error_line(script, stmt, body, edata);
+		edata->context = edata->context ?
+			psprintf("%s\nmigration %s, line %d", edata->context,
+					 script->file, line) :
+			psprintf("migration %s, line %d", script->file, line);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/* Run statements (from script_split) inside the caller's SPI connection */
+void
+execute_script(const Script *script, List *statements)
+{
+	ScriptErrorContext ctx;
+	ListCell   *lc;
+
+	script_error_push(&ctx, script);
+	foreach(lc, statements)
+	{
+		Statement  *stmt = lfirst(lc);
+		const char *body = script_function_body(stmt->parsetree);
+
+		CHECK_FOR_INTERRUPTS();
+		ctx.stmt = stmt;
+		ctx.body_pending = body != NULL;
+		if (body)
+			run_body_statement(script, stmt, body);
+		else
+			run_statement(stmt);
+	}
+	script_error_pop(&ctx);
+}

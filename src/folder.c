@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * folder.c
+ *	  Reading migration folders from the server's filesystem: who may,
+ *	  which path is meant, which files are there, and their contents.
+ *
+ * pg_read_file() cannot be used through SPI by members of
+ * pg_read_server_files, and genfile.c's helpers are static, so the same
+ * privilege model is applied here by hand.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "compat.h"
+#include "pg_migrate.h"
+
+static int	compare_cstrings(const ListCell *a, const ListCell *b);
+
+/*
+ * Check that the caller may read server files, and turn the folder argument
+ * into a canonical absolute path to an existing directory.
+ */
+char *
+folder_resolve(const char *dir)
+{
+	char	   *resolved;
+	char	   *result;
+	struct stat st;
+
+	if (!superuser() &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read migrations folder \"%s\"",
+						dir),
+				 errdetail("Reading files on the server requires superuser or the privileges of the \"pg_read_server_files\" role."),
+				 errhint("Grant the role that runs migrations membership in \"pg_read_server_files\".")));
+
+	if (dir[0] == '\0' || !is_absolute_path(dir))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("migrations folder \"%s\" is not an absolute path", dir),
+				 errhint("Give the folder's full path on the database server, such as '/srv/app/migrations'.")));
+
+	if (strlen(dir) >= MAXPGPATH)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("migrations folder path is too long")));
+
+	/* Resolve links once, so that errors and tracking rows name one path */
+	resolved = realpath(dir, NULL);
+	if (resolved == NULL)
+	{
+		if (errno == ENOENT || errno == ENOTDIR)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("migrations folder \"%s\" does not exist", dir),
+					 errhint("The path is resolved on the database server, not on the client's machine.")));
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not resolve migrations folder \"%s\": %m", dir)));
+	}
+
+	result = pstrdup(resolved);
+	free(resolved);
+
+	if (stat(result, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat migrations folder \"%s\": %m", dir)));
+	if (!S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("migrations folder \"%s\" is not a directory", dir),
+				 errhint("Pass the folder that contains the migration files, not a file.")));
+
+	return result;
+}
+
+static int
+compare_cstrings(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * Names of the regular files directly in dir, sorted.  Subfolders are not
+ * read: a format that needs one (drizzle's meta/) reads it by name.
+ */
+List *
+folder_list_files(const char *dir)
+{
+	DIR		   *d;
+	struct dirent *de;
+	List	   *files = NIL;
+
+	d = AllocateDir(dir);
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		char		path[MAXPGPATH];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0)
+		{
+			/* a dangling link is not a migration; a vanished file neither */
+			if (errno == ENOENT)
+				continue;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat file \"%s\": %m", path)));
+		}
+		if (S_ISREG(st.st_mode))
+			files = lappend(files, pstrdup(de->d_name));
+	}
+	FreeDir(d);
+
+	list_sort(files, compare_cstrings);
+	return files;
+}
+
+/*
+ * The whole content of dir/file as a NUL-terminated string, verified to be
+ * valid in the database encoding.  With missing_ok, a file that does not
+ * exist gives NULL.
+ */
+char *
+folder_read_file(const char *dir, const char *file, bool missing_ok)
+{
+	char		path[MAXPGPATH];
+	FILE	   *fp;
+	struct stat st;
+	char	   *buf;
+	size_t		nread;
+	int			valid;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+
+	fp = AllocateFile(path, PG_BINARY_R);
+	if (fp == NULL)
+	{
+		if (missing_ok && errno == ENOENT)
+			return NULL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migration file \"%s\": %m", path),
+				 errhint("The file must be readable by the operating system user that runs the database server.")));
+	}
+
+	if (fstat(fileno(fp), &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat migration file \"%s\": %m", path)));
+	if (st.st_size >= (off_t) MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("migration file \"%s\" is too large", path),
+				 errdetail("A migration file may be at most %zu bytes long.",
+						   (size_t) MaxAllocSize - 1)));
+
+	buf = palloc(st.st_size + 1);
+	nread = fread(buf, 1, st.st_size, fp);
+	if (ferror(fp))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read migration file \"%s\": %m", path)));
+	FreeFile(fp);
+	buf[nread] = '\0';
+
+	valid = compat_valid_prefix_length(GetDatabaseEncoding(), buf, (int) nread);
+	if (valid != (int) nread)
+	{
+		int			line = 1;
+
+		for (int i = 0; i < valid; i++)
+			if (buf[i] == '\n')
+				line++;
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("migration file \"%s\" is not valid in encoding \"%s\"",
+						file, GetDatabaseEncodingName()),
+				 errdetail("Invalid byte 0x%02x at line %d (byte offset %d).",
+						   (unsigned char) buf[valid], line, valid),
+				 errhint("Save the file in the database's encoding, %s.",
+						 GetDatabaseEncodingName())));
+	}
+
+	return buf;
+}

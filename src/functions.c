@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *	  The SQL-callable functions: argument handling, the SPI connection and
+ *	  the result set around the work done in runner.c.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "pg_migrate.h"
+
+PG_FUNCTION_INFO_V1(migrate_apply);
+PG_FUNCTION_INFO_V1(migrate_status);
+PG_FUNCTION_INFO_V1(migrate_rollback);
+
+static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
+static char *text_arg(FunctionCallInfo fcinfo, int n, const char *argname);
+
+/*
+ * Set up a materialized result set in the per-query context.  Written out
+ * rather than using InitMaterializedSRF(), which only exists from 16 on.
+ */
+static void
+init_result(FunctionCallInfo fcinfo, ResultSink *sink)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	sink->desc = CreateTupleDescCopy(desc);
+	sink->store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = sink->store;
+	rsinfo->setDesc = sink->desc;
+}
+
+/* A text argument as a C string; NULL stays NULL unless argname is given */
+static char *
+text_arg(FunctionCallInfo fcinfo, int n, const char *argname)
+{
+	if (PG_ARGISNULL(n))
+	{
+		if (argname)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"%s\" must not be null", argname)));
+		return NULL;
+	}
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* migrate.apply(dir text, format text, allow_drift boolean) */
+Datum
+migrate_apply(PG_FUNCTION_ARGS)
+{
+	char	   *dir = text_arg(fcinfo, 0, "dir");
+	char	   *format = text_arg(fcinfo, 1, "format");
+	bool		allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	SPI_connect();
+	run_apply(dir, format, allow_drift, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.status(dir text, format text) */
+Datum
+migrate_status(PG_FUNCTION_ARGS)
+{
+	char	   *dir = text_arg(fcinfo, 0, NULL);
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	SPI_connect();
+	run_status(dir, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.rollback(name text) */
+Datum
+migrate_rollback(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, NULL);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	SPI_connect();
+	run_rollback(name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}

@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_migrate.c
+ *	  Module entry point of pg_migrate, the schema migration runner that
+ *	  lives inside PostgreSQL.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "pg_migrate.h"
+
+PG_MODULE_MAGIC;

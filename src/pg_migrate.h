@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_migrate.h
+ *	  Types and functions shared between pg_migrate's source files: the
+ *	  in-memory model of a migrations folder, statement splitting and
+ *	  execution, and access to the tracking tables.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_H
+#define PG_MIGRATE_H
+
+#include "postgres.h"
+#include "common/sha2.h"
+#include "access/tupdesc.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/tuplestore.h"
+
+#define MIGRATE_CHECKSUM_LEN (PG_SHA256_DIGEST_LENGTH * 2)
+
+/*
+ * One migration as found in a source folder.  Only what is needed to order
+ * it and to check it against the tracking table is kept here; the scripts
+ * themselves are read by migration_load() when they are needed, so that
+ * memory does not grow with the number of migrations.
+ */
+typedef struct Migration
+{
+	char	   *name;			/* identity: file stem without up/down suffix */
+	char	   *version;		/* leading version, compared part by part */
+	char	   *up_file;		/* file name, relative to the folder */
+	char	   *down_file;		/* file name, or NULL when there is none */
+	char		checksum[MIGRATE_CHECKSUM_LEN + 1]; /* of the up script */
+} Migration;
+
+/* A folder's migrations, sorted by version, then name */
+typedef struct MigrationSet
+{
+	char	   *dir;			/* canonical absolute path */
+	char	   *format;			/* format actually used, never "auto" */
+	int			count;
+	Migration  *items;
+	Migration **by_name;		/* the same, sorted by name */
+} MigrationSet;
+
+/* A script ready to run: its text and where it came from, for errors */
+typedef struct Script
+{
+	const char *file;			/* file name shown in errors */
+	char	   *sql;
+	int			first_line;		/* line of sql[0] within the file */
+} Script;
+
+/* The scripts of one migration, read from disk */
+typedef struct LoadedMigration
+{
+	Script		up;
+	Script		down;			/* down.sql is NULL when there is none */
+	bool		no_transaction; /* "-- migrate:no-transaction" directive */
+} LoadedMigration;
+
+/* One statement of a script */
+typedef struct Statement
+{
+	char	   *sql;			/* the statement's text, without ';' */
+	int			offset;			/* byte offset of sql within the script */
+	int			line;			/* line of its first token within the file */
+	Node	   *parsetree;		/* raw parse tree */
+} Statement;
+
+/*
+ * Error context naming the file and line being checked or run.  While
+ * stmt is NULL, error positions are taken as offsets into the whole script
+ * (parser errors) and line, when set, is reported otherwise.
+ */
+typedef struct ScriptErrorContext
+{
+	ErrorContextCallback callback;
+	const Script *script;
+	const Statement *stmt;
+	int			line;
+	bool		body_pending;	/* stmt has a function body: see execute.c */
+} ScriptErrorContext;
+
+/* Rows returned by apply, run and rollback */
+typedef struct ResultSink
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} ResultSink;
+
+/* folder.c */
+extern char *folder_resolve(const char *dir);
+extern List *folder_list_files(const char *dir);
+extern char *folder_read_file(const char *dir, const char *file, bool missing_ok);
+
+/* source.c */
+extern MigrationSet *source_load(const char *dir, const char *format);
+extern void migration_load(const MigrationSet *set, const Migration *m,
+						   LoadedMigration *out);
+extern int	version_cmp(const char *a, const char *b);
+extern Migration *source_find(const MigrationSet *set, const char *name);
+
+/* format_plain.c */
+extern bool plain_claims(List *files);
+extern void plain_scan(MigrationSet *set, List *files);
+extern void plain_load(const MigrationSet *set, const Migration *m,
+					   LoadedMigration *out);
+
+/* script.c */
+extern List *script_split(const Script *script);
+extern void script_check(const Script *script, List *statements);
+extern bool script_has_directive(const char *sql, const char *directive);
+extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
+extern void script_error_pop(ScriptErrorContext *ctx);
+extern int	script_line_at(const Script *script, int offset);
+extern int	script_chars_to_bytes(const char *s, int nchars);
+extern const char *script_function_body(Node *parsetree);
+extern void checksum_hex(const char *data, size_t len, char *out);
+
+/* execute.c */
+extern void execute_script(const Script *script, List *statements);
+
+/* tracking.c */
+typedef struct AppliedMigration
+{
+	char	   *name;
+	char	   *version;
+	char	   *checksum;
+	TimestampTz applied_at;
+	bool		has_down;
+	char	   *down_sql;		/* only from tracking_rollback_targets() */
+} AppliedMigration;
+
+extern List *tracking_applied(void);
+extern List *tracking_rollback_targets(const char *name);
+extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
+								  const LoadedMigration *lm,
+								  const char *checksum, int64 duration_us);
+extern void tracking_record_rollback(const char *name, int64 duration_us);
+
+/* runner.c */
+extern void run_apply(const char *dir, const char *format, bool allow_drift,
+					  ResultSink *sink);
+extern void run_rollback(const char *name, ResultSink *sink);
+extern void run_status(const char *dir, const char *format, ResultSink *sink);
+
+/* runner.c: the lock that serialises runs on one database */
+#define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */
+
+#endif							/* PG_MIGRATE_H */

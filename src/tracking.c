@@ -1,0 +1,229 @@
+/*-------------------------------------------------------------------------
+ *
+ * tracking.c
+ *	  Reading and writing the tracking tables, migrate.migrations and
+ *	  migrate.history.
+ *
+ * Migrations run as the calling user, but the tracking tables are written
+ * with the privileges of their owner (the extension's owner), so that a
+ * role allowed to run migrations need not be allowed to edit its own audit
+ * trail.  Every query is schema-qualified, uses OPERATOR(pg_catalog.x) and
+ * takes user input only as parameters, since it runs as the owner under the
+ * caller's search_path.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "pg_migrate.h"
+
+typedef struct OwnerSwitch
+{
+	Oid			saved_user;
+	int			saved_context;
+} OwnerSwitch;
+
+static void become_owner(OwnerSwitch *sw);
+static void restore_user(OwnerSwitch *sw);
+static void run_tracking_query(const char *query, int nargs, Oid *types,
+							   Datum *values, const char *nulls, int expected);
+
+/* Owner of migrate.migrations; the extension's objects share one owner */
+static Oid
+tracking_owner(void)
+{
+	Oid			nsp = get_namespace_oid("migrate", false);
+	Oid			relid = get_relname_relid("migrations", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("tracking table migrate.migrations does not exist"),
+				 errhint("Reinstall the extension with DROP EXTENSION pg_migrate; CREATE EXTENSION pg_migrate;")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * An error in between needs no cleanup: aborting the (sub)transaction
+ * restores the user id and security context.
+ */
+static void
+become_owner(OwnerSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->saved_user, &sw->saved_context);
+	SetUserIdAndSecContext(tracking_owner(),
+						   sw->saved_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+static void
+restore_user(OwnerSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->saved_user, sw->saved_context);
+}
+
+/* Run a query on the tracking tables as their owner */
+static void
+run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
+				   const char *nulls, int expected)
+{
+	OwnerSwitch sw;
+	int			rc;
+
+	become_owner(&sw);
+	rc = SPI_execute_with_args(query, nargs, types, values, nulls, false, 0);
+	restore_user(&sw);
+	if (rc != expected)
+		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
+}
+
+static Datum
+duration_datum(int64 duration_us)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = duration_us;
+	return IntervalPGetDatum(iv);
+}
+
+/* The applied migrations, in the order they were applied */
+List *
+tracking_applied(void)
+{
+	List	   *result = NIL;
+
+	run_tracking_query("SELECT name, version, checksum, applied_at, "
+					   "down_sql IS NOT NULL "
+					   "FROM migrate.migrations ORDER BY id",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		AppliedMigration *am = palloc0(sizeof(AppliedMigration));
+		bool		isnull;
+
+		am->name = SPI_getvalue(tup, desc, 1);
+		am->version = SPI_getvalue(tup, desc, 2);
+		am->checksum = SPI_getvalue(tup, desc, 3);
+		am->applied_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		result = lappend(result, am);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * The migrations a rollback of name undoes, newest first, with their down
+ * scripts: name and everything applied after it, or only the latest one
+ * when name is NULL.  NIL when name is not applied (or nothing is).
+ */
+List *
+tracking_rollback_targets(const char *name)
+{
+	List	   *result = NIL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (name)
+	{
+		values[0] = CStringGetTextDatum(name);
+		run_tracking_query("SELECT name, down_sql FROM migrate.migrations "
+						   "WHERE id OPERATOR(pg_catalog.>=) "
+						   "(SELECT id FROM migrate.migrations "
+						   " WHERE name OPERATOR(pg_catalog.=) $1) "
+						   "ORDER BY id DESC",
+						   1, types, values, NULL, SPI_OK_SELECT);
+	}
+	else
+		run_tracking_query("SELECT name, down_sql FROM migrate.migrations "
+						   "ORDER BY id DESC LIMIT 1",
+						   0, NULL, NULL, NULL, SPI_OK_SELECT);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		AppliedMigration *am = palloc0(sizeof(AppliedMigration));
+
+		am->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		am->down_sql = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+		am->has_down = am->down_sql != NULL;
+		result = lappend(result, am);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/* Record an applied migration and log it, in one statement */
+void
+tracking_record_apply(const MigrationSet *set, const Migration *m,
+					  const LoadedMigration *lm, const char *checksum,
+					  int64 duration_us)
+{
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(m->version);
+	values[2] = CStringGetTextDatum(checksum);
+	values[3] = CStringGetTextDatum(lm->up.sql);
+	if (lm->down.sql)
+		values[4] = CStringGetTextDatum(lm->down.sql);
+	else
+		nulls[4] = 'n';
+	values[5] = CStringGetTextDatum(set->dir);
+	values[6] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[7] = duration_datum(duration_us);
+
+	run_tracking_query("WITH m AS ("
+					   " INSERT INTO migrate.migrations (name, version, checksum,"
+					   "  up_sql, down_sql, source, applied_by, duration)"
+					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING name)"
+					   "INSERT INTO migrate.history (action, name, performed_by,"
+					   " duration, source) "
+					   "SELECT 'apply', name, $7, $8, $6 FROM m",
+					   8, types, values, nulls, SPI_OK_INSERT);
+}
+
+/* Remove a rolled-back migration's row and log the rollback */
+void
+tracking_record_rollback(const char *name, int64 duration_us)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[2] = duration_datum(duration_us);
+
+	run_tracking_query("WITH d AS ("
+					   " DELETE FROM migrate.migrations"
+					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+					   "INSERT INTO migrate.history (action, name, performed_by,"
+					   " duration, source) "
+					   "SELECT 'rollback', name, $2, $3, source FROM d",
+					   3, types, values, NULL, SPI_OK_INSERT);
+}
