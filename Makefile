@@ -9,7 +9,7 @@ DATA = $(wildcard sql/pg_migrate--*.sql)
 
 TESTS = $(sort $(wildcard sql/[0-9]*_*.sql))
 REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
-REGRESS_OPTS = --load-extension=pg_migrate
+REGRESS_OPTS = --encoding=UTF8
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=pg_migrate

@@ -121,8 +121,7 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 		{
 			msg = psprintf("applied migration \"%s\" is missing from folder \"%s\"",
 						   am->name, set->dir);
-			detail = psprintf("It was applied on %s, and its file is no longer in the folder.",
-							  timestamptz_to_str(am->applied_at));
+			detail = pstrdup("It is recorded as applied, but no file of that name is in the folder any more.");
 		}
 
 		if (allow_drift)

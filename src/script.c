@@ -240,6 +240,14 @@ check_meta_commands(const Script *script)
 			continue;
 		for (len = 1; sql[yylloc + len] && !isspace((unsigned char) sql[yylloc + len]); len++)
 			;
+		/* "\." ends the inline data of COPY FROM STDIN, as psql reads it */
+		if (len == 2 && sql[yylloc + 1] == '.')
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("COPY FROM STDIN is not supported in a migration"),
+					 errdetail("The line ends the inline data of a COPY FROM STDIN, which only psql can send."),
+					 errhint("Load data with INSERT statements, or with COPY FROM a file on the database server."),
+					 errposition(pg_mbstrlen_with_len(sql, yylloc) + 1)));
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("psql meta-command \"%.*s\" is not supported in a migration",

@@ -93,8 +93,9 @@ source_load(const char *dir, const char *format)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FILE),
 					 errmsg("no migrations found in folder \"%s\"", set->dir),
-					 errdetail("The folder holds %d files, none named like a migration.",
-							   list_length(files)),
+					 errdetail_plural("The folder holds %d file, not named like a migration.",
+									  "The folder holds %d files, none named like a migration.",
+									  list_length(files), list_length(files)),
 					 errhint("Migration files are named like \"0001_create_users.sql\", with an optional \"0001_create_users.down.sql\".")));
 		format = "plain";
 	}
