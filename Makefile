@@ -14,8 +14,10 @@ REGRESS_OPTS = --encoding=UTF8
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=pg_migrate
 
-TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+ifneq ($(PROVE_TESTS),)
+TAP_TESTS = 1
+endif
 
 EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 
