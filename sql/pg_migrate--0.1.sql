@@ -64,6 +64,15 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION migrate.apply(text, text, boolean) IS
     'apply every pending migration of a folder, in the caller''s transaction';
 
+CREATE PROCEDURE migrate.run(dir text,
+                             format text DEFAULT 'auto',
+                             allow_drift boolean DEFAULT false)
+AS 'MODULE_PATHNAME', 'migrate_run'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE migrate.run(text, text, boolean) IS
+    'apply every pending migration of a folder, committing after each one';
+
 CREATE FUNCTION migrate.status(dir text DEFAULT NULL,
                                format text DEFAULT 'auto')
 RETURNS TABLE (name text, state text, applied_at timestamptz, checksum text)
@@ -84,5 +93,6 @@ COMMENT ON FUNCTION migrate.rollback(text) IS
 -- Running migrations is an administrator's act: nobody but the superuser
 -- may, until granted.  Reading folders further needs pg_read_server_files.
 REVOKE ALL ON FUNCTION migrate.apply(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.status(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.rollback(text) FROM PUBLIC;

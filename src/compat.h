@@ -59,6 +59,29 @@ compat_valid_prefix_length(int encoding, const char *s, int len)
 #define compat_raw_parser(str) raw_parser(str)
 #endif
 
+/* Parse analysis of a statement without parameters got a new name in 15 */
+#if PG_VERSION_NUM >= 150000
+#define compat_analyze_and_rewrite(raw, sql) \
+	pg_analyze_and_rewrite_fixedparams((raw), (sql), NULL, 0, NULL)
+#else
+#define compat_analyze_and_rewrite(raw, sql) \
+	pg_analyze_and_rewrite((raw), (sql), NULL, 0, NULL)
+#endif
+
+/* PortalRun() lost its unused run_once argument in 18 */
+#if PG_VERSION_NUM >= 180000
+#define compat_portal_run(portal, dest, qc) \
+	PortalRun((portal), FETCH_ALL, true, (dest), (dest), (qc))
+#else
+#define compat_portal_run(portal, dest, qc) \
+	PortalRun((portal), FETCH_ALL, true, true, (dest), (dest), (qc))
+#endif
+
+/* Custom GUC prefixes became reservable in 15 */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
 /* Before 15 a nonatomic SPI_commit() left the caller to start the next transaction */
 #if PG_VERSION_NUM < 150000
 #define COMPAT_SPI_COMMIT() do { SPI_commit(); SPI_start_transaction(); } while (0)

@@ -16,20 +16,29 @@
 
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/timeout.h"
 
 #include "pg_migrate.h"
 
-static void run_statement(const Statement *stmt);
 static void run_body_statement(const Script *script, const Statement *stmt,
-							   const char *body);
+							   const char *body, statement_runner run);
 static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *body, ErrorData *edata);
 
-static void
-run_statement(const Statement *stmt)
+/*
+ * Run one statement through SPI.  migrate.statement_timeout, when set,
+ * limits each statement rather than the whole call.
+ */
+void
+execute_spi_statement(const Statement *stmt)
 {
-	int			rc = SPI_execute(stmt->sql, false, 0);
+	int			rc;
 
+	if (migrate_statement_timeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, migrate_statement_timeout);
+	rc = SPI_execute(stmt->sql, false, 0);
+	if (migrate_statement_timeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -78,13 +87,13 @@ body_error_line(const Script *script, const Statement *stmt,
  */
 static void
 run_body_statement(const Script *script, const Statement *stmt,
-				   const char *body)
+				   const char *body, statement_runner run)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		run_statement(stmt);
+		run(stmt);
 	}
 	PG_CATCH();
 	{
@@ -105,9 +114,13 @@ run_body_statement(const Script *script, const Statement *stmt,
 	PG_END_TRY();
 }
 
-/* Run statements (from script_split) inside the caller's SPI connection */
+/*
+ * Run statements (from script_split) one by one with the given runner:
+ * execute_spi_statement() in the caller's SPI connection, or a top-level
+ * runner in the background worker.
+ */
 void
-execute_script(const Script *script, List *statements)
+execute_script(const Script *script, List *statements, statement_runner run)
 {
 	ScriptErrorContext ctx;
 	ListCell   *lc;
@@ -122,9 +135,9 @@ execute_script(const Script *script, List *statements)
 		ctx.stmt = stmt;
 		ctx.body_pending = body != NULL;
 		if (body)
-			run_body_statement(script, stmt, body);
+			run_body_statement(script, stmt, body, run);
 		else
-			run_statement(stmt);
+			run(stmt);
 	}
 	script_error_pop(&ctx);
 }

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
 #include "pg_migrate.h"
@@ -21,6 +22,7 @@
 PG_FUNCTION_INFO_V1(migrate_apply);
 PG_FUNCTION_INFO_V1(migrate_status);
 PG_FUNCTION_INFO_V1(migrate_rollback);
+PG_FUNCTION_INFO_V1(migrate_run);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static char *text_arg(FunctionCallInfo fcinfo, int n, const char *argname);
@@ -112,4 +114,32 @@ migrate_rollback(PG_FUNCTION_ARGS)
 	run_rollback(name, &sink);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * CALL migrate.run(dir text, format text, allow_drift boolean)
+ *
+ * Only a nonatomic call may commit: a CALL at top level, not inside a
+ * transaction block or a function.  Forcing nonatomic SPI in an atomic
+ * call would silently commit nothing, so refuse instead.
+ */
+Datum
+migrate_run(PG_FUNCTION_ARGS)
+{
+	char	   *dir = text_arg(fcinfo, 0, "dir");
+	char	   *format = text_arg(fcinfo, 1, "format");
+	bool		allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	CallContext *call = (CallContext *) fcinfo->context;
+
+	if (call == NULL || !IsA(call, CallContext) || call->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("migrate.run() cannot run inside a transaction block"),
+				 errdetail("It commits after each migration, which only a CALL at top level can do."),
+				 errhint("Run CALL migrate.run(...) on its own, outside BEGIN/COMMIT and not from a function; or use SELECT * FROM migrate.apply(...) to apply all pending migrations in the current transaction.")));
+
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	run_commits(dir, format, allow_drift);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

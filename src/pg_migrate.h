@@ -34,6 +34,7 @@ typedef struct Migration
 	char	   *up_file;		/* file name, relative to the folder */
 	char	   *down_file;		/* file name, or NULL when there is none */
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1]; /* of the up script */
+	bool		no_transaction; /* set once its script has been read */
 } Migration;
 
 /* A folder's migrations, sorted by version, then name */
@@ -122,7 +123,17 @@ extern const char *script_function_body(Node *parsetree);
 extern void checksum_hex(const char *data, size_t len, char *out);
 
 /* execute.c */
-extern void execute_script(const Script *script, List *statements);
+typedef void (*statement_runner) (const Statement *stmt);
+extern void execute_script(const Script *script, List *statements,
+						   statement_runner run);
+extern void execute_spi_statement(const Statement *stmt);
+
+/* worker.c */
+extern void worker_run_script(const Migration *m, const Script *script);
+
+/* pg_migrate.c: settings */
+extern int	migrate_lock_timeout;
+extern int	migrate_statement_timeout;
 
 /* tracking.c */
 typedef struct AppliedMigration
@@ -141,12 +152,16 @@ extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm,
 								  const char *checksum, int64 duration_us);
 extern void tracking_record_rollback(const char *name, int64 duration_us);
+extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
+									ErrorData *edata);
+extern List *tracking_failed(void);
 
 /* runner.c */
 extern void run_apply(const char *dir, const char *format, bool allow_drift,
 					  ResultSink *sink);
 extern void run_rollback(const char *name, ResultSink *sink);
 extern void run_status(const char *dir, const char *format, ResultSink *sink);
+extern void run_commits(const char *dir, const char *format, bool allow_drift);
 
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */

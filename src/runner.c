@@ -17,15 +17,27 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 #include "pg_migrate.h"
+
+typedef struct RunPlan
+{
+	MigrationSet *set;
+	bool	   *is_applied;		/* by index in set */
+	MemoryContext per_migration;	/* reset after each migration */
+} RunPlan;
 
 typedef struct StatusRow
 {
@@ -38,7 +50,7 @@ typedef struct StatusRow
 } StatusRow;
 
 static void lock_wait_callback(void *arg);
-static void take_run_lock(void);
+static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
 static List *prepare_script(const Script *script, const char *what);
@@ -54,10 +66,11 @@ lock_wait_callback(void *arg)
 
 /*
  * Serialise runs on this database: a second runner waits here for the
- * first to commit, then sees its work.  lock_timeout applies.
+ * first to finish, then sees its work.  lock_timeout applies.  apply and
+ * rollback take it for their transaction, run for its session.
  */
 static void
-take_run_lock(void)
+take_run_lock(bool session)
 {
 	ErrorContextCallback cb;
 
@@ -65,8 +78,12 @@ take_run_lock(void)
 	cb.arg = NULL;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	DirectFunctionCall1(pg_advisory_xact_lock_int8,
-						Int64GetDatum(MIGRATE_LOCK_KEY));
+	if (session)
+		DirectFunctionCall1(pg_advisory_lock_int8,
+							Int64GetDatum(MIGRATE_LOCK_KEY));
+	else
+		DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							Int64GetDatum(MIGRATE_LOCK_KEY));
 	error_context_stack = cb.previous;
 }
 
@@ -184,6 +201,92 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 }
 
 /*
+ * Everything apply and run check before running anything: the folder, the
+ * drift, and every pending script parsed and checked.  apply, which runs
+ * in one transaction, also refuses no-transaction migrations here.
+ */
+static void
+plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
+		 bool single_transaction)
+{
+	List	   *applied;
+
+	plan->set = source_load(dir, format);
+	applied = tracking_applied();
+	check_drift(plan->set, applied, allow_drift);
+	plan->is_applied = applied_flags(plan->set, applied);
+	plan->per_migration = AllocSetContextCreate(CurrentMemoryContext,
+												"pg_migrate migration",
+												ALLOCSET_DEFAULT_SIZES);
+
+	for (int i = 0; i < plan->set->count; i++)
+	{
+		Migration  *m = &plan->set->items[i];
+		LoadedMigration lm;
+		MemoryContext old;
+
+		if (plan->is_applied[i])
+			continue;
+		old = MemoryContextSwitchTo(plan->per_migration);
+		migration_load(plan->set, m, &lm);
+		(void) prepare_script(&lm.up, "migration file");
+		if (lm.down.sql)
+			(void) prepare_script(&lm.down, "down script");
+		m->no_transaction = lm.no_transaction;
+		if (lm.no_transaction && single_transaction)
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("migration \"%s\" cannot run inside a transaction", m->name),
+					 errdetail("File \"%s\" is marked \"-- migrate:no-transaction\", and migrate.apply() runs every migration in the caller's transaction.",
+							   m->up_file),
+					 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(plan->per_migration);
+	}
+}
+
+/*
+ * Run one migration's up script and record it, in the current transaction
+ * (or, for a no-transaction migration, in the background worker, the
+ * caller having committed).  Returns the duration in microseconds.
+ */
+static int64
+apply_one(const MigrationSet *set, const Migration *m)
+{
+	LoadedMigration lm;
+	List	   *stmts;
+	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
+	TimestampTz start;
+	int64		duration;
+
+	ereport(NOTICE, (errmsg("applying migration %s", m->name)));
+	migration_load(set, m, &lm);
+	checksum_hex(lm.up.sql, strlen(lm.up.sql), checksum);
+	stmts = prepare_script(&lm.up, "migration file");
+
+	start = GetCurrentTimestamp();
+	if (lm.no_transaction)
+		worker_run_script(m, &lm.up);
+	else
+	{
+		int			nest = NewGUCNestLevel();
+
+		/* migrate.lock_timeout replaces the session's for the migration */
+		if (migrate_lock_timeout > 0)
+			(void) set_config_option("lock_timeout",
+									 psprintf("%d", migrate_lock_timeout),
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		execute_script(&lm.up, stmts, execute_spi_statement);
+		AtEOXact_GUC(true, nest);
+	}
+	duration = GetCurrentTimestamp() - start;
+
+	tracking_record_apply(set, m, &lm, checksum, duration);
+	return duration;
+}
+
+/*
  * migrate.apply(): every pending migration, in order, in the caller's
  * transaction.  Everything that can be checked is checked before the first
  * statement runs; a failure later rolls back with the caller's transaction.
@@ -192,77 +295,180 @@ void
 run_apply(const char *dir, const char *format, bool allow_drift,
 		  ResultSink *sink)
 {
-	MigrationSet *set;
-	List	   *applied;
-	bool	   *is_applied;
-	MemoryContext per_migration,
-				old;
+	RunPlan		plan;
 
 	PreventCommandIfReadOnly("migrate.apply()");
 	PreventCommandDuringRecovery("migrate.apply()");
 
-	take_run_lock();
-	set = source_load(dir, format);
-	applied = tracking_applied();
-	check_drift(set, applied, allow_drift);
-	is_applied = applied_flags(set, applied);
+	take_run_lock(false);
+	plan_run(&plan, dir, format, allow_drift, true);
 
-	per_migration = AllocSetContextCreate(CurrentMemoryContext,
-										  "pg_migrate migration",
-										  ALLOCSET_DEFAULT_SIZES);
-
-	/* first pass: parse and check every pending script, run nothing */
-	for (int i = 0; i < set->count; i++)
+	for (int i = 0; i < plan.set->count; i++)
 	{
-		Migration  *m = &set->items[i];
-		LoadedMigration lm;
-
-		if (is_applied[i])
-			continue;
-		old = MemoryContextSwitchTo(per_migration);
-		migration_load(set, m, &lm);
-		(void) prepare_script(&lm.up, "migration file");
-		if (lm.down.sql)
-			(void) prepare_script(&lm.down, "down script");
-		if (lm.no_transaction)
-			ereport(ERROR,
-					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("migration \"%s\" cannot run inside a transaction", m->name),
-					 errdetail("File \"%s\" is marked \"-- migrate:no-transaction\", and migrate.apply() runs every migration in the caller's transaction.",
-							   m->up_file),
-					 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(per_migration);
-	}
-
-	/* second pass: run them */
-	for (int i = 0; i < set->count; i++)
-	{
-		Migration  *m = &set->items[i];
-		LoadedMigration lm;
-		List	   *stmts;
-		char		checksum[MIGRATE_CHECKSUM_LEN + 1];
-		TimestampTz start;
+		Migration  *m = &plan.set->items[i];
+		MemoryContext old;
 		int64		duration;
 
-		if (is_applied[i])
+		if (plan.is_applied[i])
 			continue;
-		old = MemoryContextSwitchTo(per_migration);
-		ereport(NOTICE, (errmsg("applying migration %s", m->name)));
-		migration_load(set, m, &lm);
-		checksum_hex(lm.up.sql, strlen(lm.up.sql), checksum);
-		stmts = prepare_script(&lm.up, "migration file");
-
-		start = GetCurrentTimestamp();
-		execute_script(&lm.up, stmts);
-		duration = GetCurrentTimestamp() - start;
-
-		tracking_record_apply(set, m, &lm, checksum, duration);
+		old = MemoryContextSwitchTo(plan.per_migration);
+		duration = apply_one(plan.set, m);
 		MemoryContextSwitchTo(old);
 		emit(sink, m->name, "applied", duration);
-		MemoryContextReset(per_migration);
+		MemoryContextReset(plan.per_migration);
 	}
-	MemoryContextDelete(per_migration);
+}
+
+/*
+ * Indexes left invalid, as a failed CREATE INDEX CONCURRENTLY leaves them,
+ * as a list of qualified names.
+ */
+static List *
+invalid_indexes(void)
+{
+	List	   *result = NIL;
+	int			rc;
+
+	rc = SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+					 "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+					 "FROM pg_catalog.pg_index i "
+					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+					 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					 "WHERE NOT i.indisvalid ORDER BY 1",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not list invalid indexes: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/* Point the error's hint at indexes the failed migration left invalid */
+static void
+hint_invalid_indexes(ErrorData *edata, List *before)
+{
+	List	   *after = invalid_indexes();
+	StringInfoData drops;
+	ListCell   *lc;
+
+	initStringInfo(&drops);
+	foreach(lc, after)
+	{
+		const char *index = lfirst(lc);
+		bool		known = false;
+		ListCell   *lc2;
+
+		foreach(lc2, before)
+			known = known || strcmp(lfirst(lc2), index) == 0;
+		if (!known)
+			appendStringInfo(&drops, " DROP INDEX CONCURRENTLY %s;", index);
+	}
+	if (drops.len == 0)
+		return;
+	edata->hint = psprintf("%s%sThe migration left an invalid index behind; drop it before retrying:%s",
+						   edata->hint ? edata->hint : "",
+						   edata->hint ? " " : "", drops.data);
+}
+
+/*
+ * One migration of migrate.run(), in a subtransaction so that a failure
+ * can be caught: the failure is then logged in a transaction of its own,
+ * committed, and raised again.
+ */
+static int64
+run_one(const MigrationSet *set, const Migration *m, bool no_transaction)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *volatile invalid_before = NIL;
+	int64		duration = 0;
+
+	if (no_transaction)
+	{
+		invalid_before = invalid_indexes();
+		/* the worker must not wait for our snapshot: hold none */
+		COMPAT_SPI_COMMIT();
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		duration = apply_one(set, m);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		if (no_transaction)
+			hint_invalid_indexes(edata, invalid_before);
+		tracking_record_failure(set, m, edata);
+		COMPAT_SPI_COMMIT();
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	return duration;
+}
+
+static void
+run_migrations(const char *dir, const char *format, bool allow_drift)
+{
+	RunPlan		plan;
+
+	plan_run(&plan, dir, format, allow_drift, false);
+
+	for (int i = 0; i < plan.set->count; i++)
+	{
+		Migration  *m = &plan.set->items[i];
+		MemoryContext old;
+
+		if (plan.is_applied[i])
+			continue;
+		old = MemoryContextSwitchTo(plan.per_migration);
+		(void) run_one(plan.set, m, m->no_transaction);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(plan.per_migration);
+		COMPAT_SPI_COMMIT();
+	}
+}
+
+/*
+ * migrate.run(): like apply, but committing after each migration, and
+ * running no-transaction migrations outside any transaction.  The caller
+ * has checked that the call is nonatomic and connected SPI accordingly.
+ * The run lock is session-level, as commits would release a transaction
+ * one, so it is released here however the run ends.
+ */
+void
+run_commits(const char *dir, const char *format, bool allow_drift)
+{
+	PreventCommandIfReadOnly("migrate.run()");
+	PreventCommandDuringRecovery("migrate.run()");
+
+	take_run_lock(true);
+	PG_TRY();
+	{
+		run_migrations(dir, format, allow_drift);
+	}
+	PG_FINALLY();
+	{
+		DirectFunctionCall1(pg_advisory_unlock_int8,
+							Int64GetDatum(MIGRATE_LOCK_KEY));
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -281,7 +487,7 @@ run_rollback(const char *name, ResultSink *sink)
 	PreventCommandIfReadOnly("migrate.rollback()");
 	PreventCommandDuringRecovery("migrate.rollback()");
 
-	take_run_lock();
+	take_run_lock(false);
 	targets = tracking_rollback_targets(name);
 	if (targets == NIL && name)
 		ereport(ERROR,
@@ -328,7 +534,7 @@ run_rollback(const char *name, ResultSink *sink)
 		stmts = prepare_script(&down, "down script");
 
 		start = GetCurrentTimestamp();
-		execute_script(&down, stmts);
+		execute_script(&down, stmts, execute_spi_statement);
 		duration = GetCurrentTimestamp() - start;
 
 		tracking_record_rollback(am->name, duration);
@@ -379,6 +585,15 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 	{
 		MigrationSet *set = source_load(dir, format);
 		bool	   *is_applied = applied_flags(set, applied);
+		bool	   *failed = palloc0(sizeof(bool) * Max(set->count, 1));
+
+		foreach(lc, tracking_failed())
+		{
+			Migration  *m = source_find(set, lfirst(lc));
+
+			if (m)
+				failed[m - set->items] = true;
+		}
 
 		rows = palloc(sizeof(StatusRow) * (set->count + list_length(applied) + 1));
 		for (int i = 0; i < set->count; i++)
@@ -386,7 +601,8 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 			if (!is_applied[i])
 				rows[nrows++] = (StatusRow)
 				{
-					set->items[i].name, set->items[i].version, "pending", 0, false,
+					set->items[i].name, set->items[i].version,
+						failed[i] ? "failed" : "pending", 0, false,
 						set->items[i].checksum
 				};
 		}

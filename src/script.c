@@ -127,9 +127,19 @@ script_error_callback(void *arg)
 	{
 		const Statement *stmt = ctx->stmt;
 
-		pos = getinternalerrposition();
-		if (pos <= 0)
-			pos = geterrposition();
+		pos = geterrposition();
+		if (pos > 0)
+		{
+			/*
+			 * Outside SPI (in the background worker) nothing turned the
+			 * position into one within the statement's text: do it here.
+			 */
+			errposition(0);
+			internalerrposition(pos);
+			internalerrquery(stmt->sql);
+		}
+		else
+			pos = getinternalerrposition();
 		if (pos > 0)
 			line = script_line_at(script, stmt->offset +
 								  script_chars_to_bytes(stmt->sql, pos - 1));

@@ -181,10 +181,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 					  const LoadedMigration *lm, const char *checksum,
 					  int64 duration_us)
 {
-	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, INTERVALOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
 
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->version);
@@ -197,15 +197,17 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[5] = CStringGetTextDatum(set->dir);
 	values[6] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	values[7] = duration_datum(duration_us);
+	values[8] = CStringGetTextDatum(lm->no_transaction ? "no-transaction" : "transaction");
 
 	run_tracking_query("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
-					   "  up_sql, down_sql, source, applied_by, duration)"
-					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING name)"
+					   "  up_sql, down_sql, source, applied_by, duration,"
+					   "  transaction_mode)"
+					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING name)"
 					   "INSERT INTO migrate.history (action, name, performed_by,"
 					   " duration, source) "
 					   "SELECT 'apply', name, $7, $8, $6 FROM m",
-					   8, types, values, nulls, SPI_OK_INSERT);
+					   9, types, values, nulls, SPI_OK_INSERT);
 }
 
 /* Remove a rolled-back migration's row and log the rollback */
@@ -226,4 +228,78 @@ tracking_record_rollback(const char *name, int64 duration_us)
 					   " duration, source) "
 					   "SELECT 'rollback', name, $2, $3, source FROM d",
 					   3, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * The line our error context named ("migration FILE, line N"), or 0; the
+ * error may come from the background worker, so the context text is all
+ * there is to go by.
+ */
+static int
+error_line(const ErrorData *edata)
+{
+	const char *p;
+	const char *last = NULL;
+	int			line = 0;
+
+	if (edata->context == NULL)
+		return 0;
+	for (p = edata->context; (p = strstr(p, ", line ")) != NULL; p++)
+		last = p;
+	if (last)
+		(void) sscanf(last, ", line %d", &line);
+	return line;
+}
+
+/* Log a failed migration in migrate.history */
+void
+tracking_record_failure(const MigrationSet *set, const Migration *m,
+						ErrorData *edata)
+{
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	int			line = error_line(edata);
+
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[2] = CStringGetTextDatum(set->dir);
+	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	values[4] = CStringGetTextDatum(edata->message ? edata->message : "");
+	if (edata->detail)
+		values[5] = CStringGetTextDatum(edata->detail);
+	else
+		nulls[5] = 'n';
+	values[6] = CStringGetTextDatum(m->up_file);
+	values[7] = Int32GetDatum(line);
+	if (line == 0)
+		nulls[7] = 'n';
+
+	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
+					   " source, sqlstate, message, detail, file, line) "
+					   "VALUES ('failure', $1, $2, $3, $4, $5, $6, $7, $8)",
+					   8, types, values, nulls, SPI_OK_INSERT);
+}
+
+/*
+ * Names of migrations whose latest attempt failed, sorted; a later apply
+ * or rollback of the same name supersedes the failure.
+ */
+List *
+tracking_failed(void)
+{
+	List	   *result = NIL;
+
+	run_tracking_query("SELECT name FROM ("
+					   " SELECT DISTINCT ON (name) name, action"
+					   " FROM migrate.history WHERE name IS NOT NULL"
+					   " ORDER BY name, id DESC) latest "
+					   "WHERE action OPERATOR(pg_catalog.=) 'failure' ORDER BY name",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
 }

@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Running a "-- migrate:no-transaction" migration in a dynamic
+ *	  background worker, where each statement is a top-level statement in
+ *	  autocommit, as psql would run it.
+ *
+ * CREATE INDEX CONCURRENTLY, VACUUM and friends refuse to run from SPI
+ * ("cannot be executed from a function"), even in a nonatomic procedure.
+ * A background worker connected to the same database as the same user can
+ * run them, the way exec_simple_query() does.  The caller hands the script
+ * over in a DSM segment and reads the worker's notices and errors back
+ * from a shm_mq, rethrowing them as its own.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+
+#include "compat.h"
+#include "pg_migrate.h"
+
+#define WORKER_MAGIC		0x70676d77	/* "pgmw" */
+#define WORKER_QUEUE_SIZE	65536
+
+/* shm_toc keys */
+#define KEY_ARGS	1
+#define KEY_SEARCH_PATH 2
+#define KEY_FILE	3
+#define KEY_SQL		4
+#define KEY_QUEUE	5
+
+/* What the worker needs to be the caller, in fixed-size form */
+typedef struct WorkerArgs
+{
+	Oid			database;
+	Oid			authenticated_user;
+	Oid			outer_user;
+	bool		outer_is_superuser;
+	Oid			current_user;
+	int			sec_context;
+	int			lock_timeout;
+	int			statement_timeout;
+	int			first_line;
+} WorkerArgs;
+
+PGDLLEXPORT void migrate_worker_main(Datum arg);
+
+static void terminate_worker(dsm_segment *seg, Datum arg);
+static void put_string(shm_toc *toc, uint64 key, const char *s);
+static void forward_messages(shm_mq_handle *mqh, const char *name);
+static void run_top_level(const Statement *stmt);
+
+/*
+ * Detaching from the segment (normal end, error, cancel, FATAL) stops the
+ * worker, so that it never runs on orphaned.
+ */
+static void
+terminate_worker(dsm_segment *seg, Datum arg)
+{
+	BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) DatumGetPointer(arg);
+
+	TerminateBackgroundWorker(handle);
+}
+
+static void
+put_string(shm_toc *toc, uint64 key, const char *s)
+{
+	char	   *dest = shm_toc_allocate(toc, strlen(s) + 1);
+
+	strcpy(dest, s);
+	shm_toc_insert(toc, key, dest);
+}
+
+/*
+ * Relay the worker's notices to our client and its error as our own,
+ * until it is done.  Returns normally only when the worker reported
+ * success.
+ */
+static void
+forward_messages(shm_mq_handle *mqh, const char *name)
+{
+	bool		done = false;
+
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+		StringInfoData msg;
+		char		msgtype;
+
+		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+			break;
+
+		initStringInfo(&msg);
+		appendBinaryStringInfo(&msg, data, nbytes);
+		msgtype = pq_getmsgbyte(&msg);
+		if (msgtype == 'E' || msgtype == 'N')
+		{
+			ErrorData	edata;
+
+			pq_parse_errornotice(&msg, &edata);
+			/* a FATAL in the worker is an ERROR for us, not our own exit */
+			edata.elevel = Min(edata.elevel, ERROR);
+			ThrowErrorData(&edata);
+		}
+		else if (msgtype == 'C')
+			done = true;
+		pfree(msg.data);
+	}
+
+	if (!done)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("background worker running migration \"%s\" exited unexpectedly",
+						name),
+				 errhint("The server log may say why.")));
+}
+
+/*
+ * Run a no-transaction script in a background worker and wait for it.  The
+ * caller must have committed and must hold no snapshot: CREATE INDEX
+ * CONCURRENTLY waits for every transaction with an older snapshot, and
+ * would wait forever on ours.
+ */
+void
+worker_run_script(const Migration *m, const Script *script)
+{
+	shm_toc_estimator e;
+	Size		size;
+	dsm_segment *seg;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	const char *search_path = GetConfigOption("search_path", false, false);
+	pid_t		pid;
+	MemoryContext old;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
+	shm_toc_estimate_chunk(&e, strlen(search_path) + 1);
+	shm_toc_estimate_chunk(&e, strlen(script->file) + 1);
+	shm_toc_estimate_chunk(&e, strlen(script->sql) + 1);
+	shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 5);
+	size = shm_toc_estimate(&e);
+
+	seg = dsm_create(size, 0);
+	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(seg), size);
+
+	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
+	args->database = MyDatabaseId;
+	args->authenticated_user = GetAuthenticatedUserId();
+	args->outer_user = GetOuterUserId();
+	args->outer_is_superuser = superuser_arg(args->outer_user);
+	GetUserIdAndSecContext(&args->current_user, &args->sec_context);
+	args->lock_timeout = migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
+	args->statement_timeout = migrate_statement_timeout > 0 ?
+		migrate_statement_timeout : StatementTimeout;
+	args->first_line = script->first_line;
+	shm_toc_insert(toc, KEY_ARGS, args);
+	put_string(toc, KEY_SEARCH_PATH, search_path);
+	put_string(toc, KEY_FILE, script->file);
+	put_string(toc, KEY_SQL, script->sql);
+
+	mq = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE), WORKER_QUEUE_SIZE);
+	shm_toc_insert(toc, KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "migrate_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_migrate worker");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	/* the handle must outlive any memory context an error would reset */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a background worker for migration \"%s\"",
+						m->name),
+				 errdetail("A migration marked \"-- migrate:no-transaction\" runs in a background worker, and all %d worker slots are in use.",
+						   max_worker_processes),
+				 errhint("Raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
+	MemoryContextSwitchTo(old);
+	on_dsm_detach(seg, terminate_worker, PointerGetDatum(handle));
+
+	mqh = shm_mq_attach(mq, seg, handle);
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("background worker for migration \"%s\" did not start",
+						m->name),
+				 errhint("The server log may say why.")));
+
+	forward_messages(mqh, m->name);
+	dsm_detach(seg);
+	pfree(handle);
+}
+
+/*
+ * One statement as a top-level command in its own transaction, as
+ * exec_simple_query() would run it.  The statement is parsed again on its
+ * own so that error positions are relative to its text.
+ */
+static void
+run_top_level(const Statement *stmt)
+{
+	List	   *raw = compat_raw_parser(stmt->sql);
+	ListCell   *lc;
+
+	foreach(lc, raw)
+	{
+		RawStmt    *rs = lfirst_node(RawStmt, lc);
+		bool		snapshot_set = false;
+		List	   *querytrees;
+		List	   *plans;
+		Portal		portal;
+		DestReceiver *receiver;
+		QueryCompletion qc;
+
+		StartTransactionCommand();
+		if (StatementTimeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+
+		if (analyze_requires_snapshot(rs))
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			snapshot_set = true;
+		}
+		querytrees = compat_analyze_and_rewrite(rs, stmt->sql);
+		plans = pg_plan_queries(querytrees, stmt->sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		if (snapshot_set)
+			PopActiveSnapshot();
+
+		portal = CreatePortal("", true, true);
+		portal->visible = false;
+		PortalDefineQuery(portal, NULL, stmt->sql,
+						  CreateCommandTag(rs->stmt), plans, NULL);
+		PortalStart(portal, NULL, 0, InvalidSnapshot);
+		receiver = CreateDestReceiver(DestNone);
+		InitializeQueryCompletion(&qc);
+		compat_portal_run(portal, receiver, &qc);
+		receiver->rDestroy(receiver);
+		PortalDrop(portal, false);
+
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		CommitTransactionCommand();
+	}
+}
+
+/* Entry point of the background worker */
+void
+migrate_worker_main(Datum arg)
+{
+	dsm_segment *seg;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	Script		script;
+	List	   *stmts;
+	MemoryContext cxt;
+	StringInfoData done;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_migrate worker");
+	seg = dsm_attach(DatumGetUInt32(arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not map dynamic shared memory segment")));
+	toc = shm_toc_attach(WORKER_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bad magic number in dynamic shared memory segment")));
+
+	/* from here on, our errors and notices go to the caller */
+	mq = shm_toc_lookup(toc, KEY_QUEUE, false);
+	shm_mq_set_sender(mq, MyProc);
+	mqh = shm_mq_attach(mq, seg, NULL);
+	pq_redirect_to_shm_mq(seg, mqh);
+
+	args = shm_toc_lookup(toc, KEY_ARGS, false);
+	BackgroundWorkerInitializeConnectionByOid(args->database,
+											  args->authenticated_user, 0);
+	/* messages travel in the server encoding, as the caller expects */
+	SetClientEncoding(GetDatabaseEncoding());
+	SetCurrentRoleId(args->outer_user, args->outer_is_superuser);
+	SetUserIdAndSecContext(args->current_user, args->sec_context);
+
+	StartTransactionCommand();
+	SetConfigOption("search_path", shm_toc_lookup(toc, KEY_SEARCH_PATH, false),
+					PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),
+					PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),
+					PGC_USERSET, PGC_S_SESSION);
+	CommitTransactionCommand();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pg_migrate worker",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	script.file = shm_toc_lookup(toc, KEY_FILE, false);
+	script.sql = shm_toc_lookup(toc, KEY_SQL, false);
+	script.first_line = args->first_line;
+	stmts = script_split(&script);
+
+	pgstat_report_activity(STATE_RUNNING, script.file);
+	execute_script(&script, stmts, run_top_level);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* tell the caller that every statement ran */
+	pq_beginmessage(&done, 'C');
+	pq_sendstring(&done, "done");
+	pq_endmessage(&done);
+}
