@@ -1,0 +1,127 @@
+# Migrations marked "-- migrate:no-transaction" run statement by statement at
+# top level in a background worker: CREATE INDEX CONCURRENTLY builds without
+# blocking writers, VACUUM and ALTER SYSTEM run, and ALTER TYPE ... ADD VALUE
+# can be followed by a use of the new value.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('notx');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+sub migration
+{
+	my ($file, $sql) = @_;
+	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
+	print $fh $sql;
+	close $fh;
+}
+
+migration('0001_events.sql',
+	"CREATE TABLE events (id serial PRIMARY KEY, kind text NOT NULL);\n"
+	  . "INSERT INTO events (kind) SELECT 'seed' FROM generate_series(1, 1000);\n");
+$node->safe_psql('postgres', "CALL migrate.run('$dir')");
+
+# A long transaction keeps writing the table while the index is built
+my $writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN');
+$writer->query_safe("INSERT INTO events (kind) VALUES ('during')");
+
+migration('0002_events_kind_idx.sql',
+	"-- migrate:no-transaction\n"
+	  . "-- built without locking out writers\n"
+	  . "CREATE INDEX CONCURRENTLY events_kind_idx ON events (kind);\n");
+my $runner = $node->background_psql('postgres', on_error_stop => 0);
+$runner->query_safe('SET client_min_messages = warning');
+$runner->query_until(qr/started/, "\\echo started\nCALL migrate.run('$dir');\n");
+
+# The build waits for the writer's transaction, in the worker, as the caller
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'pg_migrate worker' AND wait_event_type = 'Lock'")
+  or die 'the worker never started waiting for the writer';
+is( $node->safe_psql('postgres',
+		"SELECT usename FROM pg_stat_activity WHERE backend_type = 'pg_migrate worker'"),
+	$node->safe_psql('postgres', 'SELECT current_user'),
+	'the worker runs as the calling user');
+
+# ... and the writer is not blocked by it
+my $t0 = time;
+$writer->query_safe("INSERT INTO events (kind) VALUES ('still writing')");
+ok(time - $t0 < 5, 'the writer keeps writing during the build');
+$writer->query_safe('COMMIT');
+$writer->quit;
+
+my ($out, $err) = $runner->query('SELECT 1');
+is($err, 0, 'the run completes once the writer commits');
+is( $node->safe_psql('postgres',
+		"SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_kind_idx'::regclass"),
+	't', 'the index is valid');
+is( $node->safe_psql('postgres',
+		"SELECT transaction_mode FROM migrate.migrations WHERE name = '0002_events_kind_idx'"),
+	'no-transaction', 'the migration is recorded as no-transaction');
+
+# VACUUM, ALTER SYSTEM and ADD VALUE followed by its use
+migration('0003_enum_and_maintenance.sql', <<'SQL');
+-- migrate:no-transaction
+CREATE TYPE event_level AS ENUM ('info', 'warning');
+ALTER TYPE event_level ADD VALUE 'critical';
+ALTER TABLE events ADD COLUMN level event_level NOT NULL DEFAULT 'critical';
+VACUUM (ANALYZE) events;
+ALTER SYSTEM SET work_mem = '8MB';
+SQL
+$runner->query_safe("CALL migrate.run('$dir')");
+is( $node->safe_psql('postgres', 'SELECT DISTINCT level FROM events'),
+	'critical', 'a value added by ALTER TYPE is usable by the next statement');
+ok( $node->safe_psql('postgres',
+		"SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'events'") eq 't'
+	  || $node->safe_psql('postgres',
+		"SELECT vacuum_count > 0 FROM pg_stat_user_tables WHERE relname = 'events'") eq 't',
+	'VACUUM ran');
+is( $node->safe_psql('postgres',
+		"SELECT setting FROM pg_file_settings WHERE name = 'work_mem'"),
+	'8MB', 'ALTER SYSTEM ran');
+
+# The worker runs with the caller's search_path
+$node->safe_psql('postgres', 'CREATE SCHEMA app');
+migration('0004_in_app_schema.sql',
+	"-- migrate:no-transaction\nCREATE TABLE in_app (id int);\n");
+$runner->query_safe("SET search_path = app, public");
+$runner->query_safe("CALL migrate.run('$dir')");
+is($node->safe_psql('postgres', "SELECT to_regclass('app.in_app') IS NOT NULL"),
+	't', 'the worker used the caller\'s search_path');
+$runner->query_safe("RESET search_path");
+
+# A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index: the
+# migration shows as failed and the hint says what to drop
+$node->safe_psql('postgres', "INSERT INTO events (kind) VALUES ('dup'), ('dup')");
+migration('0005_unique_kind.sql',
+	"-- migrate:no-transaction\n\nCREATE UNIQUE INDEX CONCURRENTLY events_kind_key ON events (kind);\n");
+my ($ret, $stdout, $stderr) = $node->psql('postgres', "CALL migrate.run('$dir')");
+like($stderr, qr/could not create unique index "events_kind_key"/,
+	'the worker\'s error comes back to the caller');
+like($stderr, qr/DETAIL:  Key \(kind\)=\(.*\) is duplicated/,
+	'with its detail');
+like($stderr, qr/HINT:.*DROP INDEX CONCURRENTLY public\.events_kind_key;/,
+	'the hint names the invalid index to drop');
+like($stderr, qr/migration 0005_unique_kind\.sql, line 3/, 'and the file and line');
+is( $node->safe_psql('postgres',
+		"SELECT state FROM migrate.status('$dir') WHERE name = '0005_unique_kind'"),
+	'failed', 'status shows the migration as failed');
+is( $node->safe_psql('postgres',
+		"SELECT sqlstate || ' ' || line FROM migrate.history WHERE action = 'failure'"),
+	'23505 3', 'the failure is logged');
+
+# apply() refuses such migrations before running anything
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT * FROM migrate.apply('$dir')");
+like($stderr, qr/cannot run inside a transaction.*HINT:.*CALL migrate\.run/s,
+	'apply refuses a no-transaction migration, pointing at run');
+
+$node->stop;
+done_testing();
