@@ -1,0 +1,84 @@
+# migrate.lock_timeout: a migration that cannot get its lock in time fails
+# cleanly, naming the migration and the line of the statement that waited,
+# instead of queueing behind a busy table and stalling production traffic.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('lock_timeout');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
+$node->safe_psql('postgres', 'CREATE TABLE busy (id int)');
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+sub migration
+{
+	my ($file, $sql) = @_;
+	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
+	print $fh $sql;
+	close $fh;
+}
+
+migration('0001_free.sql', "CREATE TABLE free (id int);\n");
+migration('0002_alter_busy.sql',
+	"-- needs ACCESS EXCLUSIVE on busy\nCREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n");
+
+# Someone holds ACCESS EXCLUSIVE on the table
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+
+# run: the migration before it stays applied, this one changes nothing
+my $t0 = time;
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
+ok(time - $t0 < 30, 'run gave up instead of waiting');
+like($stderr, qr/ERROR:  canceling statement due to lock timeout/,
+	'run fails with the lock timeout');
+like($stderr, qr/migration 0002_alter_busy\.sql, line 3/,
+	'naming the migration and the line that waited');
+is($node->safe_psql('postgres', 'SELECT string_agg(name, \',\') FROM migrate.migrations'),
+	'0001_free', 'the migration before it stays applied');
+is($node->safe_psql('postgres', "SELECT to_regclass('side') IS NULL"),
+	't', 'nothing of the failed migration remains');
+is( $node->safe_psql('postgres',
+		"SELECT sqlstate || ' ' || line FROM migrate.history WHERE action = 'failure'"),
+	'55P03 3', 'the failure is logged');
+
+# apply: all or nothing
+migration('0003_more.sql', "CREATE TABLE more (id int);\n");
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.apply('$dir')");
+like($stderr, qr/canceling statement due to lock timeout.*migration 0002_alter_busy\.sql, line 3/s,
+	'apply fails the same way');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM migrate.migrations'),
+	'1', 'apply changed nothing');
+
+# The setting applies in the background worker too
+migration('0002_alter_busy.sql',
+	"-- migrate:no-transaction\nCREATE TABLE IF NOT EXISTS side (id int);\nALTER TABLE busy ADD COLUMN note text;\n");
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
+like($stderr, qr/canceling statement due to lock timeout.*migration 0002_alter_busy\.sql, line 3/s,
+	'a no-transaction migration honours migrate.lock_timeout');
+
+# Without the setting, the session's own lock_timeout stands
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET lock_timeout = '200ms'; CALL migrate.run('$dir')");
+like($stderr, qr/canceling statement due to lock timeout/,
+	'the session\'s lock_timeout applies when migrate.lock_timeout is unset');
+
+# Once the table is free, the same run succeeds
+$holder->query_safe('COMMIT');
+$holder->quit;
+$node->safe_psql('postgres', "SET migrate.lock_timeout = '5s'; CALL migrate.run('$dir')");
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+	'0001_free=applied,0002_alter_busy=applied,0003_more=applied',
+	'everything applies once the lock is free');
+
+$node->stop;
+done_testing();
