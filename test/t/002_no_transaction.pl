@@ -97,6 +97,28 @@ is($node->safe_psql('postgres', "SELECT to_regclass('app.in_app') IS NOT NULL"),
 	't', 'the worker used the caller\'s search_path');
 $runner->query_safe("RESET search_path");
 
+# After SET ROLE to a role that cannot log in, the worker still runs as it
+$node->safe_psql('postgres', q{
+	CREATE ROLE app_owner NOLOGIN;
+	GRANT CREATE ON SCHEMA public TO app_owner;
+	GRANT USAGE ON SCHEMA migrate TO app_owner;
+	GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO app_owner;
+	GRANT pg_read_server_files TO app_owner;
+	ALTER TABLE events OWNER TO app_owner;
+});
+migration('0004b_as_role.sql',
+	"-- migrate:no-transaction\nCREATE TABLE owned_by_role (id int);\n"
+	  . "CREATE INDEX CONCURRENTLY events_id_kind_idx ON events (id, kind);\n");
+$runner->query_safe("SET ROLE app_owner");
+$runner->query_safe("CALL migrate.run('$dir')");
+$runner->query_safe("RESET ROLE");
+is( $node->safe_psql('postgres',
+		"SELECT tableowner FROM pg_tables WHERE tablename = 'owned_by_role'"),
+	'app_owner', 'the worker runs as the current role, not the login role');
+is( $node->safe_psql('postgres',
+		"SELECT applied_by FROM migrate.migrations WHERE name = '0004b_as_role'"),
+	'app_owner', 'and the tracking row names that role');
+
 # A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index: the
 # migration shows as failed and the hint says what to drop
 $node->safe_psql('postgres', "INSERT INTO events (kind) VALUES ('dup'), ('dup')");
