@@ -146,12 +146,13 @@ plain_scan(MigrationSet *set, List *files)
 }
 
 void
-plain_load(const MigrationSet *set, const Migration *m, LoadedMigration *out)
+plain_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
+		   bool with_down)
 {
 	out->up.file = m->up_file;
 	out->up.sql = folder_read_file(set->dir, m->up_file, false);
 	out->up.first_line = 1;
-	if (m->down_file)
+	if (m->down_file && with_down)
 	{
 		out->down.file = m->down_file;
 		out->down.sql = folder_read_file(set->dir, m->down_file, false);

@@ -101,7 +101,7 @@ extern char *folder_read_file(const char *dir, const char *file, bool missing_ok
 /* source.c */
 extern MigrationSet *source_load(const char *dir, const char *format);
 extern void migration_load(const MigrationSet *set, const Migration *m,
-						   LoadedMigration *out);
+						   LoadedMigration *out, bool with_down);
 extern int	version_cmp(const char *a, const char *b);
 extern Migration *source_find(const MigrationSet *set, const char *name);
 
@@ -109,7 +109,7 @@ extern Migration *source_find(const MigrationSet *set, const char *name);
 extern bool plain_claims(List *files);
 extern void plain_scan(MigrationSet *set, List *files);
 extern void plain_load(const MigrationSet *set, const Migration *m,
-					   LoadedMigration *out);
+					   LoadedMigration *out, bool with_down);
 
 /* script.c */
 extern List *script_split(const Script *script);

@@ -228,7 +228,7 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 		if (plan->is_applied[i])
 			continue;
 		old = MemoryContextSwitchTo(plan->per_migration);
-		migration_load(plan->set, m, &lm);
+		migration_load(plan->set, m, &lm, true);
 		(void) prepare_script(&lm.up, "migration file");
 		if (lm.down.sql)
 			(void) prepare_script(&lm.down, "down script");
@@ -260,7 +260,7 @@ apply_one(const MigrationSet *set, const Migration *m)
 	int64		duration;
 
 	ereport(NOTICE, (errmsg("applying migration %s", m->name)));
-	migration_load(set, m, &lm);
+	migration_load(set, m, &lm, true);
 	checksum_hex(lm.up.sql, strlen(lm.up.sql), checksum);
 	stmts = prepare_script(&lm.up, "migration file");
 

@@ -125,7 +125,7 @@ source_load(const char *dir, const char *format)
 		LoadedMigration lm;
 
 		old = MemoryContextSwitchTo(tmp);
-		migration_load(set, &set->items[i], &lm);
+		migration_load(set, &set->items[i], &lm, false);
 		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
@@ -135,12 +135,16 @@ source_load(const char *dir, const char *format)
 	return set;
 }
 
-/* Read a migration's scripts, in the current memory context */
+/*
+ * Read a migration's scripts, in the current memory context; the down
+ * script only when asked, as checksums and status do not need it.
+ */
 void
-migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out)
+migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
+			   bool with_down)
 {
 	memset(out, 0, sizeof(LoadedMigration));
-	plain_load(set, m, out);
+	plain_load(set, m, out, with_down);
 	if (!out->no_transaction)
 		out->no_transaction = script_has_directive(out->up.sql,
 												   "migrate:no-transaction");
