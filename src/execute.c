@@ -32,6 +32,7 @@ static int	body_error_line(const Script *script, const Statement *stmt,
 void
 execute_spi_statement(const Statement *stmt)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
@@ -39,6 +40,8 @@ execute_spi_statement(const Statement *stmt)
 	rc = SPI_execute(stmt->sql, false, 0);
 	if (migrate_statement_timeout > 0)
 		disable_timeout(STATEMENT_TIMEOUT, false);
+	/* SPI leaves us in its procedure context, which lives for the call */
+	MemoryContextSwitchTo(cxt);
 	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

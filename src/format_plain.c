@@ -143,6 +143,7 @@ plain_scan(MigrationSet *set, List *files)
 		else
 			last->down_file = pf[i].file;
 	}
+	pfree(pf);
 }
 
 void

@@ -313,8 +313,8 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 			continue;
 		old = MemoryContextSwitchTo(plan.per_migration);
 		duration = apply_one(plan.set, m);
-		MemoryContextSwitchTo(old);
 		emit(sink, m->name, "applied", duration);
+		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 	}
 }
@@ -327,6 +327,7 @@ static List *
 invalid_indexes(void)
 {
 	List	   *result = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	rc = SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
@@ -336,6 +337,7 @@ invalid_indexes(void)
 					 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
 					 "WHERE NOT i.indisvalid ORDER BY 1",
 					 true, 0);
+	MemoryContextSwitchTo(cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not list invalid indexes: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -538,8 +540,8 @@ run_rollback(const char *name, ResultSink *sink)
 		duration = GetCurrentTimestamp() - start;
 
 		tracking_record_rollback(am->name, duration);
-		MemoryContextSwitchTo(old);
 		emit(sink, am->name, "rolled back", duration);
+		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);

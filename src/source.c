@@ -107,6 +107,7 @@ source_load(const char *dir, const char *format)
 
 	set->format = pstrdup(format);
 	plain_scan(set, files);
+	list_free_deep(files);
 
 	if (set->count > 1)
 		qsort(set->items, set->count, sizeof(Migration), compare_migrations);

@@ -48,17 +48,17 @@ cluster_stop() {
 
 # PostgreSQL refuses to run as root: as root, build and install here, then
 # go on as the postgres user in a copy of the tree it owns.
-# Usage: as_postgres_copy "$0" "$@"  (returns only when not root)
+# Usage, from the repository root: as_postgres_copy test/x.sh "$@"
+# (returns only when not root)
 as_postgres_copy() {
     local script=$1; shift
     [ "$(id -u)" -eq 0 ] || return 0
-    local top copy
-    top=$(cd "$(dirname "$script")/.." && pwd)
+    local copy
     copy=$(mktemp -d /tmp/pg_migrate_test.XXXXXX)
-    cp -a "$top/." "$copy/"
+    cp -a "$PWD/." "$copy/"
     chown -R postgres: "$copy"
     cd /
-    runuser -u postgres -- env PATH="$PATH" bash "$copy/test/$(basename "$script")" --as-postgres "$@"
+    runuser -u postgres -- env PATH="$PATH" bash "$copy/$script" --as-postgres "$@"
     local rc=$?
     rm -rf "$copy"
     exit $rc

@@ -15,7 +15,7 @@ if [ "${1:-}" != "--as-postgres" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         make -s install >/dev/null
     fi
-    as_postgres_copy "$0" "$@"
+    as_postgres_copy test/demo.sh "$@"
 fi
 
 work=$(mktemp -d /tmp/pg_migrate_demo.XXXXXX)

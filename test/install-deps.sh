@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-          libipc-run-perl python3 nodejs npm)
+          libipc-run-perl python3 bc nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,7 +20,7 @@ if [ "${1:-}" != "--as-postgres" ]; then
         # not depend on where the tests run; clear what an earlier run left
         rm -rf /tmp/pg_migrate_regress /tmp/pg_migrate_isolation
     fi
-    as_postgres_copy "$0" "$@"
+    as_postgres_copy test/run-tests.sh "$@"
 fi
 
 work=$(mktemp -d /tmp/pg_migrate_run.XXXXXX)

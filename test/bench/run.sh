@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# pg_migrate benchmark: figures as ratios against a baseline measured in the
+# same run, on a throwaway cluster. Not a test: it always exits 0 once it has
+# measured, and marks a missed target with MISSED.
+#
+#   N, M      migrations and statements per migration for apply (1000, 5)
+#   STATUS_N  applied migrations for the status timing (10000)
+#   REPEAT    runs per timing, the median is kept (3)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+. test/cluster.sh
+
+N=${N:-1000}; M=${M:-5}; STATUS_N=${STATUS_N:-10000}; REPEAT=${REPEAT:-3}
+
+if [ "${1:-}" != "--as-postgres" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        bash test/install-deps.sh
+        make -s && make -s install >/dev/null
+    fi
+    as_postgres_copy "test/bench/run.sh" "$@"
+fi
+
+work=$(mktemp -d /tmp/pg_migrate_bench.XXXXXX)
+cluster_start "$work" "shared_buffers = '256MB'" "fsync = off"
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+fresh_db() { psql_q -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null; psql_q -d "$1" -c "CREATE EXTENSION pg_migrate"; }
+
+echo "generating $N migrations of $M statements, and $STATUS_N small ones..."
+python3 test/bench/generate.py "$work/apply" "$work/apply.sql" "$N" "$M"
+python3 test/bench/generate.py "$work/status" "$work/status.sql" "$STATUS_N" 2 rows
+python3 test/bench/generate.py "$work/mem_small" "$work/mem_small.sql" "$N" "$M" rows
+python3 test/bench/generate.py "$work/mem_large" "$work/mem_large.sql" $((N * 10)) "$M" rows
+
+# 1. apply against psql --single-transaction, alternating, median of REPEAT
+: > "$work/psql.times"; : > "$work/apply.times"
+for r in $(seq 1 "$REPEAT"); do
+    fresh_db bench_psql
+    t0=$(now); psql_q -d bench_psql --single-transaction -f "$work/apply.sql"; t1=$(now)
+    echo "$t1 - $t0" | bc >> "$work/psql.times"
+    fresh_db bench_apply
+    t0=$(now)
+    psql_q -d bench_apply -c "SET client_min_messages = warning" \
+        -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
+    t1=$(now)
+    echo "$t1 - $t0" | bc >> "$work/apply.times"
+done
+psql_time=$(median < "$work/psql.times")
+apply_time=$(median < "$work/apply.times")
+ratio=$(echo "scale=3; $apply_time / $psql_time" | bc)
+
+# 2. status with STATUS_N applied migrations: server-side time, median
+fresh_db bench_status
+psql_q -d bench_status -c "SET client_min_messages = warning" \
+    -c "SELECT count(*) FROM migrate.apply('$work/status')" >/dev/null
+status_ms=$( { echo '\timing on'; for _ in $(seq 1 $((REPEAT + 2))); do
+                 echo "SELECT count(*) FROM migrate.status('$work/status');"; done; } |
+             psql_q -d bench_status | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | median)
+
+# 3. peak private memory (RssAnon: shared buffers excluded) of the backend
+#    applying N and 10*N migrations that create no new objects, sampled
+#    while it runs, so that only the runner's own memory could grow
+peak_kb() {
+    fresh_db "$1"
+    psql_q -d "$1" -c "SET application_name = 'pg_migrate_bench_mem'" \
+        -c "SET client_min_messages = warning" -c "SELECT pg_sleep(0.5)" \
+        -c "SELECT count(*) FROM migrate.apply('$2')" >/dev/null &
+    local client=$! pid="" max=0 kb
+    while [ -z "$pid" ]; do
+        pid=$(psql_q -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_migrate_bench_mem'")
+    done
+    while kb=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ -n "$kb" ]; do
+        [ "$kb" -gt "$max" ] && max=$kb
+        sleep 0.02
+    done
+    wait "$client"
+    echo "$max"
+}
+small_kb=$(peak_kb bench_mem_small "$work/mem_small")
+large_kb=$(peak_kb bench_mem_large "$work/mem_large")
+mem_ratio=$(echo "scale=2; $large_kb / $small_kb" | bc)
+# what each extra migration costs: its entry in the folder's index and its
+# result row stay for the call; its scripts and parse trees must not
+per_migration_b=$(echo "($large_kb - $small_kb) * 1024 / ($N * 9)" | bc)
+
+verdict() { if [ "$(echo "$1" | bc)" -eq 1 ]; then echo "ok"; else echo "MISSED"; fi; }
+echo
+echo "pg_migrate benchmark ($(psql_q -At -c 'SHOW server_version'), median of $REPEAT)"
+printf 'apply N=%d M=%d: psql --single-transaction %.3f s, migrate.apply %.3f s, ratio %.2f (target <= 1.2: %s)\n' \
+    "$N" "$M" "$psql_time" "$apply_time" "$ratio" "$(verdict "$ratio <= 1.2")"
+printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \
+    "$STATUS_N" "$status_ms" "$(verdict "$status_ms < 200")"
+printf 'peak private memory of the backend, apply of %d -> %d migrations: %.1f MB -> %.1f MB, ratio %.2f,\n' \
+    "$N" $((N * 10)) "$(echo "$small_kb / 1024" | bc -l)" "$(echo "$large_kb / 1024" | bc -l)" "$mem_ratio"
+printf '  %d bytes per extra migration (target < 1024, no script text kept: %s)\n' \
+    "$per_migration_b" "$(verdict "$per_migration_b < 1024")"
