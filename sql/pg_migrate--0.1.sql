@@ -17,7 +17,9 @@ CREATE TABLE migrate.migrations (
     applied_by  text NOT NULL,
     duration    interval NOT NULL,
     transaction_mode text NOT NULL DEFAULT 'transaction'
-                CHECK (transaction_mode IN ('transaction', 'no-transaction'))
+                CHECK (transaction_mode IN ('transaction', 'no-transaction')),
+    format      text,
+    repeatable  boolean NOT NULL DEFAULT false
 );
 ALTER SEQUENCE migrate.migrations_id_seq OWNED BY migrate.migrations.id;
 
@@ -30,7 +32,7 @@ CREATE SEQUENCE migrate.history_id_seq;
 CREATE TABLE migrate.history (
     id           bigint PRIMARY KEY DEFAULT nextval('migrate.history_id_seq'),
     action       text NOT NULL
-                 CHECK (action IN ('apply', 'rollback', 'baseline',
+                 CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline',
                                    'mark_applied', 'forget', 'failure')),
     name         text,
     performed_by text NOT NULL,

@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * format_plain.c
- *	  The plain folder format: "0004_quiz_answers.sql" is an up script,
- *	  "0004_quiz_answers.down.sql" (or "_down.sql") its down script, and
- *	  "0004_quiz_answers.up.sql" another spelling of the up script.
+ *	  Folders of numbered SQL files: the plain format and golang-migrate's.
+ *
+ * plain: "0004_quiz_answers.sql" is an up script, "0004_quiz_answers.down.sql"
+ * (or "_down.sql") its down script, and "0004_quiz_answers.up.sql" another
+ * spelling of the up script.  golang-migrate: "4_quiz_answers.up.sql" and
+ * "4_quiz_answers.down.sql", and versions are unique.
  *
  * A migration's name is the file stem without the up/down suffix, its
  * version the leading digits.  Files that do not start with a digit or do
@@ -17,146 +20,176 @@
 
 #include "pg_migrate.h"
 
-typedef struct PlainFile
+typedef enum FileKind
+{
+	FILE_BARE,					/* 0001_x.sql */
+	FILE_UP,					/* 0001_x.up.sql */
+	FILE_DOWN					/* 0001_x.down.sql, 0001_x_down.sql */
+} FileKind;
+
+typedef struct NumberedFile
 {
 	char	   *file;
 	char	   *name;
-	bool		is_down;
-} PlainFile;
+	FileKind	kind;
+} NumberedFile;
 
-static bool parse_file_name(const char *file, PlainFile *out);
-static bool strip_suffix(char *s, const char *suffix);
-static int	compare_plain_files(const void *a, const void *b);
+static bool parse_file_name(const char *file, NumberedFile *out);
+static int	compare_files(const void *a, const void *b);
+static void scan_numbered(MigrationSet *set, List *files, bool golang);
+static bool plain_claims(const char *dir, List *files);
+static bool golang_claims(const char *dir, List *files);
+static void plain_scan(MigrationSet *set, List *files);
+static void golang_scan(MigrationSet *set, List *files);
 
-static bool
-strip_suffix(char *s, const char *suffix)
-{
-	size_t		ls = strlen(s);
-	size_t		lx = strlen(suffix);
+const MigrationFormat plain_format = {
+	"plain", plain_claims, plain_scan, load_up_down_files
+};
 
-	if (ls <= lx || strcmp(s + ls - lx, suffix) != 0)
-		return false;
-	s[ls - lx] = '\0';
-	return true;
-}
+const MigrationFormat golang_format = {
+	"golang-migrate", golang_claims, golang_scan, load_up_down_files
+};
 
 /* Split a file name into migration name and kind; false if not a migration */
 static bool
-parse_file_name(const char *file, PlainFile *out)
+parse_file_name(const char *file, NumberedFile *out)
 {
 	char	   *stem;
 
-	if (!isdigit((unsigned char) file[0]))
+	if (!is_numbered_sql(file))
 		return false;
 	stem = pstrdup(file);
-	if (!strip_suffix(stem, ".sql"))
-		return false;
-
+	(void) strip_suffix(stem, ".sql");
 	out->file = pstrdup(file);
-	out->is_down = strip_suffix(stem, ".down") || strip_suffix(stem, "_down");
-	if (!out->is_down)
-		(void) strip_suffix(stem, ".up");
+	if (strip_suffix(stem, ".down") || strip_suffix(stem, "_down"))
+		out->kind = FILE_DOWN;
+	else if (strip_suffix(stem, ".up"))
+		out->kind = FILE_UP;
+	else
+		out->kind = FILE_BARE;
 	out->name = stem;
 	return true;
 }
 
-bool
-plain_claims(List *files)
+/* plain: some numbered file that is an up script without suffix */
+static bool
+plain_claims(const char *dir, List *files)
 {
 	ListCell   *lc;
 
 	foreach(lc, files)
 	{
-		PlainFile	pf;
+		NumberedFile nf;
 
-		if (parse_file_name(lfirst(lc), &pf))
+		if (parse_file_name(lfirst(lc), &nf) && nf.kind == FILE_BARE)
 			return true;
 	}
 	return false;
 }
 
+/* golang-migrate: numbered files, every one of them .up.sql or .down.sql */
+static bool
+golang_claims(const char *dir, List *files)
+{
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, files)
+	{
+		NumberedFile nf;
+
+		if (!parse_file_name(lfirst(lc), &nf))
+			continue;
+		if (nf.kind == FILE_BARE ||
+			(nf.kind == FILE_DOWN && !strip_suffix(nf.file, ".down.sql")))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 /* by name, up script before down script */
 static int
-compare_plain_files(const void *a, const void *b)
+compare_files(const void *a, const void *b)
 {
-	const PlainFile *pa = a;
-	const PlainFile *pb = b;
-	int			c = strcmp(pa->name, pb->name);
+	const NumberedFile *fa = a;
+	const NumberedFile *fb = b;
+	int			c = strcmp(fa->name, fb->name);
 
 	if (c != 0)
 		return c;
-	return (int) pa->is_down - (int) pb->is_down;
+	return (int) (fa->kind == FILE_DOWN) - (int) (fb->kind == FILE_DOWN);
 }
 
-void
-plain_scan(MigrationSet *set, List *files)
+static void
+scan_numbered(MigrationSet *set, List *files, bool golang)
 {
-	PlainFile  *pf = palloc(sizeof(PlainFile) * Max(list_length(files), 1));
+	NumberedFile *nf = palloc(sizeof(NumberedFile) * Max(list_length(files), 1));
 	int			n = 0;
 	ListCell   *lc;
+	Migration  *last = NULL;
 
 	foreach(lc, files)
-		if (parse_file_name(lfirst(lc), &pf[n]))
+		if (parse_file_name(lfirst(lc), &nf[n]))
 			n++;
-	qsort(pf, n, sizeof(PlainFile), compare_plain_files);
+	qsort(nf, n, sizeof(NumberedFile), compare_files);
 
-	set->items = palloc0(sizeof(Migration) * Max(n, 1));
-	set->count = 0;
 	for (int i = 0; i < n; i++)
 	{
-		Migration  *last = set->count > 0 ? &set->items[set->count - 1] : NULL;
-		bool		same = last && strcmp(last->name, pf[i].name) == 0;
+		bool		same = last && strcmp(last->name, nf[i].name) == 0;
 
-		if (!pf[i].is_down)
+		if (golang && nf[i].kind == FILE_BARE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("golang-migrate file \"%s\" is neither an up nor a down script",
+							nf[i].file),
+					 errdetail("golang-migrate names files like \"1_create_users.up.sql\" and \"1_create_users.down.sql\"."),
+					 errhint("Rename the file, or use format => 'plain'.")));
+		if (nf[i].kind != FILE_DOWN)
 		{
-			Migration  *m;
 			int			vlen;
+			char	   *version;
 
 			if (same)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_FILE),
 						 errmsg("migration \"%s\" has two up scripts: \"%s\" and \"%s\"",
-								pf[i].name, last->up_file, pf[i].file),
+								nf[i].name, last->up_file, nf[i].file),
 						 errdetail("Both are in folder \"%s\".", set->dir),
 						 errhint("Keep one of the two files.")));
-			m = &set->items[set->count++];
-			m->name = pf[i].name;
-			m->up_file = pf[i].file;
-			for (vlen = 0; isdigit((unsigned char) m->name[vlen]); vlen++)
+			for (vlen = 0; isdigit((unsigned char) nf[i].name[vlen]); vlen++)
 				;
-			m->version = pnstrdup(m->name, vlen);
+			version = pnstrdup(nf[i].name, vlen);
+			last = source_add(set, nf[i].name, version, nf[i].file);
 		}
 		else if (!same)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("down script \"%s\" has no up script", pf[i].file),
-					 errdetail("Expected \"%s.sql\" beside it in folder \"%s\".",
-							   pf[i].name, set->dir),
+					 errmsg("down script \"%s\" has no up script", nf[i].file),
+					 errdetail("Expected \"%s%s\" beside it in folder \"%s\".",
+							   nf[i].name, golang ? ".up.sql" : ".sql", set->dir),
 					 errhint("Add the up script, or rename the file if it is itself an up script.")));
 		else if (last->down_file != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_FILE),
 					 errmsg("migration \"%s\" has two down scripts: \"%s\" and \"%s\"",
-							pf[i].name, last->down_file, pf[i].file),
+							nf[i].name, last->down_file, nf[i].file),
 					 errdetail("Both are in folder \"%s\".", set->dir),
 					 errhint("Keep one of the two files.")));
 		else
-			last->down_file = pf[i].file;
+			last->down_file = pstrdup(nf[i].file);
 	}
-	pfree(pf);
+	pfree(nf);
 }
 
-void
-plain_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
-		   bool with_down)
+static void
+plain_scan(MigrationSet *set, List *files)
 {
-	out->up.file = m->up_file;
-	out->up.sql = folder_read_file(set->dir, m->up_file, false);
-	out->up.first_line = 1;
-	if (m->down_file && with_down)
-	{
-		out->down.file = m->down_file;
-		out->down.sql = folder_read_file(set->dir, m->down_file, false);
-		out->down.first_line = 1;
-	}
+	scan_numbered(set, files, false);
+}
+
+static void
+golang_scan(MigrationSet *set, List *files)
+{
+	scan_numbered(set, files, true);
 }

@@ -35,13 +35,32 @@ typedef struct Migration
 	char	   *down_file;		/* file name, or NULL when there is none */
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1]; /* of the up script */
 	bool		no_transaction; /* set once its script has been read */
+	bool		repeatable;		/* Flyway R__: re-run when its checksum changes */
+	bool		adopted;		/* applied by drizzle-orm, not yet recorded */
+	int64		created_at;		/* drizzle journal's "when", else 0 */
 } Migration;
+
+struct MigrationSet;
+struct LoadedMigration;
+
+/*
+ * A folder format: whether a folder looks like it, how to find its
+ * migrations, and how to read one migration's scripts.
+ */
+typedef struct MigrationFormat
+{
+	const char *name;
+	bool		(*claims) (const char *dir, List *files);
+	void		(*scan) (struct MigrationSet *set, List *files);
+	void		(*load) (const struct MigrationSet *set, const Migration *m,
+						 struct LoadedMigration *out, bool with_down);
+} MigrationFormat;
 
 /* A folder's migrations, sorted by version, then name */
 typedef struct MigrationSet
 {
 	char	   *dir;			/* canonical absolute path */
-	char	   *format;			/* format actually used, never "auto" */
+	const MigrationFormat *format;
 	int			count;
 	Migration  *items;
 	Migration **by_name;		/* the same, sorted by name */
@@ -105,11 +124,28 @@ extern void migration_load(const MigrationSet *set, const Migration *m,
 extern int	version_cmp(const char *a, const char *b);
 extern Migration *source_find(const MigrationSet *set, const char *name);
 
-/* format_plain.c */
-extern bool plain_claims(List *files);
-extern void plain_scan(MigrationSet *set, List *files);
-extern void plain_load(const MigrationSet *set, const Migration *m,
-					   LoadedMigration *out, bool with_down);
+/* the formats: format_plain.c (plain and golang-migrate), format_dbmate.c,
+ * format_flyway.c, format_drizzle.c */
+extern const MigrationFormat plain_format;
+extern const MigrationFormat golang_format;
+extern const MigrationFormat dbmate_format;
+extern const MigrationFormat flyway_format;
+extern const MigrationFormat drizzle_format;
+
+/* source.c: helpers the formats share */
+extern Migration *source_add(MigrationSet *set, const char *name,
+							 const char *version, const char *up_file);
+extern void source_check_unique_versions(const MigrationSet *set);
+extern bool is_numbered_sql(const char *file);
+extern bool strip_suffix(char *s, const char *suffix);
+extern void load_script(const MigrationSet *set, const char *file, Script *out);
+extern void load_up_down_files(const MigrationSet *set, const Migration *m,
+							   LoadedMigration *out, bool with_down);
+
+/* drizzle_interop.c */
+extern List *drizzle_applied_hashes(void);
+extern void drizzle_record(const char *checksum, int64 created_at);
+extern void drizzle_forget(const char *checksum);
 
 /* script.c */
 extern List *script_split(const Script *script);
@@ -143,6 +179,8 @@ typedef struct AppliedMigration
 	char	   *checksum;
 	TimestampTz applied_at;
 	bool		has_down;
+	bool		repeatable;
+	char	   *format;			/* format of the folder it came from */
 	char	   *down_sql;		/* only from tracking_rollback_targets() */
 } AppliedMigration;
 
@@ -150,7 +188,8 @@ extern List *tracking_applied(void);
 extern List *tracking_rollback_targets(const char *name);
 extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm,
-								  const char *checksum, int64 duration_us);
+								  const char *checksum, int64 duration_us,
+								  const char *action);
 extern void tracking_record_rollback(const char *name, int64 duration_us);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata);

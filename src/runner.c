@@ -47,6 +47,7 @@ typedef struct StatusRow
 	TimestampTz applied_at;
 	bool		applied;
 	const char *checksum;
+	bool		repeatable;
 } StatusRow;
 
 static void lock_wait_callback(void *arg);
@@ -87,7 +88,10 @@ take_run_lock(bool session)
 	error_context_stack = cb.previous;
 }
 
-/* Which of the folder's migrations are applied, by index */
+/*
+ * Which of the folder's migrations are applied, by index.  Marks those
+ * found in drizzle-orm's table as adopted.
+ */
 static bool *
 applied_flags(const MigrationSet *set, List *applied)
 {
@@ -96,10 +100,27 @@ applied_flags(const MigrationSet *set, List *applied)
 
 	foreach(lc, applied)
 	{
-		Migration  *m = source_find(set, ((AppliedMigration *) lfirst(lc))->name);
+		AppliedMigration *am = lfirst(lc);
+		Migration  *m = source_find(set, am->name);
 
-		if (m)
+		/* a repeatable migration is pending again once it changed */
+		if (m && !(m->repeatable && strcmp(m->checksum, am->checksum) != 0))
 			flags[m - set->items] = true;
+	}
+
+	/* what drizzle-orm's own migrator applied counts as applied */
+	if (set->format == &drizzle_format)
+	{
+		List	   *hashes = drizzle_applied_hashes();
+
+		for (int i = 0; i < set->count; i++)
+		{
+			foreach(lc, hashes)
+			{
+				if (!flags[i] && strcmp(lfirst(lc), set->items[i].checksum) == 0)
+					set->items[i].adopted = true;
+			}
+		}
 	}
 	return flags;
 }
@@ -125,7 +146,7 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 		char	   *msg,
 				   *detail;
 
-		if (m && strcmp(m->checksum, am->checksum) == 0)
+		if (m && (m->repeatable || strcmp(m->checksum, am->checksum) == 0))
 			continue;
 		if (m)
 		{
@@ -225,7 +246,7 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 		LoadedMigration lm;
 		MemoryContext old;
 
-		if (plan->is_applied[i])
+		if (plan->is_applied[i] || m->adopted)
 			continue;
 		old = MemoryContextSwitchTo(plan->per_migration);
 		migration_load(plan->set, m, &lm, true);
@@ -237,7 +258,7 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 					 errmsg("migration \"%s\" cannot run inside a transaction", m->name),
-					 errdetail("File \"%s\" is marked \"-- migrate:no-transaction\", and migrate.apply() runs every migration in the caller's transaction.",
+					 errdetail("File \"%s\" is marked to run outside a transaction, and migrate.apply() runs every migration in the caller's transaction.",
 							   m->up_file),
 					 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
 		MemoryContextSwitchTo(old);
@@ -282,8 +303,25 @@ apply_one(const MigrationSet *set, const Migration *m)
 	}
 	duration = GetCurrentTimestamp() - start;
 
-	tracking_record_apply(set, m, &lm, checksum, duration);
+	tracking_record_apply(set, m, &lm, checksum, duration, "apply");
+	if (set->format == &drizzle_format)
+		drizzle_record(checksum, m->created_at);
 	return duration;
+}
+
+/*
+ * Record a migration that drizzle-orm's migrator applied, without running
+ * it: it is in drizzle's table with the same hash.
+ */
+static void
+adopt_one(const MigrationSet *set, const Migration *m)
+{
+	LoadedMigration lm;
+
+	ereport(NOTICE,
+			(errmsg("recording migration %s, applied by drizzle-orm", m->name)));
+	migration_load(set, m, &lm, true);
+	tracking_record_apply(set, m, &lm, m->checksum, 0, "adopt");
 }
 
 /*
@@ -312,8 +350,16 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 		if (plan.is_applied[i])
 			continue;
 		old = MemoryContextSwitchTo(plan.per_migration);
-		duration = apply_one(plan.set, m);
-		emit(sink, m->name, "applied", duration);
+		if (m->adopted)
+		{
+			adopt_one(plan.set, m);
+			emit(sink, m->name, "adopted", 0);
+		}
+		else
+		{
+			duration = apply_one(plan.set, m);
+			emit(sink, m->name, "applied", duration);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 	}
@@ -440,7 +486,10 @@ run_migrations(const char *dir, const char *format, bool allow_drift)
 		if (plan.is_applied[i])
 			continue;
 		old = MemoryContextSwitchTo(plan.per_migration);
-		(void) run_one(plan.set, m, m->no_transaction);
+		if (m->adopted)
+			adopt_one(plan.set, m);
+		else
+			(void) run_one(plan.set, m, m->no_transaction);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 		COMPAT_SPI_COMMIT();
@@ -540,6 +589,8 @@ run_rollback(const char *name, ResultSink *sink)
 		duration = GetCurrentTimestamp() - start;
 
 		tracking_record_rollback(am->name, duration);
+		if (am->format && strcmp(am->format, drizzle_format.name) == 0)
+			drizzle_forget(am->checksum);
 		emit(sink, am->name, "rolled back", duration);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
@@ -552,8 +603,11 @@ compare_status_rows(const void *a, const void *b)
 {
 	const StatusRow *ra = a;
 	const StatusRow *rb = b;
-	int			c = version_cmp(ra->version, rb->version);
+	int			c;
 
+	if (ra->repeatable != rb->repeatable)
+		return ra->repeatable ? 1 : -1;
+	c = version_cmp(ra->version, rb->version);
 	return c != 0 ? c : strcmp(ra->name, rb->name);
 }
 
@@ -579,7 +633,8 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 
 			rows[nrows++] = (StatusRow)
 			{
-				am->name, am->version, "applied", am->applied_at, true, am->checksum
+				am->name, am->version, "applied", am->applied_at, true,
+					am->checksum, am->repeatable
 			};
 		}
 	}
@@ -600,12 +655,15 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 		rows = palloc(sizeof(StatusRow) * (set->count + list_length(applied) + 1));
 		for (int i = 0; i < set->count; i++)
 		{
+			Migration  *m = &set->items[i];
+			const char *state = m->adopted ? "applied" :
+				failed[i] ? "failed" : "pending";
+
 			if (!is_applied[i])
 				rows[nrows++] = (StatusRow)
 				{
-					set->items[i].name, set->items[i].version,
-						failed[i] ? "failed" : "pending", 0, false,
-						set->items[i].checksum
+					m->name, m->version, state, 0, false, m->checksum,
+						m->repeatable
 				};
 		}
 		foreach(lc, applied)
@@ -614,12 +672,14 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 			Migration  *m = source_find(set, am->name);
 			const char *state = "missing";
 
+			if (m && !is_applied[m - set->items])
+				continue;		/* a changed repeatable: listed as pending */
 			if (m)
 				state = strcmp(m->checksum, am->checksum) == 0 ? "applied" : "modified";
 			rows[nrows++] = (StatusRow)
 			{
 				am->name, am->version, state, am->applied_at, true,
-					m ? m->checksum : am->checksum
+					m ? m->checksum : am->checksum, am->repeatable
 			};
 		}
 		qsort(rows, nrows, sizeof(StatusRow), compare_status_rows);

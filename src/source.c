@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * source.c
- *	  A migrations folder as an ordered set of migrations: picks the format,
- *	  lets the format's reader find the migrations, orders them by version
- *	  and computes their checksums.
+ *	  A migrations folder as an ordered set of migrations: picks the format
+ *	  (or detects it), lets the format's reader find the migrations, orders
+ *	  them by version and computes their checksums.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -11,12 +11,21 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
 #include "pg_migrate.h"
 
+/* detection order matters only for the error listing; see detect_format */
+static const MigrationFormat *const formats[] = {
+	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
+};
+
+static const MigrationFormat *detect_format(const char *dir, List *files);
+static const MigrationFormat *find_format(const char *name);
 static int	compare_migrations(const void *a, const void *b);
 static int	compare_by_name(const void *a, const void *b);
+static const char *next_version_part(const char *end);
 
 /* Where the next part of a version starts, or "" when there is none */
 static const char *
@@ -60,14 +69,182 @@ version_cmp(const char *a, const char *b)
 	return 0;
 }
 
+/* Versioned migrations by version then name; repeatable ones after them */
 static int
 compare_migrations(const void *a, const void *b)
 {
 	const Migration *ma = (const Migration *) a;
 	const Migration *mb = (const Migration *) b;
-	int			c = version_cmp(ma->version, mb->version);
+	int			c;
 
+	if (ma->repeatable != mb->repeatable)
+		return ma->repeatable ? 1 : -1;
+	c = version_cmp(ma->version, mb->version);
 	return c != 0 ? c : strcmp(ma->name, mb->name);
+}
+
+bool
+strip_suffix(char *s, const char *suffix)
+{
+	size_t		ls = strlen(s);
+	size_t		lx = strlen(suffix);
+
+	if (ls <= lx || strcmp(s + ls - lx, suffix) != 0)
+		return false;
+	s[ls - lx] = '\0';
+	return true;
+}
+
+/* "0004_name.sql" and the like: starts with a digit, ends in ".sql" */
+bool
+is_numbered_sql(const char *file)
+{
+	size_t		len = strlen(file);
+
+	return isdigit((unsigned char) file[0]) && len > 4 &&
+		strcmp(file + len - 4, ".sql") == 0;
+}
+
+/* Append a migration to the set; the formats call this while scanning */
+Migration *
+source_add(MigrationSet *set, const char *name, const char *version,
+		   const char *up_file)
+{
+	Migration  *m;
+
+	if (set->items == NULL)
+		set->items = palloc0(sizeof(Migration) * 16);
+	else if ((set->count & (set->count - 1)) == 0 && set->count >= 16)
+		set->items = repalloc(set->items, sizeof(Migration) * set->count * 2);
+	m = &set->items[set->count++];
+	memset(m, 0, sizeof(Migration));
+	m->name = pstrdup(name);
+	m->version = pstrdup(version);
+	m->up_file = pstrdup(up_file);
+	return m;
+}
+
+/*
+ * For formats whose version is a migration's key (golang-migrate, dbmate,
+ * Flyway), two migrations of one version are an error.  The set is sorted.
+ */
+void
+source_check_unique_versions(const MigrationSet *set)
+{
+	for (int i = 1; i < set->count; i++)
+	{
+		const Migration *a = &set->items[i - 1];
+		const Migration *b = &set->items[i];
+
+		if (!a->repeatable && !b->repeatable &&
+			version_cmp(a->version, b->version) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_FILE),
+					 errmsg("migrations \"%s\" and \"%s\" have the same version %s",
+							a->up_file, b->up_file, b->version),
+					 errdetail("The %s format identifies a migration by its version, so versions must be unique.",
+							   set->format->name),
+					 errhint("Renumber one of the two files.")));
+	}
+}
+
+/* Read a whole file as a script starting at line 1 */
+void
+load_script(const MigrationSet *set, const char *file, Script *out)
+{
+	out->file = file;
+	out->sql = folder_read_file(set->dir, file, false);
+	out->first_line = 1;
+}
+
+/* The loader of formats with one file per script */
+void
+load_up_down_files(const MigrationSet *set, const Migration *m,
+				   LoadedMigration *out, bool with_down)
+{
+	load_script(set, m->up_file, &out->up);
+	if (m->down_file && with_down)
+		load_script(set, m->down_file, &out->down);
+}
+
+static const MigrationFormat *
+find_format(const char *name)
+{
+	for (int i = 0; i < lengthof(formats); i++)
+		if (strcmp(formats[i]->name, name) == 0)
+			return formats[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown migration format \"%s\"", name),
+			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Which format the folder is in.  A drizzle journal makes the numbered
+ * .sql files beside it drizzle's; dbmate's files are plain ones with
+ * "-- migrate:up" inside; golang-migrate's are plain ones that all end in
+ * .up.sql or .down.sql.  Anything else that two formats claim is an error.
+ */
+static const MigrationFormat *
+detect_format(const char *dir, List *files)
+{
+	const MigrationFormat *claimed[lengthof(formats)];
+	int			n = 0;
+	StringInfoData names;
+	ListCell   *lc;
+
+	for (int i = 0; i < lengthof(formats); i++)
+	{
+		const MigrationFormat *f = formats[i];
+
+		if (n > 0 && claimed[n - 1] == &drizzle_format &&
+			(f == &dbmate_format || f == &golang_format || f == &plain_format))
+			continue;
+		if (n > 0 && claimed[n - 1] == &dbmate_format && f == &plain_format)
+			continue;
+		if (f->claims(dir, files))
+			claimed[n++] = f;
+	}
+
+	if (n == 1)
+	{
+		ereport(NOTICE,
+				(errmsg("migrations folder \"%s\" is in %s format", dir,
+						claimed[0]->name)));
+		return claimed[0];
+	}
+
+	initStringInfo(&names);
+	foreach(lc, files)
+	{
+		if (foreach_current_index(lc) == 5)
+		{
+			appendStringInfo(&names, ", ...");
+			break;
+		}
+		appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "",
+						 (char *) lfirst(lc));
+	}
+
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("no migrations found in folder \"%s\"", dir),
+				 list_length(files) == 0 ?
+				 errdetail("The folder holds no files.") :
+				 errdetail_plural("The folder holds %d file, not named like a migration: %s.",
+								  "The folder holds %d files, none named like a migration: %s.",
+								  list_length(files), list_length(files), names.data),
+				 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.")));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("migrations folder \"%s\" matches more than one format", dir),
+			 errdetail("It looks like %s and like %s: %s.",
+					   claimed[0]->name, claimed[1]->name, names.data),
+			 errhint("Keep one tool's migrations per folder, or name the format with format => '...'.")));
+	return NULL;				/* keep compiler quiet */
 }
 
 /*
@@ -88,29 +265,17 @@ source_load(const char *dir, const char *format)
 	files = folder_list_files(set->dir);
 
 	if (strcmp(format, "auto") == 0)
-	{
-		if (!plain_claims(files))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("no migrations found in folder \"%s\"", set->dir),
-					 errdetail_plural("The folder holds %d file, not named like a migration.",
-									  "The folder holds %d files, none named like a migration.",
-									  list_length(files), list_length(files)),
-					 errhint("Migration files are named like \"0001_create_users.sql\", with an optional \"0001_create_users.down.sql\".")));
-		format = "plain";
-	}
-	else if (strcmp(format, "plain") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown migration format \"%s\"", format),
-				 errhint("Use 'auto' or 'plain'.")));
+		set->format = detect_format(set->dir, files);
+	else
+		set->format = find_format(format);
 
-	set->format = pstrdup(format);
-	plain_scan(set, files);
+	set->format->scan(set, files);
 	list_free_deep(files);
 
 	if (set->count > 1)
 		qsort(set->items, set->count, sizeof(Migration), compare_migrations);
+	if (set->format != &plain_format)
+		source_check_unique_versions(set);
 
 	/* an index by name, for matching tracking rows in O(log n) */
 	set->by_name = palloc(sizeof(Migration *) * Max(set->count, 1));
@@ -145,7 +310,7 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 			   bool with_down)
 {
 	memset(out, 0, sizeof(LoadedMigration));
-	plain_load(set, m, out, with_down);
+	set->format->load(set, m, out, with_down);
 	if (!out->no_transaction)
 		out->no_transaction = script_has_directive(out->up.sql,
 												   "migrate:no-transaction");

@@ -115,7 +115,7 @@ tracking_applied(void)
 	List	   *result = NIL;
 
 	run_tracking_query("SELECT name, version, checksum, applied_at, "
-					   "down_sql IS NOT NULL "
+					   "down_sql IS NOT NULL, repeatable, format "
 					   "FROM migrate.migrations ORDER BY id",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
@@ -131,6 +131,8 @@ tracking_applied(void)
 		am->checksum = SPI_getvalue(tup, desc, 3);
 		am->applied_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		am->format = SPI_getvalue(tup, desc, 7);
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -141,6 +143,8 @@ tracking_applied(void)
  * The migrations a rollback of name undoes, newest first, with their down
  * scripts: name and everything applied after it, or only the latest one
  * when name is NULL.  NIL when name is not applied (or nothing is).
+ * Repeatable migrations are not undone with the others: they have no
+ * undo, and run again when they change.
  */
 List *
 tracking_rollback_targets(const char *name)
@@ -152,16 +156,17 @@ tracking_rollback_targets(const char *name)
 	if (name)
 	{
 		values[0] = CStringGetTextDatum(name);
-		run_tracking_query("SELECT name, down_sql FROM migrate.migrations "
+		run_tracking_query("SELECT name, down_sql, checksum, format FROM migrate.migrations "
 						   "WHERE id OPERATOR(pg_catalog.>=) "
 						   "(SELECT id FROM migrate.migrations "
 						   " WHERE name OPERATOR(pg_catalog.=) $1) "
+						   "AND (NOT repeatable OR name OPERATOR(pg_catalog.=) $1) "
 						   "ORDER BY id DESC",
 						   1, types, values, NULL, SPI_OK_SELECT);
 	}
 	else
-		run_tracking_query("SELECT name, down_sql FROM migrate.migrations "
-						   "ORDER BY id DESC LIMIT 1",
+		run_tracking_query("SELECT name, down_sql, checksum, format FROM migrate.migrations "
+						   "WHERE NOT repeatable ORDER BY id DESC LIMIT 1",
 						   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -172,22 +177,29 @@ tracking_rollback_targets(const char *name)
 		am->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
 		am->down_sql = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
 		am->has_down = am->down_sql != NULL;
+		am->checksum = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+		am->format = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return result;
 }
 
-/* Record an applied migration and log it, in one statement */
+/*
+ * Record an applied migration and log it (action "apply", or "adopt" for
+ * one found applied by another tool), in one statement.  A repeatable
+ * migration that ran again replaces its row, and moves to the end of the
+ * application order.
+ */
 void
 tracking_record_apply(const MigrationSet *set, const Migration *m,
 					  const LoadedMigration *lm, const char *checksum,
-					  int64 duration_us)
+					  int64 duration_us, const char *action)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = "         ";
+	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12] = "            ";
 
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->version);
@@ -201,16 +213,27 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[6] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	values[7] = duration_datum(duration_us);
 	values[8] = CStringGetTextDatum(lm->no_transaction ? "no-transaction" : "transaction");
+	values[9] = CStringGetTextDatum(set->format->name);
+	values[10] = BoolGetDatum(m->repeatable);
+	values[11] = CStringGetTextDatum(action);
 
 	run_tracking_query("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
 					   "  up_sql, down_sql, source, applied_by, duration,"
-					   "  transaction_mode)"
-					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING name)"
+					   "  transaction_mode, format, repeatable)"
+					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+					   " ON CONFLICT (name) DO UPDATE SET id = DEFAULT,"
+					   "  version = EXCLUDED.version, checksum = EXCLUDED.checksum,"
+					   "  up_sql = EXCLUDED.up_sql, down_sql = EXCLUDED.down_sql,"
+					   "  source = EXCLUDED.source, applied_at = DEFAULT,"
+					   "  applied_by = EXCLUDED.applied_by, duration = EXCLUDED.duration,"
+					   "  transaction_mode = EXCLUDED.transaction_mode,"
+					   "  format = EXCLUDED.format, repeatable = EXCLUDED.repeatable"
+					   " RETURNING name)"
 					   "INSERT INTO migrate.history (action, name, performed_by,"
 					   " duration, source) "
-					   "SELECT 'apply', name, $7, $8, $6 FROM m",
-					   9, types, values, nulls, SPI_OK_INSERT);
+					   "SELECT $12, name, $7, $8, $6 FROM m",
+					   12, types, values, nulls, SPI_OK_INSERT);
 }
 
 /* Remove a rolled-back migration's row and log the rollback */

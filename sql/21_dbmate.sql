@@ -1,0 +1,49 @@
+-- dbmate folders: "-- migrate:up" and "-- migrate:down" sections in one file.
+\! rm -rf /tmp/pg_migrate_regress/dbmate /tmp/pg_migrate_regress/dbmate_notx && mkdir -p /tmp/pg_migrate_regress && cp -R "$PG_ABS_SRCDIR/test/fixtures/dbmate" "$PG_ABS_SRCDIR/test/fixtures/dbmate_notx" /tmp/pg_migrate_regress/
+
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate');
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate');
+SELECT email, name FROM accounts ORDER BY id;
+-- the up section is what is stored and checksummed; an empty down section is no down script
+SELECT name, up_sql, down_sql IS NULL AS no_down FROM migrate.migrations ORDER BY id;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate');
+
+-- the seed has no down section, so rolling back past it is refused
+SELECT name, action FROM migrate.rollback('20240102093000_add_accounts_name');
+DELETE FROM accounts WHERE email = 'grace@example.com';
+DELETE FROM migrate.migrations WHERE name = '20240103000000_seed_only';
+\! rm /tmp/pg_migrate_regress/dbmate/20240103000000_seed_only.sql
+SELECT name, action FROM migrate.rollback('20240102093000_add_accounts_name');
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate');
+
+-- errors point at the line within the file, not within the section
+\! printf -- '-- migrate:up\nALTER TABLE accounts\n  ADD COLUMN age int;\nUPDATE accounts SET age = nosuch;\n\n-- migrate:down\nSELECT 1;\n' > /tmp/pg_migrate_regress/dbmate/20240105000000_bad_line.sql
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate');
+\! rm /tmp/pg_migrate_regress/dbmate/20240105000000_bad_line.sql
+
+-- a changed up section is modified; a changed down section is not drift
+\! sed -i 's/DROP TABLE accounts;/DROP TABLE accounts CASCADE;/' /tmp/pg_migrate_regress/dbmate/20240101120000_create_accounts.sql
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate');
+\! sed -i 's/email text NOT NULL/email text/' /tmp/pg_migrate_regress/dbmate/20240101120000_create_accounts.sql
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate');
+SELECT name, action FROM migrate.rollback('20240101120000_create_accounts');
+
+-- "-- migrate:up transaction:false": apply refuses, run runs it outside a transaction
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate_notx');
+CALL migrate.run('/tmp/pg_migrate_regress/dbmate_notx');
+SELECT name, transaction_mode FROM migrate.migrations ORDER BY id;
+SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE indrelid = 'accounts'::regclass AND NOT indisprimary;
+
+-- bad input: a file without "-- migrate:up"; two files with one version
+\! rm -rf /tmp/pg_migrate_regress/format_errors && cp -R "$PG_ABS_SRCDIR/test/fixtures/format_errors" /tmp/pg_migrate_regress/format_errors
+SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/format_errors/dbmate_noup');
+SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/format_errors/dbmate_dup');
+SELECT to_regclass('db_ok') AS db_ok, to_regclass('db_a') AS db_a;
+
+-- rollback runs down scripts in one transaction, where CONCURRENTLY cannot run
+SELECT name, action FROM migrate.rollback('20240104000000_accounts_email_idx');
+
+-- clean up
+DROP INDEX accounts_email_idx;
+DELETE FROM migrate.migrations WHERE name = '20240104000000_accounts_email_idx';
+SELECT name, action FROM migrate.rollback('20240101120000_create_accounts');

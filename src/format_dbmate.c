@@ -1,0 +1,138 @@
+/*-------------------------------------------------------------------------
+ *
+ * format_dbmate.c
+ *	  dbmate's folders: one file per migration, "20240101120000_name.sql",
+ *	  holding a "-- migrate:up" section and an optional "-- migrate:down"
+ *	  section.  "-- migrate:up transaction:false" runs the up section
+ *	  outside a transaction, like "-- migrate:no-transaction".
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "pg_migrate.h"
+
+static bool dbmate_claims(const char *dir, List *files);
+static void dbmate_scan(MigrationSet *set, List *files);
+static void dbmate_load(const MigrationSet *set, const Migration *m,
+						LoadedMigration *out, bool with_down);
+static char *find_marker(char *sql, const char *marker);
+
+const MigrationFormat dbmate_format = {
+	"dbmate", dbmate_claims, dbmate_scan, dbmate_load
+};
+
+/* The start of the line that begins with marker, or NULL */
+static char *
+find_marker(char *sql, const char *marker)
+{
+	size_t		len = strlen(marker);
+
+	for (char *line = sql; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+	{
+		if (strncmp(line, marker, len) == 0 &&
+			(line[len] == '\0' || isspace((unsigned char) line[len])))
+			return line;
+	}
+	return NULL;
+}
+
+static int
+count_lines(const char *from, const char *to)
+{
+	int			n = 0;
+
+	for (; from < to; from++)
+		if (*from == '\n')
+			n++;
+	return n;
+}
+
+/*
+ * dbmate files are named like plain ones; what tells them apart is the
+ * "-- migrate:up" marker, looked for in the first numbered file.
+ */
+static bool
+dbmate_claims(const char *dir, List *files)
+{
+	ListCell   *lc;
+
+	foreach(lc, files)
+	{
+		const char *file = lfirst(lc);
+
+		if (is_numbered_sql(file))
+			return find_marker(folder_read_file(dir, file, false),
+							   "-- migrate:up") != NULL;
+	}
+	return false;
+}
+
+static void
+dbmate_scan(MigrationSet *set, List *files)
+{
+	ListCell   *lc;
+
+	foreach(lc, files)
+	{
+		const char *file = lfirst(lc);
+		char	   *name;
+		int			vlen;
+
+		if (!is_numbered_sql(file))
+			continue;
+		name = pstrdup(file);
+		(void) strip_suffix(name, ".sql");
+		for (vlen = 0; isdigit((unsigned char) name[vlen]); vlen++)
+			;
+		(void) source_add(set, name, pnstrdup(name, vlen), file);
+	}
+}
+
+static void
+dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
+			bool with_down)
+{
+	char	   *sql = folder_read_file(set->dir, m->up_file, false);
+	char	   *up = find_marker(sql, "-- migrate:up");
+	char	   *down = find_marker(sql, "-- migrate:down");
+	char	   *up_body;
+	char	   *eol;
+
+	if (up == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dbmate migration \"%s\" has no \"-- migrate:up\" line", m->up_file),
+				 errdetail("Folder \"%s\" is in dbmate format, where each file holds its up and down sections.",
+						   set->dir),
+				 errhint("Put the up statements below a line \"-- migrate:up\", and the down statements below a line \"-- migrate:down\".")));
+	if (down && down < up)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dbmate migration \"%s\" has its \"-- migrate:down\" section before \"-- migrate:up\"",
+						m->up_file),
+				 errhint("Move the down section to the end of the file.")));
+
+	eol = strchr(up, '\n');
+	up_body = eol ? eol + 1 : up + strlen(up);
+	out->no_transaction = strstr(pnstrdup(up, up_body - up), "transaction:false") != NULL;
+	out->up.file = m->up_file;
+	out->up.first_line = 1 + count_lines(sql, up_body);
+	out->up.sql = down ? pnstrdup(up_body, down - up_body) : pstrdup(up_body);
+
+	if (down && with_down)
+	{
+		char	   *down_body;
+
+		eol = strchr(down, '\n');
+		down_body = eol ? eol + 1 : down + strlen(down);
+		out->down.file = m->up_file;
+		out->down.first_line = 1 + count_lines(sql, down_body);
+		out->down.sql = pstrdup(down_body);
+		/* dbmate writes an empty down section by default: no down script */
+		if (script_split(&out->down) == NIL)
+			out->down.sql = NULL;
+	}
+}

@@ -1,0 +1,173 @@
+/*-------------------------------------------------------------------------
+ *
+ * format_drizzle.c
+ *	  Folders written by drizzle-kit generate: meta/_journal.json lists the
+ *	  migrations in order ("entries": idx, when, tag, breakpoints), and each
+ *	  tag is "<tag>.sql" beside it.  An optional "<tag>.down.sql" is its
+ *	  down script.
+ *
+ * The journal is parsed with PostgreSQL's own JSON parser (as jsonb).
+ * drizzle's "--> statement-breakpoint" separators are SQL comments, so the
+ * server's parser splits those files like any other.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+
+#include "pg_migrate.h"
+
+#define JOURNAL "meta/_journal.json"
+
+static bool drizzle_claims(const char *dir, List *files);
+static void drizzle_scan(MigrationSet *set, List *files);
+static void journal_error_callback(void *arg);
+static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
+							   enum jbvType type, int index, const char *dir);
+
+const MigrationFormat drizzle_format = {
+	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files
+};
+
+static bool
+drizzle_claims(const char *dir, List *files)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void
+journal_error_callback(void *arg)
+{
+	errcontext("drizzle journal \"%s/%s\"", (const char *) arg, JOURNAL);
+}
+
+/* A field of a journal entry, of the given type, or an error naming it */
+static JsonbValue *
+entry_field(JsonbContainer *entry, const char *key, enum jbvType type,
+			int index, const char *dir)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(entry, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entry %d of drizzle journal \"%s/%s\" has no valid \"%s\"",
+						index, dir, JOURNAL, key),
+				 errdetail("drizzle-kit writes \"idx\" and \"when\" as numbers and \"tag\" as a string in every entry."),
+				 errhint("Regenerate the journal with drizzle-kit, or fix the entry by hand.")));
+	return v;
+}
+
+static bool
+list_has_string(List *list, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+static void
+drizzle_scan(MigrationSet *set, List *files)
+{
+	char	   *text = folder_read_file(set->dir, JOURNAL, false);
+	ErrorContextCallback cb;
+	Jsonb	   *journal;
+	JsonbValue *entries;
+	JsonbContainer *array;
+	List	   *tags = NIL;
+	ListCell   *lc;
+
+	cb.callback = journal_error_callback;
+	cb.arg = set->dir;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	journal = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+
+	entries = JsonContainerIsObject(&journal->root) ?
+		getKeyJsonValueFromContainer(&journal->root, "entries", 7, NULL) : NULL;
+	if (entries == NULL || entries->type != jbvBinary ||
+		!JsonContainerIsArray(entries->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drizzle journal \"%s/%s\" has no \"entries\" array",
+						set->dir, JOURNAL),
+				 errhint("Regenerate the journal with drizzle-kit generate.")));
+	array = entries->val.binary.data;
+
+	for (uint32 i = 0; i < JsonContainerSize(array); i++)
+	{
+		JsonbValue *entry = getIthJsonbValueFromContainer(array, i);
+		JsonbValue *v;
+		char	   *tag;
+		char	   *file;
+		char	   *down;
+		int32		idx;
+		Migration  *m;
+
+		if (entry->type != jbvBinary || !JsonContainerIsObject(entry->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("entry %u of drizzle journal \"%s/%s\" is not an object",
+							i, set->dir, JOURNAL)));
+		v = entry_field(entry->val.binary.data, "tag", jbvString, i, set->dir);
+		tag = pnstrdup(v->val.string.val, v->val.string.len);
+		v = entry_field(entry->val.binary.data, "idx", jbvNumeric, i, set->dir);
+		idx = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+												NumericGetDatum(v->val.numeric)));
+		v = entry_field(entry->val.binary.data, "when", jbvNumeric, i, set->dir);
+
+		if (strchr(tag, '/') != NULL || list_has_string(tags, tag))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("drizzle journal \"%s/%s\" has an invalid or repeated tag \"%s\"",
+							set->dir, JOURNAL, tag)));
+		file = psprintf("%s.sql", tag);
+		down = psprintf("%s.down.sql", tag);
+		if (!list_has_string(files, file))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("drizzle journal entry \"%s\" has no file \"%s\"", tag, file),
+					 errdetail("The journal \"%s/%s\" lists it, but the folder does not hold it.",
+							   set->dir, JOURNAL),
+					 errhint("Restore the file, or regenerate the migrations with drizzle-kit.")));
+
+		m = source_add(set, tag, psprintf("%d", idx), file);
+		m->created_at = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+														  NumericGetDatum(v->val.numeric)));
+		if (list_has_string(files, down))
+			m->down_file = down;
+		tags = lappend(tags, tag);
+	}
+	error_context_stack = cb.previous;
+
+	/* a migration file the journal does not know would never run */
+	foreach(lc, files)
+	{
+		char	   *file = pstrdup(lfirst(lc));
+
+		if (!strip_suffix(file, ".sql"))
+			continue;
+		(void) strip_suffix(file, ".down");
+		if (!list_has_string(tags, file))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("file \"%s\" is not in the drizzle journal", (char *) lfirst(lc)),
+					 errdetail("Folder \"%s\" is in drizzle format, and \"%s\" lists every migration.",
+							   set->dir, JOURNAL),
+					 errhint("Generate migrations with drizzle-kit generate, which records them in the journal, or move the file away.")));
+	}
+}
