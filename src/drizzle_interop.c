@@ -44,11 +44,12 @@ static bool
 drizzle_table_exists(void)
 {
 	bool		exists;
+	bool		isnull;
 
 	run_query("SELECT pg_catalog.to_regclass('drizzle.__drizzle_migrations') IS NOT NULL",
 			  0, NULL, NULL, SPI_OK_SELECT);
 	exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &exists));
+										SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return exists;
 }

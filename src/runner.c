@@ -426,10 +426,11 @@ hint_invalid_indexes(ErrorData *edata, List *before)
  * committed, and raised again.
  */
 static int64
-run_one(const MigrationSet *set, const Migration *m, bool no_transaction)
+run_one(const MigrationSet *set, const Migration *m)
 {
+	bool		no_transaction = m->no_transaction;
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ResourceOwner owner;
 	List	   *volatile invalid_before = NIL;
 	int64		duration = 0;
 
@@ -440,6 +441,8 @@ run_one(const MigrationSet *set, const Migration *m, bool no_transaction)
 		COMPAT_SPI_COMMIT();
 	}
 
+	/* the transaction's, so taken after any commit above */
+	owner = CurrentResourceOwner;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -489,7 +492,7 @@ run_migrations(const char *dir, const char *format, bool allow_drift)
 		if (m->adopted)
 			adopt_one(plan.set, m);
 		else
-			(void) run_one(plan.set, m, m->no_transaction);
+			(void) run_one(plan.set, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 		COMPAT_SPI_COMMIT();

@@ -6,20 +6,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
-my $node = PostgreSQL::Test::Cluster->new('run');
-$node->init;
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
+my $node = start_node('run');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-sub migration
-{
-	my ($file, $sql) = @_;
-	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
-	print $fh $sql;
-	close $fh;
-}
+sub migration { write_migration($dir, @_); }
 
 migration('0001_accounts.sql', "CREATE TABLE accounts (id int PRIMARY KEY);\n");
 migration('0002_seed.sql', "INSERT INTO accounts VALUES (1), (2);\n");
@@ -53,10 +47,7 @@ is( $node->safe_psql(
 		 FROM migrate.history WHERE action = 'failure'"),
 	'0003_broken|23505|0003_broken.sql|3',
 	'the failure is logged with sqlstate, file and line');
-is( $node->safe_psql(
-		'postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name)
-		 FROM migrate.status('$dir')"),
+is( status_of($node, $dir),
 	'0001_accounts=applied,0002_seed=applied,0003_broken=failed,0004_after=pending',
 	'status shows the failed migration');
 is( $node->safe_psql(
@@ -68,10 +59,7 @@ is( $node->safe_psql(
 migration('0003_broken.sql',
 	"CREATE TABLE ledger (id int);\n\nINSERT INTO accounts VALUES (3);\n");
 $node->safe_psql('postgres', "CALL migrate.run('$dir')");
-is( $node->safe_psql(
-		'postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name)
-		 FROM migrate.status('$dir')"),
+is( status_of($node, $dir),
 	'0001_accounts=applied,0002_seed=applied,0003_broken=applied,0004_after=applied',
 	'the next run applies the rest');
 

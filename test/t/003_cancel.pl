@@ -6,20 +6,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
-my $node = PostgreSQL::Test::Cluster->new('cancel');
-$node->init;
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
+my $node = start_node('cancel');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-sub migration
-{
-	my ($file, $sql) = @_;
-	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
-	print $fh $sql;
-	close $fh;
-}
+sub migration { write_migration($dir, @_); }
 
 sub worker_count
 {
@@ -51,8 +45,7 @@ is(worker_count(), '0', 'the worker stopped with the caller');
 is( $node->safe_psql('postgres',
 		"SELECT sqlstate FROM migrate.history WHERE action = 'failure' AND name = '0002_slow'"),
 	'57014', 'the cancel is logged as a failure');
-is( $node->safe_psql('postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+is( status_of($node, $dir),
 	'0001_table=applied,0002_slow=failed', 'the slow migration shows as failed');
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),

@@ -6,21 +6,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
-my $node = PostgreSQL::Test::Cluster->new('lock_timeout');
-$node->init;
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
+my $node = start_node('lock_timeout');
 $node->safe_psql('postgres', 'CREATE TABLE busy (id int)');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-sub migration
-{
-	my ($file, $sql) = @_;
-	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
-	print $fh $sql;
-	close $fh;
-}
+sub migration { write_migration($dir, @_); }
 
 migration('0001_free.sql', "CREATE TABLE free (id int);\n");
 migration('0002_alter_busy.sql',
@@ -75,8 +69,7 @@ like($stderr, qr/canceling statement due to lock timeout/,
 $holder->query_safe('COMMIT');
 $holder->quit;
 $node->safe_psql('postgres', "SET migrate.lock_timeout = '5s'; CALL migrate.run('$dir')");
-is( $node->safe_psql('postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+is( status_of($node, $dir),
 	'0001_free=applied,0002_alter_busy=applied,0003_more=applied',
 	'everything applies once the lock is free');
 

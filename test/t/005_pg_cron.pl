@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
 my $node = PostgreSQL::Test::Cluster->new('cron');
 $node->init;
@@ -24,13 +27,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_migrate');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-sub migration
-{
-	my ($file, $sql) = @_;
-	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
-	print $fh $sql;
-	close $fh;
-}
+sub migration { write_migration($dir, @_); }
 migration('0001_users.sql', "CREATE TABLE users (id int PRIMARY KEY);\n");
 migration('0002_seed.sql', "INSERT INTO users VALUES (1);\n");
 
@@ -63,8 +60,7 @@ is( $node->safe_psql('postgres',
 		 FROM migrate.history WHERE action = 'failure' LIMIT 1"),
 	'0003_broken 23505 0003_broken.sql 2',
 	'migrate.history has the failure with file and line');
-is( $node->safe_psql('postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+is( status_of($node, $dir),
 	'0001_users=applied,0002_seed=applied,0003_broken=failed',
 	'the earlier migrations stay in place');
 is($node->safe_psql('postgres', "SELECT to_regclass('orders') IS NULL"),

@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -17,13 +20,7 @@ $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->start;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-sub migration
-{
-	my ($file, $sql) = @_;
-	open my $fh, '>', "$dir/$file" or die "could not write $dir/$file: $!";
-	print $fh $sql;
-	close $fh;
-}
+sub migration { write_migration($dir, @_); }
 migration('0001_a.sql', "CREATE TABLE a (id int);\n");
 migration('0001_a.down.sql', "DROP TABLE a;\n");
 migration('0002_b.sql', "CREATE TABLE b (id int);\n");
@@ -31,8 +28,7 @@ migration('0002_b.sql', "CREATE TABLE b (id int);\n");
 $primary->safe_psql('postgres', "SELECT count(*) FROM migrate.apply('$dir')");
 $primary->wait_for_catchup($standby);
 
-is( $standby->safe_psql('postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+is( status_of($standby, $dir),
 	'0001_a=applied,0002_b=applied', 'status works on the standby');
 
 migration('0003_c.sql', "CREATE TABLE c (id int);\n");
@@ -58,8 +54,7 @@ $primary->poll_query_until('postgres',
 $primary->stop('immediate');
 eval { $runner->quit; };
 $primary->start;
-is( $primary->safe_psql('postgres',
-		"SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$dir')"),
+is( status_of($primary, $dir),
 	'0001_a=applied,0002_b=applied,0003_c=applied,0004_slow=pending',
 	'after a crash, committed migrations stay and the interrupted one is pending');
 is($primary->safe_psql('postgres', "SELECT to_regclass('d') IS NULL"),

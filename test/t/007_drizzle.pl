@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
 
 my $srcdir = $ENV{TESTDIR} || '.';
 my $npm_dir = "$srcdir/test/drizzle";
@@ -17,9 +20,7 @@ plan skip_all => 'node and npm are not installed'
 system("cd '$npm_dir' && npm ci --no-audit --no-fund --loglevel=error >/dev/null") == 0
   or die 'npm ci failed in test/drizzle';
 
-my $node = PostgreSQL::Test::Cluster->new('drizzle');
-$node->init;
-$node->start;
+my $node = start_node('drizzle');
 
 # the fixture, and a copy as an older deploy saw it: two of its three entries
 my $tmp = PostgreSQL::Test::Utils::tempdir;
@@ -67,7 +68,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE two');
 query('two', 'CREATE EXTENSION pg_migrate');
 ($ok, $out) = drizzle_migrate($older, 'two');
 ok($ok, 'drizzle-orm migrate() of the older folder') or diag $out;
-is( query('two', "SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$full')"),
+is( status_of($node, $full, 'two'),
 	'0000_initial=applied,0001_quiz_answers=applied,0002_lesson_position=pending',
 	'status adopts what drizzle-orm applied, by hash');
 is( query('two', "SELECT string_agg(name || ':' || action, ',' ORDER BY name) FROM migrate.apply('$full')"),
@@ -90,7 +91,7 @@ is(query('two', 'SELECT count(*) FROM drizzle.__drizzle_migrations'), '2',
 ok($ok, 'drizzle-orm migrate() after the rollback') or diag $out;
 is(query('two', "SELECT count(*) FROM pg_attribute WHERE attrelid = 'lessons'::regclass AND attname = 'position'"),
 	'1', 'drizzle-orm applied it again');
-is( query('two', "SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM migrate.status('$full')"),
+is( status_of($node, $full, 'two'),
 	'0000_initial=applied,0001_quiz_answers=applied,0002_lesson_position=applied',
 	'and pg_migrate sees it applied');
 
