@@ -7,16 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . test/cluster.sh
 
-if [ "${1:-}" != "--as-postgres" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        bash test/install-deps.sh
-    fi
-    make -s
-    if [ "$(id -u)" -eq 0 ]; then
-        make -s install >/dev/null
-    fi
-    as_postgres_copy test/demo.sh "$@"
-fi
+[ "${1:-}" = "--as-postgres" ] || prepare test/demo.sh "$@"
 
 work=$(mktemp -d /tmp/pg_migrate_demo.XXXXXX)
 cluster_start "$work"

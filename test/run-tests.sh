@@ -8,20 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . test/cluster.sh
 
-if [ "${1:-}" != "--as-postgres" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        bash test/install-deps.sh || exit 1
-    fi
-    make -s clean >/dev/null
-    make -s WERROR=1 || { echo "build failed" >&2; exit 1; }
-    if [ "$(id -u)" -eq 0 ]; then
-        make -s install >/dev/null || { echo "install failed" >&2; exit 1; }
-        # fixtures are copied to fixed paths, so that expected output does
-        # not depend on where the tests run; clear what an earlier run left
-        rm -rf /tmp/pg_migrate_regress /tmp/pg_migrate_isolation
-    fi
-    as_postgres_copy test/run-tests.sh "$@"
-fi
+[ "${1:-}" = "--as-postgres" ] || prepare test/run-tests.sh "$@"
 
 work=$(mktemp -d /tmp/pg_migrate_run.XXXXXX)
 cluster_start "$work" || exit 1

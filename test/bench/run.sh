@@ -13,13 +13,7 @@ cd "$top"
 
 N=${N:-1000}; M=${M:-5}; STATUS_N=${STATUS_N:-10000}; REPEAT=${REPEAT:-3}
 
-if [ "${1:-}" != "--as-postgres" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        bash test/install-deps.sh
-        make -s && make -s install >/dev/null
-    fi
-    as_postgres_copy "test/bench/run.sh" "$@"
-fi
+[ "${1:-}" = "--as-postgres" ] || prepare test/bench/run.sh "$@"
 
 work=$(mktemp -d /tmp/pg_migrate_bench.XXXXXX)
 cluster_start "$work" "shared_buffers = '256MB'" "fsync = off"
