@@ -205,8 +205,11 @@ worker_run_script(const Migration *m, const Script *script)
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
-	/* the handle must outlive any memory context an error would reset */
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	/*
+	 * The detach callback uses the handle while an error aborts the
+	 * (sub)transaction; its memory is freed only after that.
+	 */
+	old = MemoryContextSwitchTo(CurTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
