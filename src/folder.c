@@ -22,11 +22,51 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/varlena.h"
 
 #include "compat.h"
 #include "pg_migrate.h"
 
 static int	compare_cstrings(const ListCell *a, const ListCell *b);
+static void check_allowed(const char *given, const char *resolved);
+
+/*
+ * With migrate.allowed_directories set, a folder or file must resolve (links
+ * followed) to a path below one of them, so that a link cannot lead out.
+ */
+static void
+check_allowed(const char *given, const char *resolved)
+{
+	char	   *raw;
+	List	   *dirs;
+	ListCell   *lc;
+
+	if (migrate_allowed_directories == NULL || migrate_allowed_directories[0] == '\0')
+		return;
+	raw = pstrdup(migrate_allowed_directories);
+	if (!SplitDirectoriesString(raw, ',', &dirs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in migrate.allowed_directories")));
+	foreach(lc, dirs)
+	{
+		char	   *allowed = realpath((char *) lfirst(lc), NULL);
+		bool		inside;
+
+		if (allowed == NULL)
+			continue;
+		inside = path_is_prefix_of_path(allowed, resolved);
+		free(allowed);
+		if (inside)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("\"%s\" is outside migrate.allowed_directories", given),
+			 errdetail("It resolves to \"%s\", and migrations may only be read below: %s.",
+					   resolved, migrate_allowed_directories),
+			 errhint("Place the migrations below an allowed folder, or ask a superuser to add theirs to migrate.allowed_directories.")));
+}
 
 /*
  * Check that the caller may read server files, and turn the folder argument
@@ -75,6 +115,7 @@ folder_resolve(const char *dir)
 
 	result = pstrdup(resolved);
 	free(resolved);
+	check_allowed(dir, result);
 
 	if (stat(result, &st) != 0)
 		ereport(ERROR,
@@ -159,6 +200,19 @@ folder_read_file(const char *dir, const char *file, bool missing_ok)
 	int			valid;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
+
+	if (migrate_allowed_directories && migrate_allowed_directories[0])
+	{
+		char	   *resolved = realpath(path, NULL);
+
+		if (resolved)
+		{
+			char	   *copy = pstrdup(resolved);
+
+			free(resolved);
+			check_allowed(path, copy);
+		}
+	}
 
 	/* a transient file is closed for us if an error is raised meanwhile */
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);

@@ -24,6 +24,9 @@ PG_MODULE_MAGIC;
 int			migrate_lock_timeout = 0;
 int			migrate_statement_timeout = 0;
 
+/* empty: any folder the caller may read; else only folders below these */
+char	   *migrate_allowed_directories = NULL;
+
 void		_PG_init(void);
 
 void
@@ -46,6 +49,15 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("migrate.allowed_directories",
+							   "Folders below which migrations may be read.",
+							   "A comma-separated list of absolute paths; empty allows any folder the caller may read.",
+							   &migrate_allowed_directories,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");
 }

@@ -170,6 +170,7 @@ extern void worker_run_script(const Migration *m, const Script *script);
 /* pg_migrate.c: settings */
 extern int	migrate_lock_timeout;
 extern int	migrate_statement_timeout;
+extern char *migrate_allowed_directories;
 
 /* tracking.c */
 typedef struct AppliedMigration

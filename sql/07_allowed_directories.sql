@@ -1,0 +1,37 @@
+-- migrate.allowed_directories: a superuser can confine migration folders;
+-- links are followed before checking, so none leads out.
+\! rm -rf /tmp/pg_migrate_regress/allowed && mkdir -p /tmp/pg_migrate_regress/allowed/inside /tmp/pg_migrate_regress/allowed/outside
+\! printf 'CREATE TABLE allowed_t (id int);\n' > /tmp/pg_migrate_regress/allowed/inside/0001_t.sql
+\! printf 'DROP TABLE allowed_t;\n' > /tmp/pg_migrate_regress/allowed/inside/0001_t.down.sql
+\! printf 'CREATE TABLE outside_t (id int);\n' > /tmp/pg_migrate_regress/allowed/outside/0001_out.sql
+\! ln -s /tmp/pg_migrate_regress/allowed/outside /tmp/pg_migrate_regress/allowed/inside_link
+\! ln -s /tmp/pg_migrate_regress/allowed/outside/0001_out.sql /tmp/pg_migrate_regress/allowed/inside/0002_linked.sql
+
+-- only superusers may set it (once the module is loaded; to enforce it for
+-- sessions that have not loaded it yet, set it in postgresql.conf)
+SELECT count(*) >= 0 AS loaded FROM migrate.status();
+CREATE ROLE regress_not_super;
+SET ROLE regress_not_super;
+SET migrate.allowed_directories = '/';
+RESET ROLE;
+DROP ROLE regress_not_super;
+
+SET migrate.allowed_directories = '/tmp/pg_migrate_regress/allowed/inside';
+SHOW migrate.allowed_directories;
+
+-- a folder outside, and a link that leads outside, are refused
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/outside');
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/inside/../outside');
+
+-- a file inside that links outside is refused too
+SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/allowed/inside');
+\! rm /tmp/pg_migrate_regress/allowed/inside/0002_linked.sql
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/allowed/inside');
+
+-- several folders, comma-separated; a prefix of a name is not a parent
+SET migrate.allowed_directories = '/tmp/pg_migrate_regress/allowed/ins, /tmp/pg_migrate_regress/allowed/outside';
+SELECT count(*) FROM migrate.status('/tmp/pg_migrate_regress/allowed/outside');
+SELECT count(*) FROM migrate.status('/tmp/pg_migrate_regress/allowed/inside');
+
+RESET migrate.allowed_directories;
+SELECT name, action FROM migrate.rollback('0001_t');
