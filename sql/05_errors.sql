@@ -44,6 +44,9 @@ SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/copy');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/copy_out');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/tx');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/notx');
+-- ... and what PostgreSQL runs only outside a transaction, in a migration
+-- not marked so, is refused before it runs, with the way that works
+SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/concurrently_in_tx');
 
 -- Syntax errors are found before anything runs, with their line
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/syntax');
@@ -65,4 +68,4 @@ SELECT count(*) AS tracked FROM migrate.migrations;
 SELECT count(*) AS logged FROM migrate.history WHERE id > :history_start;
 SELECT to_regclass('t_first') AS t_first, to_regclass('t_ok') AS t_ok,
        to_regclass('t_meta') AS t_meta, to_regclass('t_empty') AS t_empty,
-       to_regclass('t_unreadable') AS t_unreadable;
+       to_regclass('t_unreadable') AS t_unreadable, to_regclass('t_cic') AS t_cic;

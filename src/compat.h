@@ -18,6 +18,8 @@
 #include "common/cryptohash.h"
 #endif
 #include "common/sha2.h"
+#include "commands/defrem.h"
+#include "nodes/parsenodes.h"
 
 /* PostgreSQL 14 renamed the predefined roles' OID symbols */
 #if PG_VERSION_NUM < 140000
@@ -81,6 +83,26 @@ compat_valid_prefix_length(int encoding, const char *s, int len)
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
+
+/* REINDEX's options became a generic list in 14 */
+static inline bool
+compat_reindex_concurrently(ReindexStmt *stmt)
+{
+#if PG_VERSION_NUM >= 140000
+	ListCell   *lc;
+
+	foreach(lc, stmt->params)
+	{
+		DefElem    *opt = lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0)
+			return opt->arg == NULL || defGetBoolean(opt);
+	}
+	return false;
+#else
+	return stmt->concurrent;
+#endif
+}
 
 /* Before 15 a nonatomic SPI_commit() left the caller to start the next transaction */
 #if PG_VERSION_NUM < 150000

@@ -149,7 +149,16 @@ extern void drizzle_forget(const char *checksum);
 
 /* script.c */
 extern List *script_split(const Script *script);
-extern void script_check(const Script *script, List *statements);
+/* what script_check() refuses beside what SPI cannot run at all */
+typedef enum TransactionCheck
+{
+	CHECK_NOTHING,				/* runs outside a transaction */
+	CHECK_UP_SCRIPT,			/* an up script run in a transaction */
+	CHECK_DOWN_SCRIPT			/* a down script run by rollback */
+} TransactionCheck;
+
+extern void script_check(const Script *script, List *statements,
+						 TransactionCheck check);
 extern bool script_has_directive(const char *sql, const char *directive);
 extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
 extern void script_error_pop(ScriptErrorContext *ctx);

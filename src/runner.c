@@ -54,7 +54,8 @@ static void lock_wait_callback(void *arg);
 static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
-static List *prepare_script(const Script *script, const char *what);
+static List *prepare_script(const Script *script, const char *what,
+							 TransactionCheck check);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 static int	compare_status_rows(const void *a, const void *b);
@@ -191,7 +192,7 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 
 /* Split and check a script; an empty one is an error */
 static List *
-prepare_script(const Script *script, const char *what)
+prepare_script(const Script *script, const char *what, TransactionCheck check)
 {
 	List	   *stmts = script_split(script);
 
@@ -203,7 +204,7 @@ prepare_script(const Script *script, const char *what)
 				 strcmp(what, "down script") == 0 ?
 				 errhint("Delete the file if the migration cannot be undone.") :
 				 errhint("Add the migration's statements, or delete the file.")));
-	script_check(script, stmts);
+	script_check(script, stmts, check);
 	return stmts;
 }
 
@@ -250,10 +251,6 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 			continue;
 		old = MemoryContextSwitchTo(plan->per_migration);
 		migration_load(plan->set, m, &lm, true);
-		(void) prepare_script(&lm.up, "migration file");
-		if (lm.down.sql)
-			(void) prepare_script(&lm.down, "down script");
-		m->no_transaction = lm.no_transaction;
 		if (lm.no_transaction && single_transaction)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -261,6 +258,12 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 					 errdetail("File \"%s\" is marked to run outside a transaction, and migrate.apply() runs every migration in the caller's transaction.",
 							   m->up_file),
 					 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
+		(void) prepare_script(&lm.up, "migration file",
+							 lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+		/* checked for transaction blocks when rollback runs it */
+		if (lm.down.sql)
+			(void) prepare_script(&lm.down, "down script", CHECK_NOTHING);
+		m->no_transaction = lm.no_transaction;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan->per_migration);
 	}
@@ -283,7 +286,8 @@ apply_one(const MigrationSet *set, const Migration *m)
 	ereport(NOTICE, (errmsg("applying migration %s", m->name)));
 	migration_load(set, m, &lm, true);
 	checksum_hex(lm.up.sql, strlen(lm.up.sql), checksum);
-	stmts = prepare_script(&lm.up, "migration file");
+	stmts = prepare_script(&lm.up, "migration file",
+						   lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 
 	start = GetCurrentTimestamp();
 	if (lm.no_transaction)
@@ -572,6 +576,19 @@ run_rollback(const char *name, ResultSink *sink)
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
+
+	/* every down script parsed and checked before the first one runs */
+	foreach(lc, targets)
+	{
+		AppliedMigration *am = lfirst(lc);
+		Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
+
+		old = MemoryContextSwitchTo(per_migration);
+		(void) prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_migration);
+	}
+
 	foreach(lc, targets)
 	{
 		AppliedMigration *am = lfirst(lc);
@@ -585,7 +602,7 @@ run_rollback(const char *name, ResultSink *sink)
 		down.file = psprintf("%s (down)", am->name);
 		down.sql = am->down_sql;
 		down.first_line = 1;
-		stmts = prepare_script(&down, "down script");
+		stmts = prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
 
 		start = GetCurrentTimestamp();
 		execute_script(&down, stmts, execute_spi_statement);

@@ -314,12 +314,56 @@ script_split(const Script *script)
 }
 
 /*
+ * The statements PostgreSQL runs only outside a transaction block, named
+ * for the error message; NULL for the others.
+ */
+static const char *
+needs_top_level(Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_IndexStmt:
+			return ((IndexStmt *) node)->concurrent ? "CREATE INDEX CONCURRENTLY" : NULL;
+		case T_DropStmt:
+			return ((DropStmt *) node)->concurrent ? "DROP INDEX CONCURRENTLY" : NULL;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *stmt = (ReindexStmt *) node;
+
+				if (compat_reindex_concurrently(stmt))
+					return "REINDEX CONCURRENTLY";
+				if (stmt->kind == REINDEX_OBJECT_DATABASE ||
+					stmt->kind == REINDEX_OBJECT_SYSTEM)
+					return "REINDEX DATABASE";
+				return NULL;
+			}
+		case T_VacuumStmt:
+			return ((VacuumStmt *) node)->is_vacuumcmd ? "VACUUM" : NULL;
+		case T_AlterSystemStmt:
+			return "ALTER SYSTEM";
+		case T_CreatedbStmt:
+			return "CREATE DATABASE";
+		case T_DropdbStmt:
+			return "DROP DATABASE";
+		case T_CreateTableSpaceStmt:
+			return "CREATE TABLESPACE";
+		case T_DropTableSpaceStmt:
+			return "DROP TABLESPACE";
+		default:
+			return NULL;
+	}
+}
+
+/*
  * Reject statements that SPI cannot run, before any of them runs: SPI would
  * return an error code rather than raise, and a half-run script is worse
- * than none.
+ * than none.  In a script that runs in a transaction, also reject what
+ * PostgreSQL only runs outside one, with a hint at the way that works,
+ * rather than let it fail halfway with "cannot be executed from a
+ * function".
  */
 void
-script_check(const Script *script, List *statements)
+script_check(const Script *script, List *statements, TransactionCheck check)
 {
 	ScriptErrorContext ctx;
 	ListCell   *lc;
@@ -345,6 +389,15 @@ script_check(const Script *script, List *statements)
 							((CopyStmt *) node)->is_from ? "FROM STDIN" : "TO STDOUT"),
 					 errdetail("A migration runs inside the server, where there is no client to exchange data with."),
 					 errhint("Load data with INSERT statements, or with COPY FROM a file on the database server.")));
+		if (check != CHECK_NOTHING && needs_top_level(node))
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("%s cannot run inside a transaction", needs_top_level(node)),
+					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
+							   needs_top_level(node)),
+					 check == CHECK_UP_SCRIPT ?
+					 errhint("Put \"-- migrate:no-transaction\" at the top of the migration and apply it with CALL migrate.run(...), which runs its statements one by one outside a transaction.") :
+					 errhint("migrate.rollback() runs down scripts in one transaction: write the down script without it, or undo the migration by hand and delete its row from migrate.migrations.")));
 	}
 	script_error_pop(&ctx);
 }
