@@ -66,3 +66,11 @@ SELECT DISTINCT source FROM migrate.migrations;
 -- Clean up for the next test
 SELECT name, action FROM migrate.rollback('0001_users');
 SELECT count(*) AS tracked FROM migrate.migrations;
+
+-- A file saved with a UTF-8 byte order mark applies; its checksum is still
+-- that of the file as it is on disk
+\! rm -rf /tmp/pg_migrate_regress/bom && cp -R "$PG_ABS_SRCDIR/test/fixtures/bom" /tmp/pg_migrate_regress/bom
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/bom');
+SELECT checksum = encode(sha256(pg_read_binary_file('/tmp/pg_migrate_regress/bom/0001_bom.sql')), 'hex') AS checksum_of_file
+FROM migrate.migrations WHERE name = '0001_bom';
+SELECT name, action FROM migrate.rollback('0001_bom');

@@ -281,13 +281,30 @@ script_split(const Script *script)
 	List	   *raw;
 	List	   *result = NIL;
 	ListCell   *lc;
-	const char *sql = script->sql;
-	int			total = strlen(sql);
+	Script		text = *script;
+	const char *sql;
+	int			total;
 	int			line = script->first_line;
 	int			counted = 0;
 
-	script_error_push(&ctx, script);
-	check_meta_commands(script);
+	/*
+	 * Editors on Windows start files with a UTF-8 byte order mark, which the
+	 * parser would reject.  Blank it out rather than remove it, so that
+	 * offsets stay those of the file (and its checksum that of the file).
+	 */
+	if (strncmp(script->sql, "\xEF\xBB\xBF", 3) == 0 &&
+		GetDatabaseEncoding() == PG_UTF8)
+	{
+		char	   *copy = pstrdup(script->sql);
+
+		memset(copy, ' ', 3);
+		text.sql = copy;
+	}
+	sql = text.sql;
+	total = strlen(sql);
+
+	script_error_push(&ctx, &text);
+	check_meta_commands(&text);
 	raw = compat_raw_parser(sql);
 	script_error_pop(&ctx);
 
