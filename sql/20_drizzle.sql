@@ -42,6 +42,8 @@ SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/format_errors/drizzle_json'
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/format_errors/drizzle_missing');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/format_errors/drizzle_extra');
 SELECT to_regclass('dz_first') AS dz_first;
+-- naming the format for a folder that is not drizzle's
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/format_errors/mixed', format => 'drizzle');
 
 -- clean up
 SELECT name, action FROM migrate.rollback('0000_initial');

@@ -83,13 +83,19 @@ list_has_string(List *list, const char *s)
 static void
 drizzle_scan(MigrationSet *set, List *files)
 {
-	char	   *text = folder_read_file(set->dir, JOURNAL, false);
+	char	   *text = folder_read_file(set->dir, JOURNAL, true);
 	ErrorContextCallback cb;
 	Jsonb	   *journal;
 	JsonbValue *entries;
 	JsonbContainer *array;
 	List	   *tags = NIL;
 	ListCell   *lc;
+
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("folder \"%s\" has no drizzle journal \"%s\"", set->dir, JOURNAL),
+				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
 
 	cb.callback = journal_error_callback;
 	cb.arg = set->dir;
