@@ -270,6 +270,24 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 }
 
 /*
+ * Run a script's statements through SPI, with migrate.lock_timeout (when
+ * set) in place of the session's lock_timeout while they run.
+ */
+static void
+execute_in_transaction(const Script *script, List *stmts)
+{
+	int			nest = NewGUCNestLevel();
+
+	if (migrate_lock_timeout > 0)
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", migrate_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	execute_script(script, stmts, execute_spi_statement);
+	AtEOXact_GUC(true, nest);
+}
+
+/*
  * Run one migration's up script and record it, in the current transaction
  * (or, for a no-transaction migration, in the background worker, the
  * caller having committed).  Returns the duration in microseconds.
@@ -293,18 +311,7 @@ apply_one(const MigrationSet *set, const Migration *m)
 	if (lm.no_transaction)
 		worker_run_script(m, &lm.up);
 	else
-	{
-		int			nest = NewGUCNestLevel();
-
-		/* migrate.lock_timeout replaces the session's for the migration */
-		if (migrate_lock_timeout > 0)
-			(void) set_config_option("lock_timeout",
-									 psprintf("%d", migrate_lock_timeout),
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-		execute_script(&lm.up, stmts, execute_spi_statement);
-		AtEOXact_GUC(true, nest);
-	}
+		execute_in_transaction(&lm.up, stmts);
 	duration = GetCurrentTimestamp() - start;
 
 	tracking_record_apply(set, m, &lm, checksum, duration, "apply");
@@ -605,7 +612,7 @@ run_rollback(const char *name, ResultSink *sink)
 		stmts = prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
 
 		start = GetCurrentTimestamp();
-		execute_script(&down, stmts, execute_spi_statement);
+		execute_in_transaction(&down, stmts);
 		duration = GetCurrentTimestamp() - start;
 
 		tracking_record_rollback(am->name, duration);

@@ -73,5 +73,21 @@ is( status_of($node, $dir),
 	'0001_free=applied,0002_alter_busy=applied,0003_more=applied',
 	'everything applies once the lock is free');
 
+# rollback's down scripts wait no longer than migrate.lock_timeout either
+migration('0005_touch_busy.sql', "SELECT 1;\n");
+migration('0005_touch_busy.down.sql', "-- needs the table\nLOCK TABLE busy;\n");
+$node->safe_psql('postgres', "SELECT count(*) FROM migrate.apply('$dir')");
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.rollback('0005_touch_busy')");
+like($stderr, qr/canceling statement due to lock timeout.*migration 0005_touch_busy \(down\), line 2/s,
+	'rollback honours migrate.lock_timeout, naming the down script and line');
+is($node->safe_psql('postgres', "SELECT count(*) FROM migrate.migrations WHERE name = '0005_touch_busy'"),
+	'1', 'and undoes nothing');
+$holder->query_safe('COMMIT');
+$holder->quit;
+
 $node->stop;
 done_testing();
