@@ -205,6 +205,9 @@ worker_run_script(const Migration *m, const Script *script)
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
+	/* a catalog snapshot taken above would hold back our xmin just the same */
+	InvalidateCatalogSnapshot();
+
 	/*
 	 * The detach callback uses the handle while an error aborts the
 	 * (sub)transaction; its memory is freed only after that.

@@ -113,6 +113,19 @@ is( $node->safe_psql('postgres',
 		"SELECT applied_by FROM migrate.migrations WHERE name = '0004b_as_role'"),
 	'app_owner', 'and the tracking row names that role');
 
+# The caller holds no snapshot while the worker builds, even when its
+# session defaults to REPEATABLE READ (else the build would wait on it)
+migration('0004c_repeatable_read.sql',
+	"-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY events_level_idx ON events (level);\n");
+$runner->query_safe("SET default_transaction_isolation = 'repeatable read'");
+$runner->query_safe("SET statement_timeout = '60s'");
+$runner->query_safe("CALL migrate.run('$dir')");
+$runner->query_safe("RESET default_transaction_isolation");
+$runner->query_safe("RESET statement_timeout");
+is( $node->safe_psql('postgres',
+		"SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_level_idx'::regclass"),
+	't', 'a REPEATABLE READ caller does not hold the build back');
+
 # A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index: the
 # migration shows as failed and the hint says what to drop
 $node->safe_psql('postgres', "INSERT INTO events (kind) VALUES ('dup'), ('dup')");
