@@ -49,7 +49,7 @@
 
 /* shm_toc keys */
 #define KEY_ARGS	1
-#define KEY_SEARCH_PATH 2
+#define KEY_SETTINGS 2
 #define KEY_FILE	3
 #define KEY_SQL		4
 #define KEY_QUEUE	5
@@ -70,7 +70,17 @@ typedef struct WorkerArgs
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
 
+/*
+ * The caller's settings the worker takes over, besides the timeouts: where
+ * names resolve, and what an index build may use.
+ */
+static const char *const inherited_settings[] = {
+	"search_path", "maintenance_work_mem", "max_parallel_maintenance_workers",
+	"work_mem", "temp_tablespaces", "default_tablespace"
+};
+
 static void terminate_worker(dsm_segment *seg, Datum arg);
+static char *serialize_settings(Size *len);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name);
 static void run_top_level(const Statement *stmt);
@@ -85,6 +95,28 @@ terminate_worker(dsm_segment *seg, Datum arg)
 	BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) DatumGetPointer(arg);
 
 	TerminateBackgroundWorker(handle);
+}
+
+/* The inherited settings as "name\0value\0" pairs, ending with "\0" */
+static char *
+serialize_settings(Size *len)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(inherited_settings); i++)
+	{
+		const char *value = GetConfigOption(inherited_settings[i], true, false);
+
+		if (value == NULL)
+			continue;
+		appendBinaryStringInfo(&buf, inherited_settings[i],
+							   strlen(inherited_settings[i]) + 1);
+		appendBinaryStringInfo(&buf, value, strlen(value) + 1);
+	}
+	appendStringInfoChar(&buf, '\0');
+	*len = buf.len;
+	return buf.data;
 }
 
 static void
@@ -159,13 +191,14 @@ worker_run_script(const Migration *m, const Script *script)
 	shm_mq_handle *mqh;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	const char *search_path = GetConfigOption("search_path", false, false);
+	Size		settings_len;
+	char	   *settings = serialize_settings(&settings_len);
 	pid_t		pid;
 	MemoryContext old;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
-	shm_toc_estimate_chunk(&e, strlen(search_path) + 1);
+	shm_toc_estimate_chunk(&e, settings_len);
 	shm_toc_estimate_chunk(&e, strlen(script->file) + 1);
 	shm_toc_estimate_chunk(&e, strlen(script->sql) + 1);
 	shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
@@ -186,7 +219,8 @@ worker_run_script(const Migration *m, const Script *script)
 		migrate_statement_timeout : StatementTimeout;
 	args->first_line = script->first_line;
 	shm_toc_insert(toc, KEY_ARGS, args);
-	put_string(toc, KEY_SEARCH_PATH, search_path);
+	shm_toc_insert(toc, KEY_SETTINGS,
+				   memcpy(shm_toc_allocate(toc, settings_len), settings, settings_len));
 	put_string(toc, KEY_FILE, script->file);
 	put_string(toc, KEY_SQL, script->sql);
 
@@ -332,8 +366,13 @@ migrate_worker_main(Datum arg)
 	SetUserIdAndSecContext(args->current_user, args->sec_context);
 
 	StartTransactionCommand();
-	SetConfigOption("search_path", shm_toc_lookup(toc, KEY_SEARCH_PATH, false),
-					PGC_USERSET, PGC_S_SESSION);
+	for (const char *p = shm_toc_lookup(toc, KEY_SETTINGS, false); *p;)
+	{
+		const char *value = p + strlen(p) + 1;
+
+		SetConfigOption(p, value, PGC_USERSET, PGC_S_SESSION);
+		p = value + strlen(value) + 1;
+	}
 	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),
 					PGC_USERSET, PGC_S_SESSION);
 	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),

@@ -84,12 +84,18 @@ is( $node->safe_psql('postgres',
 # The worker runs with the caller's search_path
 $node->safe_psql('postgres', 'CREATE SCHEMA app');
 migration('0004_in_app_schema.sql',
-	"-- migrate:no-transaction\nCREATE TABLE in_app (id int);\n");
+	"-- migrate:no-transaction\nCREATE TABLE in_app AS SELECT"
+	  . " current_setting('maintenance_work_mem') AS mwm,"
+	  . " current_setting('lock_timeout') AS lt;\n");
 $runner->query_safe("SET search_path = app, public");
+$runner->query_safe("SET maintenance_work_mem = '77MB'");
+$runner->query_safe("SET lock_timeout = '7s'");
 $runner->query_safe("CALL migrate.run('$dir')");
 is($node->safe_psql('postgres', "SELECT to_regclass('app.in_app') IS NOT NULL"),
 	't', 'the worker used the caller\'s search_path');
-$runner->query_safe("RESET search_path");
+is($node->safe_psql('postgres', "SELECT mwm || ' ' || lt FROM app.in_app"),
+	'77MB 7s', 'and its maintenance_work_mem and lock_timeout');
+$runner->query_safe("RESET search_path; RESET maintenance_work_mem; RESET lock_timeout");
 
 # After SET ROLE to a role that cannot log in, the worker still runs as it
 $node->safe_psql('postgres', q{
