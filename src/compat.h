@@ -20,6 +20,7 @@
 #include "common/sha2.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 
 /* PostgreSQL 14 renamed the predefined roles' OID symbols */
 #if PG_VERSION_NUM < 140000
@@ -137,6 +138,20 @@ compat_sha256(const uint8 *data, size_t len, uint8 *dest)
 	pg_sha256_init(&ctx);
 	pg_sha256_update(&ctx, data, len);
 	pg_sha256_final(&ctx, dest);
+#endif
+}
+
+/*
+ * Whether member may SET ROLE to role: membership before 16, membership
+ * with the SET option from 16 on.
+ */
+static inline bool
+compat_can_set_role(Oid member, Oid role)
+{
+#if PG_VERSION_NUM >= 160000
+	return member_can_set_role(member, role);
+#else
+	return is_member_of_role(member, role);
 #endif
 }
 

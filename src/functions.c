@@ -25,6 +25,7 @@ PG_FUNCTION_INFO_V1(migrate_rollback);
 PG_FUNCTION_INFO_V1(migrate_run);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
+static void connect_spi(int options);
 static char *text_arg(FunctionCallInfo fcinfo, int n, const char *argname);
 
 /*
@@ -56,6 +57,15 @@ init_result(FunctionCallInfo fcinfo, ResultSink *sink)
 	rsinfo->setDesc = sink->desc;
 }
 
+static void
+connect_spi(int options)
+{
+	int			rc = SPI_connect_ext(options);
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
 /* A text argument as a C string; NULL stays NULL unless argname is given */
 static char *
 text_arg(FunctionCallInfo fcinfo, int n, const char *argname)
@@ -81,7 +91,7 @@ migrate_apply(PG_FUNCTION_ARGS)
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
-	SPI_connect();
+	connect_spi(0);
 	run_apply(dir, format, allow_drift, &sink);
 	SPI_finish();
 	return (Datum) 0;
@@ -96,7 +106,7 @@ migrate_status(PG_FUNCTION_ARGS)
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
-	SPI_connect();
+	connect_spi(0);
 	run_status(dir, format, &sink);
 	SPI_finish();
 	return (Datum) 0;
@@ -110,7 +120,7 @@ migrate_rollback(PG_FUNCTION_ARGS)
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
-	SPI_connect();
+	connect_spi(0);
 	run_rollback(name, &sink);
 	SPI_finish();
 	return (Datum) 0;
@@ -138,7 +148,7 @@ migrate_run(PG_FUNCTION_ARGS)
 				 errdetail("It commits after each migration, which only a CALL at top level can do."),
 				 errhint("Run CALL migrate.run(...) on its own, outside BEGIN/COMMIT and not from a function; or use SELECT * FROM migrate.apply(...) to apply all pending migrations in the current transaction.")));
 
-	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	connect_spi(SPI_OPT_NONATOMIC);
 	run_commits(dir, format, allow_drift);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -34,6 +34,8 @@ typedef struct Migration
 	char	   *up_file;		/* file name, relative to the folder */
 	char	   *down_file;		/* file name, or NULL when there is none */
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1]; /* of the up script */
+	char		down_checksum[MIGRATE_CHECKSUM_LEN + 1];	/* "" if none; set
+															 * when checked */
 	bool		no_transaction; /* set once its script has been read */
 	bool		repeatable;		/* Flyway R__: re-run when its checksum changes */
 	bool		adopted;		/* applied by drizzle-orm, not yet recorded */
@@ -118,7 +120,8 @@ extern List *folder_list_files(const char *dir);
 extern char *folder_read_file(const char *dir, const char *file, bool missing_ok);
 
 /* source.c */
-extern MigrationSet *source_load(const char *dir, const char *format);
+extern MigrationSet *source_load(const char *dir, const char *format,
+								 int elevel);
 extern void migration_load(const MigrationSet *set, const Migration *m,
 						   LoadedMigration *out, bool with_down);
 extern int	version_cmp(const char *a, const char *b);
@@ -173,6 +176,11 @@ extern void execute_script(const Script *script, List *statements,
 						   statement_runner run);
 extern void execute_spi_statement(const Statement *stmt);
 
+/* indexes.c */
+extern List *invalid_indexes(void);
+extern List *indexes_left_invalid(const Script *script, List *before);
+extern char *drop_index_commands(List *indexes);
+
 /* worker.c */
 extern void worker_run_script(const Migration *m, const Script *script);
 
@@ -192,6 +200,7 @@ typedef struct AppliedMigration
 	bool		repeatable;
 	char	   *format;			/* format of the folder it came from */
 	char	   *down_sql;		/* only from tracking_rollback_targets() */
+	char	   *applied_by;		/* only from tracking_rollback_targets() */
 } AppliedMigration;
 
 extern List *tracking_applied(void);
@@ -200,7 +209,9 @@ extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm,
 								  const char *checksum, int64 duration_us,
 								  const char *action);
-extern void tracking_record_rollback(const char *name, int64 duration_us);
+extern void tracking_record_rollback(const char *name, int64 duration_us,
+									 const char *caller, const char *ran_as);
+extern void tracking_check_snapshot(const char *function);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata);
 extern List *tracking_failed(void);

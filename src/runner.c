@@ -21,6 +21,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -39,6 +40,13 @@ typedef struct RunPlan
 	MemoryContext per_migration;	/* reset after each migration */
 } RunPlan;
 
+/* How a migration's up script is run */
+typedef enum RunMode
+{
+	MODE_APPLY,					/* in the caller's transaction: apply() */
+	MODE_RUN					/* in a transaction of its own, or the worker */
+} RunMode;
+
 typedef struct StatusRow
 {
 	const char *name;
@@ -56,8 +64,18 @@ static bool *applied_flags(const MigrationSet *set, List *applied);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
 static List *prepare_script(const Script *script, const char *what,
 							 TransactionCheck check);
+static void down_checksum(const LoadedMigration *lm, char *out);
+static void check_unchanged(const MigrationSet *set, const Migration *m,
+							const LoadedMigration *lm);
+static void load_as_checked(const MigrationSet *set, const Migration *m,
+							LoadedMigration *lm);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
+static void execute_in_transaction(const Script *script, List *stmts);
+static void deferred_constraints_callback(void *arg);
+static void check_deferred_constraints(const Migration *m);
+static int64 apply_one(const MigrationSet *set, const Migration *m,
+					   const LoadedMigration *lm, RunMode mode);
 static int	compare_status_rows(const void *a, const void *b);
 
 static void
@@ -208,6 +226,50 @@ prepare_script(const Script *script, const char *what, TransactionCheck check)
 	return stmts;
 }
 
+/* Checksum of a down script, or "" when there is none */
+static void
+down_checksum(const LoadedMigration *lm, char *out)
+{
+	if (lm->down.sql)
+		checksum_hex(lm->down.sql, strlen(lm->down.sql), out);
+	else
+		out[0] = '\0';
+}
+
+/*
+ * Make sure a migration's scripts, read again to run them, are the bytes
+ * that were checked before the run started: what runs and is recorded
+ * must be what was checked.  A file edited meanwhile stops the run before
+ * any of its statements runs.
+ */
+static void
+check_unchanged(const MigrationSet *set, const Migration *m,
+				const LoadedMigration *lm)
+{
+	char		up[MIGRATE_CHECKSUM_LEN + 1];
+	char		down[MIGRATE_CHECKSUM_LEN + 1];
+
+	checksum_hex(lm->up.sql, strlen(lm->up.sql), up);
+	down_checksum(lm, down);
+	if (strcmp(up, m->checksum) != 0 || strcmp(down, m->down_checksum) != 0 ||
+		lm->no_transaction != m->no_transaction)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" changed while it was being applied",
+						m->name),
+				 errdetail("Its files in folder \"%s\" differ from what was checked before the run started; none of its statements ran.",
+						   set->dir),
+				 errhint("Run the migrations again once the folder no longer changes.")));
+}
+
+static void
+load_as_checked(const MigrationSet *set, const Migration *m,
+				LoadedMigration *lm)
+{
+	migration_load(set, m, lm, true);
+	check_unchanged(set, m, lm);
+}
+
 static void
 emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 {
@@ -225,15 +287,17 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 /*
  * Everything apply and run check before running anything: the folder, the
  * drift, and every pending script parsed and checked.  apply, which runs
- * in one transaction, also refuses no-transaction migrations here.
+ * in one transaction, also refuses no-transaction migrations here.  What
+ * is learnt of each pending migration (its down script's checksum, its
+ * transaction mode) is kept, so that running it can insist on the same.
  */
 static void
 plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
-		 bool single_transaction)
+		 RunMode mode)
 {
 	List	   *applied;
 
-	plan->set = source_load(dir, format);
+	plan->set = source_load(dir, format, NOTICE);
 	applied = tracking_applied();
 	check_drift(plan->set, applied, allow_drift);
 	plan->is_applied = applied_flags(plan->set, applied);
@@ -247,23 +311,29 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 		LoadedMigration lm;
 		MemoryContext old;
 
-		if (plan->is_applied[i] || m->adopted)
+		if (plan->is_applied[i])
 			continue;
 		old = MemoryContextSwitchTo(plan->per_migration);
 		migration_load(plan->set, m, &lm, true);
-		if (lm.no_transaction && single_transaction)
-			ereport(ERROR,
-					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("migration \"%s\" cannot run inside a transaction", m->name),
-					 errdetail("File \"%s\" is marked to run outside a transaction, and migrate.apply() runs every migration in the caller's transaction.",
-							   m->up_file),
-					 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
-		(void) prepare_script(&lm.up, "migration file",
-							 lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
-		/* checked for transaction blocks when rollback runs it */
-		if (lm.down.sql)
-			(void) prepare_script(&lm.down, "down script", CHECK_NOTHING);
 		m->no_transaction = lm.no_transaction;
+		down_checksum(&lm, m->down_checksum);
+		/* the up script must still be what source_load() hashed */
+		check_unchanged(plan->set, m, &lm);
+		if (!m->adopted)
+		{
+			if (lm.no_transaction && mode == MODE_APPLY)
+				ereport(ERROR,
+						(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+						 errmsg("migration \"%s\" cannot run inside a transaction block", m->name),
+						 errdetail("File \"%s\" is marked to run outside a transaction block, and migrate.apply() runs every migration in the caller's transaction.",
+								   m->up_file),
+						 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
+			(void) prepare_script(&lm.up, "migration file",
+								 lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+			/* checked for transaction blocks when rollback runs it */
+			if (lm.down.sql)
+				(void) prepare_script(&lm.down, "down script", CHECK_NOTHING);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan->per_migration);
 	}
@@ -271,7 +341,11 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 
 /*
  * Run a script's statements through SPI, with migrate.lock_timeout (when
- * set) in place of the session's lock_timeout while they run.
+ * set) in place of the session's lock_timeout while they run.  Whatever
+ * the script changes of the settings (SET search_path, SET ROLE, RESET
+ * ALL...) is undone afterwards, as when a transaction aborts: each
+ * migration starts from the caller's settings and role, and the caller
+ * gets them back.
  */
 static void
 execute_in_transaction(const Script *script, List *stmts)
@@ -284,7 +358,38 @@ execute_in_transaction(const Script *script, List *stmts)
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	execute_script(script, stmts, execute_spi_statement);
-	AtEOXact_GUC(true, nest);
+	AtEOXact_GUC(false, nest);
+}
+
+static void
+deferred_constraints_callback(void *arg)
+{
+	errcontext("deferred constraints checked at the end of migration \"%s\"",
+			   ((const Migration *) arg)->name);
+}
+
+/*
+ * Check the constraints a migration deferred before run() commits it, so
+ * that a violation is that migration's failure (logged, shown as failed)
+ * rather than an error of the commit that names no migration.
+ */
+static void
+check_deferred_constraints(const Migration *m)
+{
+	ErrorContextCallback cb;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc;
+
+	cb.callback = deferred_constraints_callback;
+	cb.arg = (void *) m;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
+	error_context_stack = cb.previous;
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "could not check deferred constraints: %s",
+			 SPI_result_code_string(rc));
 }
 
 /*
@@ -293,30 +398,36 @@ execute_in_transaction(const Script *script, List *stmts)
  * caller having committed).  Returns the duration in microseconds.
  */
 static int64
-apply_one(const MigrationSet *set, const Migration *m)
+apply_one(const MigrationSet *set, const Migration *m,
+		  const LoadedMigration *lm, RunMode mode)
 {
-	LoadedMigration lm;
 	List	   *stmts;
-	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
 	TimestampTz start;
 	int64		duration;
 
-	ereport(NOTICE, (errmsg("applying migration %s", m->name)));
-	migration_load(set, m, &lm, true);
-	checksum_hex(lm.up.sql, strlen(lm.up.sql), checksum);
-	stmts = prepare_script(&lm.up, "migration file",
-						   lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+	ereport(NOTICE, (errmsg("applying migration \"%s\"", m->name)));
+	stmts = prepare_script(&lm->up, "migration file",
+						   m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 
 	start = GetCurrentTimestamp();
-	if (lm.no_transaction)
-		worker_run_script(m, &lm.up);
+	if (m->no_transaction)
+	{
+		/* plan_run() refused these for apply, and the file is unchanged */
+		if (mode != MODE_RUN)
+			elog(ERROR, "no-transaction migration \"%s\" in a transaction", m->name);
+		worker_run_script(m, &lm->up);
+	}
 	else
-		execute_in_transaction(&lm.up, stmts);
+	{
+		execute_in_transaction(&lm->up, stmts);
+		if (mode == MODE_RUN)
+			check_deferred_constraints(m);
+	}
 	duration = GetCurrentTimestamp() - start;
 
-	tracking_record_apply(set, m, &lm, checksum, duration, "apply");
+	tracking_record_apply(set, m, lm, m->checksum, duration, "apply");
 	if (set->format == &drizzle_format)
-		drizzle_record(checksum, m->created_at);
+		drizzle_record(m->checksum, m->created_at);
 	return duration;
 }
 
@@ -330,8 +441,8 @@ adopt_one(const MigrationSet *set, const Migration *m)
 	LoadedMigration lm;
 
 	ereport(NOTICE,
-			(errmsg("recording migration %s, applied by drizzle-orm", m->name)));
-	migration_load(set, m, &lm, true);
+			(errmsg("recording migration \"%s\", applied by drizzle-orm", m->name)));
+	load_as_checked(set, m, &lm);
 	tracking_record_apply(set, m, &lm, m->checksum, 0, "adopt");
 }
 
@@ -350,13 +461,14 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 	PreventCommandDuringRecovery("migrate.apply()");
 
 	take_run_lock(false);
-	plan_run(&plan, dir, format, allow_drift, true);
+	tracking_check_snapshot("migrate.apply()");
+	plan_run(&plan, dir, format, allow_drift, MODE_APPLY);
 
 	for (int i = 0; i < plan.set->count; i++)
 	{
 		Migration  *m = &plan.set->items[i];
 		MemoryContext old;
-		int64		duration;
+		LoadedMigration lm;
 
 		if (plan.is_applied[i])
 			continue;
@@ -368,8 +480,8 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 		}
 		else
 		{
-			duration = apply_one(plan.set, m);
-			emit(sink, m->name, "applied", duration);
+			load_as_checked(plan.set, m, &lm);
+			emit(sink, m->name, "applied", apply_one(plan.set, m, &lm, MODE_APPLY));
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
@@ -377,74 +489,20 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 }
 
 /*
- * Indexes left invalid, as a failed CREATE INDEX CONCURRENTLY leaves them,
- * as a list of qualified names.
- */
-static List *
-invalid_indexes(void)
-{
-	List	   *result = NIL;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			rc;
-
-	rc = SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-					 "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
-					 "FROM pg_catalog.pg_index i "
-					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
-					 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-					 "WHERE NOT i.indisvalid ORDER BY 1",
-					 true, 0);
-	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not list invalid indexes: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
-		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
-
-/* Point the error's hint at indexes the failed migration left invalid */
-static void
-hint_invalid_indexes(ErrorData *edata, List *before)
-{
-	List	   *after = invalid_indexes();
-	StringInfoData drops;
-	ListCell   *lc;
-
-	initStringInfo(&drops);
-	foreach(lc, after)
-	{
-		const char *index = lfirst(lc);
-		bool		known = false;
-		ListCell   *lc2;
-
-		foreach(lc2, before)
-			known = known || strcmp(lfirst(lc2), index) == 0;
-		if (!known)
-			appendStringInfo(&drops, " DROP INDEX CONCURRENTLY %s;", index);
-	}
-	if (drops.len == 0)
-		return;
-	edata->hint = psprintf("%s%sThe migration left an invalid index behind; drop it before retrying:%s",
-						   edata->hint ? edata->hint : "",
-						   edata->hint ? " " : "", drops.data);
-}
-
-/*
  * One migration of migrate.run(), in a subtransaction so that a failure
  * can be caught: the failure is then logged in a transaction of its own,
  * committed, and raised again.
  */
-static int64
+static void
 run_one(const MigrationSet *set, const Migration *m)
 {
 	bool		no_transaction = m->no_transaction;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner;
+	LoadedMigration lm;
 	List	   *volatile invalid_before = NIL;
-	int64		duration = 0;
 
+	load_as_checked(set, m, &lm);
 	if (no_transaction)
 	{
 		invalid_before = invalid_indexes();
@@ -458,7 +516,13 @@ run_one(const MigrationSet *set, const Migration *m)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		duration = apply_one(set, m);
+		(void) apply_one(set, m, &lm, MODE_RUN);
+		/* all its statements succeeded, but an index might not be usable */
+		if (no_transaction && indexes_left_invalid(&lm.up, invalid_before) != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" left an invalid index", m->name),
+					 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -466,6 +530,7 @@ run_one(const MigrationSet *set, const Migration *m)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		List	   *invalid;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -474,15 +539,15 @@ run_one(const MigrationSet *set, const Migration *m)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 
-		if (no_transaction)
-			hint_invalid_indexes(edata, invalid_before);
+		if (no_transaction &&
+			(invalid = indexes_left_invalid(&lm.up, invalid_before)) != NIL)
+			edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
+								   drop_index_commands(invalid));
 		tracking_record_failure(set, m, edata);
 		COMPAT_SPI_COMMIT();
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
-
-	return duration;
 }
 
 static void
@@ -490,7 +555,7 @@ run_migrations(const char *dir, const char *format, bool allow_drift)
 {
 	RunPlan		plan;
 
-	plan_run(&plan, dir, format, allow_drift, false);
+	plan_run(&plan, dir, format, allow_drift, MODE_RUN);
 
 	for (int i = 0; i < plan.set->count; i++)
 	{
@@ -503,7 +568,7 @@ run_migrations(const char *dir, const char *format, bool allow_drift)
 		if (m->adopted)
 			adopt_one(plan.set, m);
 		else
-			(void) run_one(plan.set, m);
+			run_one(plan.set, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 		COMPAT_SPI_COMMIT();
@@ -526,6 +591,11 @@ run_commits(const char *dir, const char *format, bool allow_drift)
 	take_run_lock(true);
 	PG_TRY();
 	{
+		/*
+		 * The CALL's snapshot predates the lock; in REPEATABLE READ it would
+		 * hide what a runner we waited for committed.
+		 */
+		COMPAT_SPI_COMMIT();
 		run_migrations(dir, format, allow_drift);
 	}
 	PG_FINALLY();
@@ -537,36 +607,21 @@ run_commits(const char *dir, const char *format, bool allow_drift)
 }
 
 /*
- * migrate.rollback(): the stored down scripts of name and of everything
- * applied after it, newest first, in the caller's transaction.  Refuses
- * before running anything when one of them has no down script.
+ * Refuse a rollback that cannot be done whole, before undoing anything: a
+ * migration without a down script, or whose down script would run with
+ * privileges the caller cannot take on.  Each down script runs as the
+ * role that applied the migration, never with more than that role had;
+ * the session must be allowed to SET ROLE to it.
  */
-void
-run_rollback(const char *name, ResultSink *sink)
+static void
+check_rollback_targets(const char *name, List *targets)
 {
-	List	   *targets;
 	ListCell   *lc;
-	MemoryContext per_migration,
-				old;
-
-	PreventCommandIfReadOnly("migrate.rollback()");
-	PreventCommandDuringRecovery("migrate.rollback()");
-
-	take_run_lock(false);
-	targets = tracking_rollback_targets(name);
-	if (targets == NIL && name)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("migration \"%s\" is not applied", name),
-				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
-	if (targets == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("no migration is applied, so there is nothing to roll back")));
 
 	foreach(lc, targets)
 	{
 		AppliedMigration *am = lfirst(lc);
+		Oid			role;
 
 		if (!am->has_down)
 			ereport(ERROR,
@@ -578,7 +633,92 @@ run_rollback(const char *name, ResultSink *sink)
 					 errdetail("Nothing was undone."),
 					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then delete its row from migrate.migrations.",
 							 am->name)));
+
+		role = get_role_oid(am->applied_by, true);
+		if (!OidIsValid(role))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\" that applied migration \"%s\" does not exist",
+							am->applied_by, am->name),
+					 errdetail("A down script runs as the role that applied its migration; nothing was undone."),
+					 errhint("Create the role again, or undo \"%s\" by hand and delete its row from migrate.migrations.",
+							 am->name)));
+		if (!compat_can_set_role(GetSessionUserId(), role))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to roll back migration \"%s\"",
+							am->name),
+					 errdetail("Its down script runs as role \"%s\", which applied it, and session user \"%s\" cannot SET ROLE to it; nothing was undone.",
+							   am->applied_by,
+							   GetUserNameFromId(GetSessionUserId(), false)),
+					 errhint("Roll it back as \"%s\", or as a member of that role.",
+							 am->applied_by)));
 	}
+}
+
+/*
+ * Undo one migration with its stored down script, run as the role that
+ * applied it (SET ROLE, undone with the rest of the script's settings).
+ */
+static int64
+rollback_one(const AppliedMigration *am, const char *caller)
+{
+	Script		down;
+	List	   *stmts;
+	TimestampTz start;
+	int64		duration;
+	int			nest;
+
+	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
+	down.file = psprintf("%s (down)", am->name);
+	down.sql = am->down_sql;
+	down.first_line = 1;
+	stmts = prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
+
+	start = GetCurrentTimestamp();
+	nest = NewGUCNestLevel();
+	(void) set_config_option("role", am->applied_by, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	execute_in_transaction(&down, stmts);
+	AtEOXact_GUC(false, nest);
+	duration = GetCurrentTimestamp() - start;
+
+	tracking_record_rollback(am->name, duration, caller, am->applied_by);
+	if (am->format && strcmp(am->format, drizzle_format.name) == 0)
+		drizzle_forget(am->checksum);
+	return duration;
+}
+
+/*
+ * migrate.rollback(): the stored down scripts of name and of everything
+ * applied after it, newest first, in the caller's transaction.  Refuses
+ * before running anything when one of them cannot be run.
+ */
+void
+run_rollback(const char *name, ResultSink *sink)
+{
+	List	   *targets;
+	ListCell   *lc;
+	MemoryContext per_migration,
+				old;
+	const char *caller = GetUserNameFromId(GetUserId(), false);
+
+	PreventCommandIfReadOnly("migrate.rollback()");
+	PreventCommandDuringRecovery("migrate.rollback()");
+
+	take_run_lock(false);
+	tracking_check_snapshot("migrate.rollback()");
+	targets = tracking_rollback_targets(name);
+	if (targets == NIL && name)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("migration \"%s\" is not applied", name),
+				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
+	if (targets == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no migration is applied, so there is nothing to roll back")));
+	check_rollback_targets(name, targets);
 
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
@@ -599,26 +739,9 @@ run_rollback(const char *name, ResultSink *sink)
 	foreach(lc, targets)
 	{
 		AppliedMigration *am = lfirst(lc);
-		Script		down;
-		List	   *stmts;
-		TimestampTz start;
-		int64		duration;
 
 		old = MemoryContextSwitchTo(per_migration);
-		ereport(NOTICE, (errmsg("rolling back migration %s", am->name)));
-		down.file = psprintf("%s (down)", am->name);
-		down.sql = am->down_sql;
-		down.first_line = 1;
-		stmts = prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
-
-		start = GetCurrentTimestamp();
-		execute_in_transaction(&down, stmts);
-		duration = GetCurrentTimestamp() - start;
-
-		tracking_record_rollback(am->name, duration);
-		if (am->format && strcmp(am->format, drizzle_format.name) == 0)
-			drizzle_forget(am->checksum);
-		emit(sink, am->name, "rolled back", duration);
+		emit(sink, am->name, "rolled back", rollback_one(am, caller));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}
@@ -667,7 +790,7 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 	}
 	else
 	{
-		MigrationSet *set = source_load(dir, format);
+		MigrationSet *set = source_load(dir, format, DEBUG1);
 		bool	   *is_applied = applied_flags(set, applied);
 		bool	   *failed = palloc0(sizeof(bool) * Max(set->count, 1));
 

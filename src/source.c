@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "pg_migrate.h"
@@ -21,7 +22,8 @@ static const MigrationFormat *const formats[] = {
 	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
 };
 
-static const MigrationFormat *detect_format(const char *dir, List *files);
+static const MigrationFormat *detect_format(const char *dir, List *files,
+											int elevel);
 static const MigrationFormat *find_format(const char *name);
 static int	compare_migrations(const void *a, const void *b);
 static int	compare_by_name(const void *a, const void *b);
@@ -187,7 +189,7 @@ find_format(const char *name)
  * .up.sql or .down.sql.  Anything else that two formats claim is an error.
  */
 static const MigrationFormat *
-detect_format(const char *dir, List *files)
+detect_format(const char *dir, List *files, int elevel)
 {
 	const MigrationFormat *claimed[lengthof(formats)];
 	int			n = 0;
@@ -209,7 +211,7 @@ detect_format(const char *dir, List *files)
 
 	if (n == 1)
 	{
-		ereport(NOTICE,
+		ereport(elevel,
 				(errmsg("migrations folder \"%s\" is in %s format", dir,
 						claimed[0]->name)));
 		return claimed[0];
@@ -249,12 +251,14 @@ detect_format(const char *dir, List *files)
 
 /*
  * Read a folder's migrations.  format is a name, or "auto" to detect it from
- * the files present.  Every migration's up script is read once here to
+ * the files present; the format detected is reported at elevel (a NOTICE
+ * where a person runs migrations, DEBUG1 for status, which dashboards and
+ * scheduled jobs call often).  Every migration's up script is read once here to
  * compute its checksum, in a context reset per file so that memory stays
  * flat however many migrations the folder holds.
  */
 MigrationSet *
-source_load(const char *dir, const char *format)
+source_load(const char *dir, const char *format, int elevel)
 {
 	MigrationSet *set = palloc0(sizeof(MigrationSet));
 	List	   *files;
@@ -265,7 +269,7 @@ source_load(const char *dir, const char *format)
 	files = folder_list_files(set->dir);
 
 	if (strcmp(format, "auto") == 0)
-		set->format = detect_format(set->dir, files);
+		set->format = detect_format(set->dir, files, elevel);
 	else
 		set->format = find_format(format);
 
@@ -290,6 +294,7 @@ source_load(const char *dir, const char *format)
 	{
 		LoadedMigration lm;
 
+		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(tmp);
 		migration_load(set, &set->items[i], &lm, false);
 		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);

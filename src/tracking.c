@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -25,6 +26,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -37,6 +39,7 @@ typedef struct OwnerSwitch
 } OwnerSwitch;
 
 static void become_owner(OwnerSwitch *sw);
+static bool history_has_performed_as(void);
 static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
 							   Datum *values, const char *nulls, int expected);
@@ -99,6 +102,72 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * Whether migrate.history has the performed_as column of version 0.2: a
+ * database still at 0.1 keeps working with this library until ALTER
+ * EXTENSION pg_migrate UPDATE adds it.
+ */
+static bool
+history_has_performed_as(void)
+{
+	Oid			relid = get_relname_relid("history",
+										  get_namespace_oid("migrate", false));
+
+	return OidIsValid(relid) &&
+		get_attnum(relid, "performed_as") != InvalidAttrNumber;
+}
+
+/*
+ * Refuse to go on when a migration run committed after this transaction's
+ * snapshot was taken and the transaction cannot see it (REPEATABLE READ or
+ * SERIALIZABLE): what it applied would look pending, run again, and fail
+ * on the tracking table with a serialization error naming our own query.
+ * Called with the run lock held, so no other run can commit meanwhile.
+ */
+void
+tracking_check_snapshot(const char *function)
+{
+	const char *query = "SELECT pg_catalog.max(id) FROM migrate.history";
+	OwnerSwitch sw;
+	SPIPlanPtr	plan;
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		isnull;
+	Datum		seen;
+	Datum		latest;
+	bool		seen_null;
+	int			rc;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+
+	become_owner(&sw);
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare tracking query: %s",
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_plan(plan, NULL, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
+	seen = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &seen_null);
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
+	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	restore_user(&sw);
+	MemoryContextSwitchTo(cxt);
+
+	if (seen_null != isnull || (!isnull && DatumGetInt64(seen) != DatumGetInt64(latest)))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent migration run"),
+				 errdetail("Another migration run committed after this transaction's snapshot was taken, and %s cannot see its changes in a %s transaction.",
+						   function,
+						   XactIsoLevel == XACT_SERIALIZABLE ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Retry the transaction, or call %s in a READ COMMITTED transaction.",
+						 function)));
+}
+
 static Datum
 duration_datum(int64 duration_us)
 {
@@ -156,7 +225,8 @@ tracking_rollback_targets(const char *name)
 	if (name)
 	{
 		values[0] = CStringGetTextDatum(name);
-		run_tracking_query("SELECT name, down_sql, checksum, format FROM migrate.migrations "
+		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by "
+						   "FROM migrate.migrations "
 						   "WHERE id OPERATOR(pg_catalog.>=) "
 						   "(SELECT id FROM migrate.migrations "
 						   " WHERE name OPERATOR(pg_catalog.=) $1) "
@@ -165,7 +235,8 @@ tracking_rollback_targets(const char *name)
 						   1, types, values, NULL, SPI_OK_SELECT);
 	}
 	else
-		run_tracking_query("SELECT name, down_sql, checksum, format FROM migrate.migrations "
+		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by "
+						   "FROM migrate.migrations "
 						   "WHERE NOT repeatable ORDER BY id DESC LIMIT 1",
 						   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
@@ -179,6 +250,7 @@ tracking_rollback_targets(const char *name)
 		am->has_down = am->down_sql != NULL;
 		am->checksum = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
 		am->format = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
+		am->applied_by = SPI_getvalue(tup, SPI_tuptable->tupdesc, 5);
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -199,8 +271,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
 	Datum		values[12];
-	char		nulls[12] = "            ";
+	char		nulls[12];
+	bool		as = history_has_performed_as();
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->version);
 	values[2] = CStringGetTextDatum(checksum);
@@ -217,7 +291,7 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[10] = BoolGetDatum(m->repeatable);
 	values[11] = CStringGetTextDatum(action);
 
-	run_tracking_query("WITH m AS ("
+	run_tracking_query(psprintf("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
 					   "  up_sql, down_sql, source, applied_by, duration,"
 					   "  transaction_mode, format, repeatable)"
@@ -230,30 +304,38 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 					   "  transaction_mode = EXCLUDED.transaction_mode,"
 					   "  format = EXCLUDED.format, repeatable = EXCLUDED.repeatable"
 					   " RETURNING name)"
-					   "INSERT INTO migrate.history (action, name, performed_by,"
-					   " duration, source) "
-					   "SELECT $12, name, $7, $8, $6 FROM m",
+								"INSERT INTO migrate.history (action, name, performed_by,"
+								" duration, source%s) "
+								"SELECT $12, name, $7, $8, $6%s FROM m",
+								as ? ", performed_as" : "", as ? ", $7" : ""),
 					   12, types, values, nulls, SPI_OK_INSERT);
 }
 
-/* Remove a rolled-back migration's row and log the rollback */
+/*
+ * Remove a rolled-back migration's row and log the rollback: called by
+ * caller, its down script run as ran_as.
+ */
 void
-tracking_record_rollback(const char *name, int64 duration_us)
+tracking_record_rollback(const char *name, int64 duration_us,
+						 const char *caller, const char *ran_as)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, INTERVALOID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
+	Datum		values[4];
+	bool		as = history_has_performed_as();
 
 	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[1] = CStringGetTextDatum(caller);
 	values[2] = duration_datum(duration_us);
+	values[3] = CStringGetTextDatum(ran_as);
 
-	run_tracking_query("WITH d AS ("
-					   " DELETE FROM migrate.migrations"
-					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
-					   "INSERT INTO migrate.history (action, name, performed_by,"
-					   " duration, source) "
-					   "SELECT 'rollback', name, $2, $3, source FROM d",
-					   3, types, values, NULL, SPI_OK_INSERT);
+	run_tracking_query(psprintf("WITH d AS ("
+								" DELETE FROM migrate.migrations"
+								" WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+								"INSERT INTO migrate.history (action, name, performed_by,"
+								" duration, source%s) "
+								"SELECT 'rollback', name, $2, $3, source%s FROM d",
+								as ? ", performed_as" : "", as ? ", $4" : ""),
+					   4, types, values, NULL, SPI_OK_INSERT);
 }
 
 /*
@@ -285,9 +367,11 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, INT4OID};
 	Datum		values[8];
-	char		nulls[8] = "        ";
+	char		nulls[8];
 	int			line = error_line(edata);
+	bool		as = history_has_performed_as();
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	values[2] = CStringGetTextDatum(set->dir);
@@ -302,9 +386,10 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 	if (line == 0)
 		nulls[7] = 'n';
 
-	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
-					   " source, sqlstate, message, detail, file, line) "
-					   "VALUES ('failure', $1, $2, $3, $4, $5, $6, $7, $8)",
+	run_tracking_query(psprintf("INSERT INTO migrate.history (action, name, performed_by,"
+								" source, sqlstate, message, detail, file, line%s) "
+								"VALUES ('failure', $1, $2, $3, $4, $5, $6, $7, $8%s)",
+								as ? ", performed_as" : "", as ? ", $2" : ""),
 					   8, types, values, nulls, SPI_OK_INSERT);
 }
 

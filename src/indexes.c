@@ -1,0 +1,171 @@
+/*-------------------------------------------------------------------------
+ *
+ * indexes.c
+ *	  The indexes a no-transaction migration leaves invalid.
+ *
+ * A CREATE INDEX CONCURRENTLY that fails or is interrupted leaves an
+ * invalid index behind, and its statement's transaction is committed.  Run
+ * again with IF NOT EXISTS, the statement then skips the invalid index and
+ * succeeds: the migration would be recorded as applied without its index.
+ * So after a no-transaction migration, an invalid index it created or
+ * names fails it, and the error says which index to drop.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "pg_migrate.h"
+
+static bool list_has_string(List *list, const char *s);
+static List *index_statements(const Script *script);
+static char *invalid_index_named(IndexStmt *stmt);
+
+static bool
+list_has_string(List *list, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every invalid index of the database, as quoted qualified names, so that
+ * those a migration adds can be told from those that were there before.
+ */
+List *
+invalid_indexes(void)
+{
+	List	   *result = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc;
+
+	rc = SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+					 "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+					 "FROM pg_catalog.pg_index i "
+					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+					 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					 "WHERE NOT i.indisvalid ORDER BY 1",
+					 true, 0);
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not list invalid indexes: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * The CREATE INDEX statements of a script.  No-transaction scripts are
+ * short, so parsing one again here costs little.
+ */
+static List *
+index_statements(const Script *script)
+{
+	List	   *result = NIL;
+	const char *sql = script->sql;
+	ListCell   *lc;
+
+	/* a byte order mark, which script_split() blanks out, is no SQL */
+	if (strncmp(sql, "\xEF\xBB\xBF", 3) == 0)
+		sql += 3;
+	foreach(lc, compat_raw_parser(sql))
+	{
+		Node	   *stmt = lfirst_node(RawStmt, lc)->stmt;
+
+		if (IsA(stmt, IndexStmt))
+			result = lappend(result, stmt);
+	}
+	return result;
+}
+
+/*
+ * The index a CREATE INDEX statement names, as a quoted qualified name,
+ * when it exists and is invalid; else NULL.  Names are resolved with the
+ * caller's search_path, which the worker ran the statement with.
+ */
+static char *
+invalid_index_named(IndexStmt *stmt)
+{
+	Oid			relid;
+	Oid			indexid;
+	HeapTuple	tup;
+	bool		valid;
+
+	if (stmt->idxname == NULL || stmt->relation == NULL)
+		return NULL;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return NULL;
+	indexid = get_relname_relid(stmt->idxname, get_rel_namespace(relid));
+	if (!OidIsValid(indexid))
+		return NULL;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
+	ReleaseSysCache(tup);
+	if (valid)
+		return NULL;
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(indexid)),
+									  get_rel_name(indexid));
+}
+
+/*
+ * The invalid indexes a no-transaction script left: those that were not
+ * invalid before it ran, and those its CREATE INDEX statements name (an
+ * earlier attempt's, which IF NOT EXISTS skipped).
+ */
+List *
+indexes_left_invalid(const Script *script, List *before)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, invalid_indexes())
+	{
+		if (!list_has_string(before, lfirst(lc)))
+			result = lappend(result, lfirst(lc));
+	}
+
+	foreach(lc, index_statements(script))
+	{
+		char	   *index = invalid_index_named(lfirst(lc));
+
+		if (index && !list_has_string(result, index))
+			result = lappend(result, index);
+	}
+	return result;
+}
+
+/* "DROP INDEX CONCURRENTLY a; DROP INDEX CONCURRENTLY b;" for the hint */
+char *
+drop_index_commands(List *indexes)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, indexes)
+		appendStringInfo(&buf, "%sDROP INDEX CONCURRENTLY %s;",
+						 buf.len > 0 ? " " : "", (char *) lfirst(lc));
+	return buf.data;
+}
