@@ -1,0 +1,54 @@
+-- ALTER EXTENSION pg_migrate UPDATE from 0.1 keeps every tracking row, and
+-- an updated database has the same catalog as a fresh install.
+\! rm -rf /tmp/pg_migrate_regress/upgrade && mkdir -p /tmp/pg_migrate_regress/upgrade && cp -R "$PG_ABS_SRCDIR/examples/migrations/." /tmp/pg_migrate_regress/upgrade/
+
+-- what a fresh install has: its tables' columns and its functions
+\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
+:catalog \gset fresh_
+SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as;
+
+CREATE DATABASE regress_upgrade;
+\c regress_upgrade
+CREATE EXTENSION pg_migrate VERSION '0.1';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+
+-- the library works on 0.1's tables: apply, roll back one, fail one
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade');
+SELECT name, action FROM migrate.rollback();
+\! printf 'SELECT 1/0;\n' > /tmp/pg_migrate_regress/upgrade/0006_fails.sql
+CALL migrate.run('/tmp/pg_migrate_regress/upgrade');
+\! rm /tmp/pg_migrate_regress/upgrade/0006_fails.sql
+CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
+CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
+
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+
+-- nothing was lost; old history rows ran as their caller
+SELECT count(*) AS migrations FROM migrate.migrations;
+SELECT (SELECT count(*) FROM before_migrations) AS before,
+       (SELECT count(*) FROM (SELECT * FROM before_migrations
+                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+SELECT count(*) AS history,
+       count(*) FILTER (WHERE performed_as = performed_by) AS as_caller
+FROM migrate.history;
+SELECT count(*) AS lost_history FROM (
+    SELECT id, action, name, performed_by, performed_at, duration, source,
+           sqlstate, message, detail, file, line FROM before_history
+    EXCEPT
+    SELECT id, action, name, performed_by, performed_at, duration, source,
+           sqlstate, message, detail, file, line FROM migrate.history) d;
+
+-- the same catalog as a fresh install
+:catalog \gset updated_
+SELECT :'updated_catalog' = :'fresh_catalog' AS same_catalog;
+
+-- and it goes on working: status, apply, rollback with performed_as
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/upgrade');
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade');
+SELECT name, action FROM migrate.rollback('0004_rewards_system');
+SELECT action, name, performed_as = performed_by AS as_caller
+FROM migrate.history ORDER BY id DESC LIMIT 3;
+
+\c contrib_regression
+DROP DATABASE regress_upgrade;
