@@ -499,10 +499,9 @@ run_one(const MigrationSet *set, const Migration *m)
 	bool		no_transaction = m->no_transaction;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner;
-	LoadedMigration lm;
+	LoadedMigration *volatile lm = NULL;
 	List	   *volatile invalid_before = NIL;
 
-	load_as_checked(set, m, &lm);
 	if (no_transaction)
 	{
 		invalid_before = invalid_indexes();
@@ -516,9 +515,11 @@ run_one(const MigrationSet *set, const Migration *m)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		(void) apply_one(set, m, &lm, MODE_RUN);
+		lm = palloc(sizeof(LoadedMigration));
+		load_as_checked(set, m, lm);
+		(void) apply_one(set, m, lm, MODE_RUN);
 		/* all its statements succeeded, but an index might not be usable */
-		if (no_transaction && indexes_left_invalid(&lm.up, invalid_before) != NIL)
+		if (no_transaction && indexes_left_invalid(&lm->up, invalid_before) != NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("migration \"%s\" left an invalid index", m->name),
@@ -539,8 +540,8 @@ run_one(const MigrationSet *set, const Migration *m)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 
-		if (no_transaction &&
-			(invalid = indexes_left_invalid(&lm.up, invalid_before)) != NIL)
+		if (no_transaction && lm &&
+			(invalid = indexes_left_invalid(&lm->up, invalid_before)) != NIL)
 			edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
 								   drop_index_commands(invalid));
 		tracking_record_failure(set, m, edata);
