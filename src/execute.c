@@ -17,13 +17,49 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "pg_migrate.h"
 
+static int	execute_with_timeout(const char *sql);
 static void run_body_statement(const Script *script, const Statement *stmt,
 							   const char *body, statement_runner run);
 static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *body, ErrorData *edata);
+
+/*
+ * SPI_execute() under migrate.statement_timeout.  The server's statement
+ * timer also enforces the session's statement_timeout, which limits the
+ * whole call: arm the earlier of the two deadlines, and the session's
+ * again afterwards, however the statement ends.
+ */
+static int
+execute_with_timeout(const char *sql)
+{
+	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
+	volatile TimestampTz session_deadline = 0;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   migrate_statement_timeout);
+	int			rc = 0;
+
+	if (session_armed)
+		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
+	if (!session_armed || deadline < session_deadline)
+		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		if (session_armed)
+			enable_timeout_at(STATEMENT_TIMEOUT, session_deadline);
+		else
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
+	PG_END_TRY();
+	return rc;
+}
 
 /*
  * Run one statement through SPI.  migrate.statement_timeout, when set,
@@ -36,17 +72,13 @@ execute_spi_statement(const Statement *stmt)
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, migrate_statement_timeout);
-	rc = SPI_execute(stmt->sql, false, 0);
-	if (migrate_statement_timeout > 0)
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		rc = execute_with_timeout(stmt->sql);
+	else
+		rc = SPI_execute(stmt->sql, false, 0);
 	/* SPI leaves us in its procedure context, which lives for the call */
 	MemoryContextSwitchTo(cxt);
 	if (rc < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not run statement: %s",
-						SPI_result_code_string(rc))));
+		elog(ERROR, "could not run statement: %s", SPI_result_code_string(rc));
 	SPI_freetuptable(SPI_tuptable);
 }
 

@@ -292,6 +292,11 @@ run_top_level(const Statement *stmt)
 		DestReceiver *receiver;
 		QueryCompletion qc;
 
+		/* what the server does for a client's statement */
+		SetCurrentStatementStartTimestamp();
+		debug_query_string = stmt->sql;
+		pgstat_report_activity(STATE_RUNNING, stmt->sql);
+
 		StartTransactionCommand();
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
@@ -319,6 +324,7 @@ run_top_level(const Statement *stmt)
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
+		debug_query_string = NULL;
 	}
 }
 
@@ -387,7 +393,6 @@ migrate_worker_main(Datum arg)
 	script.first_line = args->first_line;
 	stmts = script_split(&script);
 
-	pgstat_report_activity(STATE_RUNNING, script.file);
 	execute_script(&script, stmts, run_top_level);
 	pgstat_report_activity(STATE_IDLE, NULL);
 

@@ -1,0 +1,28 @@
+-- migrate.statement_timeout limits each statement without switching off
+-- the session's statement_timeout, which limits the whole call.
+\! rm -rf /tmp/pg_migrate_regress/timeouts && mkdir -p /tmp/pg_migrate_regress/timeouts
+\! printf 'SELECT 1;\n' > /tmp/pg_migrate_regress/timeouts/0001_quick.sql
+\! printf 'SELECT pg_sleep(4);\n' > /tmp/pg_migrate_regress/timeouts/0002_slow.sql
+SET migrate.statement_timeout = '60s';
+SET statement_timeout = '1s';
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/timeouts');
+-- and the other way round: the per-statement limit still applies
+SET migrate.statement_timeout = '1s';
+SET statement_timeout = '60s';
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/timeouts');
+RESET statement_timeout;
+RESET migrate.statement_timeout;
+SELECT count(*) AS applied FROM migrate.migrations WHERE name IN ('0001_quick', '0002_slow');
+
+-- The background worker runs each statement of a no-transaction migration
+-- as the server runs a client's: now() and statement_timestamp() are those
+-- of the statement.
+\! rm -rf /tmp/pg_migrate_regress/clock && mkdir -p /tmp/pg_migrate_regress/clock
+\! printf -- '-- migrate:no-transaction\nCREATE TABLE worker_clock AS SELECT now() AS now, statement_timestamp() AS stmt, clock_timestamp() AS clock;\nSELECT pg_sleep(0.2);\nINSERT INTO worker_clock SELECT now(), statement_timestamp(), clock_timestamp();\n' > /tmp/pg_migrate_regress/clock/0001_clock.sql
+CALL migrate.run('/tmp/pg_migrate_regress/clock');
+SELECT count(DISTINCT now) AS transactions, count(DISTINCT stmt) AS statements,
+       bool_and(clock - stmt BETWEEN '0' AND '10s') AS stmt_is_current,
+       bool_and(now = stmt) AS now_is_statement_start
+FROM worker_clock;
+DROP TABLE worker_clock;
+DELETE FROM migrate.migrations WHERE name = '0001_clock';
