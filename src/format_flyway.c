@@ -111,7 +111,7 @@ flyway_scan(MigrationSet *set, List *files)
 		if (!parse_flyway_name(file, &fn))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("Flyway migration file name \"%s\" does not parse", file),
+					 errmsg("invalid Flyway migration file name \"%s\"", file),
 					 errdetail("Flyway names versioned migrations V<version>__<description>.sql, undo scripts U<version>__<description>.sql and repeatable migrations R__<description>.sql; a version is made of numbers separated by '.' or '_'."),
 					 errhint("Rename the file in folder \"%s\".", set->dir)));
 		if (fn.prefix == 'U')

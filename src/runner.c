@@ -61,8 +61,11 @@ typedef struct StatusRow
 static void lock_wait_callback(void *arg);
 static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
+static void report_drift(int elevel, const MigrationSet *set,
+						 const AppliedMigration *am, const Migration *m,
+						 int nothers, const char *others);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
-static List *prepare_script(const Script *script, const char *what,
+static List *prepare_script(const Script *script, bool down,
 							 TransactionCheck check);
 static void down_checksum(const LoadedMigration *lm, char *out);
 static void check_unchanged(const MigrationSet *set, const Migration *m,
@@ -145,6 +148,42 @@ applied_flags(const MigrationSet *set, List *applied)
 }
 
 /*
+ * Report one drifted migration at elevel: an ERROR names the first one and
+ * counts the others (listed in others), a WARNING each one.
+ */
+static void
+report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
+			 const Migration *m, int nothers, const char *others)
+{
+	if (m)
+		ereport(elevel,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("migration \"%s\" was modified after it was applied",
+						am->name),
+				 nothers == 0 ?
+				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
+						   m->up_file, m->checksum, am->checksum) :
+				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migration has drifted too: %s.",
+								  "File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migrations have drifted too: %s.",
+								  nothers, m->up_file, m->checksum, am->checksum,
+								  nothers, others),
+				 elevel >= ERROR ?
+				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+	else
+		ereport(elevel,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("applied migration \"%s\" is missing from folder \"%s\"",
+						am->name, set->dir),
+				 nothers == 0 ?
+				 errdetail("It is recorded as applied, but no file of that name is in the folder any more.") :
+				 errdetail_plural("It is recorded as applied, but no file of that name is in the folder any more. %d more applied migration has drifted too: %s.",
+								  "It is recorded as applied, but no file of that name is in the folder any more. %d more applied migrations have drifted too: %s.",
+								  nothers, nothers, others),
+				 elevel >= ERROR ?
+				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+}
+
+/*
  * Stop when an applied migration's file changed or disappeared: the schema
  * no longer matches the folder, and applying more on top of it hides that.
  */
@@ -153,8 +192,7 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 {
 	ListCell   *lc;
 	StringInfoData others;
-	const char *first_msg = NULL;
-	const char *first_detail = NULL;
+	const AppliedMigration *first = NULL;
 	int			ndrift = 0;
 
 	initStringInfo(&others);
@@ -162,65 +200,41 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 	{
 		AppliedMigration *am = lfirst(lc);
 		Migration  *m = source_find(set, am->name);
-		char	   *msg,
-				   *detail;
 
 		if (m && (m->repeatable || strcmp(m->checksum, am->checksum) == 0))
 			continue;
-		if (m)
-		{
-			msg = psprintf("migration \"%s\" was modified after it was applied",
-						   am->name);
-			detail = psprintf("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
-							  m->up_file, m->checksum, am->checksum);
-		}
-		else
-		{
-			msg = psprintf("applied migration \"%s\" is missing from folder \"%s\"",
-						   am->name, set->dir);
-			detail = pstrdup("It is recorded as applied, but no file of that name is in the folder any more.");
-		}
-
 		if (allow_drift)
-			ereport(WARNING,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg_internal("%s", msg),
-					 errdetail_internal("%s", detail)));
-		else if (ndrift == 0)
-		{
-			first_msg = msg;
-			first_detail = detail;
-		}
+			report_drift(WARNING, set, am, m, 0, NULL);
+		else if (first == NULL)
+			first = am;
 		else
 			appendStringInfo(&others, "%s\"%s\"", ndrift > 1 ? ", " : "",
 							 am->name);
 		ndrift++;
 	}
 
-	if (ndrift > 0 && !allow_drift)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg_internal("%s", first_msg),
-				 ndrift > 1 ?
-				 errdetail_internal("%s %d more applied migrations have drifted too: %s.",
-									first_detail, ndrift - 1, others.data) :
-				 errdetail_internal("%s", first_detail),
-				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.")));
+	if (first)
+		report_drift(ERROR, set, first, source_find(set, first->name),
+					 ndrift - 1, others.data);
 }
 
 /* Split and check a script; an empty one is an error */
 static List *
-prepare_script(const Script *script, const char *what, TransactionCheck check)
+prepare_script(const Script *script, bool down, TransactionCheck check)
 {
 	List	   *stmts = script_split(script);
 
+	if (stmts == NIL && down)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("down script \"%s\" contains no SQL statements",
+						script->file),
+				 errhint("Delete the file if the migration cannot be undone.")));
 	if (stmts == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" contains no SQL statements", what,
+				 errmsg("migration file \"%s\" contains no SQL statements",
 						script->file),
-				 strcmp(what, "down script") == 0 ?
-				 errhint("Delete the file if the migration cannot be undone.") :
 				 errhint("Add the migration's statements, or delete the file.")));
 	script_check(script, stmts, check);
 	return stmts;
@@ -328,11 +342,11 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 						 errdetail("File \"%s\" is marked to run outside a transaction block, and migrate.apply() runs every migration in the caller's transaction.",
 								   m->up_file),
 						 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
-			(void) prepare_script(&lm.up, "migration file",
+			(void) prepare_script(&lm.up, false,
 								 lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 			/* checked for transaction blocks when rollback runs it */
 			if (lm.down.sql)
-				(void) prepare_script(&lm.down, "down script", CHECK_NOTHING);
+				(void) prepare_script(&lm.down, true, CHECK_NOTHING);
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan->per_migration);
@@ -406,7 +420,7 @@ apply_one(const MigrationSet *set, const Migration *m,
 	int64		duration;
 
 	ereport(NOTICE, (errmsg("applying migration \"%s\"", m->name)));
-	stmts = prepare_script(&lm->up, "migration file",
+	stmts = prepare_script(&lm->up, false,
 						   m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 
 	start = GetCurrentTimestamp();
@@ -674,7 +688,7 @@ rollback_one(const AppliedMigration *am, const char *caller)
 	down.file = psprintf("%s (down)", am->name);
 	down.sql = am->down_sql;
 	down.first_line = 1;
-	stmts = prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
+	stmts = prepare_script(&down, true, CHECK_DOWN_SCRIPT);
 
 	start = GetCurrentTimestamp();
 	nest = NewGUCNestLevel();
@@ -732,7 +746,7 @@ run_rollback(const char *name, ResultSink *sink)
 		Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
 
 		old = MemoryContextSwitchTo(per_migration);
-		(void) prepare_script(&down, "down script", CHECK_DOWN_SCRIPT);
+		(void) prepare_script(&down, true, CHECK_DOWN_SCRIPT);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}

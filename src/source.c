@@ -177,7 +177,7 @@ find_format(const char *name)
 			return formats[i];
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown migration format \"%s\"", name),
+			 errmsg("unrecognized migration format \"%s\"", name),
 			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
 	return NULL;				/* keep compiler quiet */
 }

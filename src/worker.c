@@ -170,7 +170,7 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("background worker running migration \"%s\" exited unexpectedly",
 						name),
-				 errhint("The server log may say why.")));
+				 errhint("The server log might say why.")));
 }
 
 /*
@@ -264,7 +264,7 @@ worker_run_script(const Migration *m, const Script *script)
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("background worker for migration \"%s\" did not start",
 						m->name),
-				 errhint("The server log may say why.")));
+				 errhint("The server log might say why.")));
 
 	forward_messages(mqh, m->name);
 	dsm_detach(seg);
@@ -348,14 +348,10 @@ migrate_worker_main(Datum arg)
 	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_migrate worker");
 	seg = dsm_attach(DatumGetUInt32(arg));
 	if (seg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("could not map dynamic shared memory segment")));
+		elog(ERROR, "could not map dynamic shared memory segment");
 	toc = shm_toc_attach(WORKER_MAGIC, dsm_segment_address(seg));
 	if (toc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("bad magic number in dynamic shared memory segment")));
+		elog(ERROR, "bad magic number in dynamic shared memory segment");
 
 	/* from here on, our errors and notices go to the caller */
 	mq = shm_toc_lookup(toc, KEY_QUEUE, false);
