@@ -176,6 +176,10 @@ extern void execute_script(const Script *script, List *statements,
 						   statement_runner run);
 extern void execute_spi_statement(const Statement *stmt);
 
+/* plpgsql_lines.c */
+extern void plpgsql_lines_start(void);
+extern int	plpgsql_lines_stop(void);
+
 /* indexes.c */
 extern List *invalid_indexes(void);
 extern List *indexes_left_invalid(const Script *script, List *before);
