@@ -125,6 +125,9 @@ extern MigrationSet *source_load(const char *dir, const char *format,
 extern void migration_load(const MigrationSet *set, const Migration *m,
 						   LoadedMigration *out, bool with_down);
 extern int	version_cmp(const char *a, const char *b);
+extern int	migration_order_cmp(bool repeatable_a, const char *version_a,
+								const char *name_a, bool repeatable_b,
+								const char *version_b, const char *name_b);
 extern Migration *source_find(const MigrationSet *set, const char *name);
 
 /* the formats: format_plain.c (plain and golang-migrate), format_dbmate.c,

@@ -768,12 +768,9 @@ compare_status_rows(const void *a, const void *b)
 {
 	const StatusRow *ra = a;
 	const StatusRow *rb = b;
-	int			c;
 
-	if (ra->repeatable != rb->repeatable)
-		return ra->repeatable ? 1 : -1;
-	c = version_cmp(ra->version, rb->version);
-	return c != 0 ? c : strcmp(ra->name, rb->name);
+	return migration_order_cmp(ra->repeatable, ra->version, ra->name,
+							   rb->repeatable, rb->version, rb->name);
 }
 
 /*

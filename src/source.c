@@ -71,18 +71,30 @@ version_cmp(const char *a, const char *b)
 	return 0;
 }
 
-/* Versioned migrations by version then name; repeatable ones after them */
+/*
+ * The order of migrations everywhere: versioned ones by version, then
+ * name; repeatable ones (which have no version) after them, by name.
+ */
+int
+migration_order_cmp(bool repeatable_a, const char *version_a, const char *name_a,
+					bool repeatable_b, const char *version_b, const char *name_b)
+{
+	int			c;
+
+	if (repeatable_a != repeatable_b)
+		return repeatable_a ? 1 : -1;
+	c = version_cmp(version_a, version_b);
+	return c != 0 ? c : strcmp(name_a, name_b);
+}
+
 static int
 compare_migrations(const void *a, const void *b)
 {
 	const Migration *ma = (const Migration *) a;
 	const Migration *mb = (const Migration *) b;
-	int			c;
 
-	if (ma->repeatable != mb->repeatable)
-		return ma->repeatable ? 1 : -1;
-	c = version_cmp(ma->version, mb->version);
-	return c != 0 ? c : strcmp(ma->name, mb->name);
+	return migration_order_cmp(ma->repeatable, ma->version, ma->name,
+							   mb->repeatable, mb->version, mb->name);
 }
 
 bool
