@@ -28,6 +28,9 @@
 
 static bool drizzle_claims(const char *dir, List *files);
 static void drizzle_scan(MigrationSet *set, List *files);
+static JsonbContainer *read_journal(const MigrationSet *set);
+static char *add_entry(MigrationSet *set, List *files, List *tags,
+					   JsonbContainer *array, uint32 i);
 static void journal_error_callback(void *arg);
 static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
 							   enum jbvType type, int index, const char *dir);
@@ -69,27 +72,13 @@ entry_field(JsonbContainer *entry, const char *key, enum jbvType type,
 	return v;
 }
 
-static bool
-list_has_string(List *list, const char *s)
-{
-	ListCell   *lc;
-
-	foreach(lc, list)
-		if (strcmp(lfirst(lc), s) == 0)
-			return true;
-	return false;
-}
-
-static void
-drizzle_scan(MigrationSet *set, List *files)
+/* The journal's "entries" array, parsed with PostgreSQL's JSON parser */
+static JsonbContainer *
+read_journal(const MigrationSet *set)
 {
 	char	   *text = folder_read_file(set->dir, JOURNAL, true);
-	ErrorContextCallback cb;
 	Jsonb	   *journal;
 	JsonbValue *entries;
-	JsonbContainer *array;
-	List	   *tags = NIL;
-	ListCell   *lc;
 
 	if (text == NULL)
 		ereport(ERROR,
@@ -97,12 +86,7 @@ drizzle_scan(MigrationSet *set, List *files)
 				 errmsg("folder \"%s\" has no drizzle journal \"%s\"", set->dir, JOURNAL),
 				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
 
-	cb.callback = journal_error_callback;
-	cb.arg = set->dir;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
 	journal = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-
 	entries = JsonContainerIsObject(&journal->root) ?
 		getKeyJsonValueFromContainer(&journal->root, "entries", 7, NULL) : NULL;
 	if (entries == NULL || entries->type != jbvBinary ||
@@ -112,52 +96,75 @@ drizzle_scan(MigrationSet *set, List *files)
 				 errmsg("drizzle journal \"%s/%s\" has no \"entries\" array",
 						set->dir, JOURNAL),
 				 errhint("Regenerate the journal with drizzle-kit generate.")));
-	array = entries->val.binary.data;
+	return entries->val.binary.data;
+}
 
+/*
+ * Add the migration of journal entry i (tag, idx, when), whose file must
+ * be in the folder.  Returns its tag.
+ */
+static char *
+add_entry(MigrationSet *set, List *files, List *tags, JsonbContainer *array,
+		  uint32 i)
+{
+	JsonbValue *entry = getIthJsonbValueFromContainer(array, i);
+	JsonbValue *v;
+	char	   *tag;
+	char	   *file;
+	char	   *down;
+	int32		idx;
+	Migration  *m;
+
+	if (entry->type != jbvBinary || !JsonContainerIsObject(entry->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entry %u of drizzle journal \"%s/%s\" is not an object",
+						i, set->dir, JOURNAL)));
+	v = entry_field(entry->val.binary.data, "tag", jbvString, i, set->dir);
+	tag = pnstrdup(v->val.string.val, v->val.string.len);
+	v = entry_field(entry->val.binary.data, "idx", jbvNumeric, i, set->dir);
+	idx = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+											NumericGetDatum(v->val.numeric)));
+	v = entry_field(entry->val.binary.data, "when", jbvNumeric, i, set->dir);
+
+	if (strchr(tag, '/') != NULL || string_list_member(tags, tag))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drizzle journal \"%s/%s\" has an invalid or repeated tag \"%s\"",
+						set->dir, JOURNAL, tag)));
+	file = psprintf("%s.sql", tag);
+	down = psprintf("%s.down.sql", tag);
+	if (!string_list_member(files, file))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("drizzle journal entry \"%s\" has no file \"%s\"", tag, file),
+				 errdetail("The journal \"%s/%s\" lists it, but the folder does not hold it.",
+						   set->dir, JOURNAL),
+				 errhint("Restore the file, or regenerate the migrations with drizzle-kit.")));
+
+	m = source_add(set, tag, psprintf("%d", idx), file);
+	m->created_at = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+													  NumericGetDatum(v->val.numeric)));
+	if (string_list_member(files, down))
+		m->down_file = down;
+	return tag;
+}
+
+static void
+drizzle_scan(MigrationSet *set, List *files)
+{
+	ErrorContextCallback cb;
+	JsonbContainer *array;
+	List	   *tags = NIL;
+	ListCell   *lc;
+
+	cb.callback = journal_error_callback;
+	cb.arg = set->dir;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	array = read_journal(set);
 	for (uint32 i = 0; i < JsonContainerSize(array); i++)
-	{
-		JsonbValue *entry = getIthJsonbValueFromContainer(array, i);
-		JsonbValue *v;
-		char	   *tag;
-		char	   *file;
-		char	   *down;
-		int32		idx;
-		Migration  *m;
-
-		if (entry->type != jbvBinary || !JsonContainerIsObject(entry->val.binary.data))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("entry %u of drizzle journal \"%s/%s\" is not an object",
-							i, set->dir, JOURNAL)));
-		v = entry_field(entry->val.binary.data, "tag", jbvString, i, set->dir);
-		tag = pnstrdup(v->val.string.val, v->val.string.len);
-		v = entry_field(entry->val.binary.data, "idx", jbvNumeric, i, set->dir);
-		idx = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-												NumericGetDatum(v->val.numeric)));
-		v = entry_field(entry->val.binary.data, "when", jbvNumeric, i, set->dir);
-
-		if (strchr(tag, '/') != NULL || list_has_string(tags, tag))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("drizzle journal \"%s/%s\" has an invalid or repeated tag \"%s\"",
-							set->dir, JOURNAL, tag)));
-		file = psprintf("%s.sql", tag);
-		down = psprintf("%s.down.sql", tag);
-		if (!list_has_string(files, file))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("drizzle journal entry \"%s\" has no file \"%s\"", tag, file),
-					 errdetail("The journal \"%s/%s\" lists it, but the folder does not hold it.",
-							   set->dir, JOURNAL),
-					 errhint("Restore the file, or regenerate the migrations with drizzle-kit.")));
-
-		m = source_add(set, tag, psprintf("%d", idx), file);
-		m->created_at = DatumGetInt64(DirectFunctionCall1(numeric_int8,
-														  NumericGetDatum(v->val.numeric)));
-		if (list_has_string(files, down))
-			m->down_file = down;
-		tags = lappend(tags, tag);
-	}
+		tags = lappend(tags, add_entry(set, files, tags, array, i));
 	error_context_stack = cb.previous;
 
 	/* a migration file the journal does not know would never run */
@@ -168,7 +175,7 @@ drizzle_scan(MigrationSet *set, List *files)
 		if (!strip_suffix(file, ".sql"))
 			continue;
 		(void) strip_suffix(file, ".down");
-		if (!list_has_string(tags, file))
+		if (!string_list_member(tags, file))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("file \"%s\" is not in the drizzle journal", (char *) lfirst(lc)),

@@ -30,20 +30,8 @@
 #include "compat.h"
 #include "pg_migrate.h"
 
-static bool list_has_string(List *list, const char *s);
 static List *index_statements(const Script *script);
 static char *invalid_index_named(IndexStmt *stmt);
-
-static bool
-list_has_string(List *list, const char *s)
-{
-	ListCell   *lc;
-
-	foreach(lc, list)
-		if (strcmp(lfirst(lc), s) == 0)
-			return true;
-	return false;
-}
 
 /*
  * Every invalid index of the database, as quoted qualified names, so that
@@ -142,7 +130,7 @@ indexes_left_invalid(const Script *script, List *before)
 
 	foreach(lc, invalid_indexes())
 	{
-		if (!list_has_string(before, lfirst(lc)))
+		if (!string_list_member(before, lfirst(lc)))
 			result = lappend(result, lfirst(lc));
 	}
 
@@ -150,7 +138,7 @@ indexes_left_invalid(const Script *script, List *before)
 	{
 		char	   *index = invalid_index_named(lfirst(lc));
 
-		if (index && !list_has_string(result, index))
+		if (index && !string_list_member(result, index))
 			result = lappend(result, index);
 	}
 	return result;

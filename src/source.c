@@ -109,6 +109,18 @@ strip_suffix(char *s, const char *suffix)
 	return true;
 }
 
+/* Whether a list of C strings holds s */
+bool
+string_list_member(List *list, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
 /* "0004_name.sql" and the like: starts with a digit, ends in ".sql" */
 bool
 is_numbered_sql(const char *file)
