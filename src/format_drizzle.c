@@ -28,7 +28,7 @@
 
 static bool drizzle_claims(const char *dir, List *files);
 static void drizzle_scan(MigrationSet *set, List *files);
-static JsonbContainer *read_journal(const MigrationSet *set);
+static JsonbContainer *parse_journal(const MigrationSet *set, const char *text);
 static char *add_entry(MigrationSet *set, List *files, List *tags,
 					   JsonbContainer *array, uint32 i);
 static void journal_error_callback(void *arg);
@@ -74,17 +74,10 @@ entry_field(JsonbContainer *entry, const char *key, enum jbvType type,
 
 /* The journal's "entries" array, parsed with PostgreSQL's JSON parser */
 static JsonbContainer *
-read_journal(const MigrationSet *set)
+parse_journal(const MigrationSet *set, const char *text)
 {
-	char	   *text = folder_read_file(set->dir, JOURNAL, true);
 	Jsonb	   *journal;
 	JsonbValue *entries;
-
-	if (text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("folder \"%s\" has no drizzle journal \"%s\"", set->dir, JOURNAL),
-				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
 
 	journal = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 	entries = JsonContainerIsObject(&journal->root) ?
@@ -153,16 +146,23 @@ add_entry(MigrationSet *set, List *files, List *tags, JsonbContainer *array,
 static void
 drizzle_scan(MigrationSet *set, List *files)
 {
+	char	   *text = folder_read_file(set->dir, JOURNAL, true);
 	ErrorContextCallback cb;
 	JsonbContainer *array;
 	List	   *tags = NIL;
 	ListCell   *lc;
 
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("folder \"%s\" has no drizzle journal \"%s\"", set->dir, JOURNAL),
+				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
+
 	cb.callback = journal_error_callback;
 	cb.arg = set->dir;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	array = read_journal(set);
+	array = parse_journal(set, text);
 	for (uint32 i = 0; i < JsonContainerSize(array); i++)
 		tags = lappend(tags, add_entry(set, files, tags, array, i));
 	error_context_stack = cb.previous;
