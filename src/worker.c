@@ -84,6 +84,8 @@ static char *serialize_settings(Size *len);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name);
 static void run_top_level(const Statement *stmt);
+static dsm_segment *create_segment(const Script *script, shm_mq **mq);
+static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
 
 /*
  * Detaching from the segment (normal end, error, cancel, FATAL) stops the
@@ -174,27 +176,19 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 }
 
 /*
- * Run a no-transaction script in a background worker and wait for it.  The
- * caller must have committed and must hold no snapshot: CREATE INDEX
- * CONCURRENTLY waits for every transaction with an older snapshot, and
- * would wait forever on ours.
+ * A DSM segment holding what the worker needs: who to be, the settings,
+ * the script, and the queue its messages come back on.
  */
-void
-worker_run_script(const Migration *m, const Script *script)
+static dsm_segment *
+create_segment(const Script *script, shm_mq **mq)
 {
 	shm_toc_estimator e;
 	Size		size;
 	dsm_segment *seg;
 	shm_toc    *toc;
 	WorkerArgs *args;
-	shm_mq	   *mq;
-	shm_mq_handle *mqh;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
 	Size		settings_len;
 	char	   *settings = serialize_settings(&settings_len);
-	pid_t		pid;
-	MemoryContext old;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
@@ -224,9 +218,23 @@ worker_run_script(const Migration *m, const Script *script)
 	put_string(toc, KEY_FILE, script->file);
 	put_string(toc, KEY_SQL, script->sql);
 
-	mq = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE), WORKER_QUEUE_SIZE);
-	shm_toc_insert(toc, KEY_QUEUE, mq);
-	shm_mq_set_receiver(mq, MyProc);
+	*mq = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE), WORKER_QUEUE_SIZE);
+	shm_toc_insert(toc, KEY_QUEUE, *mq);
+	shm_mq_set_receiver(*mq, MyProc);
+	return seg;
+}
+
+/*
+ * Register the worker for a segment.  The detach callback that stops the
+ * worker uses the handle while an error aborts the (sub)transaction, so
+ * the handle lives in the transaction's memory, freed only after that.
+ */
+static BackgroundWorkerHandle *
+start_worker(const Migration *m, dsm_segment *seg)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -239,13 +247,6 @@ worker_run_script(const Migration *m, const Script *script)
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
-	/* a catalog snapshot taken above would hold back our xmin just the same */
-	InvalidateCatalogSnapshot();
-
-	/*
-	 * The detach callback uses the handle while an error aborts the
-	 * (sub)transaction; its memory is freed only after that.
-	 */
 	old = MemoryContextSwitchTo(CurTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR,
@@ -257,7 +258,28 @@ worker_run_script(const Migration *m, const Script *script)
 				 errhint("Raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
 	MemoryContextSwitchTo(old);
 	on_dsm_detach(seg, terminate_worker, PointerGetDatum(handle));
+	return handle;
+}
 
+/*
+ * Run a no-transaction script in a background worker and wait for it.  The
+ * caller must have committed and must hold no snapshot: CREATE INDEX
+ * CONCURRENTLY waits for every transaction with an older snapshot, and
+ * would wait forever on ours.
+ */
+void
+worker_run_script(const Migration *m, const Script *script)
+{
+	shm_mq	   *mq;
+	dsm_segment *seg = create_segment(script, &mq);
+	BackgroundWorkerHandle *handle;
+	shm_mq_handle *mqh;
+	pid_t		pid;
+
+	/* a catalog snapshot taken above would hold back our xmin just the same */
+	InvalidateCatalogSnapshot();
+
+	handle = start_worker(m, seg);
 	mqh = shm_mq_attach(mq, seg, handle);
 	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
 		ereport(ERROR,
