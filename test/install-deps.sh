@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-          libipc-run-perl python3 bc nodejs npm)
+          libipc-run-perl python3 bc nodejs npm locales)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -16,11 +16,22 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 read -r -a missing <<< "${missing[*]}"
 
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -ne 0 ]; then
-    echo "missing packages: ${missing[*]}; run this script as root to install them" >&2
-    exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${missing[*]}; run this script as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# A non-English locale, for the test that error lines do not depend on the
+# language of messages (lc_messages)
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+    if [ "$(id -u)" -eq 0 ]; then
+        localedef -i de_DE -f UTF-8 de_DE.UTF-8
+    else
+        echo "locale de_DE.UTF-8 is missing; run this script as root to generate it" >&2
+    fi
+fi
