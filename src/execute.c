@@ -22,10 +22,17 @@
 #include "pg_migrate.h"
 
 static int	execute_with_timeout(const char *sql);
-static void run_body_statement(const Script *script, const Statement *stmt,
-							   const char *body, statement_runner run);
 static int	body_error_line(const Script *script, const Statement *stmt,
-							const char *body, ErrorData *edata);
+							const char *body, ErrorData *edata, int block_line);
+static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
+						  const char *body, statement_runner run);
+
+/*
+ * The file line of the statement whose error is being raised, or 0: set
+ * when a statement fails, read when the failure is logged.  A number, not
+ * text to parse back out of the error's (translated) context.
+ */
+int			script_error_line = 0;
 
 /*
  * SPI_execute() under migrate.statement_timeout.  The server's statement
@@ -85,18 +92,16 @@ execute_spi_statement(const Statement *stmt)
 /*
  * The file line of an error raised inside a DO block or function body.
  * PL/pgSQL positions compile errors within the body (the error's internal
- * query is then the body itself), and names the body's line of runtime
- * errors in its context ("inline_code_block line 4"); both are relative to
- * where the body starts in the file.
+ * query is then the body itself); for a runtime error in a DO block,
+ * plpgsql_lines.c noted the line within the block of the statement that
+ * failed.  Both are relative to where the body starts in the file.
  */
 static int
 body_error_line(const Script *script, const Statement *stmt,
-				const char *body, ErrorData *edata)
+				const char *body, ErrorData *edata, int block_line)
 {
 	const char *at = strstr(stmt->sql, body);
 	int			body_offset;
-	const char *frame;
-	int			body_line;
 
 	if (at == NULL)				/* body written as a quoted literal */
 		return stmt->line;
@@ -107,25 +112,28 @@ body_error_line(const Script *script, const Statement *stmt,
 		return script_line_at(script, body_offset +
 							  script_chars_to_bytes(at, edata->internalpos - 1));
 
-	if (IsA(stmt->parsetree, DoStmt) && edata->context &&
-		(frame = strstr(edata->context, "inline_code_block line ")) != NULL &&
-		sscanf(frame, "inline_code_block line %d", &body_line) == 1)
-		return script_line_at(script, body_offset) + body_line - 1;
+	if (block_line > 0)
+		return script_line_at(script, body_offset) + block_line - 1;
 
 	return stmt->line;
 }
 
 /*
- * Errors inside a function body cannot be placed from an error context
- * callback, which sees neither the internal query nor the context built so
- * far; so catch the error, work the line out, and raise it again.
+ * Run one statement, and when it fails, note the file line of the error as
+ * data (script_error_line) for the failure's history row.  For statements
+ * outside function bodies the error context callback has placed the error
+ * (ctx->line); errors inside a body are placed here, since the callback
+ * sees neither the internal query nor PL/pgSQL's line.
  */
 static void
-run_body_statement(const Script *script, const Statement *stmt,
-				   const char *body, statement_runner run)
+run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *body,
+			  statement_runner run)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile bool do_block = body && IsA(stmt->parsetree, DoStmt);
 
+	if (do_block)
+		plpgsql_lines_start();
 	PG_TRY();
 	{
 		run(stmt);
@@ -133,20 +141,29 @@ run_body_statement(const Script *script, const Statement *stmt,
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-		int			line;
+		int			block_line = do_block ? plpgsql_lines_stop() : 0;
 
+		if (!body)
+		{
+			script_error_line = ctx->line;
+			PG_RE_THROW();
+		}
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		line = body_error_line(script, stmt, body, edata);
+		script_error_line = body_error_line(ctx->script, stmt, body, edata,
+											block_line);
 		edata->context = edata->context ?
 			psprintf("%s\nmigration %s, line %d", edata->context,
-					 script->file, line) :
-			psprintf("migration %s, line %d", script->file, line);
+					 ctx->script->file, script_error_line) :
+			psprintf("migration %s, line %d", ctx->script->file,
+					 script_error_line);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	if (do_block)
+		(void) plpgsql_lines_stop();
 }
 
 /*
@@ -160,6 +177,7 @@ execute_script(const Script *script, List *statements, statement_runner run)
 	ScriptErrorContext ctx;
 	ListCell   *lc;
 
+	script_error_line = 0;
 	script_error_push(&ctx, script);
 	foreach(lc, statements)
 	{
@@ -168,11 +186,9 @@ execute_script(const Script *script, List *statements, statement_runner run)
 
 		CHECK_FOR_INTERRUPTS();
 		ctx.stmt = stmt;
+		ctx.line = 0;
 		ctx.body_pending = body != NULL;
-		if (body)
-			run_body_statement(script, stmt, body, run);
-		else
-			run(stmt);
+		run_statement(&ctx, stmt, body, run);
 	}
 	script_error_pop(&ctx);
 }

@@ -96,7 +96,8 @@ typedef struct Statement
 /*
  * Error context naming the file and line being checked or run.  While
  * stmt is NULL, error positions are taken as offsets into the whole script
- * (parser errors) and line, when set, is reported otherwise.
+ * (parser errors) and line, when set, is reported otherwise; while a
+ * statement runs, the callback leaves the line it reported in line.
  */
 typedef struct ScriptErrorContext
 {
@@ -179,6 +180,7 @@ typedef void (*statement_runner) (const Statement *stmt);
 extern void execute_script(const Script *script, List *statements,
 						   statement_runner run);
 extern void execute_spi_statement(const Statement *stmt);
+extern int	script_error_line;
 
 /* plpgsql_lines.c */
 extern void plpgsql_lines_start(void);

@@ -523,6 +523,8 @@ run_one(const MigrationSet *set, const Migration *m)
 		COMPAT_SPI_COMMIT();
 	}
 
+	/* no line is known until one of its statements fails */
+	script_error_line = 0;
 	/* the transaction's, so taken after any commit above */
 	owner = CurrentResourceOwner;
 	BeginInternalSubTransaction(NULL);

@@ -147,6 +147,9 @@ script_error_callback(void *arg)
 			line = stmt->line;
 	}
 
+	/* the line of a statement's error is also wanted as data */
+	if (ctx->stmt != NULL)
+		ctx->line = line;
 	if (line > 0)
 		errcontext("migration %s, line %d", script->file, line);
 	else

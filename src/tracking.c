@@ -338,27 +338,6 @@ tracking_record_rollback(const char *name, int64 duration_us,
 					   4, types, values, NULL, SPI_OK_INSERT);
 }
 
-/*
- * The line our error context named ("migration FILE, line N"), or 0; the
- * error may come from the background worker, so the context text is all
- * there is to go by.
- */
-static int
-error_line(const ErrorData *edata)
-{
-	const char *p;
-	const char *last = NULL;
-	int			line = 0;
-
-	if (edata->context == NULL)
-		return 0;
-	for (p = edata->context; (p = strstr(p, ", line ")) != NULL; p++)
-		last = p;
-	if (last)
-		(void) sscanf(last, ", line %d", &line);
-	return line;
-}
-
 /* Log a failed migration in migrate.history */
 void
 tracking_record_failure(const MigrationSet *set, const Migration *m,
@@ -368,7 +347,7 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 	TEXTOID, TEXTOID, INT4OID};
 	Datum		values[8];
 	char		nulls[8];
-	int			line = error_line(edata);
+	int			line = script_error_line;
 	bool		as = history_has_performed_as();
 
 	memset(nulls, ' ', sizeof(nulls));

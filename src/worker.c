@@ -132,7 +132,8 @@ put_string(shm_toc *toc, uint64 key, const char *s)
 
 /*
  * Relay the worker's notices to our client and its error as our own,
- * until it is done.  Returns normally only when the worker reported
+ * until it is done.  The line of a failed statement comes ahead of the
+ * error, as a number.  Returns normally only when the worker reported
  * success.
  */
 static void
@@ -140,6 +141,7 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 {
 	bool		done = false;
 
+	script_error_line = 0;
 	for (;;)
 	{
 		Size		nbytes;
@@ -162,6 +164,8 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 			edata.elevel = Min(edata.elevel, ERROR);
 			ThrowErrorData(&edata);
 		}
+		else if (msgtype == 'L')
+			script_error_line = pq_getmsgint(&msg, 4);
 		else if (msgtype == 'C')
 			done = true;
 		pfree(msg.data);
@@ -411,7 +415,21 @@ migrate_worker_main(Datum arg)
 	script.first_line = args->first_line;
 	stmts = script_split(&script);
 
-	execute_script(&script, stmts, run_top_level);
+	PG_TRY();
+	{
+		execute_script(&script, stmts, run_top_level);
+	}
+	PG_CATCH();
+	{
+		StringInfoData line;
+
+		/* the error's file line, as a number, ahead of the error itself */
+		pq_beginmessage(&line, 'L');
+		pq_sendint32(&line, script_error_line);
+		pq_endmessage(&line);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	/* tell the caller that every statement ran */
