@@ -20,6 +20,7 @@
 #include "common/sha2.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "utils/guc_tables.h"
 
 /* PostgreSQL 14 renamed the predefined roles' OID symbols */
 #if PG_VERSION_NUM < 140000
@@ -137,6 +138,26 @@ compat_sha256(const uint8 *data, size_t len, uint8 *dest)
 	pg_sha256_init(&ctx);
 	pg_sha256_update(&ctx, data, len);
 	pg_sha256_final(&ctx, dest);
+#endif
+}
+
+/*
+ * A parameter's record (a placeholder too), or NULL: find_option() is
+ * exported from 16 on; before, the sorted array is searched by hand.
+ */
+static inline struct config_generic *
+compat_find_guc(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
+			return vars[i];
+	return NULL;
 #endif
 }
 

@@ -180,6 +180,7 @@ extern void worker_run_script(const Migration *m, const Script *script);
 extern int	migrate_lock_timeout;
 extern int	migrate_statement_timeout;
 extern char *migrate_allowed_directories;
+extern bool migrate_allowed_directories_rejected;
 
 /* tracking.c */
 typedef struct AppliedMigration
