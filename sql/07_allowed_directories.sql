@@ -49,3 +49,27 @@ SELECT count(*) FROM migrate.status('/tmp/pg_migrate_regress/allowed/outside');
 RESET migrate.allowed_directories;
 SELECT name, action FROM migrate.rollback('0001_t');
 
+-- Errors about a folder name its files, and count them, only for a role
+-- that could list the folder anyway: a superuser, or one allowed to run
+-- pg_ls_dir().  pg_read_server_files alone reads files, it does not list.
+\! mkdir -p /tmp/pg_migrate_regress/allowed/listing/none /tmp/pg_migrate_regress/allowed/listing/mixed
+\! printf 'x\n' > /tmp/pg_migrate_regress/allowed/listing/none/private_notes.txt
+\! printf 'SELECT 1;\n' > /tmp/pg_migrate_regress/allowed/listing/mixed/V1__flyway.sql
+\! printf 'SELECT 1;\n' > /tmp/pg_migrate_regress/allowed/listing/mixed/0002_plain.sql
+CREATE ROLE regress_reader IN ROLE pg_read_server_files;
+GRANT USAGE ON SCHEMA migrate TO regress_reader;
+GRANT EXECUTE ON FUNCTION migrate.status(text, text) TO regress_reader;
+SET ROLE regress_reader;
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/listing/none');
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/listing/mixed');
+SELECT * FROM pg_ls_dir('/tmp/pg_migrate_regress/allowed/listing/none');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION pg_ls_dir(text) TO regress_reader;
+SET ROLE regress_reader;
+SELECT * FROM pg_ls_dir('/tmp/pg_migrate_regress/allowed/listing/none');
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/listing/none');
+SELECT * FROM migrate.status('/tmp/pg_migrate_regress/allowed/listing/mixed');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION pg_ls_dir(text) FROM regress_reader;
+DROP OWNED BY regress_reader;
+DROP ROLE regress_reader;

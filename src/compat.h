@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
 #include "mb/pg_wchar.h"
 #if PG_VERSION_NUM >= 140000
 #include "common/cryptohash.h"
@@ -20,6 +21,8 @@
 #include "common/sha2.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/guc_tables.h"
 
 /* PostgreSQL 14 renamed the predefined roles' OID symbols */
@@ -140,6 +143,21 @@ compat_sha256(const uint8 *data, size_t len, uint8 *dest)
 	pg_sha256_final(&ctx, dest);
 #endif
 }
+
+/* PostgreSQL 14 named pg_ls_dir's two forms by their arguments */
+#if PG_VERSION_NUM < 140000
+#define F_PG_LS_DIR_TEXT F_PG_LS_DIR_1ARG
+#define F_PG_LS_DIR_TEXT_BOOL_BOOL F_PG_LS_DIR
+#endif
+
+/* PostgreSQL 16 folded the per-catalog ACL checks into object_aclcheck() */
+#if PG_VERSION_NUM >= 160000
+#define compat_proc_aclcheck(proc, role, mode) \
+	object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define compat_proc_aclcheck(proc, role, mode) \
+	pg_proc_aclcheck((proc), (role), (mode))
+#endif
 
 /*
  * A parameter's record (a placeholder too), or NULL: find_option() is

@@ -206,6 +206,23 @@ check_opened(int fd, const char *given, OpenedKind kind)
 }
 
 /*
+ * Whether the caller could list folders by other means, and so may be shown
+ * the names in one: a superuser, or a role that may execute pg_ls_dir(),
+ * which with pg_read_server_files (needed to read a folder at all) lists
+ * any folder.  Errors about a folder give file names and counts only to
+ * them.
+ */
+bool
+folder_may_list(void)
+{
+	Oid			role = GetUserId();
+
+	return superuser() ||
+		compat_proc_aclcheck(F_PG_LS_DIR_TEXT, role, ACL_EXECUTE) == ACLCHECK_OK ||
+		compat_proc_aclcheck(F_PG_LS_DIR_TEXT_BOOL_BOOL, role, ACL_EXECUTE) == ACLCHECK_OK;
+}
+
+/*
  * Check that the caller may read server files, and turn the folder argument
  * into a canonical absolute path to an existing directory that may be read.
  */
@@ -323,10 +340,15 @@ folder_list_files(const char *dir)
 			/* a dangling link is not a migration; a vanished file neither */
 			if (errno == ENOENT)
 				continue;
+			if (folder_may_list())
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not stat file \"%s/%s\": %m",
+								dir, de->d_name)));
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("could not stat file \"%s/%s\": %m",
-							dir, de->d_name)));
+					 errmsg("could not stat a file in migrations folder \"%s\": %m",
+							dir)));
 		}
 		if (S_ISREG(st.st_mode))
 			files = lappend(files, pstrdup(de->d_name));

@@ -116,6 +116,7 @@ typedef struct ResultSink
 extern char *folder_resolve(const char *dir);
 extern List *folder_list_files(const char *dir);
 extern char *folder_read_file(const char *dir, const char *file, bool missing_ok);
+extern bool folder_may_list(void);
 
 /* source.c */
 extern MigrationSet *source_load(const char *dir, const char *format);
