@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
 #include "mb/pg_wchar.h"
 #if PG_VERSION_NUM >= 140000
 #include "common/cryptohash.h"
@@ -21,6 +22,8 @@
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/guc_tables.h"
 
 /* PostgreSQL 14 renamed the predefined roles' OID symbols */
 #if PG_VERSION_NUM < 140000
@@ -152,6 +155,41 @@ compat_can_set_role(Oid member, Oid role)
 	return member_can_set_role(member, role);
 #else
 	return is_member_of_role(member, role);
+#endif
+}
+
+/* PostgreSQL 14 named pg_ls_dir's two forms by their arguments */
+#if PG_VERSION_NUM < 140000
+#define F_PG_LS_DIR_TEXT F_PG_LS_DIR_1ARG
+#define F_PG_LS_DIR_TEXT_BOOL_BOOL F_PG_LS_DIR
+#endif
+
+/* PostgreSQL 16 folded the per-catalog ACL checks into object_aclcheck() */
+#if PG_VERSION_NUM >= 160000
+#define compat_proc_aclcheck(proc, role, mode) \
+	object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define compat_proc_aclcheck(proc, role, mode) \
+	pg_proc_aclcheck((proc), (role), (mode))
+#endif
+
+/*
+ * A parameter's record (a placeholder too), or NULL: find_option() is
+ * exported from 16 on; before, the sorted array is searched by hand.
+ */
+static inline struct config_generic *
+compat_find_guc(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
+			return vars[i];
+	return NULL;
 #endif
 }
 

@@ -8,14 +8,26 @@
  * pg_read_server_files, and genfile.c's helpers are static, so the same
  * privilege model is applied here by hand.
  *
+ * migrate.allowed_directories is checked against what was opened, never
+ * against a name: a name can be resolved to a path inside, then be swapped
+ * for a link that leads outside before it is opened, and a name too long to
+ * resolve can still be opened.  So every folder and file is opened first,
+ * and the path of the open descriptor is checked before anything is read
+ * from it.
+ *
  * Copyright (c) 2026, pg_migrate developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef F_GETPATH
+#include <sys/param.h>
+#endif
 
 #include "miscadmin.h"
 #include "storage/fd.h"
@@ -27,56 +39,199 @@
 #include "compat.h"
 #include "pg_migrate.h"
 
+/* What check_opened() is looking at, for its messages */
+typedef enum OpenedKind
+{
+	OPENED_FOLDER,
+	OPENED_FILE
+} OpenedKind;
+
+static bool reads_confined(void);
+static void refuse_if_rejected(void);
+static char *opened_path(int fd);
+static bool path_below(const char *dir, const char *path);
+static bool below_allowed_directory(const char *path);
+static void check_opened(int fd, const char *given, OpenedKind kind);
 static int	compare_cstrings(const ListCell *a, const ListCell *b);
-static void check_allowed(const char *given, const char *resolved);
+
+/* Whether reads are confined: by the setting, or because it is unknown */
+static bool
+reads_confined(void)
+{
+	return migrate_allowed_directories_rejected ||
+		(migrate_allowed_directories != NULL &&
+		 migrate_allowed_directories[0] != '\0');
+}
+
+/* See define_allowed_directories() in pg_migrate.c */
+static void
+refuse_if_rejected(void)
+{
+	if (migrate_allowed_directories_rejected)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot read migrations folders while \"migrate.allowed_directories\" is unknown"),
+				 errdetail("A value of \"migrate.allowed_directories\" set for this session was rejected when pg_migrate was loaded, so which folders may be read is not known."),
+				 errhint("Start a new session without setting \"migrate.allowed_directories\". Administrators set it in postgresql.conf or with ALTER SYSTEM; with pg_migrate in shared_preload_libraries, a value that a role may not set is refused when it is set.")));
+}
 
 /*
- * With migrate.allowed_directories set, a folder or file must resolve (links
- * followed) to a path below one of them, so that a link cannot lead out.
+ * The absolute path of the folder or file open as fd, palloc'd, or NULL
+ * with errno set when this platform cannot tell.  Linux names it under
+ * /proc (a file deleted since it was opened gets " (deleted)" appended,
+ * which leaves its folder as it was; one outside the process's root does
+ * not start with '/').
  */
-static void
-check_allowed(const char *given, const char *resolved)
+static char *
+opened_path(int fd)
 {
-	char	   *raw;
+#if defined(F_GETPATH)
+	char		buf[MAXPATHLEN];
+
+	if (fcntl(fd, F_GETPATH, buf) < 0)
+		return NULL;
+	return pstrdup(buf);
+#elif defined(__linux__)
+	char		link[64];
+	char		buf[PATH_MAX];
+	ssize_t		len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, buf, sizeof(buf));
+	if (len < 0)
+		return NULL;
+	if (len >= (ssize_t) sizeof(buf) || buf[0] != '/')
+	{
+		errno = ENOENT;
+		return NULL;
+	}
+	buf[len] = '\0';
+	return pstrdup(buf);
+#else
+	errno = ENOTSUP;
+	return NULL;
+#endif
+}
+
+/* Whether path is dir or below it; both are absolute and canonical */
+static bool
+path_below(const char *dir, const char *path)
+{
+	size_t		len = strlen(dir);
+
+	/* "/" is the only canonical path that ends in a slash */
+	if (len > 0 && dir[len - 1] == '/')
+		len--;
+	return strncmp(dir, path, len) == 0 &&
+		(path[len] == '/' || path[len] == '\0');
+}
+
+/*
+ * Whether path lies below one of migrate.allowed_directories.  Those are
+ * resolved (links followed) like the path of what was opened; one that does
+ * not exist, or is not absolute, allows nothing.
+ */
+static bool
+below_allowed_directory(const char *path)
+{
+	char	   *raw = pstrdup(migrate_allowed_directories);
 	List	   *dirs;
 	ListCell   *lc;
 
-	if (migrate_allowed_directories == NULL || migrate_allowed_directories[0] == '\0')
-		return;
-	raw = pstrdup(migrate_allowed_directories);
 	if (!SplitDirectoriesString(raw, ',', &dirs))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid list syntax in migrate.allowed_directories")));
+				 errmsg("invalid list syntax in parameter \"migrate.allowed_directories\"")));
 	foreach(lc, dirs)
 	{
-		char	   *allowed = realpath((char *) lfirst(lc), NULL);
+		char	   *allowed;
 		bool		inside;
 
+		if (!is_absolute_path((char *) lfirst(lc)))
+			continue;
+		allowed = realpath((char *) lfirst(lc), NULL);
 		if (allowed == NULL)
 			continue;
-		inside = path_is_prefix_of_path(allowed, resolved);
+		inside = path_below(allowed, path);
 		free(allowed);
 		if (inside)
-			return;
+			return true;
 	}
+	return false;
+}
+
+/*
+ * With migrate.allowed_directories set, what fd refers to (given is the
+ * name it was opened by) must lie below one of them, so that neither a link
+ * nor a swap made meanwhile can lead out.  What cannot be checked is
+ * refused.
+ */
+static void
+check_opened(int fd, const char *given, OpenedKind kind)
+{
+	char	   *opened;
+
+	if (!reads_confined())
+		return;
+	refuse_if_rejected();
+
+	opened = opened_path(fd);
+	if (opened == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("could not determine the location of opened file \"%s\": %m",
+						given),
+				 errdetail("Files are read only when their location can be checked against \"migrate.allowed_directories\".")));
+	if (below_allowed_directory(opened))
+	{
+		pfree(opened);
+		return;
+	}
+
+	if (kind == OPENED_FOLDER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("migrations folder \"%s\" is outside \"migrate.allowed_directories\"",
+						given),
+				 errdetail("The folder opened is \"%s\", which is not below any of these folders: %s.",
+						   opened, migrate_allowed_directories),
+				 errhint("Place the migrations below an allowed folder, or ask a superuser to add their folder to \"migrate.allowed_directories\".")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("\"%s\" is outside migrate.allowed_directories", given),
-			 errdetail("It resolves to \"%s\", and migrations may only be read below: %s.",
-					   resolved, migrate_allowed_directories),
-			 errhint("Place the migrations below an allowed folder, or ask a superuser to add theirs to migrate.allowed_directories.")));
+			 errmsg("migration file \"%s\" is outside \"migrate.allowed_directories\"",
+					given),
+			 errdetail("The file opened is \"%s\", which is not below any of these folders: %s.",
+					   opened, migrate_allowed_directories),
+			 errhint("Place the migrations below an allowed folder, or ask a superuser to add their folder to \"migrate.allowed_directories\".")));
+}
+
+/*
+ * Whether the caller could list folders by other means, and so may be shown
+ * the names in one: a superuser, or a role that may execute pg_ls_dir(),
+ * which with pg_read_server_files (needed to read a folder at all) lists
+ * any folder.  Errors about a folder give file names and counts only to
+ * them.
+ */
+bool
+folder_may_list(void)
+{
+	Oid			role = GetUserId();
+
+	return superuser() ||
+		compat_proc_aclcheck(F_PG_LS_DIR_TEXT, role, ACL_EXECUTE) == ACLCHECK_OK ||
+		compat_proc_aclcheck(F_PG_LS_DIR_TEXT_BOOL_BOOL, role, ACL_EXECUTE) == ACLCHECK_OK;
 }
 
 /*
  * Check that the caller may read server files, and turn the folder argument
- * into a canonical absolute path to an existing directory.
+ * into a canonical absolute path to an existing directory that may be read.
  */
 char *
 folder_resolve(const char *dir)
 {
 	char	   *resolved;
 	char	   *result;
+	int			fd;
 	struct stat st;
 
 	if (!superuser() &&
@@ -87,6 +242,7 @@ folder_resolve(const char *dir)
 						dir),
 				 errdetail("Reading files on the server requires superuser or the privileges of the \"pg_read_server_files\" role."),
 				 errhint("Grant the role that runs migrations membership in \"pg_read_server_files\".")));
+	refuse_if_rejected();
 
 	if (dir[0] == '\0' || !is_absolute_path(dir))
 		ereport(ERROR,
@@ -97,7 +253,8 @@ folder_resolve(const char *dir)
 	if (strlen(dir) >= MAXPGPATH)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("migrations folder path is too long")));
+				 errmsg("migrations folder path is too long"),
+				 errdetail("A path may be at most %d bytes long.", MAXPGPATH - 1)));
 
 	/* Resolve links once, so that errors and tracking rows name one path */
 	resolved = realpath(dir, NULL);
@@ -112,12 +269,17 @@ folder_resolve(const char *dir)
 				(errcode_for_file_access(),
 				 errmsg("could not resolve migrations folder \"%s\": %m", dir)));
 	}
-
 	result = pstrdup(resolved);
 	free(resolved);
-	check_allowed(dir, result);
 
-	if (stat(result, &st) != 0)
+	/* O_NONBLOCK: a FIFO found there must be refused, not waited on */
+	fd = OpenTransientFile(result, O_RDONLY | PG_BINARY | O_NONBLOCK);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migrations folder \"%s\": %m", dir)));
+	check_opened(fd, dir, OPENED_FOLDER);
+	if (fstat(fd, &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not stat migrations folder \"%s\": %m", dir)));
@@ -126,6 +288,7 @@ folder_resolve(const char *dir)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("migrations folder \"%s\" is not a directory", dir),
 				 errhint("Pass the folder that contains the migration files, not a file.")));
+	CloseTransientFile(fd);
 
 	return result;
 }
@@ -148,9 +311,15 @@ folder_list_files(const char *dir)
 	List	   *files = NIL;
 
 	d = AllocateDir(dir);
+	if (d == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migrations folder \"%s\": %m", dir)));
+	/* the folder may have been swapped since folder_resolve() checked it */
+	check_opened(dirfd(d), dir, OPENED_FOLDER);
+
 	while ((de = ReadDir(d, dir)) != NULL)
 	{
-		char		path[MAXPGPATH];
 		struct stat st;
 
 		if (de->d_name[0] == '.')
@@ -165,15 +334,21 @@ folder_list_files(const char *dir)
 		if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
 			continue;
 #endif
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) != 0)
+		/* relative to the folder opened and checked, not to its name */
+		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
 		{
 			/* a dangling link is not a migration; a vanished file neither */
 			if (errno == ENOENT)
 				continue;
+			if (folder_may_list())
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not stat file \"%s/%s\": %m",
+								dir, de->d_name)));
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("could not stat file \"%s\": %m", path)));
+					 errmsg("could not stat a file in migrations folder \"%s\": %m",
+							dir)));
 		}
 		if (S_ISREG(st.st_mode))
 			files = lappend(files, pstrdup(de->d_name));
@@ -199,23 +374,17 @@ folder_read_file(const char *dir, const char *file, bool missing_ok)
 	size_t		nread = 0;
 	int			valid;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("path of migration file \"%s\" is too long", file),
+				 errdetail("A path may be at most %d bytes long.", MAXPGPATH - 1)));
 
-	if (migrate_allowed_directories && migrate_allowed_directories[0])
-	{
-		char	   *resolved = realpath(path, NULL);
-
-		if (resolved)
-		{
-			char	   *copy = pstrdup(resolved);
-
-			free(resolved);
-			check_allowed(path, copy);
-		}
-	}
-
-	/* a transient file is closed for us if an error is raised meanwhile */
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	/*
+	 * A transient file is closed for us if an error is raised meanwhile.
+	 * O_NONBLOCK: a FIFO swapped in must be refused, not waited on.
+	 */
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK);
 	if (fd < 0)
 	{
 		if (missing_ok && errno == ENOENT)
@@ -225,11 +394,16 @@ folder_read_file(const char *dir, const char *file, bool missing_ok)
 				 errmsg("could not open migration file \"%s\": %m", path),
 				 errhint("The file must be readable by the operating system user that runs the database server.")));
 	}
+	check_opened(fd, path, OPENED_FILE);
 
 	if (fstat(fd, &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not stat migration file \"%s\": %m", path)));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("migration file \"%s\" is not a regular file", path)));
 	if (st.st_size >= (off_t) MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

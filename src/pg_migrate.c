@@ -14,11 +14,14 @@
 
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 
 #include "compat.h"
 #include "pg_migrate.h"
 
 PG_MODULE_MAGIC;
+
+#define ALLOWED_DIRECTORIES "migrate.allowed_directories"
 
 /* 0 leaves the session's own lock_timeout / statement_timeout in force */
 int			migrate_lock_timeout = 0;
@@ -27,7 +30,108 @@ int			migrate_statement_timeout = 0;
 /* empty: any folder the caller may read; else only folders below these */
 char	   *migrate_allowed_directories = NULL;
 
+/* a value set for this session was refused: see define_allowed_directories */
+bool		migrate_allowed_directories_rejected = false;
+
+/* What a session had set for a string parameter, and how */
+typedef struct SettingState
+{
+	bool		present;
+	char	   *value;
+	GucSource	source;
+	char	   *reset_val;		/* NULL when there is none */
+	GucSource	reset_source;
+	int			depth;			/* stacked values: SET LOCAL, SET clauses */
+} SettingState;
+
 void		_PG_init(void);
+static void read_setting_state(const char *name, SettingState *state);
+static void define_allowed_directories(void);
+
+static void
+read_setting_state(const char *name, SettingState *state)
+{
+	struct config_generic *gen = compat_find_guc(name);
+	struct config_string *conf = (struct config_string *) gen;
+
+	memset(state, 0, sizeof(SettingState));
+	if (gen == NULL)
+		return;
+	/* a placeholder, and our own parameter, are strings */
+	if (gen->vartype != PGC_STRING)
+		elog(ERROR, "parameter \"%s\" is not a string", name);
+	state->present = true;
+	state->value = pstrdup(*conf->variable ? *conf->variable : "");
+	state->source = gen->source;
+	state->reset_val = conf->reset_val ? pstrdup(conf->reset_val) : NULL;
+	state->reset_source = gen->reset_source;
+	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
+		state->depth++;
+}
+
+/*
+ * migrate.allowed_directories is PGC_SUSET, but a session can give it a
+ * value before this module is loaded: a connection option (-c), SET,
+ * set_config(), a function's SET clause.  PostgreSQL keeps such values in a
+ * placeholder and, when the module defines the parameter, applies them again
+ * with the privileges of the role that set them, refusing with a mere
+ * WARNING those that role may not set.  A refused value does not simply
+ * vanish: a connection option also replaced the placeholder's reset value,
+ * so the value from postgresql.conf or ALTER SYSTEM is lost and the
+ * parameter falls back to its built-in empty default, which allows every
+ * folder.  What the administrator meant for this session can no longer be
+ * known, so a session in which any value was refused reads no folder at all
+ * (folder.c refuses while migrate_allowed_directories_rejected is set; it
+ * stays set for the session's life, as RESET would go back to the lost
+ * value).
+ *
+ * Refusals are found by comparing the placeholder with the parameter once
+ * defined: the reset value, the current value, their sources and the number
+ * of stacked values must all have survived.  Values alone would not do: a
+ * refused empty value equals the default.  A value that survived is one its
+ * setter was entitled to: a superuser's, postgresql.conf's (ALTER SYSTEM
+ * writes there), ALTER ROLE/DATABASE ... SET (stored only by a superuser or
+ * a role granted SET on the parameter, and applied as such), or from a role
+ * granted SET ON PARAMETER (PostgreSQL 15+), which may loosen it by design.
+ * A refused value at a stacked level would fall back to the level below,
+ * which is itself legitimate, but it is a refusal all the same and is
+ * treated alike rather than reasoned about.
+ *
+ * Once the parameter is defined, the server refuses such assignments itself,
+ * with an error.  With pg_migrate in shared_preload_libraries it is defined
+ * before any session starts, so no placeholder ever exists and a connection
+ * option a role may not set fails the connection.
+ */
+static void
+define_allowed_directories(void)
+{
+	SettingState before;
+	SettingState after;
+
+	read_setting_state(ALLOWED_DIRECTORIES, &before);
+
+	DefineCustomStringVariable(ALLOWED_DIRECTORIES,
+							   "Folders below which migrations may be read.",
+							   "A comma-separated list of absolute paths; empty allows any folder the caller may read.",
+							   &migrate_allowed_directories,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	if (!before.present)
+		return;
+	read_setting_state(ALLOWED_DIRECTORIES, &after);
+	if (!after.present ||
+		strcmp(before.value, after.value) != 0 ||
+		before.source != after.source ||
+		before.depth != after.depth ||
+		(before.reset_val != NULL &&
+		 (after.reset_val == NULL ||
+		  strcmp(before.reset_val, after.reset_val) != 0 ||
+		  before.reset_source != after.reset_source)))
+		migrate_allowed_directories_rejected = true;
+}
 
 void
 _PG_init(void)
@@ -50,14 +154,7 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomStringVariable("migrate.allowed_directories",
-							   "Folders below which migrations may be read.",
-							   "A comma-separated list of absolute paths; empty allows any folder the caller may read.",
-							   &migrate_allowed_directories,
-							   "",
-							   PGC_SUSET,
-							   GUC_LIST_INPUT,
-							   NULL, NULL, NULL);
+	define_allowed_directories();
 
 	MarkGUCPrefixReserved("migrate");
 }

@@ -119,6 +119,7 @@ typedef struct ResultSink
 extern char *folder_resolve(const char *dir);
 extern List *folder_list_files(const char *dir);
 extern char *folder_read_file(const char *dir, const char *file, bool missing_ok);
+extern bool folder_may_list(void);
 
 /* source.c */
 extern MigrationSet *source_load(const char *dir, const char *format,
@@ -198,6 +199,7 @@ extern void worker_run_script(const Migration *m, const Script *script);
 extern int	migrate_lock_timeout;
 extern int	migrate_statement_timeout;
 extern char *migrate_allowed_directories;
+extern bool migrate_allowed_directories_rejected;
 
 /* tracking.c */
 typedef struct AppliedMigration

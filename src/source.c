@@ -217,6 +217,7 @@ detect_format(const char *dir, List *files, int elevel)
 {
 	const MigrationFormat *claimed[lengthof(formats)];
 	int			n = 0;
+	bool		may_list;
 	StringInfoData names;
 	ListCell   *lc;
 
@@ -241,9 +242,16 @@ detect_format(const char *dir, List *files, int elevel)
 		return claimed[0];
 	}
 
+	/*
+	 * File names and counts describe the folder's listing: only a caller
+	 * that could list it by other means is shown them (see folder_may_list).
+	 */
+	may_list = folder_may_list();
 	initStringInfo(&names);
 	foreach(lc, files)
 	{
+		if (!may_list)
+			break;
 		if (foreach_current_index(lc) == 5)
 		{
 			appendStringInfo(&names, ", ...");
@@ -257,6 +265,8 @@ detect_format(const char *dir, List *files, int elevel)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
 				 errmsg("no migrations found in folder \"%s\"", dir),
+				 !may_list ?
+				 errdetail("The folder holds no file named like a migration.") :
 				 list_length(files) == 0 ?
 				 errdetail("The folder holds no files.") :
 				 errdetail_plural("The folder holds %d file, not named like a migration: %s.",
@@ -267,8 +277,11 @@ detect_format(const char *dir, List *files, int elevel)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("migrations folder \"%s\" matches more than one format", dir),
+			 may_list ?
 			 errdetail("It looks like %s and like %s: %s.",
-					   claimed[0]->name, claimed[1]->name, names.data),
+					   claimed[0]->name, claimed[1]->name, names.data) :
+			 errdetail("It looks like %s and like %s.",
+					   claimed[0]->name, claimed[1]->name),
 			 errhint("Keep one tool's migrations per folder, or name the format with format => '...'.")));
 	return NULL;				/* keep compiler quiet */
 }
