@@ -30,6 +30,20 @@
 #define ROLE_PG_READ_SERVER_FILES DEFAULT_ROLE_READ_SERVER_FILES
 #endif
 
+/* PostgreSQL 14 renamed the built-in functions' OID symbols too */
+#if PG_VERSION_NUM < 140000
+#define F_NEXTVAL F_NEXTVAL_OID
+#endif
+
+/* The per-object-type ACL checks became one in 16 */
+#if PG_VERSION_NUM >= 160000
+#define compat_namespace_aclcheck(nspid, roleid, mode) \
+	object_aclcheck(NamespaceRelationId, (nspid), (roleid), (mode))
+#else
+#define compat_namespace_aclcheck(nspid, roleid, mode) \
+	pg_namespace_aclcheck((nspid), (roleid), (mode))
+#endif
+
 /*
  * pg_encoding_verifymbstr() (number of valid leading bytes) appeared in 14;
  * older servers only verify one character at a time.
