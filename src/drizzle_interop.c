@@ -619,18 +619,9 @@ create_table(void)
 		" id serial PRIMARY KEY, hash pg_catalog.text NOT NULL,"
 		" created_at pg_catalog.int8)"
 	};
-	MemoryContext cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < lengthof(statements); i++)
-	{
-		int			rc = SPI_execute(statements[i], false, 0);
-
-		/* SPI leaves us in its procedure context, which lives for the call */
-		MemoryContextSwitchTo(cxt);
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "could not create drizzle.__drizzle_migrations: %s",
-				 SPI_result_code_string(rc));
-	}
+		spi_run(statements[i], 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
 /*

@@ -35,6 +35,25 @@ static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
 int			script_error_line = 0;
 
 /*
+ * Run one of pg_migrate's own queries through SPI, with parameters, and
+ * insist on the expected result.  SPI returns in its procedure context,
+ * which lives for the whole call, so the caller's context is restored.
+ */
+void
+spi_run(const char *query, int nargs, Oid *types, Datum *values,
+		const char *nulls, int expected)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = SPI_execute_with_args(query, nargs, types, values, nulls,
+										   false, 0);
+
+	MemoryContextSwitchTo(cxt);
+	if (rc != expected)
+		elog(ERROR, "internal query failed: %s: %s", SPI_result_code_string(rc),
+			 query);
+}
+
+/*
  * SPI_execute() under migrate.statement_timeout.  The server's statement
  * timer also enforces the session's statement_timeout, which limits the
  * whole call: arm the earlier of the two deadlines, and the session's

@@ -41,19 +41,14 @@ List *
 invalid_indexes(void)
 {
 	List	   *result = NIL;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			rc;
 
-	rc = SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-					 "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
-					 "FROM pg_catalog.pg_index i "
-					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
-					 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-					 "WHERE NOT i.indisvalid ORDER BY 1",
-					 true, 0);
-	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not list invalid indexes: %s", SPI_result_code_string(rc));
+	spi_run("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+			"OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+			"FROM pg_catalog.pg_index i "
+			"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+			"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+			"WHERE NOT i.indisvalid ORDER BY 1",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 1));

@@ -181,6 +181,8 @@ typedef void (*statement_runner) (const Statement *stmt);
 extern void execute_script(const Script *script, List *statements,
 						   statement_runner run);
 extern void execute_spi_statement(const Statement *stmt);
+extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
+					const char *nulls, int expected);
 extern int	script_error_line;
 
 /* plpgsql_lines.c */

@@ -391,19 +391,13 @@ static void
 check_deferred_constraints(const Migration *m)
 {
 	ErrorContextCallback cb;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			rc;
 
 	cb.callback = deferred_constraints_callback;
 	cb.arg = (void *) m;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	rc = SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0);
+	spi_run("SET CONSTRAINTS ALL IMMEDIATE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	error_context_stack = cb.previous;
-	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "could not check deferred constraints: %s",
-			 SPI_result_code_string(rc));
 }
 
 /*

@@ -90,16 +90,10 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 				   const char *nulls, int expected)
 {
 	OwnerSwitch sw;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			rc;
 
 	become_owner(&sw);
-	rc = SPI_execute_with_args(query, nargs, types, values, nulls, false, 0);
+	spi_run(query, nargs, types, values, nulls, expected);
 	restore_user(&sw);
-	/* SPI leaves us in its procedure context, which lives for the call */
-	MemoryContextSwitchTo(cxt);
-	if (rc != expected)
-		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
 }
 
 /*
