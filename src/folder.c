@@ -53,6 +53,8 @@ static bool path_below(const char *dir, const char *path);
 static bool below_allowed_directory(const char *path);
 static void check_opened(int fd, const char *given, OpenedKind kind);
 static int	compare_cstrings(const ListCell *a, const ListCell *b);
+static char *read_whole_file(int fd, const char *path, size_t *len);
+static void verify_encoding(const char *file, const char *buf, size_t len);
 
 /* Whether reads are confined: by the setting, or because it is unknown */
 static bool
@@ -360,41 +362,14 @@ folder_list_files(const char *dir)
 }
 
 /*
- * The whole content of dir/file as a NUL-terminated string, verified to be
- * valid in the database encoding.  With missing_ok, a file that does not
- * exist gives NULL.
+ * Read an open file whole into a NUL-terminated buffer; path for errors.
  */
-char *
-folder_read_file(const char *dir, const char *file, bool missing_ok)
+static char *
+read_whole_file(int fd, const char *path, size_t *len)
 {
-	char		path[MAXPGPATH];
-	int			fd;
 	struct stat st;
 	char	   *buf;
 	size_t		nread = 0;
-	int			valid;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path))
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("path of migration file \"%s\" is too long", file),
-				 errdetail("A path may be at most %d bytes long.", MAXPGPATH - 1)));
-
-	/*
-	 * A transient file is closed for us if an error is raised meanwhile.
-	 * O_NONBLOCK: a FIFO swapped in must be refused, not waited on.
-	 */
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK);
-	if (fd < 0)
-	{
-		if (missing_ok && errno == ENOENT)
-			return NULL;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open migration file \"%s\": %m", path),
-				 errhint("The file must be readable by the operating system user that runs the database server.")));
-	}
-	check_opened(fd, path, OPENED_FILE);
 
 	if (fstat(fd, &st) != 0)
 		ereport(ERROR,
@@ -426,26 +401,65 @@ folder_read_file(const char *dir, const char *file, bool missing_ok)
 			break;
 		nread += r;
 	}
-	CloseTransientFile(fd);
 	buf[nread] = '\0';
+	*len = nread;
+	return buf;
+}
 
-	valid = compat_valid_prefix_length(GetDatabaseEncoding(), buf, (int) nread);
-	if (valid != (int) nread)
-	{
-		int			line = 1;
+/* Refuse a file that is not valid in the database encoding, saying where */
+static void
+verify_encoding(const char *file, const char *buf, size_t len)
+{
+	int			valid = compat_valid_prefix_length(GetDatabaseEncoding(), buf, (int) len);
 
-		for (int i = 0; i < valid; i++)
-			if (buf[i] == '\n')
-				line++;
+	if (valid != (int) len)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("migration file \"%s\" is not valid in encoding \"%s\"",
 						file, GetDatabaseEncodingName()),
 				 errdetail("Invalid byte 0x%02x at line %d (byte offset %d).",
-						   (unsigned char) buf[valid], line, valid),
+						   (unsigned char) buf[valid], 1 + count_newlines(buf, valid),
+						   valid),
 				 errhint("Save the file in the database's encoding, %s.",
 						 GetDatabaseEncodingName())));
-	}
+}
 
+/*
+ * The whole content of dir/file as a NUL-terminated string, verified to be
+ * valid in the database encoding.  With missing_ok, a file that does not
+ * exist gives NULL.
+ */
+char *
+folder_read_file(const char *dir, const char *file, bool missing_ok)
+{
+	char		path[MAXPGPATH];
+	int			fd;
+	char	   *buf;
+	size_t		len;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("path of migration file \"%s\" is too long", file),
+				 errdetail("A path may be at most %d bytes long.", MAXPGPATH - 1)));
+
+	/*
+	 * A transient file is closed for us if an error is raised meanwhile.
+	 * O_NONBLOCK: a FIFO swapped in must be refused, not waited on.
+	 */
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK);
+	if (fd < 0)
+	{
+		if (missing_ok && errno == ENOENT)
+			return NULL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migration file \"%s\": %m", path),
+				 errhint("The file must be readable by the operating system user that runs the database server.")));
+	}
+	check_opened(fd, path, OPENED_FILE);
+	buf = read_whole_file(fd, path, &len);
+	CloseTransientFile(fd);
+	verify_encoding(file, buf, len);
 	return buf;
 }

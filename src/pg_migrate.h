@@ -146,6 +146,7 @@ extern Migration *source_add(MigrationSet *set, const char *name,
 extern void source_check_unique_versions(const MigrationSet *set);
 extern bool is_numbered_sql(const char *file);
 extern bool string_list_member(List *list, const char *s);
+extern int	count_newlines(const char *s, size_t len);
 extern bool strip_suffix(char *s, const char *suffix);
 extern void load_script(const MigrationSet *set, const char *file, Script *out);
 extern void load_up_down_files(const MigrationSet *set, const Migration *m,

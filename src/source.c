@@ -109,6 +109,21 @@ strip_suffix(char *s, const char *suffix)
 	return true;
 }
 
+/* How many newlines the first len bytes of s hold */
+int
+count_newlines(const char *s, size_t len)
+{
+	int			n = 0;
+	const char *end = s + len;
+
+	while ((s = memchr(s, '\n', end - s)) != NULL)
+	{
+		n++;
+		s++;
+	}
+	return n;
+}
+
 /* Whether a list of C strings holds s */
 bool
 string_list_member(List *list, const char *s)
