@@ -53,6 +53,19 @@ spi_run(const char *query, int nargs, Oid *types, Datum *values,
 			 query);
 }
 
+/* The first column of the rows the last SPI query returned, as strings */
+List *
+spi_first_column(void)
+{
+	List	   *result = NIL;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
 /*
  * SPI_execute() under migrate.statement_timeout.  The server's statement
  * timer also enforces the session's statement_timeout, which limits the

@@ -40,8 +40,6 @@ static char *invalid_index_named(IndexStmt *stmt);
 List *
 invalid_indexes(void)
 {
-	List	   *result = NIL;
-
 	spi_run("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
 			"OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
 			"FROM pg_catalog.pg_index i "
@@ -49,11 +47,7 @@ invalid_indexes(void)
 			"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
 			"WHERE NOT i.indisvalid ORDER BY 1",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
+	return spi_first_column();
 }
 
 /*

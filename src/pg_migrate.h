@@ -184,6 +184,7 @@ extern void execute_script(const Script *script, List *statements,
 extern void execute_spi_statement(const Statement *stmt);
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
+extern List *spi_first_column(void);
 extern int	script_error_line;
 
 /* plpgsql_lines.c */

@@ -373,17 +373,11 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 List *
 tracking_failed(void)
 {
-	List	   *result = NIL;
-
 	run_tracking_query("SELECT name FROM ("
 					   " SELECT DISTINCT ON (name) name, action"
 					   " FROM migrate.history WHERE name IS NOT NULL"
 					   " ORDER BY name, id DESC) latest "
 					   "WHERE action OPERATOR(pg_catalog.=) 'failure' ORDER BY name",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
+	return spi_first_column();
 }

@@ -23,22 +23,7 @@ system("cd '$npm_dir' && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 my $node = start_node('drizzle');
 
 # the fixture, and a copy as an older deploy saw it: two of its three entries
-my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $full = "$tmp/full";
-my $older = "$tmp/older";
-system('cp', '-R', "$srcdir/test/fixtures/drizzle", $full) == 0 or die;
-system('cp', '-R', "$srcdir/test/fixtures/drizzle", $older) == 0 or die;
-unlink "$older/0002_lesson_position.sql", "$older/0002_lesson_position.down.sql";
-{
-	open my $fh, '<', "$full/meta/_journal.json" or die;
-	local $/;
-	my $journal = <$fh>;
-	close $fh;
-	$journal =~ s/,\s*\{[^{}]*"0002_lesson_position"[^{}]*\}//s or die 'journal edit failed';
-	open $fh, '>', "$older/meta/_journal.json" or die;
-	print $fh $journal;
-	close $fh;
-}
+my ($full, $older) = drizzle_fixtures($srcdir);
 
 sub drizzle_migrate
 {

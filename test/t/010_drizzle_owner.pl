@@ -18,22 +18,7 @@ my $superuser = $node->safe_psql('postgres', 'SELECT current_user');
 $node->safe_psql('postgres', 'CREATE ROLE app LOGIN; CREATE ROLE deployer LOGIN');
 
 # the fixture, and a copy as an older deploy saw it: two of its three entries
-my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $full = "$tmp/full";
-my $older = "$tmp/older";
-system('cp', '-R', "$srcdir/test/fixtures/drizzle", $full) == 0 or die;
-system('cp', '-R', "$srcdir/test/fixtures/drizzle", $older) == 0 or die;
-unlink "$older/0002_lesson_position.sql", "$older/0002_lesson_position.down.sql";
-{
-	open my $fh, '<', "$full/meta/_journal.json" or die;
-	local $/;
-	my $journal = <$fh>;
-	close $fh;
-	$journal =~ s/,\s*\{[^{}]*"0002_lesson_position"[^{}]*\}//s or die 'journal edit failed';
-	open $fh, '>', "$older/meta/_journal.json" or die;
-	print $fh $journal;
-	close $fh;
-}
+my ($full, $older) = drizzle_fixtures($srcdir);
 
 # One database per case, with app's schema for its functions and the
 # tracking table as drizzle-orm creates it, owned by app
@@ -238,7 +223,7 @@ is(app_code_ran($db), '0,false', 'plain table owned by app: none of app\'s code 
 
 # No table yet: pg_migrate creates it, owned by the caller, with built-in
 # types even when the caller's search_path puts app's "text" first
-my $mini = "$tmp/mini";
+my $mini = PostgreSQL::Test::Utils::tempdir . "/mini";
 mkdir $mini;
 mkdir "$mini/meta";
 write_migration($mini, '0000_widgets.sql', "CREATE TABLE public.widgets (id int);\n");
