@@ -16,28 +16,29 @@
 
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/timeout.h"
 
 #include "pg_migrate.h"
 
 static void run_body_statement(const Script *script, const Statement *stmt,
-							   const char *body, statement_runner run);
+							   const char *sql, statement_runner run);
 static int	body_error_line(const Script *script, const Statement *stmt,
-							const char *body, ErrorData *edata);
+							const char *sql, ErrorData *edata);
 
 /*
  * Run one statement through SPI.  migrate.statement_timeout, when set,
  * limits each statement rather than the whole call.
  */
 void
-execute_spi_statement(const Statement *stmt)
+execute_spi_statement(const Statement *stmt, const char *sql)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, migrate_statement_timeout);
-	rc = SPI_execute(stmt->sql, false, 0);
+	rc = SPI_execute(sql, false, 0);
 	if (migrate_statement_timeout > 0)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 	/* SPI leaves us in its procedure context, which lives for the call */
@@ -59,26 +60,26 @@ execute_spi_statement(const Statement *stmt)
  */
 static int
 body_error_line(const Script *script, const Statement *stmt,
-				const char *body, ErrorData *edata)
+				const char *sql, ErrorData *edata)
 {
-	const char *at = strstr(stmt->sql, body);
-	int			body_offset;
+	const char *body;
 	const char *frame;
 	int			body_line;
 
-	if (at == NULL)				/* body written as a quoted literal */
+	if (stmt->body_offset < 0)	/* body written as a quoted literal */
 		return stmt->line;
-	body_offset = stmt->offset + (at - stmt->sql);
+	body = sql + (stmt->body_offset - stmt->offset);
 
 	if (edata->internalquery && edata->internalpos > 0 &&
-		strcmp(edata->internalquery, body) == 0)
-		return script_line_at(script, body_offset +
-							  script_chars_to_bytes(at, edata->internalpos - 1));
+		strlen(edata->internalquery) == stmt->body_len &&
+		strncmp(edata->internalquery, body, stmt->body_len) == 0)
+		return script_line_at(script, stmt->body_offset +
+							  script_chars_to_bytes(body, edata->internalpos - 1));
 
-	if (IsA(stmt->parsetree, DoStmt) && edata->context &&
+	if (stmt->kind == STMT_DO_BLOCK && edata->context &&
 		(frame = strstr(edata->context, "inline_code_block line ")) != NULL &&
 		sscanf(frame, "inline_code_block line %d", &body_line) == 1)
-		return script_line_at(script, body_offset) + body_line - 1;
+		return script_line_at(script, stmt->body_offset) + body_line - 1;
 
 	return stmt->line;
 }
@@ -90,13 +91,13 @@ body_error_line(const Script *script, const Statement *stmt,
  */
 static void
 run_body_statement(const Script *script, const Statement *stmt,
-				   const char *body, statement_runner run)
+				   const char *sql, statement_runner run)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		run(stmt);
+		run(stmt, sql);
 	}
 	PG_CATCH();
 	{
@@ -107,7 +108,7 @@ run_body_statement(const Script *script, const Statement *stmt,
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		line = body_error_line(script, stmt, body, edata);
+		line = body_error_line(script, stmt, sql, edata);
 		edata->context = edata->context ?
 			psprintf("%s\nmigration %s, line %d", edata->context,
 					 script->file, line) :
@@ -120,27 +121,40 @@ run_body_statement(const Script *script, const Statement *stmt,
 /*
  * Run statements (from script_split) one by one with the given runner:
  * execute_spi_statement() in the caller's SPI connection, or a top-level
- * runner in the background worker.
+ * runner in the background worker.  Each statement's text is copied out of
+ * the script in a memory context of its own, reset after it ran.
  */
 void
-execute_script(const Script *script, List *statements, statement_runner run)
+execute_script(const Script *script, const StatementList *statements,
+			   statement_runner run)
 {
 	ScriptErrorContext ctx;
-	ListCell   *lc;
+	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "pg_migrate statement",
+												   ALLOCSET_DEFAULT_SIZES);
 
 	script_error_push(&ctx, script);
-	foreach(lc, statements)
+	for (int i = 0; i < statements->count; i++)
 	{
-		Statement  *stmt = lfirst(lc);
-		const char *body = script_function_body(stmt->parsetree);
+		const Statement *stmt = &statements->items[i];
+		MemoryContext old;
+		char	   *sql;
 
 		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(stmt_cxt);
+		sql = script_statement_text(script, stmt);
 		ctx.stmt = stmt;
-		ctx.body_pending = body != NULL;
-		if (body)
-			run_body_statement(script, stmt, body, run);
+		ctx.sql = sql;
+		ctx.line = stmt->line;
+		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
+			stmt->kind == STMT_FUNCTION_BODY;
+		if (ctx.body_pending)
+			run_body_statement(script, stmt, sql, run);
 		else
-			run(stmt);
+			run(stmt, sql);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(stmt_cxt);
 	}
 	script_error_pop(&ctx);
+	MemoryContextDelete(stmt_cxt);
 }

@@ -132,7 +132,7 @@ dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 		out->down.first_line = 1 + count_lines(sql, down_body);
 		out->down.sql = pstrdup(down_body);
 		/* dbmate writes an empty down section by default: no down script */
-		if (script_split(&out->down) == NIL)
+		if (script_split(&out->down)->count == 0)
 			out->down.sql = NULL;
 	}
 }

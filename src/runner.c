@@ -54,8 +54,8 @@ static void lock_wait_callback(void *arg);
 static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
-static List *prepare_script(const Script *script, const char *what,
-							 TransactionCheck check);
+static StatementList *prepare_script(const Script *script, const char *what,
+									 TransactionCheck check);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 static int	compare_status_rows(const void *a, const void *b);
@@ -191,12 +191,12 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 }
 
 /* Split and check a script; an empty one is an error */
-static List *
+static StatementList *
 prepare_script(const Script *script, const char *what, TransactionCheck check)
 {
-	List	   *stmts = script_split(script);
+	StatementList *stmts = script_split(script);
 
-	if (stmts == NIL)
+	if (stmts->count == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s \"%s\" contains no SQL statements", what,
@@ -274,7 +274,7 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
  * set) in place of the session's lock_timeout while they run.
  */
 static void
-execute_in_transaction(const Script *script, List *stmts)
+execute_in_transaction(const Script *script, StatementList *stmts)
 {
 	int			nest = NewGUCNestLevel();
 
@@ -296,7 +296,7 @@ static int64
 apply_one(const MigrationSet *set, const Migration *m)
 {
 	LoadedMigration lm;
-	List	   *stmts;
+	StatementList *stmts;
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
 	TimestampTz start;
 	int64		duration;
@@ -600,7 +600,7 @@ run_rollback(const char *name, ResultSink *sink)
 	{
 		AppliedMigration *am = lfirst(lc);
 		Script		down;
-		List	   *stmts;
+		StatementList *stmts;
 		TimestampTz start;
 		int64		duration;
 
