@@ -64,8 +64,14 @@ dbmate_claims(const char *dir, List *files)
 		const char *file = lfirst(lc);
 
 		if (is_numbered_sql(file))
-			return find_marker(folder_read_file(dir, file, false),
-							   "-- migrate:up") != NULL;
+		{
+			char	   *sql = folder_read_file(dir, file, false);
+			bool		found = find_marker(sql, "-- migrate:up") != NULL;
+
+			/* freed at once: detection runs before the whole call's work */
+			pfree(sql);
+			return found;
+		}
 	}
 	return false;
 }
