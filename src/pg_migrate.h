@@ -200,6 +200,7 @@ extern void script_check(const Script *script, const StatementList *statements,
 extern bool script_has_directive(const char *sql, const char *directive);
 extern int	script_bom_length(const char *sql);
 extern char *script_statement_text(const Script *script, const Statement *stmt);
+extern Datum script_text_datum(const Script *script);
 extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
 extern void script_error_pop(ScriptErrorContext *ctx);
 extern int	script_line_at(const Script *script, int offset);

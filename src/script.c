@@ -20,6 +20,7 @@
 #include "parser/scanner.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
+#include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 
 #include "compat.h"
@@ -93,6 +94,62 @@ char *
 script_statement_text(const Script *script, const Statement *stmt)
 {
 	return pnstrdup(script->sql + stmt->offset, stmt->len);
+}
+
+/*
+ * A script as a text datum without a copy of it: an expanded object, which
+ * is flattened straight into the tuple that stores it.  The tracking table
+ * keeps every up script, and a copy of a seed-data script of hundreds of
+ * megabytes would only sit beside the script and the tuple.
+ */
+typedef struct ScriptText
+{
+	ExpandedObjectHeader hdr;
+	const char *sql;
+	Size		len;
+} ScriptText;
+
+static Size
+script_text_flat_size(ExpandedObjectHeader *eohptr)
+{
+	return VARHDRSZ + ((ScriptText *) eohptr)->len;
+}
+
+static void
+script_text_flatten(ExpandedObjectHeader *eohptr, void *result,
+					Size allocated_size)
+{
+	ScriptText *st = (ScriptText *) eohptr;
+
+	Assert(allocated_size == VARHDRSZ + st->len);
+	SET_VARSIZE(result, VARHDRSZ + st->len);
+	memcpy(VARDATA(result), st->sql, st->len);
+}
+
+static const ExpandedObjectMethods script_text_methods = {
+	script_text_flat_size,
+	script_text_flatten
+};
+
+/*
+ * The script's text as a read-only text datum, valid as long as the script
+ * is.  Passed to a query as a parameter, it is copied only into the tuple,
+ * provided that the plan is generic (a custom plan copies parameters into
+ * constants).
+ */
+Datum
+script_text_datum(const Script *script)
+{
+	ScriptText *st = palloc(sizeof(ScriptText));
+
+	st->sql = script->sql;
+	st->len = strlen(script->sql);
+	if (st->len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("migration file \"%s\" is too large to record", script->file)));
+	EOH_init_header(&st->hdr, &script_text_methods, CurrentMemoryContext);
+	return EOHPGetRODatum(&st->hdr);
 }
 
 /*

@@ -88,10 +88,21 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 {
 	OwnerSwitch sw;
 	MemoryContext cxt = CurrentMemoryContext;
+	SPIPlanPtr	plan;
 	int			rc;
 
 	become_owner(&sw);
-	rc = SPI_execute_with_args(query, nargs, types, values, nulls, false, 0);
+
+	/*
+	 * A generic plan: a custom one would copy each parameter into a
+	 * constant, and a migration's script can be hundreds of megabytes.
+	 */
+	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare tracking query: %s",
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	SPI_freeplan(plan);
 	restore_user(&sw);
 	/* SPI leaves us in its procedure context, which lives for the call */
 	MemoryContextSwitchTo(cxt);
@@ -204,9 +215,9 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->version);
 	values[2] = CStringGetTextDatum(checksum);
-	values[3] = CStringGetTextDatum(lm->up.sql);
+	values[3] = script_text_datum(&lm->up);
 	if (lm->down.sql)
-		values[4] = CStringGetTextDatum(lm->down.sql);
+		values[4] = script_text_datum(&lm->down);
 	else
 		nulls[4] = 'n';
 	values[5] = CStringGetTextDatum(set->dir);
