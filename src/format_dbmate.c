@@ -24,13 +24,17 @@ const MigrationFormat dbmate_format = {
 	"dbmate", dbmate_claims, dbmate_scan, dbmate_load
 };
 
-/* The start of the line that begins with marker, or NULL */
+/*
+ * The start of the line that begins with marker, or NULL.  The first line
+ * begins after a byte order mark, where the marker usually is.
+ */
 static char *
 find_marker(char *sql, const char *marker)
 {
 	size_t		len = strlen(marker);
 
-	for (char *line = sql; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+	for (char *line = sql + script_bom_length(sql); line;
+		 line = strchr(line, '\n'), line = line ? line + 1 : NULL)
 	{
 		if (strncmp(line, marker, len) == 0 &&
 			(line[len] == '\0' || isspace((unsigned char) line[len])))

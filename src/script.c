@@ -759,7 +759,7 @@ script_check(const Script *script, const StatementList *statements,
 bool
 script_has_directive(const char *sql, const char *directive)
 {
-	const char *p = sql;
+	const char *p = sql + script_bom_length(sql);
 	size_t		dlen = strlen(directive);
 
 	for (;;)
