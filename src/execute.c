@@ -2,7 +2,8 @@
  *
  * execute.c
  *	  Running a script's statements one by one through SPI, as the calling
- *	  user, so that an error can be traced to the statement's file and line.
+ *	  user, so that an error can be traced to the statement's file and line;
+ *	  and pg_migrate's own queries through SPI.
  *
  * Running the whole file in one SPI_execute() would be simpler, but an
  * error without a position (a duplicate key, a RAISE) could then not be
@@ -16,6 +17,7 @@
 
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
@@ -23,9 +25,9 @@
 
 static int	execute_with_timeout(const char *sql);
 static int	body_error_line(const Script *script, const Statement *stmt,
-							const char *body, ErrorData *edata, int block_line);
+							const char *sql, ErrorData *edata, int block_line);
 static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
-						  const char *body, statement_runner run);
+						  const char *sql, statement_runner run);
 
 /*
  * The file line of the statement whose error is being raised, or 0: set
@@ -36,17 +38,26 @@ int			script_error_line = 0;
 
 /*
  * Run one of pg_migrate's own queries through SPI, with parameters, and
- * insist on the expected result.  SPI returns in its procedure context,
- * which lives for the whole call, so the caller's context is restored.
+ * insist on the expected result.  The plan is generic: a custom one would
+ * copy each parameter into a constant, and a migration's script, recorded
+ * as a parameter, can be hundreds of megabytes.  SPI returns in its
+ * procedure context, which lives for the whole call, so the caller's
+ * context is restored.
  */
 void
 spi_run(const char *query, int nargs, Oid *types, Datum *values,
 		const char *nulls, int expected)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int			rc = SPI_execute_with_args(query, nargs, types, values, nulls,
-										   false, 0);
+	SPIPlanPtr	plan;
+	int			rc;
 
+	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare internal query: %s: %s",
+			 SPI_result_code_string(SPI_result), query);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	SPI_freeplan(plan);
 	MemoryContextSwitchTo(cxt);
 	if (rc != expected)
 		elog(ERROR, "internal query failed: %s: %s", SPI_result_code_string(rc),
@@ -105,15 +116,15 @@ execute_with_timeout(const char *sql)
  * limits each statement rather than the whole call.
  */
 void
-execute_spi_statement(const Statement *stmt)
+execute_spi_statement(const Statement *stmt, const char *sql)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
-		rc = execute_with_timeout(stmt->sql);
+		rc = execute_with_timeout(sql);
 	else
-		rc = SPI_execute(stmt->sql, false, 0);
+		rc = SPI_execute(sql, false, 0);
 	/* SPI leaves us in its procedure context, which lives for the call */
 	MemoryContextSwitchTo(cxt);
 	if (rc < 0)
@@ -130,22 +141,22 @@ execute_spi_statement(const Statement *stmt)
  */
 static int
 body_error_line(const Script *script, const Statement *stmt,
-				const char *body, ErrorData *edata, int block_line)
+				const char *sql, ErrorData *edata, int block_line)
 {
-	const char *at = strstr(stmt->sql, body);
-	int			body_offset;
+	const char *body;
 
-	if (at == NULL)				/* body written as a quoted literal */
+	if (stmt->body_offset < 0)	/* body written as a quoted literal */
 		return stmt->line;
-	body_offset = stmt->offset + (at - stmt->sql);
+	body = sql + (stmt->body_offset - stmt->offset);
 
 	if (edata->internalquery && edata->internalpos > 0 &&
-		strcmp(edata->internalquery, body) == 0)
-		return script_line_at(script, body_offset +
-							  script_chars_to_bytes(at, edata->internalpos - 1));
+		strlen(edata->internalquery) == stmt->body_len &&
+		strncmp(edata->internalquery, body, stmt->body_len) == 0)
+		return script_line_at(script, stmt->body_offset +
+							  script_chars_to_bytes(body, edata->internalpos - 1));
 
 	if (block_line > 0)
-		return script_line_at(script, body_offset) + block_line - 1;
+		return script_line_at(script, stmt->body_offset) + block_line - 1;
 
 	return stmt->line;
 }
@@ -153,38 +164,38 @@ body_error_line(const Script *script, const Statement *stmt,
 /*
  * Run one statement, and when it fails, note the file line of the error as
  * data (script_error_line) for the failure's history row.  For statements
- * outside function bodies the error context callback has placed the error
- * (ctx->line); errors inside a body are placed here, since the callback
- * sees neither the internal query nor PL/pgSQL's line.
+ * outside function bodies the error context callback placed the error
+ * (ctx->reported_line); errors inside a body are placed here, since the
+ * callback sees neither the internal query nor PL/pgSQL's line.
  */
 static void
-run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *body,
+run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 			  statement_runner run)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
-	volatile bool do_block = body && IsA(stmt->parsetree, DoStmt);
+	volatile bool do_block = stmt->kind == STMT_DO_BLOCK;
 
 	if (do_block)
 		plpgsql_lines_start();
 	PG_TRY();
 	{
-		run(stmt);
+		run(stmt, sql);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 		int			block_line = do_block ? plpgsql_lines_stop() : 0;
 
-		if (!body)
+		if (!ctx->body_pending)
 		{
-			script_error_line = ctx->line;
+			script_error_line = ctx->reported_line;
 			PG_RE_THROW();
 		}
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		script_error_line = body_error_line(ctx->script, stmt, body, edata,
+		script_error_line = body_error_line(ctx->script, stmt, sql, edata,
 											block_line);
 		edata->context = edata->context ?
 			psprintf("%s\nmigration %s, line %d", edata->context,
@@ -201,26 +212,39 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *body,
 /*
  * Run statements (from script_split) one by one with the given runner:
  * execute_spi_statement() in the caller's SPI connection, or a top-level
- * runner in the background worker.
+ * runner in the background worker.  Each statement's text is copied out of
+ * the script in a memory context of its own, reset after it ran.
  */
 void
-execute_script(const Script *script, List *statements, statement_runner run)
+execute_script(const Script *script, const StatementList *statements,
+			   statement_runner run)
 {
 	ScriptErrorContext ctx;
-	ListCell   *lc;
+	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "pg_migrate statement",
+												   ALLOCSET_DEFAULT_SIZES);
 
 	script_error_line = 0;
 	script_error_push(&ctx, script);
-	foreach(lc, statements)
+	for (int i = 0; i < statements->count; i++)
 	{
-		Statement  *stmt = lfirst(lc);
-		const char *body = script_function_body(stmt->parsetree);
+		const Statement *stmt = &statements->items[i];
+		MemoryContext old;
+		char	   *sql;
 
 		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(stmt_cxt);
+		sql = script_statement_text(script, stmt);
 		ctx.stmt = stmt;
-		ctx.line = 0;
-		ctx.body_pending = body != NULL;
-		run_statement(&ctx, stmt, body, run);
+		ctx.sql = sql;
+		ctx.line = stmt->line;
+		ctx.reported_line = 0;
+		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
+			stmt->kind == STMT_FUNCTION_BODY;
+		run_statement(&ctx, stmt, sql, run);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(stmt_cxt);
 	}
 	script_error_pop(&ctx);
+	MemoryContextDelete(stmt_cxt);
 }

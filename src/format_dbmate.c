@@ -24,13 +24,17 @@ const MigrationFormat dbmate_format = {
 	"dbmate", dbmate_claims, dbmate_scan, dbmate_load
 };
 
-/* The start of the line that begins with marker, or NULL */
+/*
+ * The start of the line that begins with marker, or NULL.  The first line
+ * begins after a byte order mark, where the marker usually is.
+ */
 static char *
 find_marker(char *sql, const char *marker)
 {
 	size_t		len = strlen(marker);
 
-	for (char *line = sql; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+	for (char *line = sql + script_bom_length(sql); line;
+		 line = strchr(line, '\n'), line = line ? line + 1 : NULL)
 	{
 		if (strncmp(line, marker, len) == 0 &&
 			(line[len] == '\0' || isspace((unsigned char) line[len])))
@@ -64,8 +68,14 @@ dbmate_claims(const char *dir, List *files)
 		const char *file = lfirst(lc);
 
 		if (is_numbered_sql(file))
-			return find_marker(folder_read_file(dir, file, false),
-							   "-- migrate:up") != NULL;
+		{
+			char	   *sql = folder_read_file(dir, file, false);
+			bool		found = find_marker(sql, "-- migrate:up") != NULL;
+
+			/* freed at once: detection runs before the whole call's work */
+			pfree(sql);
+			return found;
+		}
 	}
 	return false;
 }
@@ -132,7 +142,7 @@ dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 		out->down.first_line = 1 + count_lines(sql, down_body);
 		out->down.sql = pstrdup(down_body);
 		/* dbmate writes an empty down section by default: no down script */
-		if (script_split(&out->down) == NIL)
+		if (script_split(&out->down)->count == 0)
 			out->down.sql = NULL;
 	}
 }

@@ -58,13 +58,9 @@ static List *
 index_statements(const Script *script)
 {
 	List	   *result = NIL;
-	const char *sql = script->sql;
 	ListCell   *lc;
 
-	/* a byte order mark, which script_split() blanks out, is no SQL */
-	if (strncmp(sql, "\xEF\xBB\xBF", 3) == 0)
-		sql += 3;
-	foreach(lc, compat_raw_parser(sql))
+	foreach(lc, compat_raw_parser(script->sql + script_bom_length(script->sql)))
 	{
 		Node	   *stmt = lfirst_node(RawStmt, lc)->stmt;
 

@@ -84,27 +84,65 @@ typedef struct LoadedMigration
 	bool		no_transaction; /* "-- migrate:no-transaction" directive */
 } LoadedMigration;
 
-/* One statement of a script */
-typedef struct Statement
+/*
+ * What script_split() found a statement to be, as far as the checks and the
+ * runner need to know: everything else is read again from its text when it
+ * runs.
+ */
+typedef enum StatementKind
 {
-	char	   *sql;			/* the statement's text, without ';' */
-	int			offset;			/* byte offset of sql within the script */
-	int			line;			/* line of its first token within the file */
-	Node	   *parsetree;		/* raw parse tree */
-} Statement;
+	STMT_PLAIN,
+	STMT_TRANSACTION_CONTROL,	/* BEGIN, COMMIT, SAVEPOINT ... */
+	STMT_COPY_FROM_STDIN,
+	STMT_COPY_TO_STDOUT,
+	STMT_DO_BLOCK,				/* DO with its body */
+	STMT_FUNCTION_BODY			/* CREATE FUNCTION or PROCEDURE ... AS body */
+} StatementKind;
 
 /*
- * Error context naming the file and line being checked or run.  While
- * stmt is NULL, error positions are taken as offsets into the whole script
- * (parser errors) and line, when set, is reported otherwise; while a
- * statement runs, the callback leaves the line it reported in line.
+ * One statement of a script: where it is, and compact facts about it.  A
+ * seed-data script can hold millions of statements, so neither their text
+ * nor their parse trees are kept; the text is copied out of the script only
+ * while the statement runs.
+ */
+typedef struct Statement
+{
+	int			offset;			/* byte offset of its first token in the
+								 * script's sql */
+	int			len;			/* byte length of its text, without ';' */
+	int			line;			/* line of its first token within the file */
+	int			body_offset;	/* DO block or function body: byte offset of
+								 * the body in the script's sql, or -1 when
+								 * the body is a literal with escapes */
+	int			body_len;		/* byte length of that body */
+	uint16		tag;			/* CommandTag */
+	uint8		kind;			/* StatementKind */
+	uint8		top_level;		/* nonzero: runs only outside a transaction
+								 * block (see script.c) */
+} Statement;
+
+/* A script's statements, in order */
+typedef struct StatementList
+{
+	int			count;
+	int			allocated;
+	Statement  *items;
+} StatementList;
+
+/*
+ * Error context naming the file and line being parsed, checked or run.
+ * Error positions count characters in sql, the text being parsed or the
+ * statement being run (stmt), whose first character is on line; without
+ * sql, line is reported as it is.
  */
 typedef struct ScriptErrorContext
 {
 	ErrorContextCallback callback;
 	const Script *script;
 	const Statement *stmt;
+	const char *sql;
 	int			line;
+	int			reported_line;	/* out: the line the callback last named */
 	bool		body_pending;	/* stmt has a function body: see execute.c */
 } ScriptErrorContext;
 
@@ -158,7 +196,7 @@ extern void drizzle_record(const char *checksum, int64 created_at);
 extern void drizzle_forget(const char *checksum);
 
 /* script.c */
-extern List *script_split(const Script *script);
+extern StatementList *script_split(const Script *script);
 /* what script_check() refuses beside what SPI cannot run at all */
 typedef enum TransactionCheck
 {
@@ -167,21 +205,23 @@ typedef enum TransactionCheck
 	CHECK_DOWN_SCRIPT			/* a down script run by rollback */
 } TransactionCheck;
 
-extern void script_check(const Script *script, List *statements,
+extern void script_check(const Script *script, const StatementList *statements,
 						 TransactionCheck check);
 extern bool script_has_directive(const char *sql, const char *directive);
+extern int	script_bom_length(const char *sql);
+extern char *script_statement_text(const Script *script, const Statement *stmt);
+extern Datum script_text_datum(const Script *script);
 extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
 extern void script_error_pop(ScriptErrorContext *ctx);
 extern int	script_line_at(const Script *script, int offset);
 extern int	script_chars_to_bytes(const char *s, int nchars);
-extern const char *script_function_body(Node *parsetree);
 extern void checksum_hex(const char *data, size_t len, char *out);
 
 /* execute.c */
-typedef void (*statement_runner) (const Statement *stmt);
-extern void execute_script(const Script *script, List *statements,
+typedef void (*statement_runner) (const Statement *stmt, const char *sql);
+extern void execute_script(const Script *script, const StatementList *statements,
 						   statement_runner run);
-extern void execute_spi_statement(const Statement *stmt);
+extern void execute_spi_statement(const Statement *stmt, const char *sql);
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);

@@ -65,8 +65,8 @@ static void report_drift(int elevel, const MigrationSet *set,
 						 const AppliedMigration *am, const Migration *m,
 						 int nothers, const char *others);
 static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
-static List *prepare_script(const Script *script, bool down,
-							 TransactionCheck check);
+static StatementList *prepare_script(const Script *script, bool down,
+									 TransactionCheck check);
 static void down_checksum(const LoadedMigration *lm, char *out);
 static void check_unchanged(const MigrationSet *set, const Migration *m,
 							const LoadedMigration *lm);
@@ -74,7 +74,8 @@ static void load_as_checked(const MigrationSet *set, const Migration *m,
 							LoadedMigration *lm);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
-static void execute_in_transaction(const Script *script, List *stmts);
+static void execute_in_transaction(const Script *script,
+								   const StatementList *stmts);
 static void deferred_constraints_callback(void *arg);
 static void check_deferred_constraints(const Migration *m);
 static int64 apply_one(const MigrationSet *set, const Migration *m,
@@ -219,18 +220,18 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 }
 
 /* Split and check a script; an empty one is an error */
-static List *
+static StatementList *
 prepare_script(const Script *script, bool down, TransactionCheck check)
 {
-	List	   *stmts = script_split(script);
+	StatementList *stmts = script_split(script);
 
-	if (stmts == NIL && down)
+	if (stmts->count == 0 && down)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("down script \"%s\" contains no SQL statements",
 						script->file),
 				 errhint("Delete the file if the migration cannot be undone.")));
-	if (stmts == NIL)
+	if (stmts->count == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("migration file \"%s\" contains no SQL statements",
@@ -362,7 +363,7 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
  * gets them back.
  */
 static void
-execute_in_transaction(const Script *script, List *stmts)
+execute_in_transaction(const Script *script, const StatementList *stmts)
 {
 	int			nest = NewGUCNestLevel();
 
@@ -409,7 +410,7 @@ static int64
 apply_one(const MigrationSet *set, const Migration *m,
 		  const LoadedMigration *lm, RunMode mode)
 {
-	List	   *stmts;
+	StatementList *stmts;
 	TimestampTz start;
 	int64		duration;
 
@@ -675,7 +676,7 @@ static int64
 rollback_one(const AppliedMigration *am, const char *caller)
 {
 	Script		down;
-	List	   *stmts;
+	StatementList *stmts;
 	TimestampTz start;
 	int64		duration;
 	int			nest;

@@ -2,9 +2,9 @@
  *
  * script.c
  *	  The text of a migration script: splitting it into statements with
- *	  PostgreSQL's own parser, rejecting what cannot run inside the server,
- *	  reading its directives, its checksum, and pointing errors at the file
- *	  and line they come from.
+ *	  PostgreSQL's own scanner and parser, rejecting what cannot run inside
+ *	  the server, reading its directives, its checksum, and pointing errors
+ *	  at the file and line they come from.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -14,17 +14,19 @@
 
 #include "common/keywords.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
+#include "utils/expandeddatum.h"
+#include "utils/memutils.h"
 
 #include "compat.h"
 #include "pg_migrate.h"
 
 static void script_error_callback(void *arg);
-static void check_meta_commands(const Script *script);
 static int	skip_space_and_comments(const char *s, int pos, int end);
 
 /* Hex SHA-256 of a buffer into out[MIGRATE_CHECKSUM_LEN + 1] */
@@ -53,26 +55,98 @@ script_chars_to_bytes(const char *s, int nchars)
 int
 script_line_at(const Script *script, int offset)
 {
-	int			line = script->first_line;
+	return script->first_line +
+		count_newlines(script->sql, strnlen(script->sql, offset));
+}
 
-	for (int i = 0; i < offset && script->sql[i]; i++)
-		if (script->sql[i] == '\n')
-			line++;
-	return line;
+/*
+ * Length of the UTF-8 byte order mark that editors on Windows start files
+ * with: 3 when sql starts with one (in a UTF-8 database), else 0.  Nothing
+ * that reads a script may take it for text: the parser would reject it, and
+ * it would hide a directive on the first line.
+ */
+int
+script_bom_length(const char *sql)
+{
+	if (strncmp(sql, "\xEF\xBB\xBF", 3) == 0 &&
+		GetDatabaseEncoding() == PG_UTF8)
+		return 3;
+	return 0;
+}
+
+/* A statement's text, NUL-terminated, in the current memory context */
+char *
+script_statement_text(const Script *script, const Statement *stmt)
+{
+	return pnstrdup(script->sql + stmt->offset, stmt->len);
+}
+
+/*
+ * A script as a text datum without a copy of it: an expanded object, which
+ * is flattened straight into the tuple that stores it.  The tracking table
+ * keeps every up script, and a copy of a seed-data script of hundreds of
+ * megabytes would only sit beside the script and the tuple.
+ */
+typedef struct ScriptText
+{
+	ExpandedObjectHeader hdr;
+	const char *sql;
+	Size		len;
+} ScriptText;
+
+static Size
+script_text_flat_size(ExpandedObjectHeader *eohptr)
+{
+	return VARHDRSZ + ((ScriptText *) eohptr)->len;
+}
+
+static void
+script_text_flatten(ExpandedObjectHeader *eohptr, void *result,
+					Size allocated_size)
+{
+	ScriptText *st = (ScriptText *) eohptr;
+
+	Assert(allocated_size == VARHDRSZ + st->len);
+	SET_VARSIZE(result, VARHDRSZ + st->len);
+	memcpy(VARDATA(result), st->sql, st->len);
+}
+
+static const ExpandedObjectMethods script_text_methods = {
+	script_text_flat_size,
+	script_text_flatten
+};
+
+/*
+ * The script's text as a read-only text datum, valid as long as the script
+ * is.  Passed to a query as a parameter, it is copied only into the tuple,
+ * provided that the plan is generic (a custom plan copies parameters into
+ * constants).
+ */
+Datum
+script_text_datum(const Script *script)
+{
+	ScriptText *st = palloc(sizeof(ScriptText));
+
+	st->sql = script->sql;
+	st->len = strlen(script->sql);
+	if (st->len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("migration file \"%s\" is too large to record", script->file)));
+	EOH_init_header(&st->hdr, &script_text_methods, CurrentMemoryContext);
+	return EOHPGetRODatum(&st->hdr);
 }
 
 /*
  * The body of a DO block or CREATE FUNCTION, whose errors are positioned
  * relative to the body rather than to the statement; NULL for others.
  */
-const char *
-script_function_body(Node *parsetree)
+static const char *
+function_body(Node *parsetree)
 {
 	List	   *options;
 	ListCell   *lc;
 
-	if (parsetree == NULL)
-		return NULL;
 	if (IsA(parsetree, DoStmt))
 		options = ((DoStmt *) parsetree)->args;
 	else if (IsA(parsetree, CreateFunctionStmt))
@@ -96,64 +170,51 @@ script_function_body(Node *parsetree)
 
 /*
  * Error context: "migration <file>, line <n>".  When the error carries a
- * position, the line is that of the position; otherwise that of the
- * statement being checked or run.
+ * position, in the text being parsed or the statement being run, the line
+ * is that of the position; otherwise that of the statement.
  */
 static void
 script_error_callback(void *arg)
 {
 	ScriptErrorContext *ctx = arg;
-	const Script *script = ctx->script;
 	int			line = ctx->line;
 	int			pos;
 
-	if (ctx->stmt == NULL)
+	/* execute.c places errors in function bodies itself */
+	if (ctx->body_pending)
+		return;
+
+	if (ctx->sql)
 	{
-		/* the parser reports positions within the whole script */
 		pos = geterrposition();
 		if (pos > 0)
 		{
-			line = script_line_at(script, script_chars_to_bytes(script->sql, pos - 1));
 			/* the client would show it against the wrong query text */
 			errposition(0);
-		}
-	}
-	else if (ctx->body_pending)
-	{
-		/* execute.c places errors in function bodies itself */
-		return;
-	}
-	else
-	{
-		const Statement *stmt = ctx->stmt;
 
-		pos = geterrposition();
-		if (pos > 0)
-		{
 			/*
 			 * Outside SPI (in the background worker) nothing turned the
 			 * position into one within the statement's text: do it here.
 			 */
-			errposition(0);
-			internalerrposition(pos);
-			internalerrquery(stmt->sql);
+			if (ctx->stmt)
+			{
+				internalerrposition(pos);
+				internalerrquery(ctx->sql);
+			}
 		}
-		else
+		else if (ctx->stmt)
 			pos = getinternalerrposition();
 		if (pos > 0)
-			line = script_line_at(script, stmt->offset +
-								  script_chars_to_bytes(stmt->sql, pos - 1));
-		else
-			line = stmt->line;
+			line += count_newlines(ctx->sql,
+								   script_chars_to_bytes(ctx->sql, pos - 1));
 	}
 
 	/* the line of a statement's error is also wanted as data */
-	if (ctx->stmt != NULL)
-		ctx->line = line;
+	ctx->reported_line = line;
 	if (line > 0)
-		errcontext("migration %s, line %d", script->file, line);
+		errcontext("migration %s, line %d", ctx->script->file, line);
 	else
-		errcontext("migration %s", script->file);
+		errcontext("migration %s", ctx->script->file);
 }
 
 void
@@ -161,7 +222,9 @@ script_error_push(ScriptErrorContext *ctx, const Script *script)
 {
 	ctx->script = script;
 	ctx->stmt = NULL;
+	ctx->sql = NULL;
 	ctx->line = 0;
+	ctx->reported_line = 0;
 	ctx->body_pending = false;
 	ctx->callback.callback = script_error_callback;
 	ctx->callback.arg = ctx;
@@ -212,166 +275,420 @@ skip_space_and_comments(const char *s, int pos, int end)
 /*
  * psql meta-commands (\i, \set, \copy ...) are read by psql, never by the
  * server, and the server's parser only says "syntax error at or near \".
- * A backslash outside literals is never valid SQL, so the server's own
- * lexer finds them; it only runs when some line starts with a backslash.
+ * A backslash outside literals is never valid SQL: the scanner returns it
+ * as a token of its own, at offset at of text.
  */
 static void
-check_meta_commands(const Script *script)
+reject_meta_command(const char *text, int at)
 {
-	const char *sql = script->sql;
-	bool		candidate = false;
+	int			len;
+
+	for (len = 1; text[at + len] && !isspace((unsigned char) text[at + len]); len++)
+		;
+	/* "\." ends the inline data of COPY FROM STDIN, as psql reads it */
+	if (len == 2 && text[at + 1] == '.')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("COPY FROM STDIN is not supported in a migration"),
+				 errdetail("The line ends the inline data of a COPY FROM STDIN, which only psql can send."),
+				 errhint("Load data with INSERT statements, or with COPY FROM a file on the database server."),
+				 errposition(pg_mbstrlen_with_len(text, at) + 1)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("psql meta-command \"%.*s\" is not supported in a migration",
+					len, text + at),
+			 errdetail("Meta-commands are interpreted by psql; the server never sees them."),
+			 errhint("Write the migration in plain SQL: inline the statements of an included file, and use literal values instead of psql variables."),
+			 errposition(pg_mbstrlen_with_len(text, at) + 1)));
+}
+
+/* Room for n entries at index i of list, in place of the one there */
+static void
+make_room(StatementList *list, int i, int n)
+{
+	int			count = list->count - 1 + n;
+
+	if (count > list->allocated)
+	{
+		list->allocated = Max(count, list->allocated * 2);
+		list->items = repalloc(list->items, sizeof(Statement) * list->allocated);
+	}
+	memmove(&list->items[i + n], &list->items[i + 1],
+			sizeof(Statement) * (list->count - i - 1));
+	list->count = count;
+}
+
+/* Grammar token code of a keyword */
+static int
+keyword_token(const char *word)
+{
+	int			kwnum = ScanKeywordLookup(word, &ScanKeywords);
+
+	if (kwnum < 0)
+		elog(ERROR, "\"%s\" is not a keyword", word);
+	return ScanKeywordTokens[kwnum];
+}
+
+/*
+ * How far into a statement the splitter is: its first tokens, and the
+ * nesting that keeps a ';' from ending it, as psql's own lexer tracks it
+ * (psqlscan.l).  A ';' inside parentheses belongs to the statement (CREATE
+ * RULE ... DO (a; b)), and so does one inside the body of CREATE
+ * [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN ATOMIC ... END, where CASE
+ * also ends with END.
+ */
+typedef struct SplitState
+{
+	int			start;			/* offset of the first token, or -1 */
+	int			ntokens;
+	int			first[4];		/* token codes of the first four tokens */
+	bool		routine;		/* CREATE [OR REPLACE] FUNCTION|PROCEDURE */
+	int			paren_depth;
+	int			begin_depth;
+	/* token codes of the keywords looked for */
+	int			kw_create,
+				kw_or,
+				kw_replace,
+				kw_function,
+				kw_procedure,
+				kw_begin,
+				kw_case,
+				kw_end;
+} SplitState;
+
+static bool
+is_routine_word(const SplitState *st, int tok)
+{
+	return tok == st->kw_function || tok == st->kw_procedure;
+}
+
+/* Follow one token of a statement; true when it is the ';' that ends it */
+static bool
+split_token(SplitState *st, int tok)
+{
+	if (st->ntokens < lengthof(st->first))
+		st->first[st->ntokens] = tok;
+	st->ntokens++;
+	if (st->first[0] == st->kw_create &&
+		((st->ntokens == 2 && is_routine_word(st, st->first[1])) ||
+		 (st->ntokens == 4 && st->first[1] == st->kw_or &&
+		  st->first[2] == st->kw_replace && is_routine_word(st, st->first[3]))))
+		st->routine = true;
+
+	if (tok == '(')
+		st->paren_depth++;
+	else if (tok == ')' && st->paren_depth > 0)
+		st->paren_depth--;
+	else if (tok == ';')
+		return st->paren_depth == 0 && st->begin_depth == 0;
+	else if (st->routine && st->paren_depth == 0)
+	{
+		if (tok == st->kw_begin)
+			st->begin_depth++;
+		else if (tok == st->kw_case && st->begin_depth > 0)
+			st->begin_depth++;
+		else if (tok == st->kw_end && st->begin_depth > 0)
+			st->begin_depth--;
+	}
+	return false;
+}
+
+/*
+ * Append the statement between byte offsets start and end of script->sql
+ * to list; *counted and *line say how far lines have been counted.
+ */
+static void
+add_statement(StatementList *list, const Script *script, int start, int end,
+			  int *counted, int *line)
+{
+	Statement  *stmt;
+
+	if (list->count == list->allocated)
+	{
+		list->allocated *= 2;
+		list->items = repalloc(list->items, sizeof(Statement) * list->allocated);
+	}
+	*line += count_newlines(script->sql + *counted, start - *counted);
+	*counted = start;
+
+	stmt = &list->items[list->count++];
+	memset(stmt, 0, sizeof(Statement));
+	stmt->offset = start;
+	stmt->len = end - start;
+	stmt->line = *line;
+}
+
+/*
+ * First pass: where each statement starts and ends, found with the
+ * server's own scanner, and psql meta-commands rejected.  The scanner
+ * copies the whole script, and identifiers and literals are copied for
+ * each token: token memory is freed as the scan goes, and the scanner's
+ * before anything is parsed.
+ */
+static void
+find_statements(const Script *script, StatementList *list)
+{
+	int			bom = script_bom_length(script->sql);
+	const char *text = script->sql + bom;
+	ScriptErrorContext ctx;
+	MemoryContext scan_cxt,
+				token_cxt,
+				old;
 	core_yyscan_t scanner;
 	core_yy_extra_type yyextra;
 	core_YYSTYPE yylval;
 	int			yylloc;
 	int			tok;
-
-	for (const char *p = sql; *p; p++)
-	{
-		if (p == sql || p[-1] == '\n')
-		{
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '\\')
-			{
-				candidate = true;
-				break;
-			}
-			if (*p == '\0')
-				break;
-		}
-	}
-	if (!candidate)
-		return;
-
-	scanner = scanner_init(sql, &yyextra, &ScanKeywords, ScanKeywordTokens);
-	while ((tok = core_yylex(&yylval, &yylloc, scanner)) != 0)
-	{
-		int			len;
-
-		if (tok != '\\')
-			continue;
-		for (len = 1; sql[yylloc + len] && !isspace((unsigned char) sql[yylloc + len]); len++)
-			;
-		/* "\." ends the inline data of COPY FROM STDIN, as psql reads it */
-		if (len == 2 && sql[yylloc + 1] == '.')
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("COPY FROM STDIN is not supported in a migration"),
-					 errdetail("The line ends the inline data of a COPY FROM STDIN, which only psql can send."),
-					 errhint("Load data with INSERT statements, or with COPY FROM a file on the database server."),
-					 errposition(pg_mbstrlen_with_len(sql, yylloc) + 1)));
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("psql meta-command \"%.*s\" is not supported in a migration",
-						len, sql + yylloc),
-				 errdetail("Meta-commands are interpreted by psql; the server never sees them."),
-				 errhint("Write the migration in plain SQL: inline the statements of an included file, and use literal values instead of psql variables."),
-				 errposition(pg_mbstrlen_with_len(sql, yylloc) + 1)));
-	}
-	scanner_finish(scanner);
-}
-
-/*
- * Split a script into its statements.  Syntax errors are reported here,
- * with the file and line, before anything runs.  Returns NIL for a script
- * with no statements (only blanks and comments).
- */
-List *
-script_split(const Script *script)
-{
-	ScriptErrorContext ctx;
-	List	   *raw;
-	List	   *result = NIL;
-	ListCell   *lc;
-	Script		text = *script;
-	const char *sql;
-	int			total;
-	int			line = script->first_line;
+	uint32		ntokens = 0;
+	SplitState	st;
 	int			counted = 0;
+	int			line = script->first_line;
+
+	memset(&st, 0, sizeof(st));
+	st.start = -1;
+	st.kw_create = keyword_token("create");
+	st.kw_or = keyword_token("or");
+	st.kw_replace = keyword_token("replace");
+	st.kw_function = keyword_token("function");
+	st.kw_procedure = keyword_token("procedure");
+	st.kw_begin = keyword_token("begin");
+	st.kw_case = keyword_token("case");
+	st.kw_end = keyword_token("end");
+
+	script_error_push(&ctx, script);
+	ctx.sql = text;
+	ctx.line = script->first_line;
+
+	scan_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate scanner",
+									 ALLOCSET_DEFAULT_SIZES);
+	token_cxt = AllocSetContextCreate(scan_cxt, "pg_migrate tokens",
+									  ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(scan_cxt);
+	scanner = scanner_init(text, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	/* the parser warns about escapes in literals, once per statement */
+	yyextra.escape_string_warning = false;
 
 	/*
-	 * Editors on Windows start files with a UTF-8 byte order mark, which the
-	 * parser would reject.  Blank it out rather than remove it, so that
-	 * offsets stay those of the file (and its checksum that of the file).
+	 * Past scanner_init(), the scanner allocates only the values of tokens
+	 * (and grows its literal buffer, which stays in scan_cxt).
 	 */
-	if (strncmp(script->sql, "\xEF\xBB\xBF", 3) == 0 &&
-		GetDatabaseEncoding() == PG_UTF8)
+	MemoryContextSwitchTo(token_cxt);
+	while ((tok = core_yylex(&yylval, &yylloc, scanner)) != 0)
 	{
-		char	   *copy = pstrdup(script->sql);
-
-		memset(copy, ' ', 3);
-		text.sql = copy;
+		if (++ntokens % 1024 == 0)
+		{
+			MemoryContextReset(token_cxt);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (tok == '\\')
+			reject_meta_command(text, yylloc);
+		if (st.start < 0)
+		{
+			if (tok == ';')
+				continue;		/* an empty statement */
+			memset(&st.first, 0, sizeof(st.first));
+			st.start = yylloc;
+			st.ntokens = 0;
+			st.routine = false;
+			st.paren_depth = st.begin_depth = 0;
+		}
+		if (split_token(&st, tok))
+		{
+			add_statement(list, script, bom + st.start, bom + yylloc,
+						  &counted, &line);
+			st.start = -1;
+		}
 	}
-	sql = text.sql;
-	total = strlen(sql);
+	if (st.start >= 0)
+		add_statement(list, script, bom + st.start, bom + yyextra.scanbuflen,
+					  &counted, &line);
 
-	script_error_push(&ctx, &text);
-	check_meta_commands(&text);
-	raw = compat_raw_parser(sql);
+	MemoryContextSwitchTo(old);
+	scanner_finish(scanner);
+	MemoryContextDelete(scan_cxt);
 	script_error_pop(&ctx);
-
-	foreach(lc, raw)
-	{
-		RawStmt    *rs = lfirst_node(RawStmt, lc);
-		Statement  *stmt = palloc(sizeof(Statement));
-		int			start = rs->stmt_location < 0 ? 0 : rs->stmt_location;
-		int			end = rs->stmt_len > 0 ? start + rs->stmt_len : total;
-
-		/* leading comments belong to the statement but not its line */
-		start = skip_space_and_comments(sql, start, end);
-		for (; counted < start; counted++)
-			if (sql[counted] == '\n')
-				line++;
-
-		stmt->sql = pnstrdup(sql + start, end - start);
-		stmt->offset = start;
-		stmt->line = line;
-		stmt->parsetree = rs->stmt;
-		result = lappend(result, stmt);
-	}
-	return result;
 }
 
-/*
- * The statements PostgreSQL runs only outside a transaction block, named
- * for the error message; NULL for the others.
- */
-static const char *
+/* The statements PostgreSQL runs only outside a transaction block */
+typedef enum TopLevelOnly
+{
+	NOT_TOP_LEVEL_ONLY,
+	TOP_CREATE_INDEX_CONCURRENTLY,
+	TOP_DROP_INDEX_CONCURRENTLY,
+	TOP_REINDEX_CONCURRENTLY,
+	TOP_REINDEX_DATABASE,
+	TOP_VACUUM,
+	TOP_ALTER_SYSTEM,
+	TOP_CREATE_DATABASE,
+	TOP_DROP_DATABASE,
+	TOP_CREATE_TABLESPACE,
+	TOP_DROP_TABLESPACE
+} TopLevelOnly;
+
+/* their names, for the error message */
+static const char *const top_level_names[] = {
+	[TOP_CREATE_INDEX_CONCURRENTLY] = "CREATE INDEX CONCURRENTLY",
+	[TOP_DROP_INDEX_CONCURRENTLY] = "DROP INDEX CONCURRENTLY",
+	[TOP_REINDEX_CONCURRENTLY] = "REINDEX CONCURRENTLY",
+	[TOP_REINDEX_DATABASE] = "REINDEX DATABASE",
+	[TOP_VACUUM] = "VACUUM",
+	[TOP_ALTER_SYSTEM] = "ALTER SYSTEM",
+	[TOP_CREATE_DATABASE] = "CREATE DATABASE",
+	[TOP_DROP_DATABASE] = "DROP DATABASE",
+	[TOP_CREATE_TABLESPACE] = "CREATE TABLESPACE",
+	[TOP_DROP_TABLESPACE] = "DROP TABLESPACE"
+};
+
+static TopLevelOnly
 needs_top_level(Node *node)
 {
 	switch (nodeTag(node))
 	{
 		case T_IndexStmt:
-			return ((IndexStmt *) node)->concurrent ? "CREATE INDEX CONCURRENTLY" : NULL;
+			return ((IndexStmt *) node)->concurrent ?
+				TOP_CREATE_INDEX_CONCURRENTLY : NOT_TOP_LEVEL_ONLY;
 		case T_DropStmt:
-			return ((DropStmt *) node)->concurrent ? "DROP INDEX CONCURRENTLY" : NULL;
+			return ((DropStmt *) node)->concurrent ?
+				TOP_DROP_INDEX_CONCURRENTLY : NOT_TOP_LEVEL_ONLY;
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) node;
 
 				if (compat_reindex_concurrently(stmt))
-					return "REINDEX CONCURRENTLY";
+					return TOP_REINDEX_CONCURRENTLY;
 				if (stmt->kind == REINDEX_OBJECT_DATABASE ||
 					stmt->kind == REINDEX_OBJECT_SYSTEM)
-					return "REINDEX DATABASE";
-				return NULL;
+					return TOP_REINDEX_DATABASE;
+				return NOT_TOP_LEVEL_ONLY;
 			}
 		case T_VacuumStmt:
-			return ((VacuumStmt *) node)->is_vacuumcmd ? "VACUUM" : NULL;
+			return ((VacuumStmt *) node)->is_vacuumcmd ?
+				TOP_VACUUM : NOT_TOP_LEVEL_ONLY;
 		case T_AlterSystemStmt:
-			return "ALTER SYSTEM";
+			return TOP_ALTER_SYSTEM;
 		case T_CreatedbStmt:
-			return "CREATE DATABASE";
+			return TOP_CREATE_DATABASE;
 		case T_DropdbStmt:
-			return "DROP DATABASE";
+			return TOP_DROP_DATABASE;
 		case T_CreateTableSpaceStmt:
-			return "CREATE TABLESPACE";
+			return TOP_CREATE_TABLESPACE;
 		case T_DropTableSpaceStmt:
-			return "DROP TABLESPACE";
+			return TOP_DROP_TABLESPACE;
 		default:
-			return NULL;
+			return NOT_TOP_LEVEL_ONLY;
 	}
+}
+
+/* What the checks and the runner need to know of a parsed statement */
+static void
+note_facts(Statement *stmt, Node *node, const char *text)
+{
+	const char *body;
+
+	stmt->tag = (uint16) CreateCommandTag(node);
+	stmt->top_level = (uint8) needs_top_level(node);
+	stmt->kind = STMT_PLAIN;
+	stmt->body_offset = -1;
+	stmt->body_len = 0;
+
+	if (IsA(node, TransactionStmt))
+		stmt->kind = STMT_TRANSACTION_CONTROL;
+	else if (IsA(node, CopyStmt) && ((CopyStmt *) node)->filename == NULL)
+		stmt->kind = ((CopyStmt *) node)->is_from ?
+			STMT_COPY_FROM_STDIN : STMT_COPY_TO_STDOUT;
+	else if ((body = function_body(node)) != NULL)
+	{
+		/* a body written as a literal with escapes is not in the text */
+		const char *at = strstr(text, body);
+
+		stmt->kind = IsA(node, DoStmt) ? STMT_DO_BLOCK : STMT_FUNCTION_BODY;
+		if (at)
+		{
+			stmt->body_offset = stmt->offset + (at - text);
+			stmt->body_len = strlen(body);
+		}
+	}
+}
+
+/*
+ * Parse the statement at index i of list on its own, reporting syntax
+ * errors with their line, and note its facts.  Returns how many statements
+ * it turned out to be: the parser may find several where psql's rules
+ * found one (a function named "begin"), or none.
+ */
+static int
+parse_statement(const Script *script, StatementList *list, int i,
+				ScriptErrorContext *ctx)
+{
+	Statement	stmt = list->items[i];
+	char	   *text = script_statement_text(script, &stmt);
+	List	   *raw;
+	ListCell   *lc;
+
+	ctx->sql = text;
+	ctx->line = stmt.line;
+	raw = compat_raw_parser(text);
+
+	if (list_length(raw) != 1)
+		make_room(list, i, list_length(raw));
+	foreach(lc, raw)
+	{
+		RawStmt    *rs = lfirst_node(RawStmt, lc);
+		Statement  *out = &list->items[i + foreach_current_index(lc)];
+		int			start = 0;
+		int			end = stmt.len;
+
+		if (list_length(raw) > 1)
+		{
+			start = skip_space_and_comments(text, rs->stmt_location, end);
+			if (rs->stmt_len > 0)
+				end = rs->stmt_location + rs->stmt_len;
+		}
+		out->offset = stmt.offset + start;
+		out->len = end - start;
+		out->line = stmt.line + count_newlines(text, start);
+		note_facts(out, rs->stmt, text + start);
+	}
+	return list_length(raw);
+}
+
+/*
+ * Split a script into its statements.  Syntax errors are reported here,
+ * with the file and line, before anything runs.  The list is empty for a
+ * script with no statements (only blanks and comments).
+ *
+ * The whole script is never parsed at once: for a script of millions of
+ * statements (seed data) all the parse trees together take many times the
+ * size of the script.  Statements are delimited first, then each is parsed
+ * in a memory context reset after it.
+ */
+StatementList *
+script_split(const Script *script)
+{
+	StatementList *list = palloc(sizeof(StatementList));
+	ScriptErrorContext ctx;
+	MemoryContext parse_cxt,
+				old;
+
+	list->count = 0;
+	list->allocated = 16;
+	list->items = palloc(sizeof(Statement) * list->allocated);
+	find_statements(script, list);
+
+	parse_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate parser",
+									  ALLOCSET_DEFAULT_SIZES);
+	script_error_push(&ctx, script);
+	for (int i = 0; i < list->count;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(parse_cxt);
+		i += parse_statement(script, list, i, &ctx);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(parse_cxt);
+	}
+	script_error_pop(&ctx);
+	MemoryContextDelete(parse_cxt);
+	return list;
 }
 
 /*
@@ -383,38 +700,38 @@ needs_top_level(Node *node)
  * function".
  */
 void
-script_check(const Script *script, List *statements, TransactionCheck check)
+script_check(const Script *script, const StatementList *statements,
+			 TransactionCheck check)
 {
 	ScriptErrorContext ctx;
-	ListCell   *lc;
 
 	script_error_push(&ctx, script);
-	foreach(lc, statements)
+	for (int i = 0; i < statements->count; i++)
 	{
-		Statement  *stmt = lfirst(lc);
-		Node	   *node = stmt->parsetree;
+		const Statement *stmt = &statements->items[i];
+		const char *top_level = top_level_names[stmt->top_level];
 
 		ctx.line = stmt->line;
-		if (IsA(node, TransactionStmt))
+		if (stmt->kind == STMT_TRANSACTION_CONTROL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("transaction control statement %s is not allowed in a migration",
-							GetCommandTagName(CreateCommandTag(node))),
+							GetCommandTagName((CommandTag) stmt->tag)),
 					 errdetail("pg_migrate runs every migration inside a transaction of its own."),
 					 errhint("Remove the statement; to run statements one by one outside a transaction, put \"-- migrate:no-transaction\" at the top of the file.")));
-		if (IsA(node, CopyStmt) && ((CopyStmt *) node)->filename == NULL)
+		if (stmt->kind == STMT_COPY_FROM_STDIN || stmt->kind == STMT_COPY_TO_STDOUT)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("COPY %s is not supported in a migration",
-							((CopyStmt *) node)->is_from ? "FROM STDIN" : "TO STDOUT"),
+							stmt->kind == STMT_COPY_FROM_STDIN ? "FROM STDIN" : "TO STDOUT"),
 					 errdetail("A migration runs inside the server, where there is no client to exchange data with."),
 					 errhint("Load data with INSERT statements, or with COPY FROM a file on the database server.")));
-		if (check != CHECK_NOTHING && needs_top_level(node))
+		if (check != CHECK_NOTHING && top_level)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("%s cannot run inside a transaction", needs_top_level(node)),
+					 errmsg("%s cannot run inside a transaction", top_level),
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
-							   needs_top_level(node)),
+							   top_level),
 					 check == CHECK_UP_SCRIPT ?
 					 errhint("Put \"-- migrate:no-transaction\" at the top of the migration and apply it with CALL migrate.run(...), which runs its statements one by one outside a transaction.") :
 					 errhint("migrate.rollback() runs down scripts in one transaction: write the down script without it, or undo the migration by hand and delete its row from migrate.migrations.")));
@@ -430,7 +747,7 @@ script_check(const Script *script, List *statements, TransactionCheck check)
 bool
 script_has_directive(const char *sql, const char *directive)
 {
-	const char *p = sql;
+	const char *p = sql + script_bom_length(sql);
 	size_t		dlen = strlen(directive);
 
 	for (;;)

@@ -272,9 +272,9 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->version);
 	values[2] = CStringGetTextDatum(checksum);
-	values[3] = CStringGetTextDatum(lm->up.sql);
+	values[3] = script_text_datum(&lm->up);
 	if (lm->down.sql)
-		values[4] = CStringGetTextDatum(lm->down.sql);
+		values[4] = script_text_datum(&lm->down);
 	else
 		nulls[4] = 'n';
 	values[5] = CStringGetTextDatum(set->dir);

@@ -83,7 +83,7 @@ static void terminate_worker(dsm_segment *seg, Datum arg);
 static char *serialize_settings(Size *len);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name);
-static void run_top_level(const Statement *stmt);
+static void run_top_level(const Statement *stmt, const char *sql);
 static dsm_segment *create_segment(const Script *script, shm_mq **mq);
 static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
 
@@ -303,9 +303,9 @@ worker_run_script(const Migration *m, const Script *script)
  * own so that error positions are relative to its text.
  */
 static void
-run_top_level(const Statement *stmt)
+run_top_level(const Statement *stmt, const char *sql)
 {
-	List	   *raw = compat_raw_parser(stmt->sql);
+	List	   *raw = compat_raw_parser(sql);
 	ListCell   *lc;
 
 	foreach(lc, raw)
@@ -320,8 +320,8 @@ run_top_level(const Statement *stmt)
 
 		/* what the server does for a client's statement */
 		SetCurrentStatementStartTimestamp();
-		debug_query_string = stmt->sql;
-		pgstat_report_activity(STATE_RUNNING, stmt->sql);
+		debug_query_string = sql;
+		pgstat_report_activity(STATE_RUNNING, sql);
 
 		StartTransactionCommand();
 		if (StatementTimeout > 0)
@@ -332,14 +332,14 @@ run_top_level(const Statement *stmt)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			snapshot_set = true;
 		}
-		querytrees = compat_analyze_and_rewrite(rs, stmt->sql);
-		plans = pg_plan_queries(querytrees, stmt->sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		querytrees = compat_analyze_and_rewrite(rs, sql);
+		plans = pg_plan_queries(querytrees, sql, CURSOR_OPT_PARALLEL_OK, NULL);
 		if (snapshot_set)
 			PopActiveSnapshot();
 
 		portal = CreatePortal("", true, true);
 		portal->visible = false;
-		PortalDefineQuery(portal, NULL, stmt->sql,
+		PortalDefineQuery(portal, NULL, sql,
 						  CreateCommandTag(rs->stmt), plans, NULL);
 		PortalStart(portal, NULL, 0, InvalidSnapshot);
 		receiver = CreateDestReceiver(DestNone);
@@ -364,7 +364,7 @@ migrate_worker_main(Datum arg)
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
 	Script		script;
-	List	   *stmts;
+	StatementList *stmts;
 	MemoryContext cxt;
 	StringInfoData done;
 

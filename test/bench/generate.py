@@ -5,7 +5,9 @@ concatenated in order into one file, for the benchmark.
 usage: generate.py FOLDER ALL_SQL N M [kind]
 kind "ddl" (default): each migration creates a table of its own and works
 on it; kind "rows": every migration inserts into one shared table, so that
-the number of catalog objects (and the server's caches) does not grow with N.
+the number of catalog objects (and the server's caches) does not grow with N;
+kind "seed": seed data, a table and M - 1 single-row INSERTs of about 110
+bytes each, as a large data load is usually written.
 """
 import os
 import sys
@@ -16,6 +18,12 @@ os.makedirs(folder, exist_ok=True)
 
 
 def statements(i):
+    if kind == "seed":
+        first = f"CREATE TABLE seed_{i} (id int PRIMARY KEY, name text, email text, created_at date);"
+        rows = [f"INSERT INTO seed_{i} (id, name, email, created_at) "
+                f"VALUES ({k}, 'user {k}', 'user{k}@example.com', '2024-01-01');"
+                for k in range(1, m)]
+        return [first] + rows
     if kind == "rows":
         first = "CREATE TABLE IF NOT EXISTS bench_rows (id int, note text);"
         rows = [f"INSERT INTO bench_rows VALUES ({i}, 'migration {i} step {k}');"
