@@ -43,17 +43,6 @@ find_marker(char *sql, const char *marker)
 	return NULL;
 }
 
-static int
-count_lines(const char *from, const char *to)
-{
-	int			n = 0;
-
-	for (; from < to; from++)
-		if (*from == '\n')
-			n++;
-	return n;
-}
-
 /*
  * dbmate files are named like plain ones; what tells them apart is the
  * "-- migrate:up" marker, looked for in the first numbered file.
@@ -89,15 +78,12 @@ dbmate_scan(MigrationSet *set, List *files)
 	{
 		const char *file = lfirst(lc);
 		char	   *name;
-		int			vlen;
 
 		if (!is_numbered_sql(file))
 			continue;
 		name = pstrdup(file);
 		(void) strip_suffix(name, ".sql");
-		for (vlen = 0; isdigit((unsigned char) name[vlen]); vlen++)
-			;
-		(void) source_add(set, name, pnstrdup(name, vlen), file);
+		(void) source_add(set, name, leading_version(name), file);
 	}
 }
 
@@ -129,7 +115,7 @@ dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 	up_body = eol ? eol + 1 : up + strlen(up);
 	out->no_transaction = strstr(pnstrdup(up, up_body - up), "transaction:false") != NULL;
 	out->up.file = m->up_file;
-	out->up.first_line = 1 + count_lines(sql, up_body);
+	out->up.first_line = 1 + count_newlines(sql, up_body - sql);
 	out->up.sql = down ? pnstrdup(up_body, down - up_body) : pstrdup(up_body);
 
 	if (down && with_down)
@@ -139,7 +125,7 @@ dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 		eol = strchr(down, '\n');
 		down_body = eol ? eol + 1 : down + strlen(down);
 		out->down.file = m->up_file;
-		out->down.first_line = 1 + count_lines(sql, down_body);
+		out->down.first_line = 1 + count_newlines(sql, down_body - sql);
 		out->down.sql = pstrdup(down_body);
 		/* dbmate writes an empty down section by default: no down script */
 		if (script_split(&out->down)->count == 0)

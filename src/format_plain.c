@@ -147,9 +147,6 @@ scan_numbered(MigrationSet *set, List *files, bool golang)
 					 errhint("Rename the file, or use format => 'plain'.")));
 		if (nf[i].kind != FILE_DOWN)
 		{
-			int			vlen;
-			char	   *version;
-
 			if (same)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_FILE),
@@ -157,10 +154,8 @@ scan_numbered(MigrationSet *set, List *files, bool golang)
 								nf[i].name, last->up_file, nf[i].file),
 						 errdetail("Both are in folder \"%s\".", set->dir),
 						 errhint("Keep one of the two files.")));
-			for (vlen = 0; isdigit((unsigned char) nf[i].name[vlen]); vlen++)
-				;
-			version = pnstrdup(nf[i].name, vlen);
-			last = source_add(set, nf[i].name, version, nf[i].file);
+			last = source_add(set, nf[i].name, leading_version(nf[i].name),
+							  nf[i].file);
 		}
 		else if (!same)
 			ereport(ERROR,

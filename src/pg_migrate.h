@@ -183,6 +183,7 @@ extern Migration *source_add(MigrationSet *set, const char *name,
 							 const char *version, const char *up_file);
 extern void source_check_unique_versions(const MigrationSet *set);
 extern bool is_numbered_sql(const char *file);
+extern char *leading_version(const char *name);
 extern bool string_list_member(List *list, const char *s);
 extern int	count_newlines(const char *s, size_t len);
 extern bool strip_suffix(char *s, const char *suffix);

@@ -136,6 +136,17 @@ string_list_member(List *list, const char *s)
 	return false;
 }
 
+/* The leading digits of a numbered file's name: its version */
+char *
+leading_version(const char *name)
+{
+	int			len = 0;
+
+	while (isdigit((unsigned char) name[len]))
+		len++;
+	return pnstrdup(name, len);
+}
+
 /* "0004_name.sql" and the like: starts with a digit, ends in ".sql" */
 bool
 is_numbered_sql(const char *file)
