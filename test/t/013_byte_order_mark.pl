@@ -62,7 +62,8 @@ write_migration($dbmate, '20240102000000_accounts_email_idx.sql',
 $node->safe_psql('postgres', 'CREATE DATABASE dbmate');
 $node->safe_psql('dbmate', 'CREATE EXTENSION pg_migrate');
 ($ret, $stdout, $stderr) =
-  $node->psql('dbmate', "SELECT * FROM migrate.status('$dbmate')");
+  $node->psql('dbmate',
+	"SET client_min_messages = debug1; SELECT * FROM migrate.status('$dbmate')");
 is($ret, 0, 'status reads the folder');
 like($stderr, qr/is in dbmate format/, 'and detects the dbmate format');
 
