@@ -25,10 +25,10 @@ SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/unreadable');
 -- A file that is not valid UTF-8 (a Latin-1 "é" on line 2)
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/latin1');
 
--- Empty scripts: no bytes at all, only comments, an empty down script
+-- Empty scripts: no bytes at all, only comments (an empty down script is
+-- no down script: see 25_tool_rules)
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/comment_only');
-SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty_down');
 
 -- A down script without its up script; two up scripts for one name
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/orphan');

@@ -127,8 +127,5 @@ dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 		out->down.file = m->up_file;
 		out->down.first_line = 1 + count_newlines(sql, down_body - sql);
 		out->down.sql = pstrdup(down_body);
-		/* dbmate writes an empty down section by default: no down script */
-		if (script_split(&out->down)->count == 0)
-			out->down.sql = NULL;
 	}
 }

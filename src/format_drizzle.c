@@ -167,7 +167,7 @@ drizzle_scan(MigrationSet *set, List *files)
 		tags = lappend(tags, add_entry(set, files, tags, array, i));
 	error_context_stack = cb.previous;
 
-	/* a migration file the journal does not know would never run */
+	/* drizzle-orm follows its journal: a file it does not list never runs */
 	foreach(lc, files)
 	{
 		char	   *file = pstrdup(lfirst(lc));
@@ -176,10 +176,11 @@ drizzle_scan(MigrationSet *set, List *files)
 			continue;
 		(void) strip_suffix(file, ".down");
 		if (!string_list_member(tags, file))
-			ereport(ERROR,
+			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("file \"%s\" is not in the drizzle journal", (char *) lfirst(lc)),
-					 errdetail("Folder \"%s\" is in drizzle format, and \"%s\" lists every migration.",
+					 errmsg("file \"%s\" is not in the drizzle journal and is ignored",
+							(char *) lfirst(lc)),
+					 errdetail("Folder \"%s\" is in drizzle format, where \"%s\" lists the migrations; drizzle-orm's migrator ignores the file too.",
 							   set->dir, JOURNAL),
 					 errhint("Generate migrations with drizzle-kit generate, which records them in the journal, or move the file away.")));
 	}

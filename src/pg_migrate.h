@@ -36,7 +36,10 @@ typedef struct Migration
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1]; /* of the up script */
 	char		down_checksum[MIGRATE_CHECKSUM_LEN + 1];	/* "" if none; set
 															 * when checked */
-	bool		no_transaction; /* set once its script has been read */
+	bool		no_transaction; /* runs outside a transaction block: set
+								 * once its script has been checked */
+	bool		marked_no_transaction;	/* by a directive (or dbmate's
+										 * transaction:false) */
 	bool		repeatable;		/* Flyway R__: re-run when its checksum changes */
 	bool		adopted;		/* applied by drizzle-orm, not yet recorded */
 	int64		created_at;		/* drizzle journal's "when", else 0 */
@@ -92,7 +95,9 @@ typedef struct LoadedMigration
 typedef enum StatementKind
 {
 	STMT_PLAIN,
-	STMT_TRANSACTION_CONTROL,	/* BEGIN, COMMIT, SAVEPOINT ... */
+	STMT_TRANSACTION_CONTROL,	/* SAVEPOINT, ROLLBACK, BEGIN ISOLATION ... */
+	STMT_WRAPPER_BEGIN,			/* a plain BEGIN or START TRANSACTION */
+	STMT_WRAPPER_COMMIT,		/* a plain COMMIT or END */
 	STMT_COPY_FROM_STDIN,
 	STMT_COPY_TO_STDOUT,
 	STMT_DO_BLOCK,				/* DO with its body */
@@ -209,6 +214,10 @@ typedef enum TransactionCheck
 extern void script_check(const Script *script, const StatementList *statements,
 						 TransactionCheck check);
 extern bool script_has_directive(const char *sql, const char *directive);
+extern bool script_is_blank(const char *sql);
+extern bool script_unwrap(StatementList *statements);
+extern bool script_all_top_level(const StatementList *statements);
+extern int	script_check_line(void);
 extern int	script_bom_length(const char *sql);
 extern char *script_statement_text(const Script *script, const Statement *stmt);
 extern Datum script_text_datum(const Script *script);
@@ -272,6 +281,27 @@ extern void tracking_check_snapshot(const char *function);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata);
 extern List *tracking_failed(void);
+
+/* checks.c */
+typedef struct CheckProblem
+{
+	const char *file;
+	int			line;			/* 0 when unknown */
+	ErrorData  *edata;
+} CheckProblem;
+
+extern void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
+extern StatementList *split_script(const Script *script, bool down,
+								   bool in_transaction, bool *unwrapped);
+extern void down_checksum(const LoadedMigration *lm, char *out);
+extern void check_unchanged(const MigrationSet *set, const Migration *m,
+							const LoadedMigration *lm);
+extern void load_as_checked(const MigrationSet *set, const Migration *m,
+							LoadedMigration *lm);
+extern void check_pending(const MigrationSet *set, Migration *m,
+						  const LoadedMigration *lm, bool in_one_transaction);
+extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
+extern void report_problems(const MigrationSet *set, List *problems);
 
 /* runner.c */
 extern void run_apply(const char *dir, const char *format, bool allow_drift,

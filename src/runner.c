@@ -59,19 +59,9 @@ typedef struct StatusRow
 } StatusRow;
 
 static void lock_wait_callback(void *arg);
+static StatementList *prepare_down(const Script *down);
 static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
-static void report_drift(int elevel, const MigrationSet *set,
-						 const AppliedMigration *am, const Migration *m,
-						 int nothers, const char *others);
-static void check_drift(const MigrationSet *set, List *applied, bool allow_drift);
-static StatementList *prepare_script(const Script *script, bool down,
-									 TransactionCheck check);
-static void down_checksum(const LoadedMigration *lm, char *out);
-static void check_unchanged(const MigrationSet *set, const Migration *m,
-							const LoadedMigration *lm);
-static void load_as_checked(const MigrationSet *set, const Migration *m,
-							LoadedMigration *lm);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 static void execute_in_transaction(const Script *script,
@@ -148,143 +138,6 @@ applied_flags(const MigrationSet *set, List *applied)
 	return flags;
 }
 
-/*
- * Report one drifted migration at elevel: an ERROR names the first one and
- * counts the others (listed in others), a WARNING each one.
- */
-static void
-report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
-			 const Migration *m, int nothers, const char *others)
-{
-	if (m)
-		ereport(elevel,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("migration \"%s\" was modified after it was applied",
-						am->name),
-				 nothers == 0 ?
-				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
-						   m->up_file, m->checksum, am->checksum) :
-				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migration has drifted too: %s.",
-								  "File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migrations have drifted too: %s.",
-								  nothers, m->up_file, m->checksum, am->checksum,
-								  nothers, others),
-				 elevel >= ERROR ?
-				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
-	else
-		ereport(elevel,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("applied migration \"%s\" is missing from folder \"%s\"",
-						am->name, set->dir),
-				 nothers == 0 ?
-				 errdetail("It is recorded as applied, but no file of that name is in the folder any more.") :
-				 errdetail_plural("It is recorded as applied, but no file of that name is in the folder any more. %d more applied migration has drifted too: %s.",
-								  "It is recorded as applied, but no file of that name is in the folder any more. %d more applied migrations have drifted too: %s.",
-								  nothers, nothers, others),
-				 elevel >= ERROR ?
-				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
-}
-
-/*
- * Stop when an applied migration's file changed or disappeared: the schema
- * no longer matches the folder, and applying more on top of it hides that.
- */
-static void
-check_drift(const MigrationSet *set, List *applied, bool allow_drift)
-{
-	ListCell   *lc;
-	StringInfoData others;
-	const AppliedMigration *first = NULL;
-	int			ndrift = 0;
-
-	initStringInfo(&others);
-	foreach(lc, applied)
-	{
-		AppliedMigration *am = lfirst(lc);
-		Migration  *m = source_find(set, am->name);
-
-		if (m && (m->repeatable || strcmp(m->checksum, am->checksum) == 0))
-			continue;
-		if (allow_drift)
-			report_drift(WARNING, set, am, m, 0, NULL);
-		else if (first == NULL)
-			first = am;
-		else
-			appendStringInfo(&others, "%s\"%s\"", ndrift > 1 ? ", " : "",
-							 am->name);
-		ndrift++;
-	}
-
-	if (first)
-		report_drift(ERROR, set, first, source_find(set, first->name),
-					 ndrift - 1, others.data);
-}
-
-/* Split and check a script; an empty one is an error */
-static StatementList *
-prepare_script(const Script *script, bool down, TransactionCheck check)
-{
-	StatementList *stmts = script_split(script);
-
-	if (stmts->count == 0 && down)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("down script \"%s\" contains no SQL statements",
-						script->file),
-				 errhint("Delete the file if the migration cannot be undone.")));
-	if (stmts->count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("migration file \"%s\" contains no SQL statements",
-						script->file),
-				 errhint("Add the migration's statements, or delete the file.")));
-	script_check(script, stmts, check);
-	return stmts;
-}
-
-/* Checksum of a down script, or "" when there is none */
-static void
-down_checksum(const LoadedMigration *lm, char *out)
-{
-	if (lm->down.sql)
-		checksum_hex(lm->down.sql, strlen(lm->down.sql), out);
-	else
-		out[0] = '\0';
-}
-
-/*
- * Make sure a migration's scripts, read again to run them, are the bytes
- * that were checked before the run started: what runs and is recorded
- * must be what was checked.  A file edited meanwhile stops the run before
- * any of its statements runs.
- */
-static void
-check_unchanged(const MigrationSet *set, const Migration *m,
-				const LoadedMigration *lm)
-{
-	char		up[MIGRATE_CHECKSUM_LEN + 1];
-	char		down[MIGRATE_CHECKSUM_LEN + 1];
-
-	checksum_hex(lm->up.sql, strlen(lm->up.sql), up);
-	down_checksum(lm, down);
-	if (strcmp(up, m->checksum) != 0 || strcmp(down, m->down_checksum) != 0 ||
-		lm->no_transaction != m->no_transaction)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("migration \"%s\" changed while it was being applied",
-						m->name),
-				 errdetail("Its files in folder \"%s\" differ from what was checked before the run started; none of its statements ran.",
-						   set->dir),
-				 errhint("Run the migrations again once the folder no longer changes.")));
-}
-
-static void
-load_as_checked(const MigrationSet *set, const Migration *m,
-				LoadedMigration *lm)
-{
-	migration_load(set, m, lm, true);
-	check_unchanged(set, m, lm);
-}
-
 static void
 emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 {
@@ -301,16 +154,18 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 
 /*
  * Everything apply and run check before running anything: the folder, the
- * drift, and every pending script parsed and checked.  apply, which runs
- * in one transaction, also refuses no-transaction migrations here.  What
- * is learnt of each pending migration (its down script's checksum, its
- * transaction mode) is kept, so that running it can insist on the same.
+ * drift, and every pending script parsed and checked (see checks.c).  The
+ * problems of all files are collected and reported together; only
+ * parsing and checking run between a problem's PG_TRY and its catch, so
+ * nothing but memory needs cleaning up and no subtransaction is needed.
  */
 static void
 plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 		 RunMode mode)
 {
 	List	   *applied;
+	List	   *volatile problems = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	plan->set = source_load(dir, format, NOTICE);
 	applied = tracking_applied();
@@ -324,34 +179,32 @@ plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
 	{
 		Migration  *m = &plan->set->items[i];
 		LoadedMigration lm;
-		MemoryContext old;
 
 		if (plan->is_applied[i])
 			continue;
-		old = MemoryContextSwitchTo(plan->per_migration);
+		MemoryContextSwitchTo(plan->per_migration);
 		migration_load(plan->set, m, &lm, true);
-		m->no_transaction = lm.no_transaction;
-		down_checksum(&lm, m->down_checksum);
-		/* the up script must still be what source_load() hashed */
-		check_unchanged(plan->set, m, &lm);
-		if (!m->adopted)
+		PG_TRY();
 		{
-			if (lm.no_transaction && mode == MODE_APPLY)
-				ereport(ERROR,
-						(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-						 errmsg("migration \"%s\" cannot run inside a transaction block", m->name),
-						 errdetail("File \"%s\" is marked to run outside a transaction block, and migrate.apply() runs every migration in the caller's transaction.",
-								   m->up_file),
-						 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
-			(void) prepare_script(&lm.up, false,
-								 lm.no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
-			/* checked for transaction blocks when rollback runs it */
-			if (lm.down.sql)
-				(void) prepare_script(&lm.down, true, CHECK_NOTHING);
+			check_pending(plan->set, m, &lm, mode == MODE_APPLY);
 		}
-		MemoryContextSwitchTo(old);
+		PG_CATCH();
+		{
+			CheckProblem *p;
+
+			MemoryContextSwitchTo(cxt);
+			p = palloc(sizeof(CheckProblem));
+			p->file = m->up_file;
+			p->line = script_check_line();
+			p->edata = CopyErrorData();
+			FlushErrorState();
+			problems = lappend(problems, p);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
 		MemoryContextReset(plan->per_migration);
 	}
+	report_problems(plan->set, problems);
 }
 
 /*
@@ -415,8 +268,8 @@ apply_one(const MigrationSet *set, const Migration *m,
 	int64		duration;
 
 	ereport(NOTICE, (errmsg("applying migration \"%s\"", m->name)));
-	stmts = prepare_script(&lm->up, false,
-						   m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+	stmts = split_script(&lm->up, false, !m->no_transaction, NULL);
+	script_check(&lm->up, stmts, m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 
 	start = GetCurrentTimestamp();
 	if (m->no_transaction)
@@ -618,6 +471,16 @@ run_commits(const char *dir, const char *format, bool allow_drift)
 	PG_END_TRY();
 }
 
+/* A stored down script's statements, checked for running in rollback's transaction */
+static StatementList *
+prepare_down(const Script *down)
+{
+	StatementList *stmts = split_script(down, true, true, NULL);
+
+	script_check(down, stmts, CHECK_DOWN_SCRIPT);
+	return stmts;
+}
+
 /*
  * Refuse a rollback that cannot be done whole, before undoing anything: a
  * migration without a down script, or whose down script would run with
@@ -685,7 +548,7 @@ rollback_one(const AppliedMigration *am, const char *caller)
 	down.file = psprintf("%s (down)", am->name);
 	down.sql = am->down_sql;
 	down.first_line = 1;
-	stmts = prepare_script(&down, true, CHECK_DOWN_SCRIPT);
+	stmts = prepare_down(&down);
 
 	start = GetCurrentTimestamp();
 	nest = NewGUCNestLevel();
@@ -743,7 +606,7 @@ run_rollback(const char *name, ResultSink *sink)
 		Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
 
 		old = MemoryContextSwitchTo(per_migration);
-		(void) prepare_script(&down, true, CHECK_DOWN_SCRIPT);
+		(void) prepare_down(&down);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}
@@ -782,6 +645,7 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 	StatusRow  *rows;
 	int			nrows = 0;
 	ListCell   *lc;
+	MemoryContext per_migration;
 
 	if (dir == NULL)
 	{
@@ -812,11 +676,26 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 		}
 
 		rows = palloc(sizeof(StatusRow) * (set->count + list_length(applied) + 1));
+		per_migration = AllocSetContextCreate(CurrentMemoryContext,
+											  "pg_migrate migration",
+											  ALLOCSET_DEFAULT_SIZES);
 		for (int i = 0; i < set->count; i++)
 		{
 			Migration  *m = &set->items[i];
 			const char *state = m->adopted ? "applied" :
 				failed[i] ? "failed" : "pending";
+
+			/* a pending migration whose rollback would fail says so */
+			if (!is_applied[i] && !m->adopted)
+			{
+				MemoryContext old = MemoryContextSwitchTo(per_migration);
+				LoadedMigration lm;
+
+				migration_load(set, m, &lm, true);
+				warn_broken_down(m, &lm);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(per_migration);
+			}
 
 			if (!is_applied[i])
 				rows[nrows++] = (StatusRow)

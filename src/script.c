@@ -27,6 +27,13 @@
 #include "pg_migrate.h"
 
 static void script_error_callback(void *arg);
+
+/*
+ * The line the error context last named while a script was split or
+ * checked (not run), for callers that collect such errors: see
+ * script_check_line().
+ */
+static int	check_line = 0;
 static int	skip_space_and_comments(const char *s, int pos, int end);
 
 /* Hex SHA-256 of a buffer into out[MIGRATE_CHECKSUM_LEN + 1] */
@@ -209,8 +216,10 @@ script_error_callback(void *arg)
 								   script_chars_to_bytes(ctx->sql, pos - 1));
 	}
 
-	/* the line of a statement's error is also wanted as data */
+	/* the line of an error is also wanted as data */
 	ctx->reported_line = line;
+	if (ctx->stmt == NULL)
+		check_line = line;
 	if (line > 0)
 		errcontext("migration %s, line %d", ctx->script->file, line);
 	else
@@ -592,7 +601,17 @@ note_facts(Statement *stmt, Node *node, const char *text)
 	stmt->body_len = 0;
 
 	if (IsA(node, TransactionStmt))
-		stmt->kind = STMT_TRANSACTION_CONTROL;
+	{
+		TransactionStmt *ts = (TransactionStmt *) node;
+
+		if ((ts->kind == TRANS_STMT_BEGIN || ts->kind == TRANS_STMT_START) &&
+			ts->options == NIL)
+			stmt->kind = STMT_WRAPPER_BEGIN;
+		else if (ts->kind == TRANS_STMT_COMMIT && !ts->chain)
+			stmt->kind = STMT_WRAPPER_COMMIT;
+		else
+			stmt->kind = STMT_TRANSACTION_CONTROL;
+	}
 	else if (IsA(node, CopyStmt) && ((CopyStmt *) node)->filename == NULL)
 		stmt->kind = ((CopyStmt *) node)->is_from ?
 			STMT_COPY_FROM_STDIN : STMT_COPY_TO_STDOUT;
@@ -670,6 +689,7 @@ script_split(const Script *script)
 	MemoryContext parse_cxt,
 				old;
 
+	check_line = 0;
 	list->count = 0;
 	list->allocated = 16;
 	list->items = palloc(sizeof(Statement) * list->allocated);
@@ -704,6 +724,7 @@ script_check(const Script *script, const StatementList *statements,
 			 TransactionCheck check)
 {
 	ScriptErrorContext ctx;
+	bool		all_top_level = script_all_top_level(statements);
 
 	script_error_push(&ctx, script);
 	for (int i = 0; i < statements->count; i++)
@@ -712,7 +733,8 @@ script_check(const Script *script, const StatementList *statements,
 		const char *top_level = top_level_names[stmt->top_level];
 
 		ctx.line = stmt->line;
-		if (stmt->kind == STMT_TRANSACTION_CONTROL)
+		if (stmt->kind == STMT_TRANSACTION_CONTROL ||
+			stmt->kind == STMT_WRAPPER_BEGIN || stmt->kind == STMT_WRAPPER_COMMIT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("transaction control statement %s is not allowed in a migration",
@@ -732,9 +754,12 @@ script_check(const Script *script, const StatementList *statements,
 					 errmsg("%s cannot run inside a transaction", top_level),
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
 							   top_level),
-					 check == CHECK_UP_SCRIPT ?
-					 errhint("Put \"-- migrate:no-transaction\" at the top of the migration and apply it with CALL migrate.run(...), which runs its statements one by one outside a transaction.") :
-					 errhint("migrate.rollback() runs down scripts in one transaction: write the down script without it, or undo the migration by hand and delete its row from migrate.migrations.")));
+					 check == CHECK_DOWN_SCRIPT ?
+					 errhint("migrate.rollback() runs down scripts in one transaction: write the down script without it, or undo the migration by hand and delete its row from migrate.migrations.") :
+					 all_top_level ?
+					 errhint("Apply the folder with CALL migrate.run(...), which runs a migration made only of such statements outside a transaction block.") :
+					 errhint("Move %s into a migration file of its own, which CALL migrate.run(...) runs outside a transaction block, or mark this one \"-- migrate:no-transaction\" to run all its statements one by one.",
+							 top_level)));
 	}
 	script_error_pop(&ctx);
 }
@@ -765,4 +790,75 @@ script_has_directive(const char *sql, const char *directive)
 		while (*p && *p != '\n')
 			p++;
 	}
+}
+
+/*
+ * The file line of the latest error raised while splitting or checking a
+ * script, as a number (0 when it had none), read once right after the
+ * error was caught.
+ */
+int
+script_check_line(void)
+{
+	int			line = check_line;
+
+	check_line = 0;
+	return line;
+}
+
+/*
+ * Whether a script holds no statement at all: only blanks, comments and
+ * semicolons.  No parser is involved, so a broken script is never blank
+ * and never raises an error here.
+ */
+bool
+script_is_blank(const char *sql)
+{
+	int			len = strlen(sql);
+	int			pos = script_bom_length(sql);
+
+	for (;;)
+	{
+		pos = skip_space_and_comments(sql, pos, len);
+		if (pos < len && sql[pos] == ';')
+			pos++;
+		else
+			return pos >= len;
+	}
+}
+
+/*
+ * Drop a whole-file transaction wrapper: a plain BEGIN (or START
+ * TRANSACTION) as the first statement together with a plain COMMIT (or
+ * END) as the last.  Tools that send a file as one string (golang-migrate)
+ * run such files, and pg_migrate's own transaction plays the wrapper's
+ * part.  Returns whether there was one; transaction control anywhere else
+ * is left for script_check() to refuse.
+ */
+bool
+script_unwrap(StatementList *statements)
+{
+	int			n = statements->count;
+
+	if (n < 2 || statements->items[0].kind != STMT_WRAPPER_BEGIN ||
+		statements->items[n - 1].kind != STMT_WRAPPER_COMMIT)
+		return false;
+	memmove(&statements->items[0], &statements->items[1],
+			sizeof(Statement) * (n - 2));
+	statements->count = n - 2;
+	return true;
+}
+
+/*
+ * Whether every statement of a non-empty script is one PostgreSQL runs
+ * only outside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM...):
+ * such a migration needs no transaction of its own.
+ */
+bool
+script_all_top_level(const StatementList *statements)
+{
+	for (int i = 0; i < statements->count; i++)
+		if (!statements->items[i].top_level)
+			return false;
+	return statements->count > 0;
 }

@@ -379,6 +379,13 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 {
 	memset(out, 0, sizeof(LoadedMigration));
 	set->format->load(set, m, out, with_down);
+
+	/*
+	 * A down script with no statement (an empty file, "-- no-op", dbmate's
+	 * default empty down section) is no down script, as for the tools.
+	 */
+	if (out->down.sql && script_is_blank(out->down.sql))
+		out->down.sql = NULL;
 	if (!out->no_transaction)
 		out->no_transaction = script_has_directive(out->up.sql,
 												   "migrate:no-transaction");

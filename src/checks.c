@@ -1,0 +1,325 @@
+/*-------------------------------------------------------------------------
+ *
+ * checks.c
+ *	  Everything checked about a folder before any of its migrations runs,
+ *	  and again when each one runs: drift, the scripts' statements, whether
+ *	  a file changed meanwhile.
+ *
+ * The rules follow each format's own tool rather than stricter ones: an
+ * empty down script is no down script, a whole-file BEGIN/COMMIT wrapper
+ * is the migration's transaction, a migration made only of statements
+ * that run outside a transaction block needs none, and a broken down
+ * script warns and blocks only its own rollback.  Every problem of a
+ * folder is reported at once.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
+
+#include "pg_migrate.h"
+
+static void report_drift(int elevel, const MigrationSet *set,
+						 const AppliedMigration *am, const Migration *m,
+						 int nothers, const char *others);
+static void check_up_script(Migration *m, const LoadedMigration *lm,
+							bool in_one_transaction);
+
+/*
+ * Report one drifted migration at elevel: an ERROR names the first one and
+ * counts the others (listed in others), a WARNING each one.
+ */
+static void
+report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
+			 const Migration *m, int nothers, const char *others)
+{
+	if (m)
+		ereport(elevel,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("migration \"%s\" was modified after it was applied",
+						am->name),
+				 nothers == 0 ?
+				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
+						   m->up_file, m->checksum, am->checksum) :
+				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migration has drifted too: %s.",
+								  "File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migrations have drifted too: %s.",
+								  nothers, m->up_file, m->checksum, am->checksum,
+								  nothers, others),
+				 elevel >= ERROR ?
+				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+	else
+		ereport(elevel,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("applied migration \"%s\" is missing from folder \"%s\"",
+						am->name, set->dir),
+				 nothers == 0 ?
+				 errdetail("It is recorded as applied, but no file of that name is in the folder any more.") :
+				 errdetail_plural("It is recorded as applied, but no file of that name is in the folder any more. %d more applied migration has drifted too: %s.",
+								  "It is recorded as applied, but no file of that name is in the folder any more. %d more applied migrations have drifted too: %s.",
+								  nothers, nothers, others),
+				 elevel >= ERROR ?
+				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+}
+
+/*
+ * Stop when an applied migration's file changed or disappeared: the schema
+ * no longer matches the folder, and applying more on top of it hides that.
+ */
+void
+check_drift(const MigrationSet *set, List *applied, bool allow_drift)
+{
+	ListCell   *lc;
+	StringInfoData others;
+	const AppliedMigration *first = NULL;
+	int			ndrift = 0;
+
+	initStringInfo(&others);
+	foreach(lc, applied)
+	{
+		AppliedMigration *am = lfirst(lc);
+		Migration  *m = source_find(set, am->name);
+
+		if (m && (m->repeatable || strcmp(m->checksum, am->checksum) == 0))
+			continue;
+		if (allow_drift)
+			report_drift(WARNING, set, am, m, 0, NULL);
+		else if (first == NULL)
+			first = am;
+		else
+			appendStringInfo(&others, "%s\"%s\"", ndrift > 1 ? ", " : "",
+							 am->name);
+		ndrift++;
+	}
+
+	if (first)
+		report_drift(ERROR, set, first, source_find(set, first->name),
+					 ndrift - 1, others.data);
+}
+
+/*
+ * The statements of a script as they will run: a whole-file transaction
+ * wrapper is dropped where the script runs in a transaction (up scripts
+ * not marked no-transaction, and down scripts); a script left with no
+ * statement is an error.  *unwrapped, when given, says whether there was
+ * a wrapper.
+ */
+StatementList *
+split_script(const Script *script, bool down, bool in_transaction,
+			 bool *unwrapped)
+{
+	StatementList *stmts = script_split(script);
+	bool		had_wrapper = in_transaction && script_unwrap(stmts);
+
+	if (unwrapped)
+		*unwrapped = had_wrapper;
+	if (stmts->count == 0 && down)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("down script \"%s\" contains no SQL statements",
+						script->file),
+				 errhint("Delete the file if the migration cannot be undone.")));
+	if (stmts->count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("migration file \"%s\" contains no SQL statements",
+						script->file),
+				 errhint("Add the migration's statements, or delete the file.")));
+	return stmts;
+}
+
+/* Checksum of a down script, or "" when there is none */
+void
+down_checksum(const LoadedMigration *lm, char *out)
+{
+	if (lm->down.sql)
+		checksum_hex(lm->down.sql, strlen(lm->down.sql), out);
+	else
+		out[0] = '\0';
+}
+
+/*
+ * Make sure a migration's scripts, read again to run them, are the bytes
+ * that were checked before the run started: what runs and is recorded
+ * must be what was checked.  A file edited meanwhile stops the run before
+ * any of its statements runs.
+ */
+void
+check_unchanged(const MigrationSet *set, const Migration *m,
+				const LoadedMigration *lm)
+{
+	char		up[MIGRATE_CHECKSUM_LEN + 1];
+	char		down[MIGRATE_CHECKSUM_LEN + 1];
+
+	checksum_hex(lm->up.sql, strlen(lm->up.sql), up);
+	down_checksum(lm, down);
+	if (strcmp(up, m->checksum) != 0 || strcmp(down, m->down_checksum) != 0 ||
+		lm->no_transaction != m->marked_no_transaction)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" changed while it was being applied",
+						m->name),
+				 errdetail("Its files in folder \"%s\" differ from what was checked before the run started; none of its statements ran.",
+						   set->dir),
+				 errhint("Run the migrations again once the folder no longer changes.")));
+}
+
+/*
+ * Read a migration's scripts to run them, insisting on the bytes that were
+ * checked; what the checks decided of its transaction mode holds.
+ */
+void
+load_as_checked(const MigrationSet *set, const Migration *m,
+				LoadedMigration *lm)
+{
+	migration_load(set, m, lm, true);
+	check_unchanged(set, m, lm);
+	lm->no_transaction = m->no_transaction;
+}
+
+/*
+ * Check a pending migration's up script.  In migrate.run(), a migration
+ * made only of statements PostgreSQL runs outside a transaction block
+ * (Flyway detects the same) runs as if it were marked
+ * "-- migrate:no-transaction"; migrate.apply(), one transaction, refuses
+ * it.  Such a script wrapped in BEGIN/COMMIT is not one of those.
+ */
+static void
+check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction)
+{
+	StatementList *stmts;
+	bool		unwrapped;
+
+	if (lm->no_transaction && in_one_transaction)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("migration \"%s\" cannot run inside a transaction block", m->name),
+				 errdetail("File \"%s\" is marked to run outside a transaction block, and migrate.apply() runs every migration in the caller's transaction.",
+						   m->up_file),
+				 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
+
+	stmts = split_script(&lm->up, false, !lm->no_transaction, &unwrapped);
+	if (!lm->no_transaction && !in_one_transaction && !unwrapped &&
+		script_all_top_level(stmts))
+	{
+		m->no_transaction = true;
+		ereport(NOTICE,
+				(errmsg("migration \"%s\" will run outside a transaction block", m->name),
+				 errdetail("Every statement of file \"%s\" runs only outside a transaction block, as if the file were marked \"-- migrate:no-transaction\".",
+						   m->up_file)));
+	}
+	script_check(&lm->up, stmts,
+				 m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+}
+
+/*
+ * A down script that cannot be run does not stop the migration from being
+ * applied (its own tool never reads it then): it is a WARNING naming the
+ * file and line, and migrate.rollback() of that migration refuses with the
+ * same error before undoing anything.  The check only parses, so nothing
+ * but memory needs cleaning up after an error: no subtransaction.
+ */
+void
+warn_broken_down(const Migration *m, const LoadedMigration *lm)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (lm->down.sql == NULL)
+		return;
+	PG_TRY();
+	{
+		StatementList *stmts = split_script(&lm->down, true, true, NULL);
+
+		script_check(&lm->down, stmts, CHECK_NOTHING);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			line = script_check_line();
+		bool		section = strcmp(lm->down.file, m->up_file) == 0;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (section)
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("down section of migration \"%s\" cannot be run: %s",
+							m->name, edata->message),
+					 errdetail("The down section is in file \"%s\", at line %d.",
+							   lm->down.file, line),
+					 errhint("The migration can still be applied, but migrate.rollback() of it will refuse until the down section is fixed.")));
+		else
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("down script of migration \"%s\" cannot be run: %s",
+							m->name, edata->message),
+					 errdetail("The down script is file \"%s\"; the error is at line %d.",
+							   lm->down.file, line),
+					 errhint("The migration can still be applied, but migrate.rollback() of it will refuse until the down script is fixed.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Check one pending migration before anything runs, and note what the
+ * checks learnt of it (its down script's checksum, its transaction mode),
+ * so that running it can insist on the same.
+ */
+void
+check_pending(const MigrationSet *set, Migration *m, const LoadedMigration *lm,
+			  bool in_one_transaction)
+{
+	m->marked_no_transaction = lm->no_transaction;
+	m->no_transaction = lm->no_transaction;
+	down_checksum(lm, m->down_checksum);
+	/* the up script must still be what source_load() hashed */
+	check_unchanged(set, m, lm);
+	if (m->adopted)
+		return;
+	check_up_script(m, lm, in_one_transaction);
+	warn_broken_down(m, lm);
+}
+
+/*
+ * Raise the problems found in a folder's files: one as it was raised, with
+ * its own SQLSTATE, hint and context; several as one error listing each
+ * file and line, so that all can be fixed in one go.
+ */
+void
+report_problems(const MigrationSet *set, List *problems)
+{
+	StringInfoData list;
+	ListCell   *lc;
+	CheckProblem *first;
+
+	if (problems == NIL)
+		return;
+	first = linitial(problems);
+	if (list_length(problems) == 1)
+		ReThrowError(first->edata);
+
+	initStringInfo(&list);
+	foreach(lc, problems)
+	{
+		CheckProblem *p = lfirst(lc);
+
+		if (list.len > 0)
+			appendStringInfoChar(&list, '\n');
+		if (p->line > 0)
+			appendStringInfo(&list, "%s, line %d: %s", p->file, p->line,
+							 p->edata->message);
+		else
+			appendStringInfo(&list, "%s: %s", p->file, p->edata->message);
+	}
+	ereport(ERROR,
+			(errcode(first->edata->sqlerrcode),
+			 errmsg("%d migrations of folder \"%s\" cannot be run",
+					list_length(problems), set->dir),
+			 errdetail_internal("%s", list.data),
+			 errhint("Fix every file listed; nothing was run.")));
+}
