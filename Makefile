@@ -26,9 +26,9 @@ ifdef WERROR
 PG_CFLAGS += -Werror
 endif
 
-# every source file includes these: rebuild all when they change
-$(OBJS): src/pg_migrate.h src/compat.h
-
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every source file includes these: rebuild all when they change
+$(OBJS): src/pg_migrate.h src/compat.h

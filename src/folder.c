@@ -46,13 +46,13 @@ typedef enum OpenedKind
 	OPENED_FILE
 } OpenedKind;
 
+static char *folder_resolve(const char *dir);
 static bool reads_confined(void);
 static void refuse_if_rejected(void);
 static char *opened_path(int fd);
 static bool path_below(const char *dir, const char *path);
 static bool below_allowed_directory(const char *path);
 static void check_opened(int fd, const char *given, OpenedKind kind);
-static int	compare_cstrings(const ListCell *a, const ListCell *b);
 static char *read_whole_file(int fd, const char *path, size_t *len);
 static void verify_encoding(const char *file, const char *buf, size_t len);
 
@@ -228,7 +228,7 @@ folder_may_list(void)
  * Check that the caller may read server files, and turn the folder argument
  * into a canonical absolute path to an existing directory that may be read.
  */
-char *
+static char *
 folder_resolve(const char *dir)
 {
 	char	   *resolved;
@@ -295,10 +295,31 @@ folder_resolve(const char *dir)
 	return result;
 }
 
-static int
-compare_cstrings(const ListCell *a, const ListCell *b)
+
+/* A folder on the server's disk, after the checks of folder_resolve() */
+Folder *
+folder_on_disk(const char *dir)
 {
-	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+	Folder	   *folder = palloc0(sizeof(Folder));
+
+	folder->path = folder_resolve(dir);
+	folder->name = folder->path;
+	folder->source = folder->path;
+	return folder;
+}
+
+/*
+ * Whether dir/file is a regular file.  Only a format's detection asks: its
+ * contents are read, and checked, with folder_read_file().
+ */
+bool
+folder_has_file(const char *dir, const char *file)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /*
@@ -357,7 +378,7 @@ folder_list_files(const char *dir)
 	}
 	FreeDir(d);
 
-	list_sort(files, compare_cstrings);
+	list_sort(files, compare_string_cells);
 	return files;
 }
 

@@ -14,7 +14,7 @@
 
 #include "pg_migrate.h"
 
-static bool dbmate_claims(const char *dir, List *files);
+static bool dbmate_claims(const Folder *folder, List *files);
 static void dbmate_scan(MigrationSet *set, List *files);
 static void dbmate_load(const MigrationSet *set, const Migration *m,
 						LoadedMigration *out, bool with_down);
@@ -48,7 +48,7 @@ find_marker(char *sql, const char *marker)
  * "-- migrate:up" marker, looked for in the first numbered file.
  */
 static bool
-dbmate_claims(const char *dir, List *files)
+dbmate_claims(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 
@@ -58,7 +58,7 @@ dbmate_claims(const char *dir, List *files)
 
 		if (is_numbered_sql(file))
 		{
-			char	   *sql = folder_read_file(dir, file, false);
+			char	   *sql = source_read_file(folder, file, false);
 			bool		found = find_marker(sql, "-- migrate:up") != NULL;
 
 			/* freed at once: detection runs before the whole call's work */
@@ -91,7 +91,7 @@ static void
 dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 			bool with_down)
 {
-	char	   *sql = folder_read_file(set->dir, m->up_file, false);
+	char	   *sql = source_read_file(set->folder, m->up_file, false);
 	char	   *up = find_marker(sql, "-- migrate:up");
 	char	   *down = find_marker(sql, "-- migrate:down");
 	char	   *up_body;

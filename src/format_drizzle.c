@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <sys/stat.h>
-
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -26,7 +24,7 @@
 
 #define JOURNAL "meta/_journal.json"
 
-static bool drizzle_claims(const char *dir, List *files);
+static bool drizzle_claims(const Folder *folder, List *files);
 static void drizzle_scan(MigrationSet *set, List *files);
 static JsonbContainer *parse_journal(const MigrationSet *set, const char *text);
 static char *add_entry(MigrationSet *set, List *files, List *tags,
@@ -40,13 +38,9 @@ const MigrationFormat drizzle_format = {
 };
 
 static bool
-drizzle_claims(const char *dir, List *files)
+drizzle_claims(const Folder *folder, List *files)
 {
-	char		path[MAXPGPATH];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return source_has_file(folder, JOURNAL);
 }
 
 static void
@@ -146,7 +140,7 @@ add_entry(MigrationSet *set, List *files, List *tags, JsonbContainer *array,
 static void
 drizzle_scan(MigrationSet *set, List *files)
 {
-	char	   *text = folder_read_file(set->dir, JOURNAL, true);
+	char	   *text = source_read_file(set->folder, JOURNAL, true);
 	ErrorContextCallback cb;
 	JsonbContainer *array;
 	List	   *tags = NIL;
@@ -159,7 +153,7 @@ drizzle_scan(MigrationSet *set, List *files)
 				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
 
 	cb.callback = journal_error_callback;
-	cb.arg = set->dir;
+	cb.arg = (void *) set->dir;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
 	array = parse_journal(set, text);

@@ -26,7 +26,7 @@ typedef struct FlywayName
 	char	   *stem;			/* file name without ".sql" */
 } FlywayName;
 
-static bool flyway_claims(const char *dir, List *files);
+static bool flyway_claims(const Folder *folder, List *files);
 static void flyway_scan(MigrationSet *set, List *files);
 static bool looks_like_flyway(const char *file);
 static bool parse_flyway_name(const char *file, FlywayName *out);
@@ -84,7 +84,7 @@ parse_flyway_name(const char *file, FlywayName *out)
 }
 
 static bool
-flyway_claims(const char *dir, List *files)
+flyway_claims(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 

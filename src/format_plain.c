@@ -37,8 +37,8 @@ typedef struct NumberedFile
 static bool parse_file_name(const char *file, NumberedFile *out);
 static int	compare_files(const void *a, const void *b);
 static void scan_numbered(MigrationSet *set, List *files, bool golang);
-static bool plain_claims(const char *dir, List *files);
-static bool golang_claims(const char *dir, List *files);
+static bool plain_claims(const Folder *folder, List *files);
+static bool golang_claims(const Folder *folder, List *files);
 static void plain_scan(MigrationSet *set, List *files);
 static void golang_scan(MigrationSet *set, List *files);
 
@@ -73,7 +73,7 @@ parse_file_name(const char *file, NumberedFile *out)
 
 /* plain: some numbered file that is an up script without suffix */
 static bool
-plain_claims(const char *dir, List *files)
+plain_claims(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 
@@ -89,7 +89,7 @@ plain_claims(const char *dir, List *files)
 
 /* golang-migrate: numbered files, every one of them .up.sql or .down.sql */
 static bool
-golang_claims(const char *dir, List *files)
+golang_claims(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 	bool		any = false;

@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 
 #include "pg_migrate.h"
 
@@ -23,6 +24,9 @@ PG_FUNCTION_INFO_V1(migrate_apply);
 PG_FUNCTION_INFO_V1(migrate_status);
 PG_FUNCTION_INFO_V1(migrate_rollback);
 PG_FUNCTION_INFO_V1(migrate_run);
+PG_FUNCTION_INFO_V1(migrate_apply_files);
+PG_FUNCTION_INFO_V1(migrate_status_files);
+PG_FUNCTION_INFO_V1(migrate_run_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -81,18 +85,63 @@ text_arg(FunctionCallInfo fcinfo, int n, const char *argname)
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-/* migrate.apply(dir text, format text, allow_drift boolean) */
-Datum
-migrate_apply(PG_FUNCTION_ARGS)
+/* The folder named by a dir argument, or NULL */
+static const Folder *
+dir_arg(FunctionCallInfo fcinfo, int n, const char *argname)
 {
-	char	   *dir = text_arg(fcinfo, 0, "dir");
+	char	   *dir = text_arg(fcinfo, n, argname);
+
+	return dir ? folder_on_disk(dir) : NULL;
+}
+
+/* The folder sent as a files argument, with the caller's source name */
+static const Folder *
+files_arg(FunctionCallInfo fcinfo, int n, int source_n)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"files\" must not be null")));
+	return folder_sent(PG_GETARG_JSONB_P(n), text_arg(fcinfo, source_n, NULL));
+}
+
+static Datum
+apply_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
 	char	   *format = text_arg(fcinfo, 1, "format");
 	bool		allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
 	connect_spi(0);
-	run_apply(dir, format, allow_drift, &sink);
+	run_apply(folder, format, allow_drift, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.apply(dir text, format text, allow_drift boolean) */
+Datum
+migrate_apply(PG_FUNCTION_ARGS)
+{
+	return apply_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+}
+
+/* migrate.apply(files jsonb, format text, allow_drift boolean, source text) */
+Datum
+migrate_apply_files(PG_FUNCTION_ARGS)
+{
+	return apply_folder(fcinfo, files_arg(fcinfo, 0, 3));
+}
+
+static Datum
+status_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	run_status(folder, format, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -101,15 +150,14 @@ migrate_apply(PG_FUNCTION_ARGS)
 Datum
 migrate_status(PG_FUNCTION_ARGS)
 {
-	char	   *dir = text_arg(fcinfo, 0, NULL);
-	char	   *format = text_arg(fcinfo, 1, "format");
-	ResultSink	sink;
+	return status_folder(fcinfo, dir_arg(fcinfo, 0, NULL));
+}
 
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	run_status(dir, format, &sink);
-	SPI_finish();
-	return (Datum) 0;
+/* migrate.status(files jsonb, format text, source text) */
+Datum
+migrate_status_files(PG_FUNCTION_ARGS)
+{
+	return status_folder(fcinfo, files_arg(fcinfo, 0, 2));
 }
 
 /* migrate.rollback(name text) */
@@ -127,19 +175,20 @@ migrate_rollback(PG_FUNCTION_ARGS)
 }
 
 /*
- * CALL migrate.run(dir text, format text, allow_drift boolean)
+ * CALL migrate.run(dir text | files jsonb, format text, allow_drift boolean
+ * [, source text])
  *
  * Only a nonatomic call may commit: a CALL at top level, not inside a
  * transaction block or a function.  Forcing nonatomic SPI in an atomic
  * call would silently commit nothing, so refuse instead.
  */
-Datum
-migrate_run(PG_FUNCTION_ARGS)
+static void
+run_folder(FunctionCallInfo fcinfo, bool sent)
 {
-	char	   *dir = text_arg(fcinfo, 0, "dir");
-	char	   *format = text_arg(fcinfo, 1, "format");
-	bool		allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 	CallContext *call = (CallContext *) fcinfo->context;
+	const Folder *folder;
+	char	   *format;
+	bool		allow_drift;
 
 	if (call == NULL || !IsA(call, CallContext) || call->atomic)
 		ereport(ERROR,
@@ -148,8 +197,24 @@ migrate_run(PG_FUNCTION_ARGS)
 				 errdetail("It commits after each migration, which only a CALL at top level can do."),
 				 errhint("Run CALL migrate.run(...) on its own, outside BEGIN/COMMIT and not from a function; or use SELECT * FROM migrate.apply(...) to apply all pending migrations in the current transaction.")));
 
+	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	format = text_arg(fcinfo, 1, "format");
+	allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_commits(dir, format, allow_drift);
+	run_commits(folder, format, allow_drift);
 	SPI_finish();
+}
+
+Datum
+migrate_run(PG_FUNCTION_ARGS)
+{
+	run_folder(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+Datum
+migrate_run_files(PG_FUNCTION_ARGS)
+{
+	run_folder(fcinfo, true);
 	PG_RETURN_VOID();
 }

@@ -17,6 +17,7 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
 #define MIGRATE_CHECKSUM_LEN (PG_SHA256_DIGEST_LENGTH * 2)
@@ -45,6 +46,20 @@ typedef struct Migration
 	int64		created_at;		/* drizzle journal's "when", else 0 */
 } Migration;
 
+/*
+ * Where a folder's files come from: a folder on the server's disk, or the
+ * files the caller sent as data.  Past folder.c and sent_files.c, nothing
+ * knows which.
+ */
+typedef struct Folder
+{
+	const char *name;			/* named in messages */
+	const char *source;			/* recorded as the migrations' source: the
+								 * path, or what the caller says; or NULL */
+	const char *path;			/* canonical path on the server, or NULL */
+	Jsonb	   *files;			/* the files sent, or NULL */
+} Folder;
+
 struct MigrationSet;
 struct LoadedMigration;
 
@@ -55,7 +70,7 @@ struct LoadedMigration;
 typedef struct MigrationFormat
 {
 	const char *name;
-	bool		(*claims) (const char *dir, List *files);
+	bool		(*claims) (const Folder *folder, List *files);
 	void		(*scan) (struct MigrationSet *set, List *files);
 	void		(*load) (const struct MigrationSet *set, const Migration *m,
 						 struct LoadedMigration *out, bool with_down);
@@ -64,7 +79,8 @@ typedef struct MigrationFormat
 /* A folder's migrations, sorted by version, then name */
 typedef struct MigrationSet
 {
-	char	   *dir;			/* canonical absolute path */
+	const Folder *folder;
+	const char *dir;			/* the folder's name, for messages */
 	const MigrationFormat *format;
 	int			count;
 	Migration  *items;
@@ -158,15 +174,26 @@ typedef struct ResultSink
 	TupleDesc	desc;
 } ResultSink;
 
-/* folder.c */
-extern char *folder_resolve(const char *dir);
+/* folder.c: folders on the server's disk */
+extern Folder *folder_on_disk(const char *dir);
 extern List *folder_list_files(const char *dir);
 extern char *folder_read_file(const char *dir, const char *file, bool missing_ok);
+extern bool folder_has_file(const char *dir, const char *file);
+
+/* sent_files.c: folders sent as data */
+extern Folder *folder_sent(Jsonb *files, const char *source);
+extern List *sent_list_files(const Folder *folder);
+extern char *sent_read_file(const Folder *folder, const char *file, bool missing_ok);
 extern bool folder_may_list(void);
 
 /* source.c */
-extern MigrationSet *source_load(const char *dir, const char *format,
+extern MigrationSet *source_load(const Folder *folder, const char *format,
 								 int elevel);
+extern List *source_list_files(const Folder *folder);
+extern char *source_read_file(const Folder *folder, const char *file,
+							  bool missing_ok);
+extern bool source_has_file(const Folder *folder, const char *file);
+extern int	compare_string_cells(const ListCell *a, const ListCell *b);
 extern void migration_load(const MigrationSet *set, const Migration *m,
 						   LoadedMigration *out, bool with_down);
 extern int	version_cmp(const char *a, const char *b);
@@ -304,11 +331,13 @@ extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
 extern void report_problems(const MigrationSet *set, List *problems);
 
 /* runner.c */
-extern void run_apply(const char *dir, const char *format, bool allow_drift,
-					  ResultSink *sink);
+extern void run_apply(const Folder *folder, const char *format,
+					  bool allow_drift, ResultSink *sink);
 extern void run_rollback(const char *name, ResultSink *sink);
-extern void run_status(const char *dir, const char *format, ResultSink *sink);
-extern void run_commits(const char *dir, const char *format, bool allow_drift);
+extern void run_status(const Folder *folder, const char *format,
+					   ResultSink *sink);
+extern void run_commits(const Folder *folder, const char *format,
+						bool allow_drift);
 
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */

@@ -160,14 +160,14 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
  * nothing but memory needs cleaning up and no subtransaction is needed.
  */
 static void
-plan_run(RunPlan *plan, const char *dir, const char *format, bool allow_drift,
-		 RunMode mode)
+plan_run(RunPlan *plan, const Folder *folder, const char *format,
+		 bool allow_drift, RunMode mode)
 {
 	List	   *applied;
 	List	   *volatile problems = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	plan->set = source_load(dir, format, NOTICE);
+	plan->set = source_load(folder, format, NOTICE);
 	applied = tracking_applied();
 	check_drift(plan->set, applied, allow_drift);
 	plan->is_applied = applied_flags(plan->set, applied);
@@ -314,7 +314,7 @@ adopt_one(const MigrationSet *set, const Migration *m)
  * statement runs; a failure later rolls back with the caller's transaction.
  */
 void
-run_apply(const char *dir, const char *format, bool allow_drift,
+run_apply(const Folder *folder, const char *format, bool allow_drift,
 		  ResultSink *sink)
 {
 	RunPlan		plan;
@@ -324,7 +324,7 @@ run_apply(const char *dir, const char *format, bool allow_drift,
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.apply()");
-	plan_run(&plan, dir, format, allow_drift, MODE_APPLY);
+	plan_run(&plan, folder, format, allow_drift, MODE_APPLY);
 
 	for (int i = 0; i < plan.set->count; i++)
 	{
@@ -416,11 +416,11 @@ run_one(const MigrationSet *set, const Migration *m)
 }
 
 static void
-run_migrations(const char *dir, const char *format, bool allow_drift)
+run_migrations(const Folder *folder, const char *format, bool allow_drift)
 {
 	RunPlan		plan;
 
-	plan_run(&plan, dir, format, allow_drift, MODE_RUN);
+	plan_run(&plan, folder, format, allow_drift, MODE_RUN);
 
 	for (int i = 0; i < plan.set->count; i++)
 	{
@@ -448,7 +448,7 @@ run_migrations(const char *dir, const char *format, bool allow_drift)
  * one, so it is released here however the run ends.
  */
 void
-run_commits(const char *dir, const char *format, bool allow_drift)
+run_commits(const Folder *folder, const char *format, bool allow_drift)
 {
 	PreventCommandIfReadOnly("migrate.run()");
 	PreventCommandDuringRecovery("migrate.run()");
@@ -461,7 +461,7 @@ run_commits(const char *dir, const char *format, bool allow_drift)
 		 * hide what a runner we waited for committed.
 		 */
 		COMPAT_SPI_COMMIT();
-		run_migrations(dir, format, allow_drift);
+		run_migrations(folder, format, allow_drift);
 	}
 	PG_FINALLY();
 	{
@@ -639,7 +639,7 @@ compare_status_rows(const void *a, const void *b)
  * order the migrations were applied.
  */
 void
-run_status(const char *dir, const char *format, ResultSink *sink)
+run_status(const Folder *folder, const char *format, ResultSink *sink)
 {
 	List	   *applied = tracking_applied();
 	StatusRow  *rows;
@@ -647,7 +647,7 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 	ListCell   *lc;
 	MemoryContext per_migration;
 
-	if (dir == NULL)
+	if (folder == NULL)
 	{
 		rows = palloc(sizeof(StatusRow) * Max(list_length(applied), 1));
 		foreach(lc, applied)
@@ -663,7 +663,7 @@ run_status(const char *dir, const char *format, ResultSink *sink)
 	}
 	else
 	{
-		MigrationSet *set = source_load(dir, format, DEBUG1);
+		MigrationSet *set = source_load(folder, format, DEBUG1);
 		bool	   *is_applied = applied_flags(set, applied);
 		bool	   *failed = palloc0(sizeof(bool) * Max(set->count, 1));
 

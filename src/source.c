@@ -22,7 +22,7 @@ static const MigrationFormat *const formats[] = {
 	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
 };
 
-static const MigrationFormat *detect_format(const char *dir, List *files,
+static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static const MigrationFormat *find_format(const char *name);
 static int	compare_migrations(const void *a, const void *b);
@@ -124,6 +124,42 @@ count_newlines(const char *s, size_t len)
 	return n;
 }
 
+/* The files directly in a folder, sorted by name */
+List *
+source_list_files(const Folder *folder)
+{
+	return folder->files ? sent_list_files(folder) :
+		folder_list_files(folder->path);
+}
+
+/*
+ * The whole text of a file of the folder (a path relative to it), valid in
+ * the database encoding; NULL when there is none and missing_ok.
+ */
+char *
+source_read_file(const Folder *folder, const char *file, bool missing_ok)
+{
+	return folder->files ? sent_read_file(folder, file, missing_ok) :
+		folder_read_file(folder->path, file, missing_ok);
+}
+
+/* Whether the folder holds that file (a path relative to it) */
+bool
+source_has_file(const Folder *folder, const char *file)
+{
+	if (folder->files)
+		return getKeyJsonValueFromContainer(&folder->files->root, file,
+											strlen(file), NULL) != NULL;
+	return folder_has_file(folder->path, file);
+}
+
+/* list_sort() comparator for lists of C strings */
+int
+compare_string_cells(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
 /* Whether a list of C strings holds s */
 bool
 string_list_member(List *list, const char *s)
@@ -205,7 +241,7 @@ void
 load_script(const MigrationSet *set, const char *file, Script *out)
 {
 	out->file = file;
-	out->sql = folder_read_file(set->dir, file, false);
+	out->sql = source_read_file(set->folder, file, false);
 	out->first_line = 1;
 }
 
@@ -239,8 +275,9 @@ find_format(const char *name)
  * .up.sql or .down.sql.  Anything else that two formats claim is an error.
  */
 static const MigrationFormat *
-detect_format(const char *dir, List *files, int elevel)
+detect_format(const Folder *folder, List *files, int elevel)
 {
+	const char *dir = folder->name;
 	const MigrationFormat *claimed[lengthof(formats)];
 	int			n = 0;
 	bool		may_list;
@@ -256,7 +293,7 @@ detect_format(const char *dir, List *files, int elevel)
 			continue;
 		if (n > 0 && claimed[n - 1] == &dbmate_format && f == &plain_format)
 			continue;
-		if (f->claims(dir, files))
+		if (f->claims(folder, files))
 			claimed[n++] = f;
 	}
 
@@ -321,18 +358,19 @@ detect_format(const char *dir, List *files, int elevel)
  * flat however many migrations the folder holds.
  */
 MigrationSet *
-source_load(const char *dir, const char *format, int elevel)
+source_load(const Folder *folder, const char *format, int elevel)
 {
 	MigrationSet *set = palloc0(sizeof(MigrationSet));
 	List	   *files;
 	MemoryContext tmp,
 				old;
 
-	set->dir = folder_resolve(dir);
-	files = folder_list_files(set->dir);
+	set->folder = folder;
+	set->dir = folder->name;
+	files = source_list_files(folder);
 
 	if (strcmp(format, "auto") == 0)
-		set->format = detect_format(set->dir, files, elevel);
+		set->format = detect_format(folder, files, elevel);
 	else
 		set->format = find_format(format);
 

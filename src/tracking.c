@@ -277,7 +277,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 		values[4] = script_text_datum(&lm->down);
 	else
 		nulls[4] = 'n';
-	values[5] = CStringGetTextDatum(set->dir);
+	if (set->folder->source)
+		values[5] = CStringGetTextDatum(set->folder->source);
+	else
+		nulls[5] = 'n';
 	values[6] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	values[7] = duration_datum(duration_us);
 	values[8] = CStringGetTextDatum(lm->no_transaction ? "no-transaction" : "transaction");
@@ -347,7 +350,10 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	values[2] = CStringGetTextDatum(set->dir);
+	if (set->folder->source)
+		values[2] = CStringGetTextDatum(set->folder->source);
+	else
+		nulls[2] = 'n';
 	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
 	values[4] = CStringGetTextDatum(edata->message ? edata->message : "");
 	if (edata->detail)
