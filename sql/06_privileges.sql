@@ -13,7 +13,7 @@ SELECT * FROM migrate.status();
 SELECT * FROM migrate.rollback();
 RESET ROLE;
 
-GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean),
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
                           migrate.status(text, text),
                           migrate.rollback(text) TO regress_deployer;
 

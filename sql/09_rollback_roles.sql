@@ -11,7 +11,7 @@ CREATE ROLE regress_roles_deployer;
 CREATE ROLE regress_roles_other;
 GRANT CREATE ON SCHEMA public TO regress_roles_deployer;
 GRANT USAGE ON SCHEMA migrate TO regress_roles_deployer, regress_roles_other;
-GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean),
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
                           migrate.rollback(text)
     TO regress_roles_deployer, regress_roles_other;
 GRANT pg_read_server_files TO regress_roles_deployer;
@@ -40,7 +40,7 @@ DROP TABLE roles_marker;
 -- a migration whose role no longer exists is not rolled back by anyone
 CREATE ROLE regress_roles_gone;
 GRANT USAGE ON SCHEMA migrate TO regress_roles_gone;
-GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean) TO regress_roles_gone;
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean) TO regress_roles_gone;
 GRANT pg_read_server_files TO regress_roles_gone;
 SET ROLE regress_roles_gone;
 SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/gone');

@@ -26,14 +26,19 @@ SELECT name, action FROM migrate.rollback('0001_tables');
 CREATE TABLE invalid_t (v int);
 INSERT INTO invalid_t VALUES (1), (1);
 CALL migrate.run('/tmp/pg_migrate_regress/invalid');
--- run again as it is: still failed, with the same advice
+-- run again as it is, it is refused: it failed before with the same file
+\set VERBOSITY terse
 CALL migrate.run('/tmp/pg_migrate_regress/invalid');
+\set VERBOSITY default
+-- asked to run it again, it is still failed, with the same advice
+CALL migrate.run('/tmp/pg_migrate_regress/invalid', retry => true);
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/invalid');
 SELECT action, sqlstate, message FROM migrate.history
 WHERE name = '0001_unique' ORDER BY id;
 -- following the advice works
 DELETE FROM invalid_t;
 DROP INDEX CONCURRENTLY invalid_t_v_key;
+SELECT migrate.retry('0001_unique');
 CALL migrate.run('/tmp/pg_migrate_regress/invalid');
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/invalid');
 SELECT indisvalid FROM pg_index WHERE indexrelid = 'invalid_t_v_key'::regclass;

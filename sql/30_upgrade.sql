@@ -23,11 +23,19 @@ SELECT name, action FROM migrate.rollback();
 \! printf 'SELECT 1/0;\n' > /tmp/pg_migrate_regress/upgrade/0006_fails.sql
 CALL migrate.run('/tmp/pg_migrate_regress/upgrade');
 \! rm /tmp/pg_migrate_regress/upgrade/0006_fails.sql
+-- a deploy role granted the functions before the update keeps them
+CREATE ROLE regress_upgrade_deployer;
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean) TO regress_upgrade_deployer;
+GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO regress_upgrade_deployer;
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 
 ALTER EXTENSION pg_migrate UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+
+SELECT has_function_privilege('regress_upgrade_deployer', 'migrate.apply(text, text, boolean, text, boolean)', 'EXECUTE') AS apply_granted,
+       has_function_privilege('regress_upgrade_deployer', 'migrate.run(text, text, boolean, text, boolean)', 'EXECUTE') AS run_granted,
+       has_function_privilege('regress_upgrade_deployer', 'migrate.rollback(text)', 'EXECUTE') AS rollback_not_granted;
 
 -- nothing was lost; old history rows ran as their caller
 SELECT count(*) AS migrations FROM migrate.migrations;
@@ -57,3 +65,4 @@ FROM migrate.history ORDER BY id DESC LIMIT 3;
 
 \c contrib_regression
 DROP DATABASE regress_upgrade;
+DROP ROLE regress_upgrade_deployer;

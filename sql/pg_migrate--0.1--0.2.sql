@@ -13,6 +13,78 @@ COMMENT ON COLUMN migrate.history.performed_by IS
 COMMENT ON COLUMN migrate.history.performed_as IS
     'the role whose privileges the scripts ran with';
 
+-- The checksum of the script an action concerned.  For a failure, it is
+-- what keeps a migration that failed from being run again while its file
+-- is unchanged.
+ALTER TABLE migrate.history ADD COLUMN checksum text;
+
+COMMENT ON COLUMN migrate.history.checksum IS
+    'SHA-256 of the up script the action concerned';
+
+-- New actions: a retry asked for, and a run refused because the migration
+-- failed before and its file has not changed since.
+ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
+ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
+    CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
+                      'forget', 'failure', 'retry', 'refused'));
+
+-- apply and run gain target (stop after that migration) and retry (run a
+-- migration again although it failed before with the same file).  Their
+-- argument lists change, so they are dropped and created again; what was
+-- granted on them is granted again, so that deploy roles keep their
+-- rights through the update.
+SELECT pg_catalog.set_config('pg_migrate_upgrade.grants', coalesce(pg_catalog.string_agg(
+           pg_catalog.format('GRANT EXECUTE ON %s %s TO %s',
+                             CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                             CASE p.proname WHEN 'apply' THEN 'migrate.apply(text, text, boolean, text, boolean)'
+                                            ELSE 'migrate.run(text, text, boolean, text, boolean)' END,
+                             CASE a.grantee WHEN 0 THEN 'PUBLIC'
+                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END),
+           '; '), ''), true)
+FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+WHERE p.oid IN ('migrate.apply(text, text, boolean)'::pg_catalog.regprocedure,
+                'migrate.run(text, text, boolean)'::pg_catalog.regprocedure)
+  AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+
+DROP FUNCTION migrate.apply(text, text, boolean);
+DROP PROCEDURE migrate.run(text, text, boolean);
+
+CREATE FUNCTION migrate.apply(dir text,
+                              format text DEFAULT 'auto',
+                              allow_drift boolean DEFAULT false,
+                              target text DEFAULT NULL,
+                              retry boolean DEFAULT false)
+RETURNS TABLE (name text, action text, duration interval)
+AS 'MODULE_PATHNAME', 'migrate_apply'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.apply(text, text, boolean, text, boolean) IS
+    'apply every pending migration of a folder, in the caller''s transaction';
+
+CREATE PROCEDURE migrate.run(dir text,
+                             format text DEFAULT 'auto',
+                             allow_drift boolean DEFAULT false,
+                             target text DEFAULT NULL,
+                             retry boolean DEFAULT false)
+AS 'MODULE_PATHNAME', 'migrate_run'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE migrate.run(text, text, boolean, text, boolean) IS
+    'apply every pending migration of a folder, committing after each one';
+
+REVOKE ALL ON FUNCTION migrate.apply(text, text, boolean, text, boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run(text, text, boolean, text, boolean) FROM PUBLIC;
+
+DO $$
+DECLARE
+    grants text := pg_catalog.current_setting('pg_migrate_upgrade.grants');
+BEGIN
+    IF grants <> '' THEN
+        EXECUTE grants;
+    END IF;
+END
+$$;
+
 -- A folder sent by the caller as data (relative path -> text) rather than
 -- read from the server's disk: the same runner behind each form.  Reading
 -- no server file, these need neither superuser nor pg_read_server_files.
@@ -21,22 +93,26 @@ COMMENT ON COLUMN migrate.history.performed_as IS
 CREATE FUNCTION migrate.apply(files jsonb,
                               format text DEFAULT 'auto',
                               allow_drift boolean DEFAULT false,
-                              source text DEFAULT NULL)
+                              source text DEFAULT NULL,
+                              target text DEFAULT NULL,
+                              retry boolean DEFAULT false)
 RETURNS TABLE (name text, action text, duration interval)
 AS 'MODULE_PATHNAME', 'migrate_apply_files'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION migrate.apply(jsonb, text, boolean, text) IS
+COMMENT ON FUNCTION migrate.apply(jsonb, text, boolean, text, text, boolean) IS
     'apply every pending migration of a folder sent as data, in the caller''s transaction';
 
 CREATE PROCEDURE migrate.run(files jsonb,
                              format text DEFAULT 'auto',
                              allow_drift boolean DEFAULT false,
-                             source text DEFAULT NULL)
+                             source text DEFAULT NULL,
+                             target text DEFAULT NULL,
+                             retry boolean DEFAULT false)
 AS 'MODULE_PATHNAME', 'migrate_run_files'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE migrate.run(jsonb, text, boolean, text) IS
+COMMENT ON PROCEDURE migrate.run(jsonb, text, boolean, text, text, boolean) IS
     'apply every pending migration of a folder sent as data, committing after each one';
 
 CREATE FUNCTION migrate.status(files jsonb,
@@ -49,6 +125,27 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION migrate.status(jsonb, text, text) IS
     'each migration of a folder sent as data and of the tracking table, with its state';
 
-REVOKE ALL ON FUNCTION migrate.apply(jsonb, text, boolean, text) FROM PUBLIC;
-REVOKE ALL ON PROCEDURE migrate.run(jsonb, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.apply(jsonb, text, boolean, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run(jsonb, text, boolean, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.status(jsonb, text, text) FROM PUBLIC;
+
+-- Let a migration that failed run again although its file is unchanged
+CREATE FUNCTION migrate.retry(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'migrate_retry'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.retry(text) IS
+    'let the next run execute a migration that failed, although its file is unchanged';
+
+-- Roll back committing after each migration; no-transaction down scripts
+-- run in the background worker
+CREATE PROCEDURE migrate.run_rollback(name text DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'migrate_run_rollback'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE migrate.run_rollback(text) IS
+    'undo a migration and every migration applied after it, committing after each one';
+
+REVOKE ALL ON FUNCTION migrate.retry(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run_rollback(text) FROM PUBLIC;

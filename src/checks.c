@@ -145,7 +145,8 @@ down_checksum(const LoadedMigration *lm, char *out)
  * Make sure a migration's scripts, read again to run them, are the bytes
  * that were checked before the run started: what runs and is recorded
  * must be what was checked.  A file edited meanwhile stops the run before
- * any of its statements runs.
+ * any of its statements runs, with a serialization failure: a concurrent
+ * change, which the next run retries by itself.
  */
 void
 check_unchanged(const MigrationSet *set, const Migration *m,
@@ -159,7 +160,7 @@ check_unchanged(const MigrationSet *set, const Migration *m,
 	if (strcmp(up, m->checksum) != 0 || strcmp(down, m->down_checksum) != 0 ||
 		lm->no_transaction != m->marked_no_transaction)
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("migration \"%s\" changed while it was being applied",
 						m->name),
 				 errdetail("Its files in folder \"%s\" differ from what was checked before the run started; none of its statements ran.",

@@ -27,6 +27,8 @@ PG_FUNCTION_INFO_V1(migrate_run);
 PG_FUNCTION_INFO_V1(migrate_apply_files);
 PG_FUNCTION_INFO_V1(migrate_status_files);
 PG_FUNCTION_INFO_V1(migrate_run_files);
+PG_FUNCTION_INFO_V1(migrate_run_rollback);
+PG_FUNCTION_INFO_V1(migrate_retry);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -105,32 +107,50 @@ files_arg(FunctionCallInfo fcinfo, int n, int source_n)
 	return folder_sent(PG_GETARG_JSONB_P(n), text_arg(fcinfo, source_n, NULL));
 }
 
-static Datum
-apply_folder(FunctionCallInfo fcinfo, const Folder *folder)
+/*
+ * The options of apply and run: format, allow_drift, then target and retry
+ * at the given argument positions (after source in the files forms).
+ */
+static RunOptions
+run_options(FunctionCallInfo fcinfo, int target_n, int retry_n)
 {
-	char	   *format = text_arg(fcinfo, 1, "format");
-	bool		allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	RunOptions	opts;
+
+	opts.format = text_arg(fcinfo, 1, "format");
+	opts.allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	/* version 0.1's SQL declares neither: the library outlives an update */
+	opts.target = PG_NARGS() > target_n ? text_arg(fcinfo, target_n, NULL) : NULL;
+	opts.retry = PG_NARGS() > retry_n && !PG_ARGISNULL(retry_n) &&
+		PG_GETARG_BOOL(retry_n);
+	return opts;
+}
+
+static Datum
+apply_folder(FunctionCallInfo fcinfo, const Folder *folder, RunOptions opts)
+{
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
 	connect_spi(0);
-	run_apply(folder, format, allow_drift, &sink);
+	run_apply(folder, &opts, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }
 
-/* migrate.apply(dir text, format text, allow_drift boolean) */
+/* migrate.apply(dir, format, allow_drift, target, retry) */
 Datum
 migrate_apply(PG_FUNCTION_ARGS)
 {
-	return apply_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+	return apply_folder(fcinfo, dir_arg(fcinfo, 0, "dir"),
+						run_options(fcinfo, 3, 4));
 }
 
-/* migrate.apply(files jsonb, format text, allow_drift boolean, source text) */
+/* migrate.apply(files, format, allow_drift, source, target, retry) */
 Datum
 migrate_apply_files(PG_FUNCTION_ARGS)
 {
-	return apply_folder(fcinfo, files_arg(fcinfo, 0, 3));
+	return apply_folder(fcinfo, files_arg(fcinfo, 0, 3),
+						run_options(fcinfo, 4, 5));
 }
 
 static Datum
@@ -175,36 +195,40 @@ migrate_rollback(PG_FUNCTION_ARGS)
 }
 
 /*
- * CALL migrate.run(dir text | files jsonb, format text, allow_drift boolean
- * [, source text])
- *
  * Only a nonatomic call may commit: a CALL at top level, not inside a
  * transaction block or a function.  Forcing nonatomic SPI in an atomic
- * call would silently commit nothing, so refuse instead.
+ * call would silently commit nothing, so the procedures refuse instead.
  */
+/* Refuse an atomic call of a procedure that commits */
 static void
-run_folder(FunctionCallInfo fcinfo, bool sent)
+require_nonatomic(FunctionCallInfo fcinfo, const char *procedure)
 {
 	CallContext *call = (CallContext *) fcinfo->context;
-	const Folder *folder;
-	char	   *format;
-	bool		allow_drift;
 
 	if (call == NULL || !IsA(call, CallContext) || call->atomic)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("migrate.run() cannot run inside a transaction block"),
+				 errmsg("%s cannot run inside a transaction block", procedure),
 				 errdetail("It commits after each migration, which only a CALL at top level can do."),
-				 errhint("Run CALL migrate.run(...) on its own, outside BEGIN/COMMIT and not from a function; or use SELECT * FROM migrate.apply(...) to apply all pending migrations in the current transaction.")));
+				 errhint("Run CALL %s on its own, outside BEGIN/COMMIT and not from a function.",
+						 procedure)));
+}
 
+static void
+run_folder(FunctionCallInfo fcinfo, bool sent)
+{
+	const Folder *folder;
+	RunOptions	opts;
+
+	require_nonatomic(fcinfo, "migrate.run()");
 	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
-	format = text_arg(fcinfo, 1, "format");
-	allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_commits(folder, format, allow_drift);
+	run_commits(folder, &opts);
 	SPI_finish();
 }
 
+/* CALL migrate.run(dir, format, allow_drift, target, retry) */
 Datum
 migrate_run(PG_FUNCTION_ARGS)
 {
@@ -212,9 +236,35 @@ migrate_run(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* CALL migrate.run(files, format, allow_drift, source, target, retry) */
 Datum
 migrate_run_files(PG_FUNCTION_ARGS)
 {
 	run_folder(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/* CALL migrate.run_rollback(name text) */
+Datum
+migrate_run_rollback(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, NULL);
+
+	require_nonatomic(fcinfo, "migrate.run_rollback()");
+	connect_spi(SPI_OPT_NONATOMIC);
+	run_rollback_commits(name);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* migrate.retry(name text) */
+Datum
+migrate_retry(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+
+	connect_spi(0);
+	run_retry(name);
+	SPI_finish();
 	PG_RETURN_VOID();
 }

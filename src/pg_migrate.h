@@ -307,7 +307,23 @@ extern void tracking_record_rollback(const char *name, int64 duration_us,
 extern void tracking_check_snapshot(const char *function);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata);
-extern List *tracking_failed(void);
+/* A migration whose latest attempt failed */
+typedef struct FailedMigration
+{
+	char	   *name;
+	char	   *checksum;		/* of the script that failed, or NULL */
+	char	   *sqlstate;
+	char	   *message;
+	char	   *file;
+	int			line;			/* 0 when unknown */
+	TimestampTz failed_at;
+	int			attempts;		/* failures in a row */
+	bool		refusal_logged; /* a run refused it since */
+} FailedMigration;
+
+extern List *tracking_failures(void);
+extern void tracking_record_action(const char *action, const char *name,
+								   const char *checksum);
 
 /* checks.c */
 typedef struct CheckProblem
@@ -331,13 +347,22 @@ extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
 extern void report_problems(const MigrationSet *set, List *problems);
 
 /* runner.c */
-extern void run_apply(const Folder *folder, const char *format,
-					  bool allow_drift, ResultSink *sink);
+typedef struct RunOptions
+{
+	const char *format;
+	bool		allow_drift;
+	const char *target;			/* stop after this migration, or NULL */
+	bool		retry;			/* run again what failed with the same file */
+} RunOptions;
+
+extern void run_apply(const Folder *folder, const RunOptions *opts,
+					  ResultSink *sink);
 extern void run_rollback(const char *name, ResultSink *sink);
 extern void run_status(const Folder *folder, const char *format,
 					   ResultSink *sink);
-extern void run_commits(const Folder *folder, const char *format,
-						bool allow_drift);
+extern void run_commits(const Folder *folder, const RunOptions *opts);
+extern void run_rollback_commits(const char *name);
+extern void run_retry(const char *name);
 
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */

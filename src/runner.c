@@ -37,6 +37,8 @@ typedef struct RunPlan
 {
 	MigrationSet *set;
 	bool	   *is_applied;		/* by index in set */
+	FailedMigration **failed;	/* by index: its latest attempt, if failed */
+	int			last;			/* index of the last migration to run */
 	MemoryContext per_migration;	/* reset after each migration */
 } RunPlan;
 
@@ -59,7 +61,17 @@ typedef struct StatusRow
 } StatusRow;
 
 static void lock_wait_callback(void *arg);
-static StatementList *prepare_down(const Script *down);
+static FailedMigration **failed_by_index(const MigrationSet *set);
+static int	target_index(const MigrationSet *set, const bool *is_applied,
+						 const char *target);
+static bool transient_failure(const char *sqlstate);
+static void refuse_failed_again(const Migration *m, const FailedMigration *f,
+								bool retry, RunMode mode);
+static Script down_script(const AppliedMigration *am, bool commits,
+						  bool *no_transaction);
+static StatementList *prepare_down(const Script *down, bool no_transaction);
+static List *rollback_targets(const char *name);
+static void rollback_migrations(const char *name);
 static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
 static void emit(ResultSink *sink, const char *name, const char *action,
@@ -152,6 +164,127 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
 	tuplestore_putvalues(sink->store, sink->desc, values, nulls);
 }
 
+/* The latest failed attempt of each of the folder's migrations, by index */
+static FailedMigration **
+failed_by_index(const MigrationSet *set)
+{
+	FailedMigration **failed = palloc0(sizeof(FailedMigration *) * Max(set->count, 1));
+	ListCell   *lc;
+
+	foreach(lc, tracking_failures())
+	{
+		FailedMigration *f = lfirst(lc);
+		Migration  *m = source_find(set, f->name);
+
+		if (m)
+			failed[m - set->items] = f;
+	}
+	return failed;
+}
+
+/*
+ * The index of the last migration a run with target may run: the target,
+ * named by its name or its version; the last of the folder without one.
+ */
+static int
+target_index(const MigrationSet *set, const bool *is_applied, const char *target)
+{
+	int			found = -1;
+
+	if (target == NULL)
+		return set->count - 1;
+	for (int i = 0; i < set->count; i++)
+	{
+		const Migration *m = &set->items[i];
+
+		if (strcmp(m->name, target) == 0 ||
+			(!m->repeatable && version_cmp(m->version, target) == 0 &&
+			 isdigit((unsigned char) target[0])))
+		{
+			if (found >= 0 && strcmp(m->name, target) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("target \"%s\" names more than one migration", target),
+						 errdetail("Migrations \"%s\" and \"%s\" both have version %s.",
+								   set->items[found].name, m->name, m->version),
+						 errhint("Name the target migration by its name.")));
+			found = i;
+		}
+	}
+	if (found < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("target migration \"%s\" is not in folder \"%s\"",
+						target, set->dir),
+				 errhint("Give the name (file stem) or the version of a migration of the folder.")));
+	for (int i = found + 1; i < set->count; i++)
+		if (is_applied[i] && !set->items[i].repeatable)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("target migration \"%s\" is behind migrations already applied",
+							set->items[found].name),
+					 errdetail("Migration \"%s\", after it, is applied.",
+							   set->items[i].name),
+					 errhint("To go back to \"%s\", roll back what came after it with migrate.rollback().",
+							 set->items[found].name)));
+	return found;
+}
+
+/*
+ * Failures a migration gets over by itself when run again: a lock or
+ * statement that timed out or was cancelled, a deadlock, a serialization
+ * failure, a shutdown, a lost connection, no free worker slot.
+ */
+static bool
+transient_failure(const char *sqlstate)
+{
+	static const char *const codes[] = {"55P03", "40P01", "40001", "57014"};
+
+	if (sqlstate == NULL)
+		return true;
+	for (int i = 0; i < lengthof(codes); i++)
+		if (strcmp(sqlstate, codes[i]) == 0)
+			return true;
+	return strncmp(sqlstate, "57P", 3) == 0 || strncmp(sqlstate, "08", 2) == 0 ||
+		strncmp(sqlstate, "53", 2) == 0;
+}
+
+/*
+ * Refuse to run again a migration whose latest attempt failed, while its
+ * file is unchanged: a scheduled run would otherwise execute it, take its
+ * locks and fail the same way every time.  The refusal is logged once,
+ * not at every attempt.  Transient failures are retried by themselves.
+ */
+static void
+refuse_failed_again(const Migration *m, const FailedMigration *f, bool retry,
+					RunMode mode)
+{
+	if (f == NULL || retry || f->checksum == NULL ||
+		strcmp(f->checksum, m->checksum) != 0 || transient_failure(f->sqlstate))
+		return;
+	if (mode == MODE_RUN && !f->refusal_logged)
+	{
+		tracking_record_action("refused", m->name, m->checksum);
+		COMPAT_SPI_COMMIT();
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("migration \"%s\" failed before and its file has not changed", m->name),
+			 f->line > 0 ?
+			 errdetail_plural("It failed at %s in file \"%s\", line %d, with SQLSTATE %s: %s (%d attempt).",
+							  "It failed at %s in file \"%s\", line %d, with SQLSTATE %s: %s (%d attempts in a row).",
+							  f->attempts, timestamptz_to_str(f->failed_at),
+							  f->file ? f->file : m->up_file, f->line,
+							  f->sqlstate, f->message, f->attempts) :
+			 errdetail_plural("It failed at %s in file \"%s\" with SQLSTATE %s: %s (%d attempt).",
+							  "It failed at %s in file \"%s\" with SQLSTATE %s: %s (%d attempts in a row).",
+							  f->attempts, timestamptz_to_str(f->failed_at),
+							  f->file ? f->file : m->up_file,
+							  f->sqlstate, f->message, f->attempts),
+			 errhint("Fix the file and run again; to run it again as it is, call migrate.retry('%s') or pass retry => true.",
+					 m->name)));
+}
+
 /*
  * Everything apply and run check before running anything: the folder, the
  * drift, and every pending script parsed and checked (see checks.c).  The
@@ -160,22 +293,24 @@ emit(ResultSink *sink, const char *name, const char *action, int64 duration_us)
  * nothing but memory needs cleaning up and no subtransaction is needed.
  */
 static void
-plan_run(RunPlan *plan, const Folder *folder, const char *format,
-		 bool allow_drift, RunMode mode)
+plan_run(RunPlan *plan, const Folder *folder, const RunOptions *opts,
+		 RunMode mode)
 {
 	List	   *applied;
 	List	   *volatile problems = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	plan->set = source_load(folder, format, NOTICE);
+	plan->set = source_load(folder, opts->format, NOTICE);
 	applied = tracking_applied();
-	check_drift(plan->set, applied, allow_drift);
+	check_drift(plan->set, applied, opts->allow_drift);
 	plan->is_applied = applied_flags(plan->set, applied);
+	plan->failed = failed_by_index(plan->set);
+	plan->last = target_index(plan->set, plan->is_applied, opts->target);
 	plan->per_migration = AllocSetContextCreate(CurrentMemoryContext,
 												"pg_migrate migration",
 												ALLOCSET_DEFAULT_SIZES);
 
-	for (int i = 0; i < plan->set->count; i++)
+	for (int i = 0; i <= plan->last; i++)
 	{
 		Migration  *m = &plan->set->items[i];
 		LoadedMigration lm;
@@ -314,8 +449,7 @@ adopt_one(const MigrationSet *set, const Migration *m)
  * statement runs; a failure later rolls back with the caller's transaction.
  */
 void
-run_apply(const Folder *folder, const char *format, bool allow_drift,
-		  ResultSink *sink)
+run_apply(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 {
 	RunPlan		plan;
 
@@ -324,9 +458,9 @@ run_apply(const Folder *folder, const char *format, bool allow_drift,
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.apply()");
-	plan_run(&plan, folder, format, allow_drift, MODE_APPLY);
+	plan_run(&plan, folder, opts, MODE_APPLY);
 
-	for (int i = 0; i < plan.set->count; i++)
+	for (int i = 0; i <= plan.last; i++)
 	{
 		Migration  *m = &plan.set->items[i];
 		MemoryContext old;
@@ -334,6 +468,7 @@ run_apply(const Folder *folder, const char *format, bool allow_drift,
 
 		if (plan.is_applied[i])
 			continue;
+		refuse_failed_again(m, plan.failed[i], opts->retry, MODE_APPLY);
 		old = MemoryContextSwitchTo(plan.per_migration);
 		if (m->adopted)
 		{
@@ -416,19 +551,20 @@ run_one(const MigrationSet *set, const Migration *m)
 }
 
 static void
-run_migrations(const Folder *folder, const char *format, bool allow_drift)
+run_migrations(const Folder *folder, const RunOptions *opts)
 {
 	RunPlan		plan;
 
-	plan_run(&plan, folder, format, allow_drift, MODE_RUN);
+	plan_run(&plan, folder, opts, MODE_RUN);
 
-	for (int i = 0; i < plan.set->count; i++)
+	for (int i = 0; i <= plan.last; i++)
 	{
 		Migration  *m = &plan.set->items[i];
 		MemoryContext old;
 
 		if (plan.is_applied[i])
 			continue;
+		refuse_failed_again(m, plan.failed[i], opts->retry, MODE_RUN);
 		old = MemoryContextSwitchTo(plan.per_migration);
 		if (m->adopted)
 			adopt_one(plan.set, m);
@@ -448,7 +584,7 @@ run_migrations(const Folder *folder, const char *format, bool allow_drift)
  * one, so it is released here however the run ends.
  */
 void
-run_commits(const Folder *folder, const char *format, bool allow_drift)
+run_commits(const Folder *folder, const RunOptions *opts)
 {
 	PreventCommandIfReadOnly("migrate.run()");
 	PreventCommandDuringRecovery("migrate.run()");
@@ -461,7 +597,7 @@ run_commits(const Folder *folder, const char *format, bool allow_drift)
 		 * hide what a runner we waited for committed.
 		 */
 		COMPAT_SPI_COMMIT();
-		run_migrations(folder, format, allow_drift);
+		run_migrations(folder, opts);
 	}
 	PG_FINALLY();
 	{
@@ -471,13 +607,28 @@ run_commits(const Folder *folder, const char *format, bool allow_drift)
 	PG_END_TRY();
 }
 
-/* A stored down script's statements, checked for running in rollback's transaction */
-static StatementList *
-prepare_down(const Script *down)
+/*
+ * A stored down script as a Script, and whether it runs outside a
+ * transaction block: only run_rollback() runs such down scripts, in the
+ * background worker, as run() does up scripts.
+ */
+static Script
+down_script(const AppliedMigration *am, bool commits, bool *no_transaction)
 {
-	StatementList *stmts = split_script(down, true, true, NULL);
+	Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
 
-	script_check(down, stmts, CHECK_DOWN_SCRIPT);
+	*no_transaction = commits &&
+		script_has_directive(am->down_sql, "migrate:no-transaction");
+	return down;
+}
+
+/* A stored down script's statements, checked for how it will run */
+static StatementList *
+prepare_down(const Script *down, bool no_transaction)
+{
+	StatementList *stmts = split_script(down, true, !no_transaction, NULL);
+
+	script_check(down, stmts, no_transaction ? CHECK_NOTHING : CHECK_DOWN_SCRIPT);
 	return stmts;
 }
 
@@ -534,27 +685,38 @@ check_rollback_targets(const char *name, List *targets)
 /*
  * Undo one migration with its stored down script, run as the role that
  * applied it (SET ROLE, undone with the rest of the script's settings).
+ * With commits (run_rollback()), a no-transaction down script runs in the
+ * background worker, after a commit so that we hold no snapshot; the role
+ * is taken after the commit, which would undo it.
  */
 static int64
-rollback_one(const AppliedMigration *am, const char *caller)
+rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 {
-	Script		down;
+	bool		no_transaction;
+	Script		down = down_script(am, commits, &no_transaction);
 	StatementList *stmts;
 	TimestampTz start;
 	int64		duration;
 	int			nest;
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
-	down.file = psprintf("%s (down)", am->name);
-	down.sql = am->down_sql;
-	down.first_line = 1;
-	stmts = prepare_down(&down);
+	stmts = prepare_down(&down, no_transaction);
 
 	start = GetCurrentTimestamp();
+	if (no_transaction)
+		COMPAT_SPI_COMMIT();
 	nest = NewGUCNestLevel();
 	(void) set_config_option("role", am->applied_by, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	execute_in_transaction(&down, stmts);
+	if (no_transaction)
+	{
+		Migration	m = {0};
+
+		m.name = am->name;
+		worker_run_script(&m, &down);
+	}
+	else
+		execute_in_transaction(&down, stmts);
 	AtEOXact_GUC(false, nest);
 	duration = GetCurrentTimestamp() - start;
 
@@ -562,6 +724,29 @@ rollback_one(const AppliedMigration *am, const char *caller)
 	if (am->format && strcmp(am->format, drizzle_format.name) == 0)
 		drizzle_forget(am->checksum);
 	return duration;
+}
+
+/*
+ * The migrations a rollback of name undoes, newest first, after refusing
+ * before anything runs what cannot be done whole: a missing or broken
+ * down script, a role the session cannot become.
+ */
+static List *
+rollback_targets(const char *name)
+{
+	List	   *targets = tracking_rollback_targets(name);
+
+	if (targets == NIL && name)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("migration \"%s\" is not applied", name),
+				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
+	if (targets == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no migration is applied, so there is nothing to roll back")));
+	check_rollback_targets(name, targets);
+	return targets;
 }
 
 /*
@@ -583,18 +768,7 @@ run_rollback(const char *name, ResultSink *sink)
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
-	targets = tracking_rollback_targets(name);
-	if (targets == NIL && name)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("migration \"%s\" is not applied", name),
-				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
-	if (targets == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("no migration is applied, so there is nothing to roll back")));
-	check_rollback_targets(name, targets);
-
+	targets = rollback_targets(name);
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -602,11 +776,11 @@ run_rollback(const char *name, ResultSink *sink)
 	/* every down script parsed and checked before the first one runs */
 	foreach(lc, targets)
 	{
-		AppliedMigration *am = lfirst(lc);
-		Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
+		bool		no_transaction;
+		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
 		old = MemoryContextSwitchTo(per_migration);
-		(void) prepare_down(&down);
+		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}
@@ -616,11 +790,88 @@ run_rollback(const char *name, ResultSink *sink)
 		AppliedMigration *am = lfirst(lc);
 
 		old = MemoryContextSwitchTo(per_migration);
-		emit(sink, am->name, "rolled back", rollback_one(am, caller));
+		emit(sink, am->name, "rolled back", rollback_one(am, caller, false));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
+}
+
+static void
+rollback_migrations(const char *name)
+{
+	List	   *targets = rollback_targets(name);
+	const char *caller = GetUserNameFromId(GetUserId(), false);
+	ListCell   *lc;
+
+	foreach(lc, targets)
+	{
+		bool		no_transaction;
+		Script		down = down_script(lfirst(lc), true, &no_transaction);
+
+		(void) prepare_down(&down, no_transaction);
+	}
+	foreach(lc, targets)
+	{
+		(void) rollback_one(lfirst(lc), caller, true);
+		COMPAT_SPI_COMMIT();
+	}
+}
+
+/*
+ * CALL migrate.run_rollback(): like rollback, but committing after each
+ * undone migration, so that a down script needing to run outside a
+ * transaction block (DROP INDEX CONCURRENTLY) can, in the worker.  A
+ * failure keeps what was undone before it.  The caller has checked that
+ * the call is nonatomic.
+ */
+void
+run_rollback_commits(const char *name)
+{
+	PreventCommandIfReadOnly("migrate.run_rollback()");
+	PreventCommandDuringRecovery("migrate.run_rollback()");
+
+	take_run_lock(true);
+	PG_TRY();
+	{
+		COMPAT_SPI_COMMIT();
+		rollback_migrations(name);
+	}
+	PG_FINALLY();
+	{
+		DirectFunctionCall1(pg_advisory_unlock_int8,
+							Int64GetDatum(MIGRATE_LOCK_KEY));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * migrate.retry(): let the next run execute a migration whose latest
+ * attempt failed, although its file is unchanged.
+ */
+void
+run_retry(const char *name)
+{
+	ListCell   *lc;
+
+	PreventCommandIfReadOnly("migrate.retry()");
+	PreventCommandDuringRecovery("migrate.retry()");
+
+	take_run_lock(false);
+	foreach(lc, tracking_failures())
+	{
+		FailedMigration *f = lfirst(lc);
+
+		if (strcmp(f->name, name) == 0)
+		{
+			tracking_record_action("retry", name, f->checksum);
+			return;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("migration \"%s\" has no failed attempt to retry", name),
+			 errhint("SELECT * FROM migrate.status(...) shows the failed migrations.")));
 }
 
 static int
@@ -667,9 +918,9 @@ run_status(const Folder *folder, const char *format, ResultSink *sink)
 		bool	   *is_applied = applied_flags(set, applied);
 		bool	   *failed = palloc0(sizeof(bool) * Max(set->count, 1));
 
-		foreach(lc, tracking_failed())
+		foreach(lc, tracking_failures())
 		{
-			Migration  *m = source_find(set, lfirst(lc));
+			Migration  *m = source_find(set, ((FailedMigration *) lfirst(lc))->name);
 
 			if (m)
 				failed[m - set->items] = true;

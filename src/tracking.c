@@ -39,7 +39,7 @@ typedef struct OwnerSwitch
 } OwnerSwitch;
 
 static void become_owner(OwnerSwitch *sw);
-static bool history_has_performed_as(void);
+static bool history_is_0_2(void);
 static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
 							   Datum *values, const char *nulls, int expected);
@@ -97,12 +97,12 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 }
 
 /*
- * Whether migrate.history has the performed_as column of version 0.2: a
- * database still at 0.1 keeps working with this library until ALTER
- * EXTENSION pg_migrate UPDATE adds it.
+ * Whether migrate.history has the columns of version 0.2 (performed_as,
+ * checksum): a database still at 0.1 keeps working with this library until
+ * ALTER EXTENSION pg_migrate UPDATE adds them.
  */
 static bool
-history_has_performed_as(void)
+history_is_0_2(void)
 {
 	Oid			relid = get_relname_relid("history",
 										  get_namespace_oid("migrate", false));
@@ -266,7 +266,7 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
 	Datum		values[12];
 	char		nulls[12];
-	bool		as = history_has_performed_as();
+	bool		as = history_is_0_2();
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
@@ -318,7 +318,7 @@ tracking_record_rollback(const char *name, int64 duration_us,
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
 	Datum		values[4];
-	bool		as = history_has_performed_as();
+	bool		as = history_is_0_2();
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(caller);
@@ -340,12 +340,12 @@ void
 tracking_record_failure(const MigrationSet *set, const Migration *m,
 						ErrorData *edata)
 {
-	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, INT4OID};
-	Datum		values[8];
-	char		nulls[8];
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INT4OID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9];
 	int			line = script_error_line;
-	bool		as = history_has_performed_as();
+	bool		as = history_is_0_2();
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
@@ -365,25 +365,98 @@ tracking_record_failure(const MigrationSet *set, const Migration *m,
 	if (line == 0)
 		nulls[7] = 'n';
 
+	values[8] = CStringGetTextDatum(m->checksum);
 	run_tracking_query(psprintf("INSERT INTO migrate.history (action, name, performed_by,"
 								" source, sqlstate, message, detail, file, line%s) "
 								"VALUES ('failure', $1, $2, $3, $4, $5, $6, $7, $8%s)",
-								as ? ", performed_as" : "", as ? ", $2" : ""),
-					   8, types, values, nulls, SPI_OK_INSERT);
+								as ? ", performed_as, checksum" : "",
+								as ? ", $2, $9" : ""),
+					   9, types, values, nulls, SPI_OK_INSERT);
 }
 
 /*
- * Names of migrations whose latest attempt failed, sorted; a later apply
- * or rollback of the same name supersedes the failure.
+ * The migrations whose latest attempt failed, by name, with that failure
+ * and how many attempts in a row failed.  A refusal to run one again
+ * ("refused") is not an attempt; a later apply, rollback or retry
+ * supersedes the failure.
  */
 List *
-tracking_failed(void)
+tracking_failures(void)
 {
-	run_tracking_query("SELECT name FROM ("
-					   " SELECT DISTINCT ON (name) name, action"
-					   " FROM migrate.history WHERE name IS NOT NULL"
-					   " ORDER BY name, id DESC) latest "
-					   "WHERE action OPERATOR(pg_catalog.=) 'failure' ORDER BY name",
+	List	   *result = NIL;
+	bool		v02 = history_is_0_2();
+
+	run_tracking_query(psprintf("WITH latest AS ("
+								" SELECT DISTINCT ON (name) name, action, id"
+								" FROM migrate.history"
+								" WHERE name IS NOT NULL AND action OPERATOR(pg_catalog.<>) 'refused'"
+								" ORDER BY name, id DESC) "
+								"SELECT f.name, %s, f.sqlstate, f.message, f.file, f.line,"
+								" f.performed_at,"
+								" (SELECT pg_catalog.count(*) FROM migrate.history a"
+								"  WHERE a.name OPERATOR(pg_catalog.=) f.name"
+								"  AND a.action OPERATOR(pg_catalog.=) 'failure'"
+								"  AND a.id OPERATOR(pg_catalog.>) coalesce((SELECT pg_catalog.max(o.id)"
+								"   FROM migrate.history o WHERE o.name OPERATOR(pg_catalog.=) f.name"
+								"   AND o.action OPERATOR(pg_catalog.<>) ALL ('{failure,refused}')), 0)),"
+								" EXISTS (SELECT FROM migrate.history r"
+								"  WHERE r.name OPERATOR(pg_catalog.=) f.name"
+								"  AND r.action OPERATOR(pg_catalog.=) 'refused'"
+								"  AND r.id OPERATOR(pg_catalog.>) f.id) "
+								"FROM latest l JOIN migrate.history f ON f.id OPERATOR(pg_catalog.=) l.id "
+								"WHERE l.action OPERATOR(pg_catalog.=) 'failure' ORDER BY f.name",
+								v02 ? "f.checksum" : "NULL::pg_catalog.text"),
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
-	return spi_first_column();
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		FailedMigration *f = palloc0(sizeof(FailedMigration));
+		bool		isnull;
+		Datum		d;
+
+		f->name = SPI_getvalue(tup, desc, 1);
+		f->checksum = SPI_getvalue(tup, desc, 2);
+		f->sqlstate = SPI_getvalue(tup, desc, 3);
+		f->message = SPI_getvalue(tup, desc, 4);
+		f->file = SPI_getvalue(tup, desc, 5);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		f->line = isnull ? 0 : DatumGetInt32(d);
+		f->failed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		f->attempts = (int) DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+		f->refusal_logged = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		result = lappend(result, f);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * Log that a migration was not run again because it failed before with
+ * the same file, or that the caller asked for it to be run again
+ * ("refused" or "retry").
+ */
+void
+tracking_record_action(const char *action, const char *name,
+					   const char *checksum)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		v02 = history_is_0_2();
+
+	/* 0.1's history has no such actions: nothing to log until updated */
+	if (!v02)
+		return;
+	values[0] = CStringGetTextDatum(action);
+	values[1] = CStringGetTextDatum(name);
+	if (checksum)
+		values[2] = CStringGetTextDatum(checksum);
+	else
+		nulls[2] = 'n';
+	/* the caller's name: the query runs as the tables' owner */
+	values[3] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
+					   " performed_as, checksum) VALUES ($1, $2, $4, $4, $3)",
+					   4, types, values, nulls, SPI_OK_INSERT);
 }

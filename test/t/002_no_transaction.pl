@@ -102,7 +102,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE app_owner NOLOGIN;
 	GRANT CREATE ON SCHEMA public TO app_owner;
 	GRANT USAGE ON SCHEMA migrate TO app_owner;
-	GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO app_owner;
+	GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean, text, boolean) TO app_owner;
 	GRANT pg_read_server_files TO app_owner;
 	ALTER TABLE events OWNER TO app_owner;
 });

@@ -202,7 +202,7 @@ SKIP:
 # could change it under them
 $node->safe_psql($db, q{
 	GRANT USAGE ON SCHEMA migrate TO deployer;
-	GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean),
+	GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
 	                          migrate.status(text, text),
 	                          migrate.rollback(text) TO deployer;
 	GRANT pg_read_server_files TO deployer;
