@@ -1,0 +1,62 @@
+# A database that had pg_migrate 0.1, updated to the current version with
+# ALTER EXTENSION ... UPDATE, keeps its tracking rows through pg_dump and
+# pg_restore, and its catalog is that of a fresh install (\dx+ and the
+# tables' definitions).
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgMigrateTest;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->start;
+my $dir = PostgreSQL::Test::Utils::tempdir;
+write_migration($dir, '0001_users.sql', "CREATE TABLE users (id int PRIMARY KEY);\n");
+write_migration($dir, '0001_users.down.sql', "DROP TABLE users;\n");
+write_migration($dir, '0002_seed.sql', "INSERT INTO users VALUES (1);\n");
+write_migration($dir, '0002_seed.down.sql', "DELETE FROM users;\n");
+
+$node->safe_psql('postgres', q{CREATE DATABASE old; CREATE DATABASE fresh});
+$node->safe_psql('old', q{CREATE EXTENSION pg_migrate VERSION '0.1'});
+$node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
+my $rows_before = $node->safe_psql('old',
+	'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations');
+$node->safe_psql('old', 'ALTER EXTENSION pg_migrate UPDATE');
+$node->safe_psql('fresh', 'CREATE EXTENSION pg_migrate');
+
+# the same catalog as a fresh install
+for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history')
+{
+	is($node->safe_psql('old', $describe), $node->safe_psql('fresh', $describe),
+		"$describe: updated and fresh installs agree");
+}
+
+# dump and restore the updated database
+my $dump = "$dir/../old.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('old') ],
+	'pg_dump of the updated database');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
+	'pg_restore');
+is( $node->safe_psql('restored',
+		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
+	$rows_before, 'the tracking rows came through the update, the dump and the restore');
+is( $node->safe_psql('restored',
+		'SELECT count(*) FILTER (WHERE performed_as IS NOT NULL) = count(*) FROM migrate.history'),
+	't', 'old history rows have performed_as');
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied',
+	'status agrees in the restored database');
+# and the update's new functions work there
+is( $node->safe_psql('restored',
+		"SELECT count(*) FROM migrate.status('{\"0001_users.sql\": \"CREATE TABLE users (id int PRIMARY KEY);\\n\"}'::jsonb)"),
+	'2', 'the files form reads the restored history');
+$node->safe_psql('restored', "CALL migrate.run_rollback('0002_seed')");
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=pending',
+	'run_rollback works in the restored database');
+
+$node->stop;
+done_testing();
