@@ -21,6 +21,10 @@ ALTER TABLE migrate.history ADD COLUMN checksum text;
 COMMENT ON COLUMN migrate.history.checksum IS
     'SHA-256 of the up script the action concerned';
 
+-- How many times a statement (or run()'s migration) was retried after it
+-- could not get its lock within migrate.lock_timeout (migrate.lock_retries)
+ALTER TABLE migrate.history ADD COLUMN lock_retries integer;
+
 -- New actions: a retry asked for, and a run refused because the migration
 -- failed before and its file has not changed since.
 ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;

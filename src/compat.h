@@ -19,6 +19,9 @@
 #include "common/cryptohash.h"
 #endif
 #include "common/sha2.h"
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#endif
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
@@ -204,6 +207,17 @@ compat_find_guc(const char *name)
 		if (pg_strcasecmp(vars[i]->name, name) == 0)
 			return vars[i];
 	return NULL;
+#endif
+}
+
+/* A random number in [0, 1): pg_prng from 15 on, random() before */
+static inline double
+compat_random_fraction(void)
+{
+#if PG_VERSION_NUM >= 150000
+	return pg_prng_double(&pg_global_prng_state);
+#else
+	return (double) random() / ((double) MAX_RANDOM_VALUE + 1);
 #endif
 }
 

@@ -27,6 +27,10 @@ PG_MODULE_MAGIC;
 int			migrate_lock_timeout = 0;
 int			migrate_statement_timeout = 0;
 
+/* retries of a statement (or run()'s migration) that timed out on a lock */
+int			migrate_lock_retries = 0;
+int			migrate_lock_retry_delay = 500;
+
 /* empty: any folder the caller may read; else only folders below these */
 char	   *migrate_allowed_directories = NULL;
 
@@ -150,6 +154,24 @@ _PG_init(void)
 							"Zero leaves the session's own statement_timeout in force.",
 							&migrate_statement_timeout,
 							0, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lock_retries",
+							"Retries of a migration statement that could not get its lock in time.",
+							"run() retries the whole migration, apply() and rollback() the statement; zero retries nothing.",
+							&migrate_lock_retries,
+							0, 0, 1000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lock_retry_delay",
+							"Pause before the first lock retry; it doubles at each retry, with jitter.",
+							NULL,
+							&migrate_lock_retry_delay,
+							500, 1, 30000,
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -276,8 +276,15 @@ extern char *drop_index_commands(List *indexes);
 /* worker.c */
 extern void worker_run_script(const Migration *m, const Script *script);
 
+/* lock_retry.c */
+extern int	lock_retry_count;
+extern bool lock_retry_pause(ErrorData *edata, int attempt);
+extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql);
+
 /* pg_migrate.c: settings */
 extern int	migrate_lock_timeout;
+extern int	migrate_lock_retries;
+extern int	migrate_lock_retry_delay;
 extern int	migrate_statement_timeout;
 extern char *migrate_allowed_directories;
 extern bool migrate_allowed_directories_rejected;

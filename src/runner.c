@@ -77,7 +77,8 @@ static bool *applied_flags(const MigrationSet *set, List *applied);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 static void execute_in_transaction(const Script *script,
-								   const StatementList *stmts);
+								   const StatementList *stmts,
+								   bool retry_statements);
 static void deferred_constraints_callback(void *arg);
 static void check_deferred_constraints(const Migration *m);
 static int64 apply_one(const MigrationSet *set, const Migration *m,
@@ -351,7 +352,8 @@ plan_run(RunPlan *plan, const Folder *folder, const RunOptions *opts,
  * gets them back.
  */
 static void
-execute_in_transaction(const Script *script, const StatementList *stmts)
+execute_in_transaction(const Script *script, const StatementList *stmts,
+					   bool retry_statements)
 {
 	int			nest = NewGUCNestLevel();
 
@@ -360,7 +362,9 @@ execute_in_transaction(const Script *script, const StatementList *stmts)
 								 psprintf("%d", migrate_lock_timeout),
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	execute_script(script, stmts, execute_spi_statement);
+	execute_script(script, stmts,
+				   retry_statements && migrate_lock_retries > 0 ?
+				   execute_spi_statement_retrying : execute_spi_statement);
 	AtEOXact_GUC(false, nest);
 }
 
@@ -416,7 +420,7 @@ apply_one(const MigrationSet *set, const Migration *m,
 	}
 	else
 	{
-		execute_in_transaction(&lm->up, stmts);
+		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY);
 		if (mode == MODE_RUN)
 			check_deferred_constraints(m);
 	}
@@ -439,6 +443,7 @@ adopt_one(const MigrationSet *set, const Migration *m)
 
 	ereport(NOTICE,
 			(errmsg("recording migration \"%s\", applied by drizzle-orm", m->name)));
+	lock_retry_count = 0;
 	load_as_checked(set, m, &lm);
 	tracking_record_apply(set, m, &lm, m->checksum, 0, "adopt");
 }
@@ -469,6 +474,7 @@ run_apply(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		if (plan.is_applied[i])
 			continue;
 		refuse_failed_again(m, plan.failed[i], opts->retry, MODE_APPLY);
+		lock_retry_count = 0;
 		old = MemoryContextSwitchTo(plan.per_migration);
 		if (m->adopted)
 		{
@@ -495,8 +501,6 @@ run_one(const MigrationSet *set, const Migration *m)
 {
 	bool		no_transaction = m->no_transaction;
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner;
-	LoadedMigration *volatile lm = NULL;
 	List	   *volatile invalid_before = NIL;
 
 	if (no_transaction)
@@ -506,48 +510,68 @@ run_one(const MigrationSet *set, const Migration *m)
 		COMPAT_SPI_COMMIT();
 	}
 
-	/* no line is known until one of its statements fails */
-	script_error_line = 0;
-	/* the transaction's, so taken after any commit above */
-	owner = CurrentResourceOwner;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	lock_retry_count = 0;
+	for (volatile int attempt = 0;; attempt++)
 	{
-		lm = palloc(sizeof(LoadedMigration));
-		load_as_checked(set, m, lm);
-		(void) apply_one(set, m, lm, MODE_RUN);
-		/* all its statements succeeded, but an index might not be usable */
-		if (no_transaction && indexes_left_invalid(&lm->up, invalid_before) != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("migration \"%s\" left an invalid index", m->name),
-					 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		List	   *invalid;
+		volatile bool done = false;
+		LoadedMigration *volatile lm = NULL;
+		ResourceOwner owner;
 
+		/* no line is known until one of its statements fails */
+		script_error_line = 0;
+		/* the transaction's, so taken after any commit above */
+		owner = CurrentResourceOwner;
+		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		PG_TRY();
+		{
+			lm = palloc(sizeof(LoadedMigration));
+			load_as_checked(set, m, lm);
+			(void) apply_one(set, m, lm, MODE_RUN);
+			/* all its statements succeeded, but an index might not be usable */
+			if (no_transaction && indexes_left_invalid(&lm->up, invalid_before) != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("migration \"%s\" left an invalid index", m->name),
+						 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			done = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+			List	   *invalid;
 
-		if (no_transaction && lm &&
-			(invalid = indexes_left_invalid(&lm->up, invalid_before)) != NIL)
-			edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
-								   drop_index_commands(invalid));
-		tracking_record_failure(set, m, edata);
-		COMPAT_SPI_COMMIT();
-		ReThrowError(edata);
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+
+			/*
+			 * A lock wait that timed out: the rollback above released every
+			 * lock the migration held, so the application's queries are not
+			 * blocked while we wait to try the whole migration again.  The
+			 * worker's statements commit one by one and are not run twice.
+			 */
+			if (no_transaction || !lock_retry_pause(edata, attempt))
+			{
+				if (no_transaction && lm &&
+					(invalid = indexes_left_invalid(&lm->up, invalid_before)) != NIL)
+					edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
+										   drop_index_commands(invalid));
+				tracking_record_failure(set, m, edata);
+				COMPAT_SPI_COMMIT();
+				ReThrowError(edata);
+			}
+		}
+		PG_END_TRY();
+		if (done)
+			break;
 	}
-	PG_END_TRY();
 }
 
 static void
@@ -701,6 +725,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
+	lock_retry_count = 0;
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)
@@ -716,7 +741,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 		worker_run_script(&m, &down);
 	}
 	else
-		execute_in_transaction(&down, stmts);
+		execute_in_transaction(&down, stmts, true);
 	AtEOXact_GUC(false, nest);
 	duration = GetCurrentTimestamp() - start;
 

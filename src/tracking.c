@@ -262,10 +262,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 					  const LoadedMigration *lm, const char *checksum,
 					  int64 duration_us, const char *action)
 {
-	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID};
+	Datum		values[13];
+	char		nulls[13];
 	bool		as = history_is_0_2();
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -287,6 +287,7 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[9] = CStringGetTextDatum(set->format->name);
 	values[10] = BoolGetDatum(m->repeatable);
 	values[11] = CStringGetTextDatum(action);
+	values[12] = Int32GetDatum(lock_retry_count);
 
 	run_tracking_query(psprintf("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
@@ -304,8 +305,9 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 								"INSERT INTO migrate.history (action, name, performed_by,"
 								" duration, source%s) "
 								"SELECT $12, name, $7, $8, $6%s FROM m",
-								as ? ", performed_as" : "", as ? ", $7" : ""),
-					   12, types, values, nulls, SPI_OK_INSERT);
+								as ? ", performed_as, checksum, lock_retries" : "",
+								as ? ", $7, $3, $13" : ""),
+					   13, types, values, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -316,14 +318,15 @@ void
 tracking_record_rollback(const char *name, int64 duration_us,
 						 const char *caller, const char *ran_as)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
-	Datum		values[4];
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, INT4OID};
+	Datum		values[5];
 	bool		as = history_is_0_2();
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(caller);
 	values[2] = duration_datum(duration_us);
 	values[3] = CStringGetTextDatum(ran_as);
+	values[4] = Int32GetDatum(lock_retry_count);
 
 	run_tracking_query(psprintf("WITH d AS ("
 								" DELETE FROM migrate.migrations"
@@ -331,8 +334,9 @@ tracking_record_rollback(const char *name, int64 duration_us,
 								"INSERT INTO migrate.history (action, name, performed_by,"
 								" duration, source%s) "
 								"SELECT 'rollback', name, $2, $3, source%s FROM d",
-								as ? ", performed_as" : "", as ? ", $4" : ""),
-					   4, types, values, NULL, SPI_OK_INSERT);
+								as ? ", performed_as, lock_retries" : "",
+								as ? ", $4, $5" : ""),
+					   5, types, values, NULL, SPI_OK_INSERT);
 }
 
 /* Log a failed migration in migrate.history */

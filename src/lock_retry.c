@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * lock_retry.c
+ *	  Retrying a migration statement that could not get its lock in time.
+ *
+ * With a short migrate.lock_timeout, a migration never makes the
+ * application's queries queue behind its lock request for longer than the
+ * timeout; with migrate.lock_retries it still gets through, by trying
+ * again after a pause that grows, with jitter so that several runners do
+ * not retry in step.  In run(), whose migrations each run in a
+ * subtransaction, the whole migration is retried, which also releases the
+ * locks its earlier statements took; apply() and rollback(), which must
+ * keep the migrations before it, retry the statement in a subtransaction
+ * of its own.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "pg_migrate.h"
+
+/* the pause never grows past this, whatever the number of retries */
+#define MAX_PAUSE_MS 30000
+
+/* lock retries so far in the migration being run, for its history row */
+int			lock_retry_count = 0;
+
+/*
+ * Whether an error is one more retry of a lock wait away from success, and
+ * if so, wait before it: NOTICE, then a pause of about delay * 2^attempt
+ * (half of it to all of it, at random), interruptible.
+ */
+bool
+lock_retry_pause(ErrorData *edata, int attempt)
+{
+	double		pause;
+	long		ms;
+
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE ||
+		attempt >= migrate_lock_retries)
+		return false;
+
+	pause = (double) migrate_lock_retry_delay;
+	for (int i = 0; i < attempt && pause < MAX_PAUSE_MS; i++)
+		pause *= 2;
+	pause = Min(pause, MAX_PAUSE_MS);
+	ms = (long) (pause * (0.5 + 0.5 * compat_random_fraction()));
+
+	ereport(NOTICE,
+			(errmsg("could not obtain a lock, retrying in %ld ms (retry %d of %d)",
+					ms, attempt + 1, migrate_lock_retries),
+			 errdetail("%s", edata->message)));
+	lock_retry_count++;
+
+	while (ms > 0)
+	{
+		TimestampTz start = GetCurrentTimestamp();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		ms -= (long) ((GetCurrentTimestamp() - start) / 1000);
+	}
+	return true;
+}
+
+/*
+ * Run one statement through SPI in a subtransaction of its own, again
+ * after a pause when it could not get its lock in time (apply, rollback).
+ */
+void
+execute_spi_statement_retrying(const Statement *stmt, const char *sql)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	for (volatile int attempt = 0;; attempt++)
+	{
+		volatile bool done = false;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			execute_spi_statement(stmt, sql);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			done = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			if (!lock_retry_pause(edata, attempt))
+				ReThrowError(edata);
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		if (done)
+			break;
+	}
+}
