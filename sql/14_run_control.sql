@@ -53,16 +53,16 @@ DROP TABLE fails_first;
 -- runs no-transaction down scripts in the background worker
 \! printf 'CREATE TABLE conc_t (id int);\n' > /tmp/pg_migrate_regress/control/concurrently/0001_table.sql
 \! printf 'DROP TABLE conc_t;\n' > /tmp/pg_migrate_regress/control/concurrently/0001_table.down.sql
-\! printf -- '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY conc_t_id ON conc_t (id);\n' > /tmp/pg_migrate_regress/control/concurrently/0002_index.sql
-\! printf -- '-- migrate:no-transaction\nDROP INDEX CONCURRENTLY conc_t_id;\n' > /tmp/pg_migrate_regress/control/concurrently/0002_index.down.sql
+\! printf -- '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY conc_t_id ON conc_t (id);\n' > /tmp/pg_migrate_regress/control/concurrently/0002_conc_index.sql
+\! printf -- '-- migrate:no-transaction\nDROP INDEX CONCURRENTLY conc_t_id;\n' > /tmp/pg_migrate_regress/control/concurrently/0002_conc_index.down.sql
 CALL migrate.run('/tmp/pg_migrate_regress/control/concurrently');
 -- rollback(), one transaction, cannot
-SELECT * FROM migrate.rollback('0002_index');
+SELECT * FROM migrate.rollback('0002_conc_index');
 BEGIN;
-CALL migrate.run_rollback('0002_index');
+CALL migrate.run_rollback('0002_conc_index');
 ROLLBACK;
-CALL migrate.run_rollback('0002_index');
+CALL migrate.run_rollback('0002_conc_index');
 SELECT to_regclass('conc_t_id') AS index_left, to_regclass('conc_t') AS table_kept;
-SELECT action, name FROM migrate.history WHERE name = '0002_index' ORDER BY id;
+SELECT action, name FROM migrate.history WHERE name = '0002_conc_index' ORDER BY id;
 CALL migrate.run_rollback();
-SELECT count(*) AS applied FROM migrate.migrations WHERE name IN ('0001_table', '0002_index');
+SELECT count(*) AS applied FROM migrate.migrations WHERE name IN ('0001_table', '0002_conc_index');

@@ -199,9 +199,13 @@ migrate_rollback(PG_FUNCTION_ARGS)
  * transaction block or a function.  Forcing nonatomic SPI in an atomic
  * call would silently commit nothing, so the procedures refuse instead.
  */
-/* Refuse an atomic call of a procedure that commits */
+/*
+ * Refuse an atomic call of a procedure that commits; alternative names
+ * the function that does the same in the caller's transaction.
+ */
 static void
-require_nonatomic(FunctionCallInfo fcinfo, const char *procedure)
+require_nonatomic(FunctionCallInfo fcinfo, const char *procedure,
+				  const char *alternative)
 {
 	CallContext *call = (CallContext *) fcinfo->context;
 
@@ -210,8 +214,8 @@ require_nonatomic(FunctionCallInfo fcinfo, const char *procedure)
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("%s cannot run inside a transaction block", procedure),
 				 errdetail("It commits after each migration, which only a CALL at top level can do."),
-				 errhint("Run CALL %s on its own, outside BEGIN/COMMIT and not from a function.",
-						 procedure)));
+				 errhint("Run CALL %s on its own, outside BEGIN/COMMIT and not from a function; or use %s, which works in the current transaction.",
+						 procedure, alternative)));
 }
 
 static void
@@ -220,7 +224,7 @@ run_folder(FunctionCallInfo fcinfo, bool sent)
 	const Folder *folder;
 	RunOptions	opts;
 
-	require_nonatomic(fcinfo, "migrate.run()");
+	require_nonatomic(fcinfo, "migrate.run()", "SELECT * FROM migrate.apply(...)");
 	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
 	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
 	connect_spi(SPI_OPT_NONATOMIC);
@@ -250,7 +254,8 @@ migrate_run_rollback(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, NULL);
 
-	require_nonatomic(fcinfo, "migrate.run_rollback()");
+	require_nonatomic(fcinfo, "migrate.run_rollback()",
+					  "SELECT * FROM migrate.rollback(...)");
 	connect_spi(SPI_OPT_NONATOMIC);
 	run_rollback_commits(name);
 	SPI_finish();
