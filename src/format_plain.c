@@ -87,12 +87,16 @@ plain_claims(const Folder *folder, List *files)
 	return false;
 }
 
-/* golang-migrate: numbered files, every one of them .up.sql or .down.sql */
+/*
+ * golang-migrate: numbered .up.sql/.down.sql files; a few numbered files
+ * without the suffix (which its tool skips) do not make it another format.
+ */
 static bool
 golang_claims(const Folder *folder, List *files)
 {
 	ListCell   *lc;
-	bool		any = false;
+	int			ups = 0;
+	int			bare = 0;
 
 	foreach(lc, files)
 	{
@@ -100,12 +104,15 @@ golang_claims(const Folder *folder, List *files)
 
 		if (!parse_file_name(lfirst(lc), &nf))
 			continue;
-		if (nf.kind == FILE_BARE ||
-			(nf.kind == FILE_DOWN && !strip_suffix(nf.file, ".down.sql")))
-			return false;
-		any = true;
+		if (nf.kind == FILE_DOWN && !strip_suffix(nf.file, ".down.sql"))
+			return false;		/* "_down.sql" is the plain format's */
+		if (nf.kind == FILE_UP)
+			ups++;
+		else if (nf.kind == FILE_BARE)
+			bare++;
 	}
-	return any;
+	/* golang-migrate ignores the odd file without .up/.down: see scan */
+	return ups > 0 && bare <= ups / 10;
 }
 
 /* by name, up script before down script */
@@ -139,12 +146,16 @@ scan_numbered(MigrationSet *set, List *files, bool golang)
 		bool		same = last && strcmp(last->name, nf[i].name) == 0;
 
 		if (golang && nf[i].kind == FILE_BARE)
-			ereport(ERROR,
+		{
+			/* golang-migrate's own file pattern skips it: never run */
+			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("golang-migrate file \"%s\" is neither an up nor a down script",
+					 errmsg("file \"%s\" is neither a golang-migrate up nor down script and is ignored",
 							nf[i].file),
-					 errdetail("golang-migrate names files like \"1_create_users.up.sql\" and \"1_create_users.down.sql\"."),
-					 errhint("Rename the file, or use format => 'plain'.")));
+					 errdetail("golang-migrate names files like \"1_create_users.up.sql\" and \"1_create_users.down.sql\", and skips the others."),
+					 errhint("Rename the file to run it, or use format => 'plain'.")));
+			continue;
+		}
 		if (nf[i].kind != FILE_DOWN)
 		{
 			if (same)

@@ -291,7 +291,8 @@ detect_format(const Folder *folder, List *files, int elevel)
 		if (n > 0 && claimed[n - 1] == &drizzle_format &&
 			(f == &dbmate_format || f == &golang_format || f == &plain_format))
 			continue;
-		if (n > 0 && claimed[n - 1] == &dbmate_format && f == &plain_format)
+		if (n > 0 && (claimed[n - 1] == &dbmate_format ||
+					  claimed[n - 1] == &golang_format) && f == &plain_format)
 			continue;
 		if (f->claims(folder, files))
 			claimed[n++] = f;

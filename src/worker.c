@@ -285,12 +285,19 @@ worker_run_script(const Migration *m, const Script *script)
 
 	handle = start_worker(m, seg);
 	mqh = shm_mq_attach(mq, seg, handle);
-	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+
+	/*
+	 * A short script can be done, and the worker gone, before its start is
+	 * seen: what it did is in the queue all the same, and a worker that
+	 * never started leaves the queue detached, which forward_messages()
+	 * reports.
+	 */
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("background worker for migration \"%s\" did not start",
 						m->name),
-				 errhint("The server log might say why.")));
+				 errdetail("The postmaster died.")));
 
 	forward_messages(mqh, m->name);
 	dsm_detach(seg);
