@@ -39,6 +39,7 @@ typedef struct OwnerSwitch
 } OwnerSwitch;
 
 static void become_owner(OwnerSwitch *sw);
+static bool history_has_column(const char *column);
 static bool history_has_performed_as(void);
 static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
@@ -97,18 +98,24 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 }
 
 /*
- * Whether migrate.history has the performed_as column of version 0.2: a
- * database still at 0.1 keeps working with this library until ALTER
- * EXTENSION pg_migrate UPDATE adds it.
+ * Whether migrate.history has a column added by version 0.2 (performed_as,
+ * checksum): a database still at 0.1 keeps working with this library
+ * until ALTER EXTENSION pg_migrate UPDATE adds them.
  */
 static bool
-history_has_performed_as(void)
+history_has_column(const char *column)
 {
 	Oid			relid = get_relname_relid("history",
 										  get_namespace_oid("migrate", false));
 
 	return OidIsValid(relid) &&
-		get_attnum(relid, "performed_as") != InvalidAttrNumber;
+		get_attnum(relid, column) != InvalidAttrNumber;
+}
+
+static bool
+history_has_performed_as(void)
+{
+	return history_has_column("performed_as");
 }
 
 /*
@@ -267,6 +274,7 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	Datum		values[12];
 	char		nulls[12];
 	bool		as = history_has_performed_as();
+	bool		sum = history_has_column("checksum");
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
@@ -302,9 +310,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 					   "  format = EXCLUDED.format, repeatable = EXCLUDED.repeatable"
 					   " RETURNING name)"
 								"INSERT INTO migrate.history (action, name, performed_by,"
-								" duration, source%s) "
-								"SELECT $12, name, $7, $8, $6%s FROM m",
-								as ? ", performed_as" : "", as ? ", $7" : ""),
+								" duration, source%s%s) "
+								"SELECT $12, name, $7, $8, $6%s%s FROM m",
+								as ? ", performed_as" : "", sum ? ", checksum" : "",
+								as ? ", $7" : "", sum ? ", $3" : ""),
 					   12, types, values, nulls, SPI_OK_INSERT);
 }
 
@@ -386,4 +395,120 @@ tracking_failed(void)
 					   "WHERE action OPERATOR(pg_catalog.=) 'failure' ORDER BY name",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	return spi_first_column();
+}
+
+/*
+ * One applied migration with its recorded scripts, or NULL when name is
+ * not applied.  Reads two scripts, so only for a migration at hand, never
+ * in a loop over the table.
+ */
+AppliedMigration *
+tracking_find(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	AppliedMigration *am = NULL;
+
+	values[0] = CStringGetTextDatum(name);
+	run_tracking_query("SELECT name, version, checksum, up_sql, down_sql,"
+					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
+					   " format, repeatable, applied_by "
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		am = palloc0(sizeof(AppliedMigration));
+		am->name = SPI_getvalue(tup, desc, 1);
+		am->version = SPI_getvalue(tup, desc, 2);
+		am->checksum = SPI_getvalue(tup, desc, 3);
+		am->up_sql = SPI_getvalue(tup, desc, 4);
+		am->down_sql = SPI_getvalue(tup, desc, 5);
+		am->has_down = am->down_sql != NULL;
+		am->no_transaction = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		am->format = SPI_getvalue(tup, desc, 7);
+		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		am->applied_by = SPI_getvalue(tup, desc, 9);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return am;
+}
+
+/*
+ * Record a changed migration's current scripts and checksum in its row,
+ * keeping when, by whom and in which order it was applied, and log it
+ * (action "accept") with the new checksum, the one it replaces in detail.
+ */
+void
+tracking_record_accept(const MigrationSet *set, const Migration *m,
+					   const LoadedMigration *lm, const char *old_checksum)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(m->checksum);
+	values[2] = script_text_datum(&lm->up);
+	if (lm->down.sql)
+		values[3] = script_text_datum(&lm->down);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(lm->no_transaction ? "no-transaction" : "transaction");
+	values[5] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[6] = CStringGetTextDatum(psprintf("The checksum recorded before was %s.",
+											 old_checksum));
+
+	run_tracking_query("WITH m AS ("
+					   " UPDATE migrate.migrations SET checksum = $2, up_sql = $3,"
+					   "  down_sql = $4, transaction_mode = $5"
+					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+					   "INSERT INTO migrate.history (action, name, performed_by,"
+					   " performed_as, source, checksum, detail) "
+					   "SELECT 'accept', name, $6, $6, source, $2, $7 FROM m",
+					   7, types, values, nulls, SPI_OK_INSERT);
+	if (SPI_processed != 1)
+		elog(ERROR, "migration \"%s\" vanished from migrate.migrations", m->name);
+}
+
+/*
+ * Delete an applied migration's row without undoing it, and log that
+ * (action "forget") with the checksum it had.  Returns the deleted row's
+ * checksum and format, or NULL when name is not applied.
+ */
+AppliedMigration *
+tracking_forget(const char *name)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	AppliedMigration *am = NULL;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("WITH d AS ("
+					   " DELETE FROM migrate.migrations"
+					   " WHERE name OPERATOR(pg_catalog.=) $1"
+					   " RETURNING name, checksum, source, format),"
+					   " h AS (INSERT INTO migrate.history (action, name,"
+					   "  performed_by, performed_as, source, checksum)"
+					   " SELECT 'forget', name, $2, $2, source, checksum FROM d) "
+					   "SELECT name, checksum, format FROM d",
+					   2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		am = palloc0(sizeof(AppliedMigration));
+		am->name = SPI_getvalue(tup, desc, 1);
+		am->checksum = SPI_getvalue(tup, desc, 2);
+		am->format = SPI_getvalue(tup, desc, 3);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return am;
 }
