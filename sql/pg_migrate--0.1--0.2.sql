@@ -25,12 +25,13 @@ COMMENT ON COLUMN migrate.history.checksum IS
 -- could not get its lock within migrate.lock_timeout (migrate.lock_retries)
 ALTER TABLE migrate.history ADD COLUMN lock_retries integer;
 
--- New actions: a retry asked for, and a run refused because the migration
--- failed before and its file has not changed since.
+-- New actions: an applied migration's edited file accepted as it is now, a
+-- retry asked for, and a run refused because the migration failed before
+-- and its file has not changed since.
 ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
 ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
     CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
-                      'forget', 'failure', 'retry', 'refused'));
+                      'forget', 'accept', 'failure', 'retry', 'refused'));
 
 -- apply and run gain target (stop after that migration) and retry (run a
 -- migration again although it failed before with the same file).  Their
@@ -153,3 +154,95 @@ COMMENT ON PROCEDURE migrate.run_rollback(text) IS
 
 REVOKE ALL ON FUNCTION migrate.retry(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE migrate.run_rollback(text) FROM PUBLIC;
+
+-- The lifecycle around apply and rollback: record without running, adopt
+-- an existing schema, drop a record without undoing, accept an edited
+-- file, and a gate that fails unless the database matches the folder.
+-- Each has a server folder form and a form for a folder sent as data.
+CREATE FUNCTION migrate.mark_applied(dir text, name text,
+                                     format text DEFAULT 'auto')
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_mark_applied'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.mark_applied(files jsonb, name text,
+                                     format text DEFAULT 'auto',
+                                     source text DEFAULT NULL)
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_mark_applied_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.mark_applied(text, text, text) IS
+    'record a migration of a folder as applied without running it';
+COMMENT ON FUNCTION migrate.mark_applied(jsonb, text, text, text) IS
+    'record a migration of a folder sent as data as applied without running it';
+
+CREATE FUNCTION migrate.baseline(dir text, up_to text,
+                                 format text DEFAULT 'auto')
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_baseline'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.baseline(files jsonb, up_to text,
+                                 format text DEFAULT 'auto',
+                                 source text DEFAULT NULL)
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_baseline_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.baseline(text, text, text) IS
+    'record every migration of a folder up to a version or name as applied, without running them';
+COMMENT ON FUNCTION migrate.baseline(jsonb, text, text, text) IS
+    'record every migration of a folder sent as data up to a version or name as applied, without running them';
+
+CREATE FUNCTION migrate.forget(name text)
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_forget'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.forget(text) IS
+    'delete a migration''s record without running its down script';
+
+CREATE FUNCTION migrate.accept(dir text, name text,
+                               format text DEFAULT 'auto')
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_accept'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.accept(files jsonb, name text,
+                               format text DEFAULT 'auto',
+                               source text DEFAULT NULL)
+RETURNS TABLE (name text, action text)
+AS 'MODULE_PATHNAME', 'migrate_accept_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.accept(text, text, text) IS
+    'record the edited file of an applied migration as it is now, ending its drift';
+COMMENT ON FUNCTION migrate.accept(jsonb, text, text, text) IS
+    'record the edited file of an applied migration, sent as data, as it is now, ending its drift';
+
+CREATE FUNCTION migrate.check(dir text, format text DEFAULT 'auto')
+RETURNS void
+AS 'MODULE_PATHNAME', 'migrate_check'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.check(files jsonb, format text DEFAULT 'auto',
+                              source text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'migrate_check_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.check(text, text) IS
+    'raise an error unless every migration of a folder is applied as it is';
+COMMENT ON FUNCTION migrate.check(jsonb, text, text) IS
+    'raise an error unless every migration of a folder sent as data is applied as it is';
+
+REVOKE ALL ON FUNCTION migrate.mark_applied(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.mark_applied(jsonb, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.baseline(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.baseline(jsonb, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.forget(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.accept(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.accept(jsonb, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.check(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.check(jsonb, text, text) FROM PUBLIC;

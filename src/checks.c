@@ -23,6 +23,10 @@
 
 #include "pg_migrate.h"
 
+static void normalize_line_ends(const char *text, StringInfo out,
+								bool *had_cr, bool *had_trailing);
+static const char *whitespace_only_note(const char *applied,
+										const char *current);
 static void report_drift(int elevel, const MigrationSet *set,
 						 const AppliedMigration *am, const Migration *m,
 						 int nothers, const char *others);
@@ -30,27 +34,96 @@ static void check_up_script(Migration *m, const LoadedMigration *lm,
 							bool in_one_transaction);
 
 /*
+ * Text with CRLF line ends turned to LF, and without trailing line ends,
+ * in *out; says whether it had either.
+ */
+static void
+normalize_line_ends(const char *text, StringInfo out, bool *had_cr,
+					bool *had_trailing)
+{
+	*had_cr = false;
+	*had_trailing = false;
+	initStringInfo(out);
+	for (const char *p = text; *p; p++)
+	{
+		if (p[0] == '\r' && p[1] == '\n')
+			*had_cr = true;
+		else
+			appendStringInfoChar(out, *p);
+	}
+	while (out->len > 0 && out->data[out->len - 1] == '\n')
+	{
+		out->data[--out->len] = '\0';
+		*had_trailing = true;
+	}
+}
+
+/*
+ * When an applied script and its file differ only in line ends (CRLF
+ * against LF, as a checkout with core.autocrlf makes them) or in a
+ * trailing newline, the commonest false alarm, a sentence saying so, to
+ * follow the detail; "" otherwise.
+ */
+static const char *
+whitespace_only_note(const char *applied, const char *current)
+{
+	StringInfoData a,
+				c;
+	bool		a_cr,
+				c_cr,
+				a_trailing,
+				c_trailing;
+	bool		same;
+
+	normalize_line_ends(applied, &a, &a_cr, &a_trailing);
+	normalize_line_ends(current, &c, &c_cr, &c_trailing);
+	same = strcmp(a.data, c.data) == 0;
+	pfree(a.data);
+	pfree(c.data);
+	if (!same)
+		return "";
+	if (a_cr != c_cr)
+		return c_cr ?
+			" The only difference is in line endings: the file has CRLF (Windows) line endings where the applied script had LF." :
+			" The only difference is in line endings: the file has LF line endings where the applied script had CRLF (Windows).";
+	return " The only difference is a trailing newline.";
+}
+
+/*
  * Report one drifted migration at elevel: an ERROR names the first one and
- * counts the others (listed in others), a WARNING each one.
+ * counts the others (listed in others), a WARNING each one.  A modified
+ * one's recorded script is read to tell a change of line endings from
+ * others: only for the migrations reported, so that a check of many
+ * applied migrations reads no scripts.
  */
 static void
 report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
 			 const Migration *m, int nothers, const char *others)
 {
 	if (m)
+	{
+		AppliedMigration *recorded = tracking_find(am->name);
+		LoadedMigration lm;
+		const char *note = "";
+
+		migration_load(set, m, &lm, false);
+		if (recorded)
+			note = whitespace_only_note(recorded->up_sql, lm.up.sql);
+
 		ereport(elevel,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("migration \"%s\" was modified after it was applied",
 						am->name),
 				 nothers == 0 ?
-				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
-						   m->up_file, m->checksum, am->checksum) :
-				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migration has drifted too: %s.",
-								  "File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migrations have drifted too: %s.",
+				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.%s",
+						   m->up_file, m->checksum, am->checksum, note) :
+				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied.%s %d more applied migration has drifted too: %s.",
+								  "File \"%s\" has checksum %s, but %s was recorded when it was applied.%s %d more applied migrations have drifted too: %s.",
 								  nothers, m->up_file, m->checksum, am->checksum,
-								  nothers, others),
+								  note, nothers, others),
 				 elevel >= ERROR ?
-				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+				 errhint("Restore the file as it was applied, record it as it is now with migrate.accept() if it was edited on purpose, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+	}
 	else
 		ereport(elevel,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -62,7 +135,7 @@ report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
 								  "It is recorded as applied, but no file of that name is in the folder any more. %d more applied migrations have drifted too: %s.",
 								  nothers, nothers, others),
 				 elevel >= ERROR ?
-				 errhint("Restore the file as it was applied, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
+				 errhint("Restore the file as it was applied, delete its record with migrate.forget() if it was removed on purpose, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
 }
 
 /*

@@ -29,6 +29,15 @@ PG_FUNCTION_INFO_V1(migrate_status_files);
 PG_FUNCTION_INFO_V1(migrate_run_files);
 PG_FUNCTION_INFO_V1(migrate_run_rollback);
 PG_FUNCTION_INFO_V1(migrate_retry);
+PG_FUNCTION_INFO_V1(migrate_mark_applied);
+PG_FUNCTION_INFO_V1(migrate_mark_applied_files);
+PG_FUNCTION_INFO_V1(migrate_baseline);
+PG_FUNCTION_INFO_V1(migrate_baseline_files);
+PG_FUNCTION_INFO_V1(migrate_forget);
+PG_FUNCTION_INFO_V1(migrate_accept);
+PG_FUNCTION_INFO_V1(migrate_accept_files);
+PG_FUNCTION_INFO_V1(migrate_check);
+PG_FUNCTION_INFO_V1(migrate_check_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -67,6 +76,9 @@ static void
 connect_spi(int options)
 {
 	int			rc = SPI_connect_ext(options);
+
+	/* nothing has waited for a lock yet in this call */
+	lock_retry_count = 0;
 
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
@@ -271,5 +283,111 @@ migrate_retry(PG_FUNCTION_ARGS)
 	connect_spi(0);
 	run_retry(name);
 	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * The functions of lifecycle.c that take a folder and a migration (or
+ * baseline's up_to): (dir text | files jsonb, name text, format text
+ * [, source text]).
+ */
+typedef void (*folder_name_action) (const Folder *folder, const char *format,
+									const char *name, ResultSink *sink);
+
+static Datum
+folder_name_call(FunctionCallInfo fcinfo, bool sent, const char *argname,
+				 folder_name_action action)
+{
+	const Folder *folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	char	   *name = text_arg(fcinfo, 1, argname);
+	char	   *format = text_arg(fcinfo, 2, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(folder, format, name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.mark_applied(dir text, name text, format text) */
+Datum
+migrate_mark_applied(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "name", lifecycle_mark_applied);
+}
+
+/* migrate.mark_applied(files jsonb, name text, format text, source text) */
+Datum
+migrate_mark_applied_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "name", lifecycle_mark_applied);
+}
+
+/* migrate.baseline(dir text, up_to text, format text) */
+Datum
+migrate_baseline(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "up_to", lifecycle_baseline);
+}
+
+/* migrate.baseline(files jsonb, up_to text, format text, source text) */
+Datum
+migrate_baseline_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "up_to", lifecycle_baseline);
+}
+
+/* migrate.accept(dir text, name text, format text) */
+Datum
+migrate_accept(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "name", lifecycle_accept);
+}
+
+/* migrate.accept(files jsonb, name text, format text, source text) */
+Datum
+migrate_accept_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "name", lifecycle_accept);
+}
+
+/* migrate.forget(name text) */
+Datum
+migrate_forget(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	lifecycle_forget(name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static void
+check_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+
+	connect_spi(0);
+	lifecycle_check(folder, format);
+	SPI_finish();
+}
+
+/* migrate.check(dir text, format text) */
+Datum
+migrate_check(PG_FUNCTION_ARGS)
+{
+	check_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+	PG_RETURN_VOID();
+}
+
+/* migrate.check(files jsonb, format text, source text) */
+Datum
+migrate_check_files(PG_FUNCTION_ARGS)
+{
+	check_folder(fcinfo, files_arg(fcinfo, 0, 2));
 	PG_RETURN_VOID();
 }

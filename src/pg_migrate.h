@@ -299,8 +299,11 @@ typedef struct AppliedMigration
 	bool		has_down;
 	bool		repeatable;
 	char	   *format;			/* format of the folder it came from */
-	char	   *down_sql;		/* only from tracking_rollback_targets() */
-	char	   *applied_by;		/* only from tracking_rollback_targets() */
+	char	   *down_sql;		/* only from tracking_rollback_targets() and
+								 * tracking_find() */
+	char	   *applied_by;		/* likewise */
+	char	   *up_sql;			/* only from tracking_find() */
+	bool		no_transaction; /* only from tracking_find() */
 } AppliedMigration;
 
 extern List *tracking_applied(void);
@@ -331,6 +334,11 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+extern AppliedMigration *tracking_find(const char *name);
+extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
+								   const LoadedMigration *lm,
+								   const char *old_checksum);
+extern AppliedMigration *tracking_forget(const char *name);
 
 /* checks.c */
 typedef struct CheckProblem
@@ -353,6 +361,18 @@ extern void check_pending(const MigrationSet *set, Migration *m,
 extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
 extern void report_problems(const MigrationSet *set, List *problems);
 
+/* runner.c: one row of migrate.status() */
+typedef struct StatusRow
+{
+	const char *name;
+	const char *version;
+	const char *state;			/* pending, failed, applied, modified, missing */
+	TimestampTz applied_at;
+	bool		applied;
+	const char *checksum;
+	bool		repeatable;
+} StatusRow;
+
 /* runner.c */
 typedef struct RunOptions
 {
@@ -362,6 +382,9 @@ typedef struct RunOptions
 	bool		retry;			/* run again what failed with the same file */
 } RunOptions;
 
+extern void take_run_lock(bool session);
+extern StatusRow *status_rows(const Folder *folder, const char *format,
+							  int *count);
 extern void run_apply(const Folder *folder, const RunOptions *opts,
 					  ResultSink *sink);
 extern void run_rollback(const char *name, ResultSink *sink);
@@ -370,6 +393,16 @@ extern void run_status(const Folder *folder, const char *format,
 extern void run_commits(const Folder *folder, const RunOptions *opts);
 extern void run_rollback_commits(const char *name);
 extern void run_retry(const char *name);
+
+/* lifecycle.c */
+extern void lifecycle_mark_applied(const Folder *folder, const char *format,
+								   const char *name, ResultSink *sink);
+extern void lifecycle_baseline(const Folder *folder, const char *format,
+							   const char *up_to, ResultSink *sink);
+extern void lifecycle_forget(const char *name, ResultSink *sink);
+extern void lifecycle_accept(const Folder *folder, const char *format,
+							 const char *name, ResultSink *sink);
+extern void lifecycle_check(const Folder *folder, const char *format);
 
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */

@@ -49,17 +49,6 @@ typedef enum RunMode
 	MODE_RUN					/* in a transaction of its own, or the worker */
 } RunMode;
 
-typedef struct StatusRow
-{
-	const char *name;
-	const char *version;
-	const char *state;
-	TimestampTz applied_at;
-	bool		applied;
-	const char *checksum;
-	bool		repeatable;
-} StatusRow;
-
 static void lock_wait_callback(void *arg);
 static FailedMigration **failed_by_index(const MigrationSet *set);
 static int	target_index(const MigrationSet *set, const bool *is_applied,
@@ -72,7 +61,6 @@ static Script down_script(const AppliedMigration *am, bool commits,
 static StatementList *prepare_down(const Script *down, bool no_transaction);
 static List *rollback_targets(const char *name);
 static void rollback_migrations(const char *name);
-static void take_run_lock(bool session);
 static bool *applied_flags(const MigrationSet *set, List *applied);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
@@ -93,10 +81,11 @@ lock_wait_callback(void *arg)
 
 /*
  * Serialise runs on this database: a second runner waits here for the
- * first to finish, then sees its work.  lock_timeout applies.  apply and
- * rollback take it for their transaction, run for its session.
+ * first to finish, then sees its work.  lock_timeout applies.  apply,
+ * rollback and the functions that only write the tracking tables
+ * (lifecycle.c) take it for their transaction, run for its session.
  */
-static void
+void
 take_run_lock(bool session)
 {
 	ErrorContextCallback cb;
@@ -910,12 +899,13 @@ compare_status_rows(const void *a, const void *b)
 }
 
 /*
- * migrate.status(): the folder's migrations and the tracking table side by
- * side, by version.  Without a folder, the tracking table alone, in the
- * order the migrations were applied.
+ * The rows of migrate.status(): the folder's migrations and the tracking
+ * table side by side, by version.  Without a folder, the tracking table
+ * alone, in the order the migrations were applied.  migrate.check() reads
+ * the same rows.
  */
-void
-run_status(const Folder *folder, const char *format, ResultSink *sink)
+StatusRow *
+status_rows(const Folder *folder, const char *format, int *count)
 {
 	List	   *applied = tracking_applied();
 	StatusRow  *rows;
@@ -998,6 +988,16 @@ run_status(const Folder *folder, const char *format, ResultSink *sink)
 		}
 		qsort(rows, nrows, sizeof(StatusRow), compare_status_rows);
 	}
+	*count = nrows;
+	return rows;
+}
+
+/* migrate.status() */
+void
+run_status(const Folder *folder, const char *format, ResultSink *sink)
+{
+	int			nrows;
+	StatusRow  *rows = status_rows(folder, format, &nrows);
 
 	for (int i = 0; i < nrows; i++)
 	{

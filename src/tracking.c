@@ -464,3 +464,119 @@ tracking_record_action(const char *action, const char *name,
 					   " performed_as, checksum) VALUES ($1, $2, $4, $4, $3)",
 					   4, types, values, nulls, SPI_OK_INSERT);
 }
+
+/*
+ * One applied migration with its recorded scripts, or NULL when name is
+ * not applied.  Reads two scripts, so only for a migration at hand, never
+ * in a loop over the table.
+ */
+AppliedMigration *
+tracking_find(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	AppliedMigration *am = NULL;
+
+	values[0] = CStringGetTextDatum(name);
+	run_tracking_query("SELECT name, version, checksum, up_sql, down_sql,"
+					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
+					   " format, repeatable, applied_by "
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		am = palloc0(sizeof(AppliedMigration));
+		am->name = SPI_getvalue(tup, desc, 1);
+		am->version = SPI_getvalue(tup, desc, 2);
+		am->checksum = SPI_getvalue(tup, desc, 3);
+		am->up_sql = SPI_getvalue(tup, desc, 4);
+		am->down_sql = SPI_getvalue(tup, desc, 5);
+		am->has_down = am->down_sql != NULL;
+		am->no_transaction = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		am->format = SPI_getvalue(tup, desc, 7);
+		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		am->applied_by = SPI_getvalue(tup, desc, 9);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return am;
+}
+
+/*
+ * Record a changed migration's current scripts and checksum in its row,
+ * keeping when, by whom and in which order it was applied, and log it
+ * (action "accept") with the new checksum, the one it replaces in detail.
+ */
+void
+tracking_record_accept(const MigrationSet *set, const Migration *m,
+					   const LoadedMigration *lm, const char *old_checksum)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(m->checksum);
+	values[2] = script_text_datum(&lm->up);
+	if (lm->down.sql)
+		values[3] = script_text_datum(&lm->down);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(lm->no_transaction ? "no-transaction" : "transaction");
+	values[5] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[6] = CStringGetTextDatum(psprintf("The checksum recorded before was %s.",
+											 old_checksum));
+
+	run_tracking_query("WITH m AS ("
+					   " UPDATE migrate.migrations SET checksum = $2, up_sql = $3,"
+					   "  down_sql = $4, transaction_mode = $5"
+					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+					   "INSERT INTO migrate.history (action, name, performed_by,"
+					   " performed_as, source, checksum, detail) "
+					   "SELECT 'accept', name, $6, $6, source, $2, $7 FROM m",
+					   7, types, values, nulls, SPI_OK_INSERT);
+	if (SPI_processed != 1)
+		elog(ERROR, "migration \"%s\" vanished from migrate.migrations", m->name);
+}
+
+/*
+ * Delete an applied migration's row without undoing it, and log that
+ * (action "forget") with the checksum it had.  Returns the deleted row's
+ * checksum and format, or NULL when name is not applied.
+ */
+AppliedMigration *
+tracking_forget(const char *name)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	AppliedMigration *am = NULL;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("WITH d AS ("
+					   " DELETE FROM migrate.migrations"
+					   " WHERE name OPERATOR(pg_catalog.=) $1"
+					   " RETURNING name, checksum, source, format),"
+					   " h AS (INSERT INTO migrate.history (action, name,"
+					   "  performed_by, performed_as, source, checksum)"
+					   " SELECT 'forget', name, $2, $2, source, checksum FROM d) "
+					   "SELECT name, checksum, format FROM d",
+					   2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		am = palloc0(sizeof(AppliedMigration));
+		am->name = SPI_getvalue(tup, desc, 1);
+		am->checksum = SPI_getvalue(tup, desc, 2);
+		am->format = SPI_getvalue(tup, desc, 3);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return am;
+}

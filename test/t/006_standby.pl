@@ -30,6 +30,8 @@ $primary->wait_for_catchup($standby);
 
 is( status_of($standby, $dir),
 	'0001_a=applied,0002_b=applied', 'status works on the standby');
+is($standby->safe_psql('postgres', "SELECT migrate.check('$dir')"),
+	'', 'check passes on the standby');
 
 migration('0003_c.sql', "CREATE TABLE c (id int);\n");
 my ($ret, $stdout, $stderr) = $standby->psql('postgres',
@@ -42,6 +44,20 @@ like($stderr, qr/cannot execute migrate\.run\(\) in a read-only transaction/,
 ($ret, $stdout, $stderr) = $standby->psql('postgres', "SELECT * FROM migrate.rollback()");
 like($stderr, qr/cannot execute migrate\.rollback\(\) in a read-only transaction/,
 	'rollback on the standby: read-only error');
+foreach my $call ("baseline('$dir', '1')", "mark_applied('$dir', '0003_c')",
+	"forget('0001_a')", "accept('$dir', '0001_a')")
+{
+	my ($function) = $call =~ /^(\w+)/;
+	($ret, $stdout, $stderr) = $standby->psql('postgres',
+		"SELECT * FROM migrate.$call");
+	like($stderr,
+		qr/cannot execute migrate\.$function\(\) in a read-only transaction/,
+		"$function on the standby: read-only error");
+}
+($ret, $stdout, $stderr) = $standby->psql('postgres',
+	"SELECT migrate.check('$dir')");
+like($stderr, qr/not up to date.*\n.*Pending \(1\): "0003_c"/,
+	'check on the standby: lists the pending migration');
 
 # A crash in the middle of a run keeps the migrations committed before it
 migration('0004_slow.sql', "CREATE TABLE d (id int);\nSELECT pg_sleep(60);\n");
