@@ -149,3 +149,37 @@ COMMENT ON PROCEDURE migrate.run_rollback(text) IS
 
 REVOKE ALL ON FUNCTION migrate.retry(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE migrate.run_rollback(text) FROM PUBLIC;
+
+-- Lint: findings on the pending migrations of a folder, from their parse
+-- trees and the live catalog, executing nothing.  apply and run lint too
+-- (the setting migrate.lint), and log each finding a migration allows
+-- with "-- migrate:allow <rule>" as a 'lint_allowed' history row: the rule
+-- in message, the finding in detail, its file and line.
+ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
+ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
+    CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
+                      'forget', 'failure', 'retry', 'refused', 'lint_allowed'));
+
+CREATE FUNCTION migrate.lint(dir text,
+                             format text DEFAULT 'auto')
+RETURNS TABLE (migration text, file text, line integer, rule text,
+               severity text, message text, hint text)
+AS 'MODULE_PATHNAME', 'migrate_lint'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.lint(text, text) IS
+    'lint findings of the pending migrations of a folder, executing nothing';
+
+CREATE FUNCTION migrate.lint(files jsonb,
+                             format text DEFAULT 'auto',
+                             source text DEFAULT NULL)
+RETURNS TABLE (migration text, file text, line integer, rule text,
+               severity text, message text, hint text)
+AS 'MODULE_PATHNAME', 'migrate_lint_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.lint(jsonb, text, text) IS
+    'lint findings of the pending migrations of a folder sent as data, executing nothing';
+
+REVOKE ALL ON FUNCTION migrate.lint(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.lint(jsonb, text, text) FROM PUBLIC;

@@ -29,6 +29,8 @@ PG_FUNCTION_INFO_V1(migrate_status_files);
 PG_FUNCTION_INFO_V1(migrate_run_files);
 PG_FUNCTION_INFO_V1(migrate_run_rollback);
 PG_FUNCTION_INFO_V1(migrate_retry);
+PG_FUNCTION_INFO_V1(migrate_lint);
+PG_FUNCTION_INFO_V1(migrate_lint_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -267,4 +269,31 @@ migrate_retry(PG_FUNCTION_ARGS)
 	run_retry(name);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+static Datum
+lint_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	run_lint(folder, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.lint(dir text, format text) */
+Datum
+migrate_lint(PG_FUNCTION_ARGS)
+{
+	return lint_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+}
+
+/* migrate.lint(files jsonb, format text, source text) */
+Datum
+migrate_lint_files(PG_FUNCTION_ARGS)
+{
+	return lint_folder(fcinfo, files_arg(fcinfo, 0, 2));
 }

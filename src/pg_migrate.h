@@ -279,6 +279,17 @@ extern void worker_run_script(const Migration *m, const Script *script);
 /* pg_migrate.c: settings */
 extern int	migrate_lock_timeout;
 extern int	migrate_statement_timeout;
+extern int	migrate_lint_action;
+extern int	migrate_lint_large_table_rows;
+extern int	migrate_lint_long_transaction;
+
+/* what migrate.lint makes of a finding in apply and run */
+typedef enum LintAction
+{
+	LINT_OFF,
+	LINT_WARNING,
+	LINT_ERROR
+} LintAction;
 extern char *migrate_allowed_directories;
 extern bool migrate_allowed_directories_rejected;
 
@@ -324,6 +335,9 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+struct LintFinding;
+extern void tracking_record_lint_allowed(const Migration *m, const char *file,
+										 const struct LintFinding *f);
 
 /* checks.c */
 typedef struct CheckProblem
@@ -346,6 +360,23 @@ extern void check_pending(const MigrationSet *set, Migration *m,
 extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
 extern void report_problems(const MigrationSet *set, List *problems);
 
+/* lint.c: findings on pending migrations, from parse trees and the catalog */
+typedef struct LintFinding
+{
+	const char *rule;			/* stable name, see lint_rules.c */
+	const char *severity;		/* "error" (it will fail) or "warning" */
+	int			line;
+	char	   *message;
+	char	   *hint;
+} LintFinding;
+
+extern List *lint_migration(const Script *script, const StatementList *stmts,
+							bool no_transaction);
+extern void lint_pending(const Migration *m, const LoadedMigration *lm,
+						 const StatementList *stmts);
+extern void run_lint(const Folder *folder, const char *format,
+					 ResultSink *sink);
+
 /* runner.c */
 typedef struct RunOptions
 {
@@ -363,6 +394,7 @@ extern void run_status(const Folder *folder, const char *format,
 extern void run_commits(const Folder *folder, const RunOptions *opts);
 extern void run_rollback_commits(const char *name);
 extern void run_retry(const char *name);
+extern bool *applied_flags(const MigrationSet *set, List *applied);
 
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */
