@@ -224,8 +224,8 @@ has_not_null_check(Oid relid, AttrNumber attnum)
 
 		if (con->contype != CONSTRAINT_CHECK || !con->convalidated)
 			continue;
-		bin = heap_getattr(tup, Anum_pg_constraint_conbin,
-						   RelationGetDescr(conrel), &isnull);
+		bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin,
+							  &isnull);
 		if (isnull)
 			continue;
 		expr = stringToNode(TextDatumGetCString(bin));
