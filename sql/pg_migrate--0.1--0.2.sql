@@ -26,12 +26,13 @@ COMMENT ON COLUMN migrate.history.checksum IS
 ALTER TABLE migrate.history ADD COLUMN lock_retries integer;
 
 -- New actions: an applied migration's edited file accepted as it is now, a
--- retry asked for, and a run refused because the migration failed before
--- and its file has not changed since.
+-- retry asked for, a run refused because the migration failed before and
+-- its file has not changed since, and a lint finding a migration allowed.
 ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
 ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
     CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
-                      'forget', 'accept', 'failure', 'retry', 'refused'));
+                      'forget', 'accept', 'failure', 'retry', 'refused',
+                      'lint_allowed'));
 
 -- apply and run gain target (stop after that migration) and retry (run a
 -- migration again although it failed before with the same file).  Their
@@ -246,3 +247,32 @@ REVOKE ALL ON FUNCTION migrate.accept(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.accept(jsonb, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.check(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.check(jsonb, text, text) FROM PUBLIC;
+-- Lint: findings on the pending migrations of a folder, from their parse
+-- trees and the live catalog, executing nothing.  apply and run lint too
+-- (the setting migrate.lint), and log each finding a migration allows
+-- with "-- migrate:allow <rule>" as a 'lint_allowed' history row: the rule
+-- in message, the finding in detail, its file and line.
+
+CREATE FUNCTION migrate.lint(dir text,
+                             format text DEFAULT 'auto')
+RETURNS TABLE (migration text, file text, line integer, rule text,
+               severity text, message text, hint text)
+AS 'MODULE_PATHNAME', 'migrate_lint'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.lint(text, text) IS
+    'lint findings of the pending migrations of a folder, executing nothing';
+
+CREATE FUNCTION migrate.lint(files jsonb,
+                             format text DEFAULT 'auto',
+                             source text DEFAULT NULL)
+RETURNS TABLE (migration text, file text, line integer, rule text,
+               severity text, message text, hint text)
+AS 'MODULE_PATHNAME', 'migrate_lint_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.lint(jsonb, text, text) IS
+    'lint findings of the pending migrations of a folder sent as data, executing nothing';
+
+REVOKE ALL ON FUNCTION migrate.lint(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.lint(jsonb, text, text) FROM PUBLIC;

@@ -30,8 +30,8 @@ static const char *whitespace_only_note(const char *applied,
 static void report_drift(int elevel, const MigrationSet *set,
 						 const AppliedMigration *am, const Migration *m,
 						 int nothers, const char *others);
-static void check_up_script(Migration *m, const LoadedMigration *lm,
-							bool in_one_transaction);
+static StatementList *check_up_script(Migration *m, const LoadedMigration *lm,
+									  bool in_one_transaction);
 
 /*
  * Text with CRLF line ends turned to LF, and without trailing line ends,
@@ -261,7 +261,7 @@ load_as_checked(const MigrationSet *set, const Migration *m,
  * "-- migrate:no-transaction"; migrate.apply(), one transaction, refuses
  * it.  Such a script wrapped in BEGIN/COMMIT is not one of those.
  */
-static void
+static StatementList *
 check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction)
 {
 	StatementList *stmts;
@@ -287,6 +287,7 @@ check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction
 	}
 	script_check(&lm->up, stmts,
 				 m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+	return stmts;
 }
 
 /*
@@ -342,12 +343,15 @@ warn_broken_down(const Migration *m, const LoadedMigration *lm)
 /*
  * Check one pending migration before anything runs, and note what the
  * checks learnt of it (its down script's checksum, its transaction mode),
- * so that running it can insist on the same.
+ * so that running it can insist on the same.  Its lint findings come
+ * last, as migrate.lint (the setting) says (lint.c).
  */
 void
 check_pending(const MigrationSet *set, Migration *m, const LoadedMigration *lm,
 			  bool in_one_transaction)
 {
+	StatementList *stmts;
+
 	m->marked_no_transaction = lm->no_transaction;
 	m->no_transaction = lm->no_transaction;
 	down_checksum(lm, m->down_checksum);
@@ -355,8 +359,9 @@ check_pending(const MigrationSet *set, Migration *m, const LoadedMigration *lm,
 	check_unchanged(set, m, lm);
 	if (m->adopted)
 		return;
-	check_up_script(m, lm, in_one_transaction);
+	stmts = check_up_script(m, lm, in_one_transaction);
 	warn_broken_down(m, lm);
+	lint_pending(m, lm, stmts);
 }
 
 /*

@@ -220,5 +220,16 @@ compat_random_fraction(void)
 	return (double) random() / ((double) MAX_RANDOM_VALUE + 1);
 #endif
 }
+/*
+ * Every function of a name, whatever its arguments: FuncnameGetCandidates()
+ * grew include_out_arguments in 14 (needs catalog/namespace.h)
+ */
+#if PG_VERSION_NUM >= 140000
+#define compat_func_candidates(names) \
+	FuncnameGetCandidates((names), -1, NIL, false, false, false, true)
+#else
+#define compat_func_candidates(names) \
+	FuncnameGetCandidates((names), -1, NIL, false, false, true)
+#endif
 
 #endif							/* PG_MIGRATE_COMPAT_H */

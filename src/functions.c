@@ -38,6 +38,8 @@ PG_FUNCTION_INFO_V1(migrate_accept);
 PG_FUNCTION_INFO_V1(migrate_accept_files);
 PG_FUNCTION_INFO_V1(migrate_check);
 PG_FUNCTION_INFO_V1(migrate_check_files);
+PG_FUNCTION_INFO_V1(migrate_lint);
+PG_FUNCTION_INFO_V1(migrate_lint_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -390,4 +392,31 @@ migrate_check_files(PG_FUNCTION_ARGS)
 {
 	check_folder(fcinfo, files_arg(fcinfo, 0, 2));
 	PG_RETURN_VOID();
+}
+
+static Datum
+lint_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	run_lint(folder, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.lint(dir text, format text) */
+Datum
+migrate_lint(PG_FUNCTION_ARGS)
+{
+	return lint_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+}
+
+/* migrate.lint(files jsonb, format text, source text) */
+Datum
+migrate_lint_files(PG_FUNCTION_ARGS)
+{
+	return lint_folder(fcinfo, files_arg(fcinfo, 0, 2));
 }

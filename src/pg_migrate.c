@@ -30,6 +30,17 @@ int			migrate_statement_timeout = 0;
 /* retries of a statement (or run()'s migration) that timed out on a lock */
 int			migrate_lock_retries = 0;
 int			migrate_lock_retry_delay = 500;
+/* what a lint finding does in apply and run; the lint rules' thresholds */
+int			migrate_lint_action = LINT_WARNING;
+int			migrate_lint_large_table_rows = 1000000;
+int			migrate_lint_long_transaction = 60000;
+
+static const struct config_enum_entry lint_options[] = {
+	{"off", LINT_OFF, false},
+	{"warning", LINT_WARNING, false},
+	{"error", LINT_ERROR, false},
+	{NULL, 0, false}
+};
 
 /* empty: any folder the caller may read; else only folders below these */
 char	   *migrate_allowed_directories = NULL;
@@ -172,6 +183,34 @@ _PG_init(void)
 							NULL,
 							&migrate_lock_retry_delay,
 							500, 1, 30000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("migrate.lint",
+							 "What a lint finding does in migrate.apply() and migrate.run().",
+							 "off: nothing; warning: a WARNING per finding; error: the run refuses before anything runs.",
+							 &migrate_lint_action,
+							 LINT_WARNING,
+							 lint_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lint_large_table_rows",
+							"Estimated rows above which lint calls a table large.",
+							"Index builds, VACUUM FULL, CLUSTER and REFRESH MATERIALIZED VIEW on a larger table are findings.",
+							&migrate_lint_large_table_rows,
+							1000000, 0, INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lint_long_transaction",
+							"Age above which an open transaction holding a lock on a table a migration locks is a lint finding.",
+							NULL,
+							&migrate_lint_long_transaction,
+							60000, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -286,6 +286,17 @@ extern int	migrate_lock_timeout;
 extern int	migrate_lock_retries;
 extern int	migrate_lock_retry_delay;
 extern int	migrate_statement_timeout;
+extern int	migrate_lint_action;
+extern int	migrate_lint_large_table_rows;
+extern int	migrate_lint_long_transaction;
+
+/* what migrate.lint makes of a finding in apply and run */
+typedef enum LintAction
+{
+	LINT_OFF,
+	LINT_WARNING,
+	LINT_ERROR
+} LintAction;
 extern char *migrate_allowed_directories;
 extern bool migrate_allowed_directories_rejected;
 
@@ -339,6 +350,9 @@ extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
 								   const LoadedMigration *lm,
 								   const char *old_checksum);
 extern AppliedMigration *tracking_forget(const char *name);
+struct LintFinding;
+extern void tracking_record_lint_allowed(const Migration *m, const char *file,
+										 const struct LintFinding *f);
 
 /* checks.c */
 typedef struct CheckProblem
@@ -372,6 +386,22 @@ typedef struct StatusRow
 	const char *checksum;
 	bool		repeatable;
 } StatusRow;
+/* lint.c: findings on pending migrations, from parse trees and the catalog */
+typedef struct LintFinding
+{
+	const char *rule;			/* stable name, see lint_rules.c */
+	const char *severity;		/* "error" (it will fail) or "warning" */
+	int			line;
+	char	   *message;
+	char	   *hint;
+} LintFinding;
+
+extern List *lint_migration(const Script *script, const StatementList *stmts,
+							bool no_transaction);
+extern void lint_pending(const Migration *m, const LoadedMigration *lm,
+						 const StatementList *stmts);
+extern void run_lint(const Folder *folder, const char *format,
+					 ResultSink *sink);
 
 /* runner.c */
 typedef struct RunOptions
@@ -393,6 +423,7 @@ extern void run_status(const Folder *folder, const char *format,
 extern void run_commits(const Folder *folder, const RunOptions *opts);
 extern void run_rollback_commits(const char *name);
 extern void run_retry(const char *name);
+extern bool *applied_flags(const MigrationSet *set, List *applied);
 
 /* lifecycle.c */
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,

@@ -61,7 +61,6 @@ static Script down_script(const AppliedMigration *am, bool commits,
 static StatementList *prepare_down(const Script *down, bool no_transaction);
 static List *rollback_targets(const char *name);
 static void rollback_migrations(const char *name);
-static bool *applied_flags(const MigrationSet *set, List *applied);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 static void execute_in_transaction(const Script *script,
@@ -107,7 +106,7 @@ take_run_lock(bool session)
  * Which of the folder's migrations are applied, by index.  Marks those
  * found in drizzle-orm's table as adopted.
  */
-static bool *
+bool *
 applied_flags(const MigrationSet *set, List *applied)
 {
 	bool	   *flags = palloc0(sizeof(bool) * Max(set->count, 1));

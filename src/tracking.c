@@ -580,3 +580,31 @@ tracking_forget(const char *name)
 	SPI_freetuptable(SPI_tuptable);
 	return am;
 }
+
+/*
+ * Log a lint finding that a migration allowed ("-- migrate:allow <rule>"):
+ * the rule as message, the finding as detail, its file and line.
+ */
+void
+tracking_record_lint_allowed(const Migration *m, const char *file,
+							 const LintFinding *f)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID};
+	Datum		values[7];
+
+	/* 0.1's history has no such action: nothing to log until updated */
+	if (!history_is_0_2())
+		return;
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(m->checksum);
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	values[3] = CStringGetTextDatum(f->rule);
+	values[4] = CStringGetTextDatum(f->message);
+	values[5] = CStringGetTextDatum(file);
+	values[6] = Int32GetDatum(f->line);
+	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
+					   " performed_as, checksum, message, detail, file, line)"
+					   " VALUES ('lint_allowed', $1, $3, $3, $2, $4, $5, $6, $7)",
+					   7, types, values, NULL, SPI_OK_INSERT);
+}
