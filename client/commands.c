@@ -52,20 +52,23 @@ static void status_summary(const PGresult *res);
 
 /*
  * Which migration a notice of the runner announces, if any.  The runner's
- * notices are recognised by the C function that raises them, which does
- * not change with lc_messages; their English text is the fallback.  The
- * name is the quoted part of the message.
+ * notices are told from a migration's own (RAISE NOTICE) by the source
+ * file and C function that raise them, which do not change with
+ * lc_messages; their English text is the fallback.  The name is the
+ * quoted part of the message.
  */
 static ProgressKind
 classify_notice(const PGresult *res, char **name)
 {
+	const char *file = PQresultErrorField(res, PG_DIAG_SOURCE_FILE);
 	const char *func = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	const char *open,
 			   *close;
 	ProgressKind kind = PROGRESS_NONE;
 
-	if (func == NULL || msg == NULL)
+	if (file == NULL || func == NULL || msg == NULL ||
+		strcmp(file, "runner.c") != 0)
 		return PROGRESS_NONE;
 	if (strcmp(func, "apply_one") == 0 ||
 		strncmp(msg, "applying migration \"", 20) == 0)

@@ -108,6 +108,7 @@ walk(const char *root, const char *rel, SentFolder *folder, int depth)
 	if (d == NULL)
 	{
 		output_error("could not open folder \"%s\": %m", path);
+		free(path);
 		return false;
 	}
 	while (ok)
