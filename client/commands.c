@@ -364,6 +364,8 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		rc = output_server_error(conn, res);
+		output_begin_rows();
+		output_end_rows();
 		PQclear(res);
 		return rc;
 	}

@@ -56,22 +56,19 @@ read_password(void)
 static PGconn *
 connect_once(const Options *opts, const char *password)
 {
-	const char *keywords[8];
-	const char *values[8];
-	const char *dbname = opts->dbname;
-	int			n = 0;
-
-	if (dbname == NULL && getenv("DATABASE_URL") && getenv("DATABASE_URL")[0])
-		dbname = getenv("DATABASE_URL");
+	const char *url = getenv("DATABASE_URL");
+	const char *dbname = opts->dbname ? opts->dbname :
+		(url && url[0] ? url : NULL);
 
 	/* psql's order: what dbname expands to overrides what comes before */
-	keywords[n] = "host", values[n++] = opts->host;
-	keywords[n] = "port", values[n++] = opts->port;
-	keywords[n] = "user", values[n++] = opts->user;
-	keywords[n] = "password", values[n++] = password;
-	keywords[n] = "dbname", values[n++] = dbname;
-	keywords[n] = "fallback_application_name", values[n++] = "pg_migrate";
-	keywords[n] = NULL, values[n] = NULL;
+	const char *const keywords[] = {
+		"host", "port", "user", "password", "dbname",
+		"fallback_application_name", NULL
+	};
+	const char *const values[] = {
+		opts->host, opts->port, opts->user, password, dbname,
+		"pg_migrate", NULL
+	};
 
 	return PQconnectdbParams(keywords, values, true);
 }
