@@ -3,9 +3,9 @@
 # it connects as has neither superuser nor pg_read_server_files, and server
 # folders are confined elsewhere, so any read on the server's side would
 # fail.  Shown here: status, apply, run with a no-transaction migration,
-# rollback, --json read back, status --check, connection settings as psql
-# takes them (PG* variables, -d conninfo or URI, DATABASE_URL, .pgpass),
-# -q, and usage errors.
+# rollback, --json read back, status --check, a drizzle folder (its journal
+# in a subfolder), connection settings as psql takes them (PG* variables,
+# -d conninfo or URI, DATABASE_URL, .pgpass), -q, and usage errors.
 use strict;
 use warnings;
 use JSON::PP;
@@ -150,6 +150,21 @@ is($rc . $out . $err, '0', '-q prints nothing on success');
 # status without a folder: what the database recorded
 ($rc, $out, $err) = pg_migrate($node, [ 'status' ]);
 like($out, qr/^4 migrations: 4 applied$/m, 'status without DIR lists the tracking table');
+
+# A drizzle folder: its journal, in a subfolder, is sent too
+my $drizzle = migrations_dir() . '/drizzle';
+system('cp', '-R', ($ENV{TESTDIR} || '.') . '/test/fixtures/drizzle', $drizzle) == 0 or die;
+$node->safe_psql('postgres', 'CREATE DATABASE drizzle_db');
+$node->safe_psql('drizzle_db', q{
+	CREATE EXTENSION pg_migrate;
+	GRANT USAGE ON SCHEMA migrate TO deployer;
+	GRANT EXECUTE ON FUNCTION migrate.status(jsonb, text, text) TO deployer;
+});
+($rc, $out, $err) = pg_migrate($node, [ '--format=drizzle', 'status', $drizzle ],
+	PGDATABASE => 'drizzle_db');
+is($rc, 0, 'status of a drizzle folder exits 0');
+like($out, qr/^0000_initial +pending\n0001_quiz_answers +pending\n0002_lesson_position +pending\n/,
+	'its migrations, from meta/_journal.json');
 
 # Connection settings as psql takes them
 my $socket = $node->host;
