@@ -32,3 +32,15 @@ include $(PGXS)
 
 # every source file includes these: rebuild all when they change
 $(OBJS): src/pg_migrate.h src/compat.h
+
+# The pg_migrate command (client/, a libpq program with its own PGXS
+# Makefile) is built, installed and cleaned with the extension
+all: client-all
+install: client-install
+uninstall: client-uninstall
+clean: client-clean
+
+client-all client-install client-uninstall client-clean: client-%:
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG) $*
+
+.PHONY: client-all client-install client-uninstall client-clean

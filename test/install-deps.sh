@@ -3,7 +3,7 @@
 # Cheap to run again: apt is only called when something is missing.
 set -euo pipefail
 
-packages=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+packages=(make gcc postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron
           libipc-run-perl python3 bc nodejs npm locales)
 
 missing=()

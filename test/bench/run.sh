@@ -35,8 +35,10 @@ python3 test/bench/generate.py "$work/mem_large" "$work/mem_large.sql" $((N * 10
 python3 test/bench/generate.py "$work/mem_script" "$work/mem_script.sql" 1 $((BIG_MB * 1024 * 1024 / 110)) seed
 python3 test/bench/generate.py "$work/mem_tiny" "$work/mem_tiny.sql" 1 1 seed
 
-# 1. apply against psql --single-transaction, alternating, median of REPEAT
-: > "$work/psql.times"; : > "$work/apply.times"
+# 1. apply against psql --single-transaction, alternating, median of REPEAT;
+#    and the pg_migrate command, which reads the folder on the client and
+#    sends it with the call (upload included)
+: > "$work/psql.times"; : > "$work/apply.times"; : > "$work/command.times"
 for r in $(seq 1 "$REPEAT"); do
     fresh_db bench_psql
     t0=$(now); psql_q -d bench_psql --single-transaction -f "$work/apply.sql"; t1=$(now)
@@ -47,10 +49,15 @@ for r in $(seq 1 "$REPEAT"); do
         -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
     t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/apply.times"
+    fresh_db bench_command
+    t0=$(now); pg_migrate -q -d bench_command apply "$work/apply"; t1=$(now)
+    echo "$t1 - $t0" | bc >> "$work/command.times"
 done
 psql_time=$(median < "$work/psql.times")
 apply_time=$(median < "$work/apply.times")
+command_time=$(median < "$work/command.times")
 ratio=$(echo "scale=3; $apply_time / $psql_time" | bc)
+command_ratio=$(echo "scale=3; $command_time / $psql_time" | bc)
 
 # 2. status with STATUS_N applied migrations: server-side time, median
 fresh_db bench_status
@@ -100,6 +107,8 @@ echo
 echo "pg_migrate benchmark ($(psql_q -At -c 'SHOW server_version'), median of $REPEAT)"
 printf 'apply N=%d M=%d: psql --single-transaction %.3f s, migrate.apply %.3f s, ratio %.2f (target <= 1.2: %s)\n' \
     "$N" "$M" "$psql_time" "$apply_time" "$ratio" "$(verdict "$ratio <= 1.2")"
+printf 'pg_migrate apply N=%d M=%d, folder read on the client and sent: %.3f s, ratio %.2f to psql (target <= 1.2: %s)\n' \
+    "$N" "$M" "$command_time" "$command_ratio" "$(verdict "$command_ratio <= 1.2")"
 printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \
     "$STATUS_N" "$status_ms" "$(verdict "$status_ms < 200")"
 printf 'peak private memory of the backend, apply of %d -> %d migrations: %.1f MB -> %.1f MB, ratio %.2f,\n' \

@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.h
+ *	  Types and functions shared between the source files of the pg_migrate
+ *	  command: the options of a call, the folder read from the client's
+ *	  disk, the connection, and what is printed.
+ *
+ * The command is a thin client: every migration runs on the server, in
+ * migrate.apply(), migrate.run(), migrate.status() or migrate.rollback();
+ * the command reads the folder, sends it, and reports.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_CLIENT_H
+#define PG_MIGRATE_CLIENT_H
+
+#include "postgres_fe.h"
+
+#include "libpq-fe.h"
+#include "lib/stringinfo.h"
+
+/* Exit statuses, as documented in doc/pg_migrate-command.md */
+#define EXIT_OK			0		/* success */
+#define EXIT_FAILED		1		/* a migration failed, drift, the server refused */
+#define EXIT_SETUP		2		/* usage, connection or file-reading error */
+#define EXIT_NOT_READY	3		/* status --check: something is not applied */
+
+/* The lowest extension version that takes a folder sent as data */
+#define SENT_FOLDER_VERSION "0.2"
+
+typedef enum PromptMode
+{
+	PROMPT_WHEN_NEEDED,			/* as psql: when the server asks, on a terminal */
+	PROMPT_NEVER,				/* -w */
+	PROMPT_ALWAYS				/* -W */
+} PromptMode;
+
+typedef struct Options
+{
+	const char *command;		/* "status", "apply", "run" or "rollback" */
+	const char *dir;			/* DIR, or NULL (rollback) */
+	const char *name;			/* rollback's NAME, or NULL for the latest */
+	const char *format;			/* "auto" unless --format */
+	bool		server_dir;		/* DIR is a folder on the server */
+	bool		check;			/* status --check */
+	bool		allow_drift;
+	bool		json;
+	bool		quiet;
+	/* connection, as psql's options */
+	const char *dbname;
+	const char *host;
+	const char *port;
+	const char *user;
+	PromptMode	prompt;
+} Options;
+
+/* One file of the folder, by its path relative to the folder */
+typedef struct SentFile
+{
+	char	   *path;
+	char	   *text;
+	size_t		len;
+	bool		required;		/* .sql or .json: an error if it cannot be sent */
+} SentFile;
+
+typedef struct SentFolder
+{
+	char	   *abspath;		/* the folder, links resolved */
+	SentFile   *files;
+	int			count;
+	int			capacity;
+} SentFolder;
+
+/* folder.c */
+extern bool folder_read(const char *dir, SentFolder *folder);
+extern bool folder_to_json(const SentFolder *folder, int encoding, StringInfo json);
+extern char *folder_source(const SentFolder *folder);
+
+/* connection.c */
+extern PGconn *connection_open(const Options *opts);
+extern bool connection_check_extension(PGconn *conn, bool sends_folder);
+extern void connection_catch_interrupts(PGconn *conn);
+extern bool connection_was_interrupted(void);
+
+/* commands.c */
+extern int	command_status(PGconn *conn, const Options *opts, const char *files,
+						   const char *source);
+extern int	command_apply(PGconn *conn, const Options *opts, const char *files,
+						  const char *source);
+extern int	command_run(PGconn *conn, const Options *opts, const char *files,
+						const char *source);
+extern int	command_rollback(PGconn *conn, const Options *opts);
+
+/* output.c */
+extern void output_init(const Options *opts);
+extern void output_error(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void output_detail(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void output_hint(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void output_summary(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void output_failure_summary(const char *fmt,...) pg_attribute_printf(1, 2);
+extern int	output_server_error(PGconn *conn, const PGresult *res);
+extern void output_notice(const PGresult *res);
+extern void output_progress(const char *what, const char *name);
+extern void output_begin_rows(void);
+extern void output_migration(const char *name, const char *action, double seconds);
+extern void output_status_row(const char *name, const char *state,
+							  const char *applied_at, const char *checksum,
+							  int name_width);
+extern void output_end_rows(void);
+extern void json_append_string(StringInfo buf, const char *s, size_t len,
+							   int encoding);
+extern char *output_duration(double seconds);
+extern double output_now(void);
+
+#endif							/* PG_MIGRATE_CLIENT_H */

@@ -1,0 +1,348 @@
+/*-------------------------------------------------------------------------
+ *
+ * output.c
+ *	  What the pg_migrate command prints: a line per migration and a
+ *	  one-line summary for a person, the result rows as JSON with --json,
+ *	  errors only with -q.
+ *
+ * Standard output carries the results (lines or JSON); standard error the
+ * server's errors and notices, exactly as libpq formats them (psql's
+ * default verbosity: message, detail, hint, query, context with the file
+ * and line), and the command's own errors.  While a call runs, a terminal
+ * shows which migration is running on a line that is then overwritten.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static const Options *out_opts;
+static bool stdout_is_terminal;
+static bool progress_shown;		/* a progress line is on the terminal */
+static int	rows_printed;		/* JSON objects printed so far */
+
+static void clear_progress(void);
+static void print_message(const char *label, const char *fmt, va_list args)
+			pg_attribute_printf(2, 0);
+static void print_json_string(const char *s);
+
+void
+output_init(const Options *opts)
+{
+	out_opts = opts;
+	stdout_is_terminal = isatty(fileno(stdout));
+}
+
+static void
+clear_progress(void)
+{
+	if (!progress_shown)
+		return;
+	fputs("\r\033[K", stdout);
+	fflush(stdout);
+	progress_shown = false;
+}
+
+/*
+ * Which migration is running, on a terminal only: the line is overwritten
+ * by the next one and by whatever is printed next, so logs and pipes get
+ * none of it.  NULL clears it.
+ */
+void
+output_progress(const char *what, const char *name)
+{
+	if (!stdout_is_terminal || out_opts->quiet || out_opts->json)
+		return;
+	clear_progress();
+	if (name == NULL)
+		return;
+	printf("%s %s ...", what, name);
+	fflush(stdout);
+	progress_shown = true;
+}
+
+/* "pg_migrate: error: ...", as PostgreSQL's own programs print theirs */
+static void
+print_message(const char *label, const char *fmt, va_list args)
+{
+	char	   *text;
+	size_t		len;
+	int			save_errno = errno;
+	va_list		copy;
+
+	clear_progress();
+	errno = save_errno;
+	va_copy(copy, args);
+	len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	text = pg_malloc(len + 1);
+	errno = save_errno;
+	vsnprintf(text, len + 1, fmt, args);
+	/* libpq's messages end with a newline */
+	len = strlen(text);
+	while (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	fprintf(stderr, "pg_migrate: %s: %s\n", label, text);
+	free(text);
+}
+
+void
+output_error(const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	print_message("error", fmt, args);
+	va_end(args);
+}
+
+void
+output_detail(const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	print_message("detail", fmt, args);
+	va_end(args);
+}
+
+void
+output_hint(const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	print_message("hint", fmt, args);
+	va_end(args);
+}
+
+/* The one-line summary of a call that succeeded, for a person */
+void
+output_summary(const char *fmt,...)
+{
+	va_list		args;
+
+	if (out_opts->quiet || out_opts->json)
+		return;
+	clear_progress();
+	va_start(args, fmt);
+	vprintf(fmt, args);
+	va_end(args);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* The one-line summary of a call that failed, after the server's error */
+void
+output_failure_summary(const char *fmt,...)
+{
+	va_list		args;
+
+	if (out_opts->quiet)
+		return;
+	clear_progress();
+	fputs("pg_migrate: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+}
+
+/*
+ * An error of a call, as the server gave it.  Returns the exit status it
+ * calls for: a lost connection, and the server failing to find or read a
+ * folder or file (SQLSTATE class 58), are setup errors; anything else is
+ * the migrations' failure (a statement, drift, a check).
+ */
+int
+output_server_error(PGconn *conn, const PGresult *res)
+{
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *message = res ? PQresultErrorMessage(res) : "";
+
+	clear_progress();
+	fflush(stdout);
+	if (message[0] == '\0')
+		message = PQerrorMessage(conn);
+	fputs(message, stderr);
+	if (PQstatus(conn) == CONNECTION_BAD || sqlstate == NULL)
+		return EXIT_SETUP;
+	if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "58", 2) == 0)
+		return EXIT_SETUP;
+	return EXIT_FAILED;
+}
+
+/* A notice or warning the call raised, as psql shows it */
+void
+output_notice(const PGresult *res)
+{
+	if (out_opts->quiet)
+		return;
+	clear_progress();
+	fflush(stdout);
+	fputs(PQresultErrorMessage(res), stderr);
+}
+
+void
+output_begin_rows(void)
+{
+	rows_printed = 0;
+	if (out_opts->json)
+		fputs("[", stdout);
+}
+
+void
+output_end_rows(void)
+{
+	if (out_opts->json)
+		fputs(rows_printed > 0 ? "\n]\n" : "]\n", stdout);
+	fflush(stdout);
+}
+
+static void
+print_json_string(const char *s)
+{
+	StringInfoData buf;
+
+	if (s == NULL)
+	{
+		fputs("null", stdout);
+		return;
+	}
+	initStringInfo(&buf);
+	json_append_string(&buf, s, strlen(s), -1);
+	fputs(buf.data, stdout);
+	pfree(buf.data);
+}
+
+static void
+begin_json_row(void)
+{
+	fputs(rows_printed++ > 0 ? ",\n  {" : "\n  {", stdout);
+}
+
+/* One migration applied, adopted or rolled back; seconds < 0: unknown */
+void
+output_migration(const char *name, const char *action, double seconds)
+{
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"action\": ", stdout);
+		print_json_string(action);
+		printf(", \"duration\": %.6f}", seconds);
+		fflush(stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	clear_progress();
+	if (strcmp(action, "adopted") == 0)
+		printf("adopted %s (applied by drizzle-orm)\n", name);
+	else
+		printf("%s %s (%s)\n", action, name, output_duration(seconds));
+	fflush(stdout);
+}
+
+/* One row of status; applied_at is NULL when not applied */
+void
+output_status_row(const char *name, const char *state, const char *applied_at,
+				  const char *checksum, int name_width)
+{
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"state\": ", stdout);
+		print_json_string(state);
+		fputs(", \"applied_at\": ", stdout);
+		print_json_string(applied_at);
+		fputs(", \"checksum\": ", stdout);
+		print_json_string(checksum);
+		fputs("}", stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	if (applied_at)
+		printf("%-*s  %-8s  %s\n", name_width, name, state, applied_at);
+	else
+		printf("%-*s  %s\n", name_width, name, state);
+}
+
+/*
+ * A JSON string of len bytes of s.  Characters of more than one byte are
+ * copied whole: in some client encodings (SJIS, BIG5) their second byte
+ * can look like a backslash.  encoding -1 means ASCII-compatible
+ * throughout (text that came from the server, as UTF-8 or such).
+ */
+void
+json_append_string(StringInfo buf, const char *s, size_t len, int encoding)
+{
+	size_t		i = 0;
+
+	appendStringInfoChar(buf, '"');
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) s[i];
+		size_t		run = i;
+
+		/* copy the longest stretch that needs no escape at once */
+		while (run < len && (unsigned char) s[run] >= 0x20 &&
+			   s[run] != '"' && s[run] != '\\')
+		{
+			if ((unsigned char) s[run] >= 0x80 && encoding >= 0)
+				run += Max(1, PQmblen(s + run, encoding));
+			else
+				run++;
+		}
+		if (run > i)
+		{
+			appendBinaryStringInfo(buf, s + i, Min(run, len) - i);
+			i = Min(run, len);
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			appendStringInfo(buf, "\\%c", c);
+		else if (c == '\n')
+			appendStringInfoString(buf, "\\n");
+		else if (c == '\t')
+			appendStringInfoString(buf, "\\t");
+		else if (c == '\r')
+			appendStringInfoString(buf, "\\r");
+		else
+			appendStringInfo(buf, "\\u%04x", c);
+		i++;
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* "12 ms", "3.4 s", "2 min 05 s" */
+char *
+output_duration(double seconds)
+{
+	if (seconds < 1.0)
+		return psprintf("%.0f ms", seconds * 1000.0);
+	if (seconds < 60.0)
+		return psprintf("%.1f s", seconds);
+	return psprintf("%d min %02d s", (int) (seconds / 60), (int) seconds % 60);
+}
+
+/* Seconds on a clock that only moves forward */
+double
+output_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_migrate.c
+ *	  The pg_migrate command: run the migrations of a folder on this
+ *	  machine (a CI runner, an application's container, a laptop) in a
+ *	  database that has the pg_migrate extension, over an ordinary
+ *	  connection.
+ *
+ *	  pg_migrate [connection options] status   [--check] [DIR]
+ *	  pg_migrate [connection options] apply    DIR
+ *	  pg_migrate [connection options] run      DIR
+ *	  pg_migrate [connection options] rollback [NAME]
+ *
+ * This file reads the command line and puts the steps in order: read the
+ * folder (before connecting, so that a wrong path costs no connection),
+ * connect, check the extension, send the call.  Reference:
+ * doc/pg_migrate-command.md.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include "getopt_long.h"
+
+#include "client.h"
+
+#ifndef PG_MIGRATE_VERSION
+#error "PG_MIGRATE_VERSION is set by the Makefile from pg_migrate.control"
+#endif
+
+static void usage(void);
+static bool usage_error(const char *fmt,...) pg_attribute_printf(1, 2);
+static bool parse_options(int argc, char **argv, Options *opts);
+static bool parse_arguments(int argc, char **argv, Options *opts);
+static int	run_command(PGconn *conn, const Options *opts, const char *files,
+						const char *source);
+
+static void
+usage(void)
+{
+	printf("pg_migrate runs the schema migrations of a folder in a PostgreSQL database\n"
+		   "that has the pg_migrate extension. The folder is read here and sent with\n"
+		   "the call; the migrations run on the server.\n\n");
+	printf("Usage:\n"
+		   "  pg_migrate [OPTION]... status [--check] [DIR]\n"
+		   "  pg_migrate [OPTION]... apply DIR\n"
+		   "  pg_migrate [OPTION]... run DIR\n"
+		   "  pg_migrate [OPTION]... rollback [NAME]\n\n");
+	printf("Commands:\n"
+		   "  status     each migration of DIR and of the database, with its state\n"
+		   "             (without DIR: what the database recorded)\n"
+		   "  apply      apply every pending migration in one transaction: all or nothing\n"
+		   "  run        apply pending migrations, committing after each one; migrations\n"
+		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
+		   "  rollback   undo NAME and every migration applied after it (default: the\n"
+		   "             latest one), with the down scripts the database stored\n\n");
+	printf("Options:\n"
+		   "      --server-dir         DIR is a folder on the database server, read there\n"
+		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
+		   "                           golang-migrate or flyway\n"
+		   "      --allow-drift        apply, run: warn about modified or missing applied\n"
+		   "                           migrations instead of failing\n"
+		   "      --check              status: exit with status 3 when anything is pending,\n"
+		   "                           failed, modified or missing\n"
+		   "      --json               print the result rows as JSON\n"
+		   "  -q, --quiet              print errors only\n"
+		   "  -V, --version            output version information, then exit\n"
+		   "  -?, --help               show this help, then exit\n\n");
+	printf("Connection options (as psql's; DATABASE_URL is used when -d is not given):\n"
+		   "  -d, --dbname=DBNAME      database name, connection string or URI\n"
+		   "  -h, --host=HOSTNAME      database server host or socket directory\n"
+		   "  -p, --port=PORT          database server port\n"
+		   "  -U, --username=USERNAME  database user name\n"
+		   "  -w, --no-password        never prompt for password\n"
+		   "  -W, --password           force password prompt\n\n");
+	printf("Exit status: 0 success; 1 a migration failed, drift was found, or the server\n"
+		   "refused the call; 2 usage, connection or file-reading error; 3 status --check\n"
+		   "found something not applied.\n");
+}
+
+/* Print a usage error the way PostgreSQL's programs do; returns false */
+static bool
+usage_error(const char *fmt,...)
+{
+	va_list		args;
+
+	fputs("pg_migrate: error: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputs("\npg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
+	return false;
+}
+
+static bool
+parse_options(int argc, char **argv, Options *opts)
+{
+	enum
+	{
+		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON
+	};
+	static const struct option long_options[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"username", required_argument, NULL, 'U'},
+		{"no-password", no_argument, NULL, 'w'},
+		{"password", no_argument, NULL, 'W'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"server-dir", no_argument, NULL, OPT_SERVER_DIR},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"allow-drift", no_argument, NULL, OPT_ALLOW_DRIFT},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"json", no_argument, NULL, OPT_JSON},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(opts, 0, sizeof(Options));
+	opts->format = "auto";
+	while ((c = getopt_long(argc, argv, "d:h:p:U:wWq", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				opts->dbname = optarg;
+				break;
+			case 'h':
+				opts->host = optarg;
+				break;
+			case 'p':
+				opts->port = optarg;
+				break;
+			case 'U':
+				opts->user = optarg;
+				break;
+			case 'w':
+				opts->prompt = PROMPT_NEVER;
+				break;
+			case 'W':
+				opts->prompt = PROMPT_ALWAYS;
+				break;
+			case 'q':
+				opts->quiet = true;
+				break;
+			case OPT_SERVER_DIR:
+				opts->server_dir = true;
+				break;
+			case OPT_FORMAT:
+				opts->format = optarg;
+				break;
+			case OPT_ALLOW_DRIFT:
+				opts->allow_drift = true;
+				break;
+			case OPT_CHECK:
+				opts->check = true;
+				break;
+			case OPT_JSON:
+				opts->json = true;
+				break;
+			default:
+				/* getopt_long has said what was wrong */
+				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
+				return false;
+		}
+	}
+	return parse_arguments(argc, argv, opts);
+}
+
+/* The command and its argument, and the options that go with it */
+static bool
+parse_arguments(int argc, char **argv, Options *opts)
+{
+	const char *command;
+	bool		is_status;
+	bool		is_rollback;
+
+	if (optind >= argc)
+		return usage_error("no command given: status, apply, run or rollback");
+	command = opts->command = argv[optind++];
+	is_status = strcmp(command, "status") == 0;
+	is_rollback = strcmp(command, "rollback") == 0;
+	if (!is_status && !is_rollback && strcmp(command, "apply") != 0 &&
+		strcmp(command, "run") != 0)
+		return usage_error("unrecognized command \"%s\": status, apply, run or rollback",
+						   command);
+	if (optind < argc)
+	{
+		if (is_rollback)
+			opts->name = argv[optind++];
+		else
+			opts->dir = argv[optind++];
+	}
+	if (optind < argc)
+		return usage_error("too many arguments: \"%s\"", argv[optind]);
+	if (opts->dir == NULL && !is_status && !is_rollback)
+		return usage_error("%s needs the migrations folder DIR", command);
+	if (opts->check && !is_status)
+		return usage_error("--check goes with status only");
+	if (opts->allow_drift && (is_status || is_rollback))
+		return usage_error("--allow-drift goes with apply and run only");
+	if (is_rollback && (opts->server_dir || strcmp(opts->format, "auto") != 0))
+		return usage_error("rollback takes no folder: it runs the down scripts the database stored");
+	if (opts->server_dir && opts->dir == NULL)
+		return usage_error("--server-dir needs DIR");
+	return true;
+}
+
+static int
+run_command(PGconn *conn, const Options *opts, const char *files,
+			const char *source)
+{
+	if (strcmp(opts->command, "status") == 0)
+		return command_status(conn, opts, files, source);
+	if (strcmp(opts->command, "apply") == 0)
+		return command_apply(conn, opts, files, source);
+	if (strcmp(opts->command, "run") == 0)
+		return command_run(conn, opts, files, source);
+	return command_rollback(conn, opts);
+}
+
+int
+main(int argc, char **argv)
+{
+	Options		opts;
+	SentFolder	folder;
+	StringInfo files = NULL;
+	PGconn	   *conn;
+	bool		sends_folder;
+	int			rc;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		printf("pg_migrate (pg_migrate) %s\n", PG_MIGRATE_VERSION);
+		return EXIT_OK;
+	}
+	if (!parse_options(argc, argv, &opts))
+		return EXIT_SETUP;
+	output_init(&opts);
+
+	sends_folder = opts.dir != NULL && !opts.server_dir;
+	if (sends_folder && !folder_read(opts.dir, &folder))
+		return EXIT_SETUP;
+	if ((conn = connection_open(&opts)) == NULL)
+		return EXIT_SETUP;
+	if (!connection_check_extension(conn, sends_folder))
+	{
+		PQfinish(conn);
+		return EXIT_SETUP;
+	}
+	if (sends_folder)
+	{
+		files = makeStringInfo();
+		if (!folder_to_json(&folder, PQclientEncoding(conn), files))
+		{
+			PQfinish(conn);
+			return EXIT_SETUP;
+		}
+	}
+
+	connection_catch_interrupts(conn);
+	rc = run_command(conn, &opts, files ? files->data : NULL,
+					 sends_folder ? folder_source(&folder) : NULL);
+	PQfinish(conn);
+	return rc;
+}
