@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compile src/*.c with warnings as errors against the server headers of
+# Compile src/*.c (and the command's client/*.c) with warnings as errors
+# against the server headers of
 # PostgreSQL 13, 17 and 18, taken from other Debian releases, so that the
 # guards in src/compat.h stay true. PostgreSQL 15 is built and tested for
 # real; these are compiled only. Debian 12 has no 14 or 16.
@@ -45,6 +46,14 @@ for pair in $versions; do
             -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
             -Wmissing-prototypes -Wdeclaration-after-statement \
             -I src -I "$inc" -I /usr/include/postgresql "$f" || ok=0
+    done
+    # the pg_migrate command too (libpq's headers are the machine's)
+    for f in client/*.c; do
+        gcc -fsyntax-only -std=gnu99 -D_GNU_SOURCE -Werror -Wall -Wextra \
+            -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
+            -Wmissing-prototypes -Wdeclaration-after-statement -DPG_MIGRATE_VERSION='"check"' \
+            -I client -I "$inc" -I /usr/include/postgresql -I /usr/include/postgresql/internal \
+            "$f" || ok=0
     done
     if [ $ok -eq 1 ]; then echo "compat PG$v ... ok"; else echo "compat PG$v ... FAILED"; failed=1; fi
 done
