@@ -43,11 +43,11 @@ sub command_node
 		CREATE ROLE deployer LOGIN PASSWORD '$DEPLOYER_PASSWORD';
 		GRANT CREATE ON SCHEMA public TO deployer;
 		GRANT USAGE ON SCHEMA migrate TO deployer;
-		GRANT EXECUTE ON FUNCTION migrate.apply(jsonb, text, boolean, text),
+		GRANT EXECUTE ON FUNCTION migrate.apply(jsonb, text, boolean, text, text, boolean),
 		                          migrate.status(jsonb, text, text),
 		                          migrate.status(text, text),
 		                          migrate.rollback(text) TO deployer;
-		GRANT EXECUTE ON PROCEDURE migrate.run(jsonb, text, boolean, text) TO deployer;
+		GRANT EXECUTE ON PROCEDURE migrate.run(jsonb, text, boolean, text, text, boolean) TO deployer;
 	});
 	return $node;
 }
