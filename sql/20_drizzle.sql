@@ -28,7 +28,8 @@ INSERT INTO drizzle.__drizzle_migrations (hash, created_at)
 SELECT encode(sha256(pg_read_binary_file('/tmp/pg_migrate_regress/drizzle/0001_quiz_answers.sql')), 'hex'), 1795494250367;
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/drizzle');
 SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/drizzle');
-SELECT action, name FROM migrate.history WHERE name = '0001_quiz_answers' ORDER BY id;
+-- each write to drizzle's table is logged too, naming it
+SELECT action, name, tool_table FROM migrate.history WHERE name = '0001_quiz_answers' ORDER BY id;
 SELECT count(*) AS drizzle_rows, count(DISTINCT hash) AS distinct_hashes FROM drizzle.__drizzle_migrations;
 
 -- an edited file is reported as modified

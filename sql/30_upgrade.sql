@@ -8,7 +8,10 @@ CREATE DATABASE regress_fresh;
 \c regress_fresh
 CREATE EXTENSION pg_migrate;
 :catalog \gset fresh_
-SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as;
+SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as,
+       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table;
+SELECT pg_get_constraintdef(oid) LIKE '%tool_record%tool_forget%' AS tool_actions
+FROM pg_constraint WHERE conname = 'history_action_check';
 \c contrib_regression
 DROP DATABASE regress_fresh;
 
@@ -66,3 +69,29 @@ FROM migrate.history ORDER BY id DESC LIMIT 3;
 \c contrib_regression
 DROP DATABASE regress_upgrade;
 DROP ROLE regress_upgrade_deployer;
+
+-- another tool's table is kept in step on 0.1 too, whose history can name
+-- neither the table nor the writes; once updated, it logs both.
+-- golang-migrate applied version 1: apply adopts it and runs 2.
+CREATE DATABASE regress_upgrade_tool;
+\c regress_upgrade_tool
+CREATE EXTENSION pg_migrate VERSION '0.1';
+SET migrate.lock_timeout = '5s';
+\! rm -rf /tmp/pg_migrate_regress/upgrade_golang && mkdir /tmp/pg_migrate_regress/upgrade_golang && cd /tmp/pg_migrate_regress/upgrade_golang && printf 'CREATE TABLE up_gm (id int);\n' > 1_gm.up.sql && printf 'DROP TABLE up_gm;\n' > 1_gm.down.sql && printf 'ALTER TABLE up_gm ADD COLUMN b int;\n' > 2_gm.up.sql && printf 'ALTER TABLE up_gm DROP COLUMN b;\n' > 2_gm.down.sql
+CREATE TABLE up_gm (id int);
+CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+INSERT INTO schema_migrations (version, dirty) VALUES (1, false);
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade_golang');
+SELECT version, dirty FROM schema_migrations;
+SELECT name, action FROM migrate.rollback('2_gm');
+SELECT version, dirty FROM schema_migrations;
+
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade_golang');
+SELECT version, dirty FROM schema_migrations;
+SELECT name, action FROM migrate.rollback('1_gm');
+SELECT count(*) AS golang_rows FROM schema_migrations;
+SELECT action, name, tool_table FROM migrate.history ORDER BY id;
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_tool;

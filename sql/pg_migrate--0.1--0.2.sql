@@ -25,14 +25,25 @@ COMMENT ON COLUMN migrate.history.checksum IS
 -- could not get its lock within migrate.lock_timeout (migrate.lock_retries)
 ALTER TABLE migrate.history ADD COLUMN lock_retries integer;
 
+-- Writes to another tool's tracking table (dbmate's and golang-migrate's
+-- schema_migrations, drizzle-orm's __drizzle_migrations), kept in step with
+-- what pg_migrate applies and rolls back, are logged as actions of their
+-- own, naming the table; so are adoptions, naming the table the migration
+-- was found applied in.
+ALTER TABLE migrate.history ADD COLUMN tool_table text;
+
+COMMENT ON COLUMN migrate.history.tool_table IS
+    'adopt: the other tool''s table the migration was found applied in; tool_record, tool_forget: the table written';
+
 -- New actions: an applied migration's edited file accepted as it is now, a
 -- retry asked for, a run refused because the migration failed before and
--- its file has not changed since, and a lint finding a migration allowed.
+-- its file has not changed since, a lint finding a migration allowed, and
+-- the writes to another tool's table.
 ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
 ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
     CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
                       'forget', 'accept', 'failure', 'retry', 'refused',
-                      'lint_allowed'));
+                      'lint_allowed', 'tool_record', 'tool_forget'));
 
 -- apply and run gain target (stop after that migration) and retry (run a
 -- migration again although it failed before with the same file).  Their

@@ -21,7 +21,7 @@ static void dbmate_load(const MigrationSet *set, const Migration *m,
 static char *find_marker(char *sql, const char *marker);
 
 const MigrationFormat dbmate_format = {
-	"dbmate", dbmate_claims, dbmate_scan, dbmate_load
+	"dbmate", dbmate_claims, dbmate_scan, dbmate_load, &dbmate_interop
 };
 
 /*

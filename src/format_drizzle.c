@@ -34,7 +34,8 @@ static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
 							   enum jbvType type, int index, const char *dir);
 
 const MigrationFormat drizzle_format = {
-	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files
+	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files,
+	&drizzle_interop
 };
 
 static bool

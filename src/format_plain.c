@@ -43,11 +43,12 @@ static void plain_scan(MigrationSet *set, List *files);
 static void golang_scan(MigrationSet *set, List *files);
 
 const MigrationFormat plain_format = {
-	"plain", plain_claims, plain_scan, load_up_down_files
+	"plain", plain_claims, plain_scan, load_up_down_files, NULL
 };
 
 const MigrationFormat golang_format = {
-	"golang-migrate", golang_claims, golang_scan, load_up_down_files
+	"golang-migrate", golang_claims, golang_scan, load_up_down_files,
+	&golang_interop
 };
 
 /* Split a file name into migration name and kind; false if not a migration */

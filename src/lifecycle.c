@@ -10,8 +10,8 @@
  *
  * Without these, people edit the tracking tables by hand.  Each function
  * that writes does so under the run lock, like apply, and logs what it did
- * in migrate.history; for a drizzle folder it keeps drizzle-orm's own
- * table in step, so that the app's migrator agrees.  check only reads, as
+ * in migrate.history; it keeps the folder's own tool's table in step
+ * (drizzle-orm's, dbmate's, golang-migrate's), so that the tool agrees.  check only reads, as
  * status does, and so neither waits for a run nor refuses on a standby.
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -105,8 +105,8 @@ load_current(const MigrationSet *set, Migration *m, LoadedMigration *lm)
 
 /*
  * Record a migration as applied without running it, as apply would have
- * recorded it (scripts, checksum, transaction mode, format), and for a
- * drizzle folder write drizzle-orm's row as its migrator would.
+ * recorded it (scripts, checksum, transaction mode, format), and write
+ * the folder's own tool's table as apply would.
  */
 static void
 record_without_running(const MigrationSet *set, Migration *m,
@@ -116,8 +116,7 @@ record_without_running(const MigrationSet *set, Migration *m,
 
 	load_current(set, m, &lm);
 	tracking_record_apply(set, m, &lm, m->checksum, 0, action);
-	if (set->format == &drizzle_format)
-		drizzle_record(m->checksum, m->created_at);
+	interop_record(set, m);
 }
 
 /*
@@ -297,8 +296,9 @@ lifecycle_baseline(const Folder *folder, const char *format,
 
 /*
  * migrate.forget(): delete a migration's record without running its down
- * script, history action "forget" with the checksum it had; drizzle-orm's
- * row too, so that both see it pending again.
+ * script, history action "forget" with the checksum it had; the row in
+ * its tool's own table too, as rollback does, so that both see it pending
+ * again.
  */
 void
 lifecycle_forget(const char *name, ResultSink *sink)
@@ -312,8 +312,7 @@ lifecycle_forget(const char *name, ResultSink *sink)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("migration \"%s\" is not applied", name),
 				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
-	if (am->format && strcmp(am->format, drizzle_format.name) == 0)
-		drizzle_forget(am->checksum);
+	interop_forget(am);
 	emit_row(sink, am->name, "forgotten");
 }
 
@@ -358,10 +357,11 @@ lifecycle_accept(const Folder *folder, const char *format, const char *name,
 	warn_broken_down(m, &lm);
 
 	tracking_record_accept(set, m, &lm, am->checksum);
+	/* drizzle-orm keys its rows by the file's hash */
 	if (set->format == &drizzle_format && strcmp(am->checksum, m->checksum) != 0)
 	{
-		drizzle_forget(am->checksum);
-		drizzle_record(m->checksum, m->created_at);
+		interop_forget(am);
+		interop_record(set, m);
 	}
 	emit_row(sink, m->name, "accepted");
 }

@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/varlena.h"
 
 #include "compat.h"
 #include "pg_migrate.h"
@@ -48,6 +49,9 @@ char	   *migrate_allowed_directories = NULL;
 /* a value set for this session was refused: see define_allowed_directories */
 bool		migrate_allowed_directories_rejected = false;
 
+/* empty: the tool's own table where the tool keeps it (see tool_table.c) */
+char	   *migrate_tool_table = NULL;
+
 /* What a session had set for a string parameter, and how */
 typedef struct SettingState
 {
@@ -62,6 +66,7 @@ typedef struct SettingState
 void		_PG_init(void);
 static void read_setting_state(const char *name, SettingState *state);
 static void define_allowed_directories(void);
+static bool check_tool_table(char **newval, void **extra, GucSource source);
 
 static void
 read_setting_state(const char *name, SettingState *state)
@@ -148,6 +153,26 @@ define_allowed_directories(void)
 		migrate_allowed_directories_rejected = true;
 }
 
+/* migrate.tool_table: empty, or a table name, qualified or not */
+static bool
+check_tool_table(char **newval, void **extra, GucSource source)
+{
+	char	   *raw;
+	List	   *names;
+	bool		ok;
+
+	if (**newval == '\0')
+		return true;
+	raw = pstrdup(*newval);
+	ok = SplitIdentifierString(raw, '.', &names) &&
+		list_length(names) >= 1 && list_length(names) <= 2;
+	list_free(names);
+	pfree(raw);
+	if (!ok)
+		GUC_check_errdetail("It must be a table name, optionally qualified by its schema, such as \"app.schema_migrations\".");
+	return ok;
+}
+
 void
 _PG_init(void)
 {
@@ -216,6 +241,15 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	define_allowed_directories();
+
+	DefineCustomStringVariable("migrate.tool_table",
+							   "The table in which the migrations folder's own tool records what it applied.",
+							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations or flyway_schema_history in the current schema.",
+							   &migrate_tool_table,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_tool_table, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");
 }

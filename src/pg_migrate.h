@@ -17,7 +17,9 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 #include "utils/tuplestore.h"
 
 #define MIGRATE_CHECKSUM_LEN (PG_SHA256_DIGEST_LENGTH * 2)
@@ -42,7 +44,8 @@ typedef struct Migration
 	bool		marked_no_transaction;	/* by a directive (or dbmate's
 										 * transaction:false) */
 	bool		repeatable;		/* Flyway R__: re-run when its checksum changes */
-	bool		adopted;		/* applied by drizzle-orm, not yet recorded */
+	bool		adopted;		/* applied by the format's own tool (its
+								 * table says so), not yet recorded */
 	int64		created_at;		/* drizzle journal's "when", else 0 */
 } Migration;
 
@@ -62,10 +65,13 @@ typedef struct Folder
 
 struct MigrationSet;
 struct LoadedMigration;
+struct ToolInterop;
+struct AppliedMigration;
 
 /*
  * A folder format: whether a folder looks like it, how to find its
- * migrations, and how to read one migration's scripts.
+ * migrations, and how to read one migration's scripts; and, for a format
+ * whose tool keeps its own tracking table, how to share that table.
  */
 typedef struct MigrationFormat
 {
@@ -74,6 +80,7 @@ typedef struct MigrationFormat
 	void		(*scan) (struct MigrationSet *set, List *files);
 	void		(*load) (const struct MigrationSet *set, const Migration *m,
 						 struct LoadedMigration *out, bool with_down);
+	const struct ToolInterop *interop;	/* NULL: the tool keeps no table */
 } MigrationFormat;
 
 /* A folder's migrations, sorted by version, then name */
@@ -85,6 +92,8 @@ typedef struct MigrationSet
 	int			count;
 	Migration  *items;
 	Migration **by_name;		/* the same, sorted by name */
+	char	   *tool_table;		/* the tool's table that adopted migrations
+								 * were found in, qualified, or NULL */
 } MigrationSet;
 
 /* A script ready to run: its text and where it came from, for errors */
@@ -223,10 +232,99 @@ extern void load_script(const MigrationSet *set, const char *file, Script *out);
 extern void load_up_down_files(const MigrationSet *set, const Migration *m,
 							   LoadedMigration *out, bool with_down);
 
-/* drizzle_interop.c */
+/*
+ * Another tool's tracking table (drizzle-orm's, dbmate's, golang-migrate's,
+ * Flyway's), as tool_table.c finds, checks, reads and writes it: the
+ * columns pg_migrate uses, and how the tool creates it, for messages.
+ */
+#define TOOL_MAX_COLUMNS 6
+
+typedef struct ToolColumn
+{
+	const char *name;
+	Oid			type;			/* as the tool creates it */
+	Oid			alt_type;		/* also accepted (text for varchar), or
+								 * InvalidOid */
+} ToolColumn;
+
+typedef struct ToolTableSpec
+{
+	const char *tool;			/* "golang-migrate", named in messages */
+	const char *schema;			/* the tool's default schema, or NULL for
+								 * the current schema, as the tool uses */
+	const char *name;			/* the tool's default table name */
+	const char *definition;		/* "(version bigint ...)" as the tool
+								 * creates it, for hints */
+	const char *columns_text;	/* "version bigint and dirty boolean" */
+	bool		written;		/* pg_migrate writes it, not only reads it */
+	int			ncolumns;
+	ToolColumn	columns[TOOL_MAX_COLUMNS];
+} ToolTableSpec;
+
+/* A tool's table, locked and checked */
+typedef struct ToolTable
+{
+	const ToolTableSpec *spec;
+	Relation	rel;
+	char	   *qualified;		/* its schema-qualified name, quoted as
+								 * needed */
+	AttrNumber	attnums[TOOL_MAX_COLUMNS];	/* of spec->columns */
+} ToolTable;
+
+/* One of its rows: where it is, and the spec's columns as text */
+typedef struct ToolRow
+{
+	ItemPointerData tid;
+	char	   *values[TOOL_MAX_COLUMNS];	/* NULL for a null */
+} ToolRow;
+
+/*
+ * What a format whose tool keeps its own table does with it.  adopt marks
+ * as adopted the migrations of set that the table records as applied and
+ * that are not applied already (applied[i]); record and forget write the
+ * table as the tool would after m was applied or am rolled back, and say
+ * whether they changed it.  Without record and forget, the table is only
+ * read.  check, when set, refuses a table the tool itself would not go on
+ * with (adopt, record and forget refuse it too): a rollback asks before
+ * undoing anything.
+ */
+typedef void (*tool_table_creator) (const char *schema, const char *name);
+
+typedef struct ToolInterop
+{
+	const ToolTableSpec *table;
+	tool_table_creator create;	/* creates the table when the first apply
+								 * finds none, as the tool does; or NULL */
+	void		(*adopt) (ToolTable *t, MigrationSet *set, const bool *applied);
+	bool		(*record) (ToolTable *t, const MigrationSet *set,
+						   const Migration *m);
+	bool		(*forget) (ToolTable *t, const struct AppliedMigration *am);
+	void		(*check) (ToolTable *t);
+} ToolInterop;
+
+/* tool_table.c: the checked table, for the interop hooks */
+extern ToolTable *tool_table_open(const ToolTableSpec *spec, bool write,
+								  tool_table_creator create);
+extern void tool_table_close(ToolTable *t);
+extern List *tool_table_rows(ToolTable *t);
+extern void tool_table_delete(ToolTable *t, const ToolRow *row);
+extern void tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
+							  const Oid *types, Datum *values);
+
+/* tool_table.c: what the runner asks of the format's interop */
+extern void interop_adopt(MigrationSet *set, const bool *applied);
+extern void interop_record(const MigrationSet *set, const Migration *m);
+extern void interop_forget(const struct AppliedMigration *am);
+extern void interop_check_forget(List *targets);
+extern const char *interop_tool(const MigrationSet *set);
+
+/* the formats' interop: drizzle_interop.c, dbmate_interop.c,
+ * golang_interop.c, flyway_interop.c */
+extern const ToolInterop drizzle_interop;
 extern List *drizzle_applied_hashes(void);
-extern void drizzle_record(const char *checksum, int64 created_at);
-extern void drizzle_forget(const char *checksum);
+extern const ToolInterop dbmate_interop;
+extern const ToolInterop golang_interop;
+extern const ToolInterop flyway_interop;
 
 /* script.c */
 extern StatementList *script_split(const Script *script);
@@ -299,6 +397,7 @@ typedef enum LintAction
 } LintAction;
 extern char *migrate_allowed_directories;
 extern bool migrate_allowed_directories_rejected;
+extern char *migrate_tool_table;
 
 /* tracking.c */
 typedef struct AppliedMigration
@@ -315,6 +414,8 @@ typedef struct AppliedMigration
 	char	   *applied_by;		/* likewise */
 	char	   *up_sql;			/* only from tracking_find() */
 	bool		no_transaction; /* only from tracking_find() */
+	char	   *source;			/* only from tracking_rollback_targets() and
+								 * tracking_forget() */
 } AppliedMigration;
 
 extern List *tracking_applied(void);
@@ -323,6 +424,11 @@ extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm,
 								  const char *checksum, int64 duration_us,
 								  const char *action);
+extern void tracking_record_adopt(const MigrationSet *set, const Migration *m,
+								  const LoadedMigration *lm);
+extern void tracking_record_tool(const char *action, const char *name,
+								 const char *source, const char *checksum,
+								 const char *tool_table);
 extern void tracking_record_rollback(const char *name, int64 duration_us,
 									 const char *caller, const char *ran_as);
 extern void tracking_check_snapshot(const char *function);
@@ -423,7 +529,7 @@ extern void run_status(const Folder *folder, const char *format,
 extern void run_commits(const Folder *folder, const RunOptions *opts);
 extern void run_rollback_commits(const char *name);
 extern void run_retry(const char *name);
-extern bool *applied_flags(const MigrationSet *set, List *applied);
+extern bool *applied_flags(MigrationSet *set, List *applied);
 
 /* lifecycle.c */
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,

@@ -104,10 +104,10 @@ take_run_lock(bool session)
 
 /*
  * Which of the folder's migrations are applied, by index.  Marks those
- * found in drizzle-orm's table as adopted.
+ * that the format's own tool recorded in its table as adopted.
  */
 bool *
-applied_flags(const MigrationSet *set, List *applied)
+applied_flags(MigrationSet *set, List *applied)
 {
 	bool	   *flags = palloc0(sizeof(bool) * Max(set->count, 1));
 	ListCell   *lc;
@@ -122,20 +122,8 @@ applied_flags(const MigrationSet *set, List *applied)
 			flags[m - set->items] = true;
 	}
 
-	/* what drizzle-orm's own migrator applied counts as applied */
-	if (set->format == &drizzle_format)
-	{
-		List	   *hashes = drizzle_applied_hashes();
-
-		for (int i = 0; i < set->count; i++)
-		{
-			foreach(lc, hashes)
-			{
-				if (!flags[i] && strcmp(lfirst(lc), set->items[i].checksum) == 0)
-					set->items[i].adopted = true;
-			}
-		}
-	}
+	/* what the tool itself applied (drizzle-orm, dbmate...) counts too */
+	interop_adopt(set, flags);
 	return flags;
 }
 
@@ -415,14 +403,14 @@ apply_one(const MigrationSet *set, const Migration *m,
 	duration = GetCurrentTimestamp() - start;
 
 	tracking_record_apply(set, m, lm, m->checksum, duration, "apply");
-	if (set->format == &drizzle_format)
-		drizzle_record(m->checksum, m->created_at);
+	/* keep the tool's own table in step, so the tool still agrees */
+	interop_record(set, m);
 	return duration;
 }
 
 /*
- * Record a migration that drizzle-orm's migrator applied, without running
- * it: it is in drizzle's table with the same hash.
+ * Record a migration that the format's own tool applied, without running
+ * it: its table says so (interop_adopt).
  */
 static void
 adopt_one(const MigrationSet *set, const Migration *m)
@@ -430,10 +418,11 @@ adopt_one(const MigrationSet *set, const Migration *m)
 	LoadedMigration lm;
 
 	ereport(NOTICE,
-			(errmsg("recording migration \"%s\", applied by drizzle-orm", m->name)));
+			(errmsg("recording migration \"%s\", applied by %s", m->name,
+					interop_tool(set))));
 	lock_retry_count = 0;
 	load_as_checked(set, m, &lm);
-	tracking_record_apply(set, m, &lm, m->checksum, 0, "adopt");
+	tracking_record_adopt(set, m, &lm);
 }
 
 /*
@@ -734,8 +723,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	duration = GetCurrentTimestamp() - start;
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by);
-	if (am->format && strcmp(am->format, drizzle_format.name) == 0)
-		drizzle_forget(am->checksum);
+	interop_forget(am);
 	return duration;
 }
 
@@ -759,6 +747,8 @@ rollback_targets(const char *name)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no migration is applied, so there is nothing to roll back")));
 	check_rollback_targets(name, targets);
+	/* the tools' tables they will be removed from */
+	interop_check_forget(targets);
 	return targets;
 }
 

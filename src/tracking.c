@@ -40,6 +40,10 @@ typedef struct OwnerSwitch
 
 static void become_owner(OwnerSwitch *sw);
 static bool history_is_0_2(void);
+static void record_apply(const MigrationSet *set, const Migration *m,
+						 const LoadedMigration *lm, const char *checksum,
+						 int64 duration_us, const char *action,
+						 const char *tool_table);
 static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
 							   Datum *values, const char *nulls, int expected);
@@ -98,8 +102,9 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 
 /*
  * Whether migrate.history has the columns of version 0.2 (performed_as,
- * checksum): a database still at 0.1 keeps working with this library until
- * ALTER EXTENSION pg_migrate UPDATE adds them.
+ * checksum, lock_retries, tool_table): a database still at 0.1 keeps
+ * working with this library until ALTER EXTENSION pg_migrate UPDATE adds
+ * them.
  */
 static bool
 history_is_0_2(void)
@@ -219,7 +224,7 @@ tracking_rollback_targets(const char *name)
 	if (name)
 	{
 		values[0] = CStringGetTextDatum(name);
-		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by "
+		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by, version, source "
 						   "FROM migrate.migrations "
 						   "WHERE id OPERATOR(pg_catalog.>=) "
 						   "(SELECT id FROM migrate.migrations "
@@ -229,7 +234,7 @@ tracking_rollback_targets(const char *name)
 						   1, types, values, NULL, SPI_OK_SELECT);
 	}
 	else
-		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by "
+		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by, version, source "
 						   "FROM migrate.migrations "
 						   "WHERE NOT repeatable ORDER BY id DESC LIMIT 1",
 						   0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -245,6 +250,8 @@ tracking_rollback_targets(const char *name)
 		am->checksum = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
 		am->format = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
 		am->applied_by = SPI_getvalue(tup, SPI_tuptable->tupdesc, 5);
+		am->version = SPI_getvalue(tup, SPI_tuptable->tupdesc, 6);
+		am->source = SPI_getvalue(tup, SPI_tuptable->tupdesc, 7);
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -253,19 +260,20 @@ tracking_rollback_targets(const char *name)
 
 /*
  * Record an applied migration and log it (action "apply", or "adopt" for
- * one found applied by another tool), in one statement.  A repeatable
- * migration that ran again replaces its row, and moves to the end of the
- * application order.
+ * one found applied by another tool, in tool_table), in one statement.  A
+ * repeatable migration that ran again replaces its row, and moves to the
+ * end of the application order.
  */
-void
-tracking_record_apply(const MigrationSet *set, const Migration *m,
-					  const LoadedMigration *lm, const char *checksum,
-					  int64 duration_us, const char *action)
+static void
+record_apply(const MigrationSet *set, const Migration *m,
+			 const LoadedMigration *lm, const char *checksum,
+			 int64 duration_us, const char *action, const char *tool_table)
 {
-	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID};
-	Datum		values[13];
-	char		nulls[13];
+	Oid			types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID,
+	TEXTOID};
+	Datum		values[14];
+	char		nulls[14];
 	bool		as = history_is_0_2();
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -288,6 +296,10 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 	values[10] = BoolGetDatum(m->repeatable);
 	values[11] = CStringGetTextDatum(action);
 	values[12] = Int32GetDatum(lock_retry_count);
+	if (tool_table)
+		values[13] = CStringGetTextDatum(tool_table);
+	else
+		nulls[13] = 'n';
 
 	run_tracking_query(psprintf("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
@@ -305,9 +317,61 @@ tracking_record_apply(const MigrationSet *set, const Migration *m,
 								"INSERT INTO migrate.history (action, name, performed_by,"
 								" duration, source%s) "
 								"SELECT $12, name, $7, $8, $6%s FROM m",
-								as ? ", performed_as, checksum, lock_retries" : "",
-								as ? ", $7, $3, $13" : ""),
-					   13, types, values, nulls, SPI_OK_INSERT);
+								as ? ", performed_as, checksum, lock_retries, tool_table" : "",
+								as ? ", $7, $3, $13, $14" : ""),
+					   14, types, values, nulls, SPI_OK_INSERT);
+}
+
+/* Record a migration that pg_migrate applied, and log it */
+void
+tracking_record_apply(const MigrationSet *set, const Migration *m,
+					  const LoadedMigration *lm, const char *checksum,
+					  int64 duration_us, const char *action)
+{
+	record_apply(set, m, lm, checksum, duration_us, action, NULL);
+}
+
+/*
+ * Record a migration that the format's own tool applied, found in its
+ * table (set->tool_table), without running it, and log the adoption.
+ */
+void
+tracking_record_adopt(const MigrationSet *set, const Migration *m,
+					  const LoadedMigration *lm)
+{
+	record_apply(set, m, lm, m->checksum, 0, "adopt", set->tool_table);
+}
+
+/*
+ * Log a write to another tool's table: "tool_record" after applying name,
+ * "tool_forget" after rolling it back.  0.1's history has neither action
+ * nor a tool_table column: nothing is logged until it is updated.
+ */
+void
+tracking_record_tool(const char *action, const char *name, const char *source,
+					 const char *checksum, const char *tool_table)
+{
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (!history_is_0_2())
+		return;
+	values[0] = CStringGetTextDatum(action);
+	values[1] = CStringGetTextDatum(name);
+	/* the caller's name: the query runs as the tables' owner */
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	if (source)
+		values[3] = CStringGetTextDatum(source);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(checksum);
+	values[5] = CStringGetTextDatum(tool_table);
+
+	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
+					   " performed_as, source, checksum, tool_table) "
+					   "VALUES ($1, $2, $3, $3, $4, $5, $6)",
+					   6, types, values, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -561,11 +625,11 @@ tracking_forget(const char *name)
 	run_tracking_query("WITH d AS ("
 					   " DELETE FROM migrate.migrations"
 					   " WHERE name OPERATOR(pg_catalog.=) $1"
-					   " RETURNING name, checksum, source, format),"
+					   " RETURNING name, checksum, source, format, version),"
 					   " h AS (INSERT INTO migrate.history (action, name,"
 					   "  performed_by, performed_as, source, checksum)"
 					   " SELECT 'forget', name, $2, $2, source, checksum FROM d) "
-					   "SELECT name, checksum, format FROM d",
+					   "SELECT name, checksum, format, version, source FROM d",
 					   2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{
@@ -576,6 +640,8 @@ tracking_forget(const char *name)
 		am->name = SPI_getvalue(tup, desc, 1);
 		am->checksum = SPI_getvalue(tup, desc, 2);
 		am->format = SPI_getvalue(tup, desc, 3);
+		am->version = SPI_getvalue(tup, desc, 4);
+		am->source = SPI_getvalue(tup, desc, 5);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return am;

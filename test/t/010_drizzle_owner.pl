@@ -30,24 +30,10 @@ sub app_database
 	$node->safe_psql('postgres', "CREATE DATABASE $db; ALTER ROLE app NOSUPERUSER");
 	$node->safe_psql($db, q{
 		CREATE EXTENSION pg_migrate;
-		CREATE SCHEMA appfn AUTHORIZATION app;
 		CREATE SCHEMA drizzle AUTHORIZATION app;
 	});
+	app_code($node, $db);
 	as_app($db, q{
-		CREATE TABLE appfn.pwned (who text);
-		-- what app must not get: a superuser running this
-		CREATE FUNCTION appfn.pwn() RETURNS text LANGUAGE plpgsql AS $$
-		BEGIN
-			INSERT INTO appfn.pwned VALUES (current_user);
-			IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-				ALTER ROLE app SUPERUSER;
-			END IF;
-			RETURN 'x';
-		END $$;
-		CREATE FUNCTION appfn.pwn_immutable(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-		BEGIN PERFORM appfn.pwn(); RETURN $1; END $$;
-		CREATE FUNCTION appfn.pwn_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM appfn.pwn(); RETURN COALESCE(NEW, OLD); END $$;
 		CREATE TABLE drizzle.__drizzle_migrations (
 			id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);
 	});
@@ -58,15 +44,6 @@ sub as_app
 {
 	my ($db, $sql) = @_;
 	return $node->safe_psql($db, $sql, extra_params => [ '-U', 'app' ]);
-}
-
-# Whether app's code ran as anyone but app, and whether app got superuser
-sub app_code_ran
-{
-	my ($db) = @_;
-	return $node->safe_psql($db,
-		"SELECT (SELECT count(*) FROM appfn.pwned WHERE who <> 'app') || ','
-		 || (SELECT rolsuper FROM pg_roles WHERE rolname = 'app')");
 }
 
 # stderr of a statement expected to fail
@@ -146,7 +123,7 @@ foreach my $case (@cases)
 
 	$node->safe_psql($db, "SELECT count(*) FROM migrate.apply('$older')");
 	as_app($db, $sql);
-	is(app_code_ran($db), '0,false', "$what: app's code has not run yet");
+	is(app_code_ran($node, $db), '0,false', "$what: app's code has not run yet");
 
 	like(refused($db, "SELECT * FROM migrate.status('$full')"),
 		$error, "$what: status is refused");
@@ -154,7 +131,7 @@ foreach my $case (@cases)
 		$error, "$what: apply is refused");
 	like(refused($db, "SELECT * FROM migrate.rollback('0001_quiz_answers')"),
 		$error, "$what: rollback is refused");
-	is(app_code_ran($db), '0,false', "$what: app's code did not run as the superuser");
+	is(app_code_ran($node, $db), '0,false', "$what: app's code did not run as the superuser");
 	is($node->safe_psql($db, 'SELECT count(*) FROM migrate.migrations'),
 		'2', "$what: nothing was applied or rolled back");
 }
@@ -195,7 +172,7 @@ SKIP:
 		'0002_lesson_position:applied', 'statistics object on app\'s function: apply');
 	is( $node->safe_psql($db, "SELECT string_agg(name, ',') FROM migrate.rollback('0002_lesson_position')"),
 		'0002_lesson_position', 'statistics object on app\'s function: rollback');
-	is(app_code_ran($db), '0,false', 'statistics object on app\'s function: it did not run');
+	is(app_code_ran($node, $db), '0,false', 'statistics object on app\'s function: it did not run');
 }
 
 # A non-superuser who is not a member of app is refused: the table's owner
@@ -219,7 +196,7 @@ is( $node->safe_psql(
 		extra_params => [ '-U', 'deployer' ]),
 	'0000_initial=applied,0001_quiz_answers=applied,0002_lesson_position=pending',
 	'once a member of the owner, status works');
-is(app_code_ran($db), '0,false', 'plain table owned by app: none of app\'s code ran');
+is(app_code_ran($node, $db), '0,false', 'plain table owned by app: none of app\'s code ran');
 
 # No table yet: pg_migrate creates it, owned by the caller, with built-in
 # types even when the caller's search_path puts app's "text" first
@@ -255,7 +232,7 @@ is(status_of($node, $mini, $db), '0000_widgets=applied', 'missing table: status'
 $node->safe_psql($db, "SELECT count(*) FROM migrate.rollback('0000_widgets')");
 is($node->safe_psql($db, 'SELECT count(*) FROM drizzle.__drizzle_migrations'),
 	'0', 'missing table: rollback removes the row');
-is(app_code_ran($db), '0,false', 'missing table: none of app\'s code ran');
+is(app_code_ran($node, $db), '0,false', 'missing table: none of app\'s code ran');
 
 $node->stop;
 done_testing();

@@ -8,7 +8,9 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_node write_migration status_of drizzle_fixtures);
+our @EXPORT =
+  qw(start_node write_migration status_of drizzle_fixtures app_code app_code_ran
+  error_of);
 
 # A new cluster, started, with pg_migrate created in database postgres
 sub start_node
@@ -58,6 +60,53 @@ sub drizzle_fixtures
 	print $fh $journal;
 	close $fh;
 	return ($full, $older);
+}
+
+# In database db, a schema "appfn" of role app (which must exist, and not
+# be a superuser) holding code that app could hang on a tool's tracking
+# table it owns: run by a superuser, it would make app a superuser, and it
+# leaves a row in appfn.pwned naming who ran it.  pwn() is the code,
+# pwn_immutable(text) the same labelled immutable, pwn_trigger() a trigger
+# function calling it.
+sub app_code
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db, 'CREATE SCHEMA appfn AUTHORIZATION app');
+	$node->safe_psql(
+		$db, q{
+		CREATE TABLE appfn.pwned (who text);
+		CREATE FUNCTION appfn.pwn() RETURNS text LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO appfn.pwned VALUES (current_user);
+			IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+				ALTER ROLE app SUPERUSER;
+			END IF;
+			RETURN 'x';
+		END $$;
+		CREATE FUNCTION appfn.pwn_immutable(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+		BEGIN PERFORM appfn.pwn(); RETURN $1; END $$;
+		CREATE FUNCTION appfn.pwn_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM appfn.pwn(); RETURN COALESCE(NEW, OLD); END $$;
+	}, extra_params => [ '-U', 'app' ]);
+	return;
+}
+
+# "N,super": how many times app's code ran as another role than app, and
+# whether app became a superuser; "0,false" when nothing happened
+sub app_code_ran
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db,
+		"SELECT (SELECT count(*) FROM appfn.pwned WHERE who <> 'app') || ','
+		 || (SELECT rolsuper FROM pg_roles WHERE rolname = 'app')");
+}
+
+# The error output of a statement expected to fail, or "succeeded: ..."
+sub error_of
+{
+	my ($node, $db, $sql, %opts) = @_;
+	my ($ret, $stdout, $stderr) = $node->psql($db, $sql, %opts);
+	return $ret == 0 ? "succeeded: $stdout" : $stderr;
 }
 
 1;

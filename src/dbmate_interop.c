@@ -1,0 +1,108 @@
+/*-------------------------------------------------------------------------
+ *
+ * dbmate_interop.c
+ *	  Sharing dbmate's tracking table, schema_migrations(version), so that a
+ *	  team switching from dbmate keeps its history, and dbmate still agrees
+ *	  with pg_migrate afterwards.
+ *
+ * dbmate keeps one row per applied migration, holding the leading digits
+ * of its file name as written ("20240101120000"), and compares them as
+ * strings.  It inserts the row in the migration's transaction and deletes
+ * it on rollback; pg_migrate does the same.  dbmate looks for the table in
+ * the current schema (or the first schema of its URL's search_path, or
+ * the schema given with --migrations-table), and creates it at its first
+ * run: pg_migrate does not, as a database without it never saw dbmate.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "pg_migrate.h"
+
+#define COL_VERSION 0
+
+static void dbmate_adopt(ToolTable *t, MigrationSet *set, const bool *applied);
+static bool dbmate_record(ToolTable *t, const MigrationSet *set,
+						  const Migration *m);
+static bool dbmate_forget(ToolTable *t, const AppliedMigration *am);
+
+static const ToolTableSpec dbmate_table = {
+	"dbmate", NULL, "schema_migrations",
+	"(version varchar PRIMARY KEY)",
+	"version varchar",
+	true,
+	1, {{"version", VARCHAROID, TEXTOID}}
+};
+
+const ToolInterop dbmate_interop = {
+	&dbmate_table, NULL, dbmate_adopt, dbmate_record, dbmate_forget, NULL
+};
+
+/* The versions dbmate (or we) recorded */
+static List *
+recorded_versions(ToolTable *t)
+{
+	List	   *versions = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tool_table_rows(t))
+	{
+		ToolRow    *row = lfirst(lc);
+
+		if (row->values[COL_VERSION])
+			versions = lappend(versions, row->values[COL_VERSION]);
+	}
+	return versions;
+}
+
+/* What dbmate applied: the migrations whose version has a row */
+static void
+dbmate_adopt(ToolTable *t, MigrationSet *set, const bool *applied)
+{
+	List	   *versions = recorded_versions(t);
+
+	for (int i = 0; i < set->count; i++)
+		if (!applied[i] && string_list_member(versions, set->items[i].version))
+			set->items[i].adopted = true;
+}
+
+/* dbmate's InsertMigration(): a row for the version */
+static bool
+dbmate_record(ToolTable *t, const MigrationSet *set, const Migration *m)
+{
+	static const int columns[1] = {COL_VERSION};
+	static const Oid types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (string_list_member(recorded_versions(t), m->version))
+		return false;
+	values[0] = CStringGetTextDatum(m->version);
+	tool_table_insert(t, 1, columns, types, values);
+	return true;
+}
+
+/* dbmate's DeleteMigration(): the version's row goes */
+static bool
+dbmate_forget(ToolTable *t, const AppliedMigration *am)
+{
+	bool		deleted = false;
+	ListCell   *lc;
+
+	foreach(lc, tool_table_rows(t))
+	{
+		ToolRow    *row = lfirst(lc);
+
+		if (row->values[COL_VERSION] &&
+			strcmp(row->values[COL_VERSION], am->version) == 0)
+		{
+			tool_table_delete(t, row);
+			deleted = true;
+		}
+	}
+	return deleted;
+}
