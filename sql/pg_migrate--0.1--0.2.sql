@@ -287,3 +287,35 @@ COMMENT ON FUNCTION migrate.lint(jsonb, text, text) IS
 
 REVOKE ALL ON FUNCTION migrate.lint(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.lint(jsonb, text, text) FROM PUBLIC;
+
+-- Plan: a test run of the pending migrations of a folder, statement by
+-- statement, always rolled back: the locks each statement took, whether
+-- it rewrote its table, the table's size before, its lint findings and
+-- its error.  Nothing is recorded and no lock outlives the call.
+CREATE FUNCTION migrate.plan(dir text,
+                             format text DEFAULT 'auto')
+RETURNS TABLE (migration text, file text, line integer, command text,
+               executed boolean, locks text[], rewrite boolean,
+               relation text, table_rows bigint, table_size bigint,
+               duration interval, findings text[], error text, note text)
+AS 'MODULE_PATHNAME', 'migrate_plan'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.plan(text, text) IS
+    'test run of the pending migrations of a folder, statement by statement, always rolled back';
+
+CREATE FUNCTION migrate.plan(files jsonb,
+                             format text DEFAULT 'auto',
+                             source text DEFAULT NULL)
+RETURNS TABLE (migration text, file text, line integer, command text,
+               executed boolean, locks text[], rewrite boolean,
+               relation text, table_rows bigint, table_size bigint,
+               duration interval, findings text[], error text, note text)
+AS 'MODULE_PATHNAME', 'migrate_plan_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.plan(jsonb, text, text) IS
+    'test run of the pending migrations of a folder sent as data, statement by statement, always rolled back';
+
+REVOKE ALL ON FUNCTION migrate.plan(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.plan(jsonb, text, text) FROM PUBLIC;

@@ -40,6 +40,8 @@ PG_FUNCTION_INFO_V1(migrate_check);
 PG_FUNCTION_INFO_V1(migrate_check_files);
 PG_FUNCTION_INFO_V1(migrate_lint);
 PG_FUNCTION_INFO_V1(migrate_lint_files);
+PG_FUNCTION_INFO_V1(migrate_plan);
+PG_FUNCTION_INFO_V1(migrate_plan_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -419,4 +421,31 @@ Datum
 migrate_lint_files(PG_FUNCTION_ARGS)
 {
 	return lint_folder(fcinfo, files_arg(fcinfo, 0, 2));
+}
+
+static Datum
+plan_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	run_plan(folder, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.plan(dir text, format text) */
+Datum
+migrate_plan(PG_FUNCTION_ARGS)
+{
+	return plan_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+}
+
+/* migrate.plan(files jsonb, format text, source text) */
+Datum
+migrate_plan_files(PG_FUNCTION_ARGS)
+{
+	return plan_folder(fcinfo, files_arg(fcinfo, 0, 2));
 }

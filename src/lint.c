@@ -398,6 +398,28 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 }
 
 /*
+ * The findings of a migration's up script that migrate.lint() and
+ * migrate.plan() report: those the migration allows left out.
+ */
+List *
+lint_reported(const Script *script, const StatementList *stmts,
+			  bool no_transaction)
+{
+	List	   *allowed = allowed_rules(script);
+	List	   *reported = NIL;
+	ListCell   *lc;
+
+	foreach(lc, lint_migration(script, stmts, no_transaction))
+	{
+		LintFinding *f = lfirst(lc);
+
+		if (!rule_allowed(allowed, f->rule))
+			reported = lappend(reported, f);
+	}
+	return reported;
+}
+
+/*
  * migrate.lint(): the findings of every pending migration of a folder,
  * those a migration allows left out.
  */
@@ -416,7 +438,6 @@ run_lint(const Folder *folder, const char *format, ResultSink *sink)
 		MemoryContext old;
 		LoadedMigration lm;
 		StatementList *stmts;
-		List	   *allowed;
 		ListCell   *lc;
 
 		if (is_applied[i] || m->adopted)
@@ -424,17 +445,14 @@ run_lint(const Folder *folder, const char *format, ResultSink *sink)
 		old = MemoryContextSwitchTo(per_migration);
 		migration_load(set, m, &lm, false);
 		stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
-		allowed = allowed_rules(&lm.up);
 		/* as run() would run it: see checks.c */
-		foreach(lc, lint_migration(&lm.up, stmts,
-								   lm.no_transaction || script_all_top_level(stmts)))
+		foreach(lc, lint_reported(&lm.up, stmts,
+								  lm.no_transaction || script_all_top_level(stmts)))
 		{
 			LintFinding *f = lfirst(lc);
 			Datum		values[7];
 			bool		nulls[7] = {0};
 
-			if (rule_allowed(allowed, f->rule))
-				continue;
 			values[0] = CStringGetTextDatum(m->name);
 			values[1] = CStringGetTextDatum(lm.up.file);
 			values[2] = Int32GetDatum(f->line);

@@ -35,6 +35,9 @@ int			migrate_lock_retry_delay = 500;
 int			migrate_lint_action = LINT_WARNING;
 int			migrate_lint_large_table_rows = 1000000;
 int			migrate_lint_long_transaction = 60000;
+/* migrate.plan(): its lock timeout, and the largest table it runs on (kB) */
+int			migrate_plan_lock_timeout = 1000;
+int			migrate_plan_max_table_size = 100 * 1024;
 
 static const struct config_enum_entry lint_options[] = {
 	{"off", LINT_OFF, false},
@@ -238,6 +241,24 @@ _PG_init(void)
 							60000, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.plan_lock_timeout",
+							"Longest wait for a lock by a statement of migrate.plan().",
+							"Zero uses migrate.lock_timeout, or the session's lock_timeout when that is zero too.",
+							&migrate_plan_lock_timeout,
+							1000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.plan_max_table_size",
+							"Size above which migrate.plan() does not execute a statement on a table.",
+							"The table's size with its indexes and TOAST; -1 executes statements on tables of any size.",
+							&migrate_plan_max_table_size,
+							100 * 1024, -1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	define_allowed_directories();

@@ -387,6 +387,8 @@ extern int	migrate_statement_timeout;
 extern int	migrate_lint_action;
 extern int	migrate_lint_large_table_rows;
 extern int	migrate_lint_long_transaction;
+extern int	migrate_plan_lock_timeout;
+extern int	migrate_plan_max_table_size;
 
 /* what migrate.lint makes of a finding in apply and run */
 typedef enum LintAction
@@ -504,9 +506,15 @@ typedef struct LintFinding
 
 extern List *lint_migration(const Script *script, const StatementList *stmts,
 							bool no_transaction);
+extern List *lint_reported(const Script *script, const StatementList *stmts,
+						   bool no_transaction);
 extern void lint_pending(const Migration *m, const LoadedMigration *lm,
 						 const StatementList *stmts);
 extern void run_lint(const Folder *folder, const char *format,
+					 ResultSink *sink);
+
+/* plan.c */
+extern void run_plan(const Folder *folder, const char *format,
 					 ResultSink *sink);
 
 /* runner.c */

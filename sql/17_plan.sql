@@ -1,0 +1,69 @@
+-- Plan: every pending migration run statement by statement in a
+-- subtransaction that is always rolled back; the locks come from the lock
+-- manager, the rewrite from pg_class.relfilenode.
+CREATE TABLE plan_items (id int PRIMARY KEY, name text);
+INSERT INTO plan_items SELECT g, 'x' FROM generate_series(1, 100) g;
+CREATE TABLE plan_small (id int);
+INSERT INTO plan_small SELECT g FROM generate_series(1, 10) g;
+ANALYZE plan_items, plan_small;
+\! rm -rf /tmp/pg_migrate_regress/plan && mkdir -p /tmp/pg_migrate_regress/plan
+\! printf 'CREATE INDEX plan_items_name ON plan_items (name);\n' > /tmp/pg_migrate_regress/plan/0001_index.sql
+\! printf -- '-- migrate:allow lock_timeout_unset\nALTER TABLE plan_small ADD COLUMN note text;\nALTER TABLE plan_items ADD COLUMN token uuid DEFAULT gen_random_uuid();\n' > /tmp/pg_migrate_regress/plan/0002_columns.sql
+\! printf 'CREATE TABLE plan_other (id int);\n\nINSERT INTO plan_missing VALUES (1);\nCREATE INDEX plan_other_id ON plan_other (id);\n' > /tmp/pg_migrate_regress/plan/0003_fails.sql
+\! printf -- '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY plan_items_id ON plan_items (id);\n' > /tmp/pg_migrate_regress/plan/0004_concurrently.sql
+\! printf 'UPDATE plan_items SET name = token::text;\nDO $$\nBEGIN\n  PERFORM 1;\n  RAISE EXCEPTION '"'"'stop'"'"';\nEND\n$$;\n' > /tmp/pg_migrate_regress/plan/0005_after.sql
+CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
+
+-- one row per statement: ShareLock for CREATE INDEX, ACCESS EXCLUSIVE and a
+-- rewrite for a volatile default, none for a plain ADD COLUMN; a failing
+-- statement with its line, the rest of its migration not executed; a
+-- no-transaction migration analysed only; later migrations still planned
+-- on what ran before (0002's column exists for 0005)
+BEGIN;
+SELECT migration, file, line, command, executed, locks, rewrite, relation,
+       table_rows, table_size > 0 AS has_size,
+       (duration >= '0') IS TRUE AS timed, findings, error, note
+FROM migrate.plan('/tmp/pg_migrate_regress/plan');
+-- nothing is left held, not even the run lock, within the caller's transaction
+SELECT locktype, relation::regclass, mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype IN ('relation', 'advisory')
+  AND relation IS DISTINCT FROM 'pg_locks'::regclass;
+COMMIT;
+
+-- nothing ran, nothing was recorded
+SELECT count(*) AS columns FROM pg_attribute
+WHERE attrelid = 'plan_items'::regclass AND attnum > 0 AND NOT attisdropped;
+SELECT to_regclass('plan_other') AS other, to_regclass('plan_items_name') AS index;
+SELECT count(*) AS migrations FROM migrate.migrations;
+SELECT count(*) AS new_history FROM (SELECT * FROM migrate.history
+                                     EXCEPT SELECT * FROM before_history) h;
+
+-- a table larger than migrate.plan_max_table_size: analysed, not executed,
+-- and the rest of its migration with it; other migrations still run
+SET migrate.plan_max_table_size = '8kB';
+-- (a table never analyzed has no row estimate: 0 on PostgreSQL 13)
+SELECT migration, line, command, executed, locks, relation,
+       coalesce(table_rows, 0) AS table_rows, error,
+       regexp_replace(note, 'is [0-9]+ kB', 'is N kB') AS note
+FROM migrate.plan(jsonb_build_object(
+    '0001_big.sql', E'CREATE INDEX plan_items_name ON plan_items (name);\nCREATE TABLE plan_after (id int);\n',
+    '0002_small.sql', E'ALTER TABLE plan_small ADD COLUMN note text;\n',
+    '0003_new.sql', E'CREATE TABLE plan_new (id int);\nCREATE INDEX plan_new_id ON plan_new (id);\n'));
+SET migrate.plan_max_table_size = -1;
+SELECT migration, line, executed, locks FROM migrate.plan(jsonb_build_object(
+    '0001_big.sql', E'CREATE INDEX plan_items_name ON plan_items (name);\n'));
+RESET migrate.plan_max_table_size;
+
+-- the files form; what a migration cannot run (a COMMIT in its middle) is
+-- reported without running any of it; applied migrations are not planned
+SELECT name, action FROM migrate.apply(jsonb_build_object(
+    '0001_table.sql', E'CREATE TABLE plan_applied (id int);\n'));
+SELECT migration, file, line, command, executed, locks, error, note
+FROM migrate.plan(jsonb_build_object(
+    '0001_table.sql', E'CREATE TABLE plan_applied (id int);\n',
+    '0002_commit.sql', E'CREATE TABLE plan_x (id int);\nCOMMIT;\nCREATE TABLE plan_y (id int);\n',
+    '0003_lint.sql', E'DROP TABLE plan_applied;\n'), source => 'client');
+SELECT migration, line, findings FROM migrate.plan(jsonb_build_object(
+    '0002_lint.sql', E'DROP TABLE plan_applied;\n'));
+SELECT name, action FROM migrate.forget('0001_table');
+DROP TABLE plan_applied, plan_items, plan_small;
