@@ -77,45 +77,68 @@ lock_retry_pause(ErrorData *edata, int attempt)
 }
 
 /*
+ * Run fn(arg) in a subtransaction.  On success it is released and NULL is
+ * returned; on error it is rolled back, which releases what it held, and
+ * the error is returned, copied into the caller's memory context, for the
+ * caller to retry or raise.  The caller's resource owner and memory
+ * context are those it had before.
+ */
+ErrorData *
+try_in_subtransaction(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+typedef struct StatementCall
+{
+	const Statement *stmt;
+	const char *sql;
+} StatementCall;
+
+static void
+call_statement(void *arg)
+{
+	StatementCall *call = arg;
+
+	execute_spi_statement(call->stmt, call->sql);
+}
+
+/*
  * Run one statement through SPI in a subtransaction of its own, again
  * after a pause when it could not get its lock in time (apply, rollback).
  */
 void
 execute_spi_statement_retrying(const Statement *stmt, const char *sql)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	StatementCall call = {stmt, sql};
+	ErrorData  *edata;
 
-	for (volatile int attempt = 0;; attempt++)
+	for (int attempt = 0; (edata = try_in_subtransaction(call_statement, &call)) != NULL;
+		 attempt++)
 	{
-		volatile bool done = false;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			execute_spi_statement(stmt, sql);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			done = true;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (!lock_retry_pause(edata, attempt))
-				ReThrowError(edata);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-		if (done)
-			break;
+		if (!lock_retry_pause(edata, attempt))
+			ReThrowError(edata);
+		FreeErrorData(edata);
 	}
 }

@@ -468,6 +468,32 @@ run_apply(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 	}
 }
 
+/* One attempt at a migration of migrate.run(), in its subtransaction */
+typedef struct RunAttempt
+{
+	const MigrationSet *set;
+	const Migration *m;
+	List	   *invalid_before; /* invalid indexes before a no-transaction one */
+	LoadedMigration *lm;		/* its scripts, once read */
+} RunAttempt;
+
+static void
+run_attempt(void *arg)
+{
+	RunAttempt *at = arg;
+
+	at->lm = palloc(sizeof(LoadedMigration));
+	load_as_checked(at->set, at->m, at->lm);
+	(void) apply_one(at->set, at->m, at->lm, MODE_RUN);
+	/* all its statements succeeded, but an index might not be usable */
+	if (at->m->no_transaction &&
+		indexes_left_invalid(&at->lm->up, at->invalid_before) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" left an invalid index", at->m->name),
+				 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
+}
+
 /*
  * One migration of migrate.run(), in a subtransaction so that a failure
  * can be caught: the failure is then logged in a transaction of its own,
@@ -476,79 +502,44 @@ run_apply(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 static void
 run_one(const MigrationSet *set, const Migration *m)
 {
-	bool		no_transaction = m->no_transaction;
-	MemoryContext cxt = CurrentMemoryContext;
-	List	   *volatile invalid_before = NIL;
+	RunAttempt	at = {set, m, NIL, NULL};
+	ErrorData  *edata;
+	List	   *invalid;
 
-	if (no_transaction)
+	if (m->no_transaction)
 	{
-		invalid_before = invalid_indexes();
+		at.invalid_before = invalid_indexes();
 		/* the worker must not wait for our snapshot: hold none */
 		COMPAT_SPI_COMMIT();
 	}
 
 	lock_retry_count = 0;
-	for (volatile int attempt = 0;; attempt++)
+	for (int attempt = 0;; attempt++)
 	{
-		volatile bool done = false;
-		LoadedMigration *volatile lm = NULL;
-		ResourceOwner owner;
-
 		/* no line is known until one of its statements fails */
 		script_error_line = 0;
-		/* the transaction's, so taken after any commit above */
-		owner = CurrentResourceOwner;
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			lm = palloc(sizeof(LoadedMigration));
-			load_as_checked(set, m, lm);
-			(void) apply_one(set, m, lm, MODE_RUN);
-			/* all its statements succeeded, but an index might not be usable */
-			if (no_transaction && indexes_left_invalid(&lm->up, invalid_before) != NIL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("migration \"%s\" left an invalid index", m->name),
-						 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			done = true;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			List	   *invalid;
+		at.lm = NULL;
+		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
+			return;
 
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-
-			/*
-			 * A lock wait that timed out: the rollback above released every
-			 * lock the migration held, so the application's queries are not
-			 * blocked while we wait to try the whole migration again.  The
-			 * worker's statements commit one by one and are not run twice.
-			 */
-			if (no_transaction || !lock_retry_pause(edata, attempt))
-			{
-				if (no_transaction && lm &&
-					(invalid = indexes_left_invalid(&lm->up, invalid_before)) != NIL)
-					edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
-										   drop_index_commands(invalid));
-				tracking_record_failure(set, m, edata);
-				COMPAT_SPI_COMMIT();
-				ReThrowError(edata);
-			}
-		}
-		PG_END_TRY();
-		if (done)
+		/*
+		 * A lock wait that timed out: the rollback released every lock the
+		 * migration held, so the application's queries are not blocked
+		 * while we wait to try the whole migration again.  The worker's
+		 * statements commit one by one and are not run twice.
+		 */
+		if (m->no_transaction || !lock_retry_pause(edata, attempt))
 			break;
+		FreeErrorData(edata);
 	}
+
+	if (m->no_transaction && at.lm &&
+		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
+		edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
+							   drop_index_commands(invalid));
+	tracking_record_failure(set, m, edata);
+	COMPAT_SPI_COMMIT();
+	ReThrowError(edata);
 }
 
 static void
