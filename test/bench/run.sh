@@ -50,7 +50,7 @@ for r in $(seq 1 "$REPEAT"); do
     t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/apply.times"
     fresh_db bench_command
-    t0=$(now); pg_migrate -q -d bench_command apply "$work/apply"; t1=$(now)
+    t0=$(now); "$PG_BINDIR/pg_migrate" -q -d bench_command apply "$work/apply"; t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/command.times"
 done
 psql_time=$(median < "$work/psql.times")
