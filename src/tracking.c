@@ -148,11 +148,14 @@ tracking_check_snapshot(const char *function)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
 	seen = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &seen_null);
+	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
 							  InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
 	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_freetuptable(SPI_tuptable);
+	SPI_freeplan(plan);
 	restore_user(&sw);
 	MemoryContextSwitchTo(cxt);
 
