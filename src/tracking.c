@@ -131,8 +131,8 @@ tracking_check_snapshot(const char *function)
 	SPIPlanPtr	plan;
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		isnull;
-	Datum		seen;
-	Datum		latest;
+	int64		seen = 0;
+	int64		latest = 0;
 	bool		seen_null;
 	int			rc;
 
@@ -147,19 +147,29 @@ tracking_check_snapshot(const char *function)
 	rc = SPI_execute_plan(plan, NULL, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
-	seen = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &seen_null);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &seen_null);
+
+		if (!seen_null)
+			seen = DatumGetInt64(d);
+	}
 	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
 							  InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "tracking query failed: %s", SPI_result_code_string(rc));
-	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			latest = DatumGetInt64(d);
+	}
 	SPI_freetuptable(SPI_tuptable);
 	SPI_freeplan(plan);
 	restore_user(&sw);
 	MemoryContextSwitchTo(cxt);
 
-	if (seen_null != isnull || (!isnull && DatumGetInt64(seen) != DatumGetInt64(latest)))
+	if (seen_null != isnull || seen != latest)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not serialize access due to a concurrent migration run"),
