@@ -10,6 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
 use IPC::Run;
+use Time::HiRes qw(sleep);
 use FindBin;
 use lib $FindBin::RealBin;
 use PgMigrateTest;
@@ -31,10 +32,11 @@ sub retries
 # Wait until the run has retried at least twice
 sub wait_retries
 {
-	my ($err) = @_;
+	my ($h, $err) = @_;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
+		$h->pump_nb;
 		my @n = ($$err =~ /retrying in \d+ ms/g);
 		return 1 if @n >= 2;
 		sleep 0.1;
@@ -62,7 +64,7 @@ like($err, qr/run stopped at migration "0002_add_column"; the migration applied 
 
 # Retries until the reader is gone: each migration once
 my ($h, $hout, $herr) = pg_migrate_start($node, [ 'run', $dir ], retries(1000));
-ok(wait_retries($herr), '(run is retrying)');
+ok(wait_retries($h, $herr), '(run is retrying)');
 $holder->query_safe('COMMIT');
 $h->finish;
 is($h->result(0), 0, 'run that got its lock after retries exits 0');
@@ -77,7 +79,7 @@ migration('0004_drop_column.sql', "ALTER TABLE accounts DROP COLUMN email;\n");
 migration('0005_more.sql', "CREATE TABLE more (id int);\n");
 $holder->query_safe('BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE;');
 ($h, $hout, $herr) = pg_migrate_start($node, [ '--json', 'run', $dir ], retries(1000));
-ok(wait_retries($herr), '(run --json is retrying)');
+ok(wait_retries($h, $herr), '(run --json is retrying)');
 $holder->query_safe('COMMIT');
 $h->finish;
 is($h->result(0), 0, 'run --json exits 0');
