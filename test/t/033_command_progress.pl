@@ -130,6 +130,8 @@ my $pipe_err = '';
 {
 	local %ENV = (%ENV, connection_env($node));
 	delete $ENV{PGOPTIONS};
+	# as in a terminal: the harness may ignore SIGPIPE, which children inherit
+	local $SIG{PIPE} = 'DEFAULT';
 	IPC::Run::run(
 		[
 			'bash', '-c',
