@@ -62,7 +62,7 @@ typedef struct SentFile
 	char	   *path;
 	char	   *text;
 	size_t		len;
-	bool		required;		/* .sql or .json: an error if it cannot be sent */
+	bool		required;		/* the server reads it: an error if it cannot be sent */
 } SentFile;
 
 typedef struct SentFolder

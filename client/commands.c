@@ -181,14 +181,17 @@ receive_notice(void *arg, const PGresult *res)
 		return;
 	}
 	/* the same migration announced again: its attempt is being retried */
-	if (progress->current == NULL || strcmp(progress->current, name) != 0)
+	if (progress->current != NULL && strcmp(progress->current, name) == 0)
+		free(name);
+	else
 	{
 		free(progress->current);
 		progress->current = name;
 		progress->started = output_now();
 	}
 	output_progress(kind == PROGRESS_ROLLING_BACK ? "rolling back" :
-					kind == PROGRESS_ADOPTING ? "recording" : "applying", name);
+					kind == PROGRESS_ADOPTING ? "recording" : "applying",
+					progress->current);
 }
 
 /*

@@ -55,7 +55,8 @@
 static bool walk(const char *root, const char *rel, SentFolder *folder, int depth);
 static bool visit(const char *root, const char *rel, SentFolder *folder, int depth);
 static bool read_file(const char *path, const char *rel, SentFolder *folder);
-static bool read_to_end(int fd, const char *path, bool needed, SentFile *f);
+static bool read_to_end(int fd, const char *path, bool is_needed,
+						size_t size_hint, SentFile *f);
 static bool needed(const char *rel);
 static void too_large(const char *path);
 static bool has_suffix(const char *s, const char *suffix);
@@ -220,15 +221,17 @@ visit(const char *root, const char *rel, SentFolder *folder, int depth)
 }
 
 /*
- * Read f's text from fd up to its end.  A file that is not needed is left
- * out (false, f->text NULL, nothing printed) when it is longer than
- * MAX_OTHER_FILE or cannot be read.
+ * Read f's text from fd up to its end (size_hint: what stat() says, which
+ * can be less).  A file that is not needed is left out (false, f->text
+ * NULL, nothing printed) when it is longer than MAX_OTHER_FILE or cannot
+ * be read.
  */
 static bool
-read_to_end(int fd, const char *path, bool is_needed, SentFile *f)
+read_to_end(int fd, const char *path, bool is_needed, size_t size_hint,
+			SentFile *f)
 {
 	size_t		limit = is_needed ? MAX_SENT_BYTES : MAX_OTHER_FILE;
-	size_t		size = 8192;
+	size_t		size = Min(Max(size_hint + 1, 8192), limit + 1);
 
 	f->text = pg_malloc(size + 1);
 	f->len = 0;
@@ -305,7 +308,7 @@ read_file(const char *path, const char *rel, SentFolder *folder)
 		close(fd);
 		return false;
 	}
-	ok = read_to_end(fd, path, is_needed, &f);
+	ok = read_to_end(fd, path, is_needed, (size_t) st.st_size, &f);
 	close(fd);
 	if (!ok)
 		return !is_needed;
