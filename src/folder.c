@@ -416,6 +416,7 @@ read_whole_file(int fd, const char *path, size_t *len)
 {
 	struct stat st;
 	char	   *buf;
+	size_t		size;
 	size_t		nread = 0;
 
 	if (fstat(fd, &st) != 0)
@@ -433,18 +434,32 @@ read_whole_file(int fd, const char *path, size_t *len)
 				 errdetail("A migration file may be at most %zu bytes long.",
 						   (size_t) MaxAllocSize - 1)));
 
-	buf = palloc(st.st_size + 1);
-	while (nread < (size_t) st.st_size)
+	/* to the end: files under /proc, among others, give a size of 0 */
+	size = Max(st.st_size, 8192);
+	buf = palloc(size + 1);
+	for (;;)
 	{
-		ssize_t		r = read(fd, buf + nread, st.st_size - nread);
+		ssize_t		r;
 
+		if (nread == size)
+		{
+			if (size >= MaxAllocSize - 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("migration file \"%s\" is too large", path),
+						 errdetail("A migration file may be at most %zu bytes long.",
+								   (size_t) MaxAllocSize - 1)));
+			size = Min(size * 2, MaxAllocSize - 1);
+			buf = repalloc(buf, size + 1);
+		}
+		r = read(fd, buf + nread, size - nread);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not read migration file \"%s\": %m", path)));
-		if (r == 0)				/* shrank meanwhile */
+		if (r == 0)
 			break;
 		nread += r;
 	}

@@ -144,6 +144,11 @@ mkfifo("$server_dir/0002_fifo.sql", 0600) or die "mkfifo: $!";
 like($stderr, qr/ERROR:  migration file ".*\/0002_fifo\.sql" is not a regular file/,
 	'and a FIFO named .sql');
 unlink "$server_dir/0002_fifo.sql";
+symlink('/proc/version', "$server_dir/0002_proc.sql") or die "symlink: $!";
+($ret, $stdout, $stderr) = $node->psql('doc_db', "SELECT * FROM migrate.apply('$server_dir')");
+like($stderr, qr/syntax error at or near "Linux"/,
+	'and reads a file whose size stat() gives as 0 to its end');
+unlink "$server_dir/0002_proc.sql";
 symlink("$server_dir/nowhere.md", "$server_dir/NOTES.md") or die "symlink: $!";
 is( $node->safe_psql('doc_db',
 		"SELECT string_agg(name || '=' || state, ',') FROM migrate.status('$server_dir')"),
