@@ -62,7 +62,7 @@ typedef struct SentFile
 	char	   *path;
 	char	   *text;
 	size_t		len;
-	bool		required;		/* .sql or .json: an error if it cannot be sent */
+	bool		required;		/* the server reads it: an error if it cannot be sent */
 } SentFile;
 
 typedef struct SentFolder
@@ -104,7 +104,8 @@ extern int	output_server_error(PGconn *conn, const PGresult *res);
 extern void output_notice(const PGresult *res);
 extern void output_progress(const char *what, const char *name);
 extern void output_begin_rows(void);
-extern void output_migration(const char *name, const char *action, double seconds);
+extern void output_migration(const char *name, const char *action, double seconds,
+							 const char *tool);
 extern void output_status_row(const char *name, const char *state,
 							  const char *applied_at, const char *checksum,
 							  int name_width);

@@ -7,11 +7,14 @@
  * A folder read on the client goes as the files jsonb forms' argument,
  * with the folder's source ("client:<host>:<path>"); with --server-dir the
  * text forms read the folder on the server.  Progress comes from the
- * NOTICE the server raises before each migration ("applying migration
- * ..."), received as it arrives: for run, which commits each migration,
- * a migration's line is printed when the next one starts or the call
- * ends, timed on arrival; apply and rollback print their result rows,
- * with the durations the server measured.
+ * runner's messages, received as they arrive: the NOTICE it raises before
+ * each attempt at a migration ("applying migration ..."), shown while the
+ * migration runs, and, for run, which commits each migration, the DEBUG1
+ * message it raises once a migration is committed (SQLSTATE
+ * ERRCODE_MIGRATE_COMMITTED, the name in the detail), which alone prints
+ * the migration's line: an attempt can be retried after a lock timeout,
+ * or fail.  apply and rollback print their result rows, with the
+ * durations the server measured.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -25,23 +28,37 @@ typedef enum ProgressKind
 {
 	PROGRESS_NONE,				/* any other notice */
 	PROGRESS_APPLYING,
-	PROGRESS_ADOPTING,			/* a drizzle migration drizzle-orm applied */
+	PROGRESS_ADOPTING,			/* a migration the folder's tool applied */
 	PROGRESS_ROLLING_BACK
 } ProgressKind;
+
+/*
+ * The runner's messages for clients (src/pg_migrate.h): DEBUG1, class 00,
+ * what they are about in the detail
+ */
+#define SQLSTATE_COMMITTED	"00M01"
+#define SQLSTATE_ADOPTED	"00M02"
+#define SQLSTATE_TOOL		"00M03"
 
 /* What a call has done so far, as its notices tell */
 typedef struct CallProgress
 {
-	bool		print_each;		/* run: a line per migration as it ends */
+	bool		print_each;		/* run: a line per migration as it commits */
 	char	   *current;		/* the migration running, or NULL */
-	ProgressKind current_kind;
-	double		started;		/* when it started */
-	int			done;			/* migrations finished */
+	double		started;		/* when its first attempt started */
+	int			done;			/* migrations committed */
+	char	   *tool;			/* the tool that applied what is adopted */
+	int			min_rank;		/* the least severity the caller wants shown */
 } CallProgress;
 
+/* The one call running, for print_action_rows() */
+static const CallProgress *running_call;
+
 static ProgressKind classify_notice(const PGresult *res, char **name);
-static void finish_current(CallProgress *progress);
+static bool runner_message(const PGresult *res, const char *sqlstate);
+static int	severity_rank(const char *severity);
 static void receive_notice(void *arg, const PGresult *res);
+static void want_messages(PGconn *conn, CallProgress *progress);
 static PGresult *call(PGconn *conn, const char *sql, int nparams,
 					  const char *const *values, CallProgress *progress,
 					  bool print_each);
@@ -87,39 +104,112 @@ classify_notice(const PGresult *res, char **name)
 	return kind;
 }
 
-/* run: the migration that was running has been committed */
-static void
-finish_current(CallProgress *progress)
+/*
+ * Whether res is the runner's message with this SQLSTATE and a detail.
+ * The source file tells it from a migration's own RAISE ... USING ERRCODE.
+ */
+static bool
+runner_message(const PGresult *res, const char *sqlstate)
 {
-	if (progress->current == NULL)
-		return;
-	if (progress->print_each)
-		output_migration(progress->current,
-						 progress->current_kind == PROGRESS_ADOPTING ? "adopted" : "applied",
-						 output_now() - progress->started);
-	progress->done++;
-	free(progress->current);
-	progress->current = NULL;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *file = PQresultErrorField(res, PG_DIAG_SOURCE_FILE);
+
+	return state != NULL && strcmp(state, sqlstate) == 0 &&
+		file != NULL && strcmp(file, "runner.c") == 0 &&
+		PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) != NULL;
+}
+
+/*
+ * Severities in the order of client_min_messages (INFO is always sent);
+ * an unknown one is shown.
+ */
+static int
+severity_rank(const char *severity)
+{
+	static const char *const ranks[] = {"debug", "log", "notice", "warning", "error"};
+
+	if (severity == NULL)
+		return lengthof(ranks);
+	for (int i = 0; i < lengthof(ranks); i++)
+		if (pg_strncasecmp(severity, ranks[i], strlen(ranks[i])) == 0)
+			return i;
+	return lengthof(ranks);
 }
 
 static void
 receive_notice(void *arg, const PGresult *res)
 {
 	CallProgress *progress = arg;
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	char	   *name = NULL;
-	ProgressKind kind = classify_notice(res, &name);
+	ProgressKind kind;
+	bool		adopted;
 
-	if (kind == PROGRESS_NONE)
+	if ((adopted = runner_message(res, SQLSTATE_ADOPTED)) ||
+		runner_message(res, SQLSTATE_COMMITTED))
 	{
-		output_notice(res);
+		bool		timed = progress->current && strcmp(progress->current, detail) == 0;
+
+		if (progress->print_each)
+			output_migration(detail, adopted ? "adopted" : "applied",
+							 timed ? output_now() - progress->started : 0,
+							 progress->tool);
+		progress->done++;
+		if (timed)
+		{
+			free(progress->current);
+			progress->current = NULL;
+		}
 		return;
 	}
-	finish_current(progress);
-	progress->current = name;
-	progress->current_kind = kind;
-	progress->started = output_now();
+	if (runner_message(res, SQLSTATE_TOOL))
+	{
+		free(progress->tool);
+		progress->tool = pg_strdup(detail);
+		return;
+	}
+
+	kind = classify_notice(res, &name);
+	if (kind == PROGRESS_NONE)
+	{
+		const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+		/* what the caller's client_min_messages would have let through */
+		if (severity == NULL || pg_strcasecmp(severity, "INFO") == 0 ||
+			severity_rank(severity) >= progress->min_rank)
+			output_notice(res);
+		return;
+	}
+	/* the same migration announced again: its attempt is being retried */
+	if (progress->current != NULL && strcmp(progress->current, name) == 0)
+		free(name);
+	else
+	{
+		free(progress->current);
+		progress->current = name;
+		progress->started = output_now();
+	}
 	output_progress(kind == PROGRESS_ROLLING_BACK ? "rolling back" :
-					kind == PROGRESS_ADOPTING ? "recording" : "applying", name);
+					kind == PROGRESS_ADOPTING ? "recording" : "applying",
+					progress->current);
+}
+
+/*
+ * Have the runner's DEBUG1 messages for clients sent, noting which
+ * messages the session was set to receive so that only those are shown.
+ * If the setting cannot be changed, the call goes on without them.
+ */
+static void
+want_messages(PGconn *conn, CallProgress *progress)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT pg_catalog.current_setting('client_min_messages'),"
+							 " pg_catalog.set_config('client_min_messages', 'debug1', false)");
+
+	progress->min_rank = severity_rank("notice");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		progress->min_rank = severity_rank(PQgetvalue(res, 0, 0));
+	PQclear(res);
 }
 
 /* Run one call, its notices handled as they arrive */
@@ -131,6 +221,8 @@ call(PGconn *conn, const char *sql, int nparams, const char *const *values,
 
 	memset(progress, 0, sizeof(CallProgress));
 	progress->print_each = print_each;
+	want_messages(conn, progress);
+	running_call = progress;
 	PQsetNoticeReceiver(conn, receive_notice, progress);
 	res = PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
 	output_progress(NULL, NULL);
@@ -146,7 +238,7 @@ print_action_rows(const PGresult *res)
 	output_begin_rows();
 	for (int i = 0; i < n; i++)
 		output_migration(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-						 strtod(PQgetvalue(res, i, 2), NULL));
+						 strtod(PQgetvalue(res, i, 2), NULL), running_call->tool);
 	output_end_rows();
 	return n;
 }
@@ -200,9 +292,14 @@ run_failure_summary(const CallProgress *progress)
 {
 	const char *cancelled = connection_was_interrupted() ? " (cancelled)" : "";
 
-	/* a migration is current from its notice until the next one */
-	if (progress->current == NULL)
+	/* a migration is current from its first notice until it is committed */
+	if (progress->current == NULL && progress->done == 0)
 		output_failure_summary("run failed before applying anything%s", cancelled);
+	else if (progress->current == NULL)
+		output_failure_summary(progress->done == 1 ?
+							   "run failed%s after applying %d migration, which stays applied" :
+							   "run failed%s after applying %d migrations, which stay applied",
+							   cancelled, progress->done);
 	else if (progress->done == 0)
 		output_failure_summary("run stopped at migration \"%s\"%s; nothing was applied before it",
 							   progress->current, cancelled);
@@ -235,9 +332,7 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 			   "CALL migrate.run(dir => $1::pg_catalog.text,"
 			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool)",
 			   files ? 4 : 3, values, &progress, true);
-	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
-		finish_current(&progress);
-	else
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = output_server_error(conn, res);
 	PQclear(res);
 	output_end_rows();

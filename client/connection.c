@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/string.h"
+#include "pqexpbuffer.h"
 
 #include "client.h"
 
@@ -31,6 +32,9 @@ static PGcancel *volatile cancel_handle = NULL;
 static volatile sig_atomic_t interrupted = 0;
 
 static char *read_password(void);
+static const char *connection_dbname(const Options *opts);
+static char *uri_password(const char *conninfo);
+static char *masked(const char *message, const char *password);
 static PGconn *connect_once(const Options *opts, const char *password);
 static bool query_value(PGconn *conn, const char *sql, char **value);
 static int	compare_versions(const char *a, const char *b);
@@ -53,12 +57,72 @@ read_password(void)
 #endif
 }
 
+/* -d, or DATABASE_URL when -d is not given */
+static const char *
+connection_dbname(const Options *opts)
+{
+	const char *url = getenv("DATABASE_URL");
+
+	return opts->dbname ? opts->dbname : (url && url[0] ? url : NULL);
+}
+
+/*
+ * The password of a URI, as written in it (percent-encoded or not), or
+ * NULL: libpq's error for a malformed URI quotes the URI, or the part it
+ * could not decode, and the password must not be printed with it.  As
+ * libpq reads a URI, what comes before the first '@' that no '/' precedes
+ * is user[:password].
+ */
+static char *
+uri_password(const char *conninfo)
+{
+	const char *p,
+			   *colon;
+	size_t		n;
+
+	if (conninfo == NULL)
+		return NULL;
+	if (strncmp(conninfo, "postgresql://", 13) == 0)
+		conninfo += 13;
+	else if (strncmp(conninfo, "postgres://", 11) == 0)
+		conninfo += 11;
+	else
+		return NULL;
+	n = strcspn(conninfo, "@/");
+	if (conninfo[n] != '@')
+		return NULL;
+	colon = memchr(conninfo, ':', n);
+	if (colon == NULL || colon + 1 == conninfo + n)
+		return NULL;
+	p = colon + 1;
+	return pnstrdup(p, conninfo + n - p);
+}
+
+/* message with every occurrence of password written as "***", malloc'd */
+static char *
+masked(const char *message, const char *password)
+{
+	PQExpBufferData buf;
+	const char *hit;
+	size_t		len = password ? strlen(password) : 0;
+
+	if (len == 0)
+		return pg_strdup(message);
+	initPQExpBuffer(&buf);
+	while ((hit = strstr(message, password)) != NULL)
+	{
+		appendBinaryPQExpBuffer(&buf, message, hit - message);
+		appendPQExpBufferStr(&buf, "***");
+		message = hit + len;
+	}
+	appendPQExpBufferStr(&buf, message);
+	return buf.data;
+}
+
 static PGconn *
 connect_once(const Options *opts, const char *password)
 {
-	const char *url = getenv("DATABASE_URL");
-	const char *dbname = opts->dbname ? opts->dbname :
-		(url && url[0] ? url : NULL);
+	const char *dbname = connection_dbname(opts);
 
 	/* psql's order: what dbname expands to overrides what comes before */
 	const char *const keywords[] = {
@@ -83,6 +147,7 @@ PGconn *
 connection_open(const Options *opts)
 {
 	char	   *password = NULL;
+	char	   *message;
 	PGconn	   *conn;
 
 	if (opts->prompt == PROMPT_ALWAYS)
@@ -103,7 +168,9 @@ connection_open(const Options *opts)
 		PQfinish(conn);
 		password = read_password();
 	}
-	output_error("%s", PQerrorMessage(conn));
+	message = masked(PQerrorMessage(conn), uri_password(connection_dbname(opts)));
+	output_error("%s", message);
+	free(message);
 	PQfinish(conn);
 	return NULL;
 }

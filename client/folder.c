@@ -13,13 +13,20 @@
  *     read;
  *   - drizzle-kit's snapshots (meta/NNNN_snapshot.json): schema dumps that
  *     no format reads, and the bulk of a drizzle folder;
- *   - files that are neither .sql nor .json and that are larger than
+ *   - files that the server reads from no folder (see needed()) and that
+ *     cannot be read, are not regular files, are larger than
  *     MAX_OTHER_FILE, hold a NUL byte, or are not valid text in the client
- *     encoding (images, archives, notes in another encoding).
- * A .sql or .json file that cannot be read or is not valid text is an
- * error naming it: the server would need it, or at least its checksum.
- * The server picks what its format reads from what is sent, as it would
- * from a folder on its disk.
+ *     encoding (images, archives, notes in another encoding, a README only
+ *     its owner may read).
+ * A file the server reads (a .sql file directly in the folder, drizzle's
+ * journal) is an error naming it when it cannot be sent whole: it cannot
+ * be read, is a link to nothing, is not a regular file (a FIFO or a device
+ * left out would be applied later, out of order), is larger than a jsonb
+ * string may be, or is not valid text.  The server reading a folder on its
+ * disk (src/folder.c) refuses the same.  Files are read to their end, not
+ * to the size stat() gives: /proc and some FUSE file systems say 0.  The
+ * server picks what its format reads from what is sent, as it would from
+ * a folder on its disk.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -28,6 +35,7 @@
 #include "postgres_fe.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,10 +46,19 @@
 #define MAX_DEPTH 16
 #define MAX_OTHER_FILE (1024 * 1024)
 
+/*
+ * The longest string a jsonb value can hold, and the most its object's
+ * keys and strings can add up to: JENTRY_OFFLENMASK, 256 MiB - 1 byte
+ */
+#define MAX_SENT_BYTES ((size_t) 0x0FFFFFFF)
+
 static bool walk(const char *root, const char *rel, SentFolder *folder, int depth);
 static bool visit(const char *root, const char *rel, SentFolder *folder, int depth);
-static bool read_file(const char *path, const char *rel, const struct stat *st,
-					  SentFolder *folder);
+static bool read_file(const char *path, const char *rel, SentFolder *folder);
+static bool read_to_end(int fd, const char *path, bool is_needed,
+						size_t size_hint, SentFile *f);
+static bool needed(const char *rel);
+static void too_large(const char *path);
 static bool has_suffix(const char *s, const char *suffix);
 static bool is_drizzle_snapshot(const char *rel);
 static int	invalid_offset(const char *text, size_t len, int encoding);
@@ -63,6 +80,26 @@ is_drizzle_snapshot(const char *rel)
 {
 	return strncmp(rel, "meta/", 5) == 0 && strchr(rel + 5, '/') == NULL &&
 		has_suffix(rel, "_snapshot.json");
+}
+
+/*
+ * Whether the server reads rel when the folder is on its disk: the .sql
+ * files directly in it (every format's migrations) and drizzle's journal.
+ * Those must be sent whole or not at all; the others go when they can.
+ */
+static bool
+needed(const char *rel)
+{
+	return (strchr(rel, '/') == NULL && has_suffix(rel, ".sql")) ||
+		strcmp(rel, "meta/_journal.json") == 0;
+}
+
+static void
+too_large(const char *path)
+{
+	output_error("file \"%s\" is too large to send: a file sent may be at most %zu bytes (256 MiB), the most a jsonb string holds",
+				 path, MAX_SENT_BYTES);
+	output_hint("Split the migration into smaller ones, or put the folder on the database server and pass --server-dir.");
 }
 
 /*
@@ -156,52 +193,135 @@ visit(const char *root, const char *rel, SentFolder *folder, int depth)
 	}
 	else if (S_ISLNK(st.st_mode) && stat(path, &st) < 0)
 	{
-		output_error("could not read \"%s\": %m", path);
-		ok = false;
+		if (needed(rel))
+		{
+			if (errno == ENOENT)
+				output_error("migration file \"%s\" is a link to nothing", path);
+			else
+				output_error("could not follow link \"%s\": %m", path);
+			output_hint("Remove the link, or make it point to the migration's file.");
+			ok = false;
+		}
 	}
-	else if (S_ISREG(st.st_mode) && !is_drizzle_snapshot(rel))
-		ok = read_file(path, rel, &st, folder);
+	else if (S_ISDIR(st.st_mode) || is_drizzle_snapshot(rel))
+		;						/* a link to a folder, or a snapshot: skipped */
+	else if (!S_ISREG(st.st_mode))
+	{
+		if (needed(rel))
+		{
+			output_error("migration file \"%s\" is not a regular file", path);
+			output_hint("Replace it with a regular file holding the migration, or remove it; a FIFO or a device cannot be sent.");
+			ok = false;
+		}
+	}
+	else
+		ok = read_file(path, rel, folder);
 	free(path);
 	return ok;
 }
 
+/*
+ * Read f's text from fd up to its end (size_hint: what stat() says, which
+ * can be less).  A file that is not needed is left out (false, f->text
+ * NULL, nothing printed) when it is longer than MAX_OTHER_FILE or cannot
+ * be read.
+ */
 static bool
-read_file(const char *path, const char *rel, const struct stat *st,
-		  SentFolder *folder)
+read_to_end(int fd, const char *path, bool is_needed, size_t size_hint,
+			SentFile *f)
 {
-	bool		required = has_suffix(rel, ".sql") || has_suffix(rel, ".json");
-	SentFile   *f;
-	FILE	   *fp;
-	size_t		size = st->st_size;
+	size_t		limit = is_needed ? MAX_SENT_BYTES : MAX_OTHER_FILE;
+	size_t		size = Min(Max(size_hint + 1, 8192), limit + 1);
 
-	if (!required && size > MAX_OTHER_FILE)
-		return true;
-	if ((fp = fopen(path, PG_BINARY_R)) == NULL)
+	f->text = pg_malloc(size + 1);
+	f->len = 0;
+	for (;;)
 	{
+		ssize_t		r;
+
+		if (f->len == size)
+		{
+			if (size > limit)
+				break;
+			size = Min(size * 2, limit + 1);
+			f->text = pg_realloc(f->text, size + 1);
+		}
+		r = read(fd, f->text + f->len, size - f->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+		{
+			if (is_needed)
+				output_error("could not read file \"%s\": %m", path);
+			break;
+		}
+		if (r == 0)
+		{
+			f->text[f->len] = '\0';
+			return true;
+		}
+		f->len += r;
+	}
+	if (is_needed && f->len > limit)
+		too_large(path);
+	/* a file not needed is left out, whatever went wrong */
+	free(f->text);
+	f->text = NULL;
+	return false;
+}
+
+static bool
+read_file(const char *path, const char *rel, SentFolder *folder)
+{
+	bool		is_needed = needed(rel);
+	SentFile	f;
+	struct stat st;
+	int			fd;
+	bool		ok;
+
+	/* O_NONBLOCK: a FIFO swapped in since lstat() is not waited on */
+	if ((fd = open(path, O_RDONLY | PG_BINARY | O_NONBLOCK, 0)) < 0)
+	{
+		if (!is_needed)
+			return true;
 		output_error("could not open file \"%s\": %m", path);
 		return false;
 	}
+	if (fstat(fd, &st) < 0)
+	{
+		if (is_needed)
+			output_error("could not stat file \"%s\": %m", path);
+		close(fd);
+		return !is_needed;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		if (is_needed)
+			output_error("migration file \"%s\" is not a regular file", path);
+		close(fd);
+		return !is_needed;
+	}
+	/* st_size can be 0 for a file that has text, but is never too much */
+	if (is_needed && (size_t) st.st_size > MAX_SENT_BYTES)
+	{
+		too_large(path);
+		close(fd);
+		return false;
+	}
+	ok = read_to_end(fd, path, is_needed, (size_t) st.st_size, &f);
+	close(fd);
+	if (!ok)
+		return !is_needed;
+
 	if (folder->count == folder->capacity)
 	{
 		folder->capacity = Max(64, folder->capacity * 2);
 		folder->files = pg_realloc(folder->files,
 								   sizeof(SentFile) * folder->capacity);
 	}
-	f = &folder->files[folder->count];
-	f->path = pg_strdup(rel);
-	f->required = required;
-	f->text = pg_malloc(size + 1);
-	f->len = fread(f->text, 1, size, fp);
-	if (ferror(fp) || f->len != size)
-	{
-		output_error("could not read file \"%s\": %s", path,
-					 ferror(fp) ? strerror(errno) : "the file changed while it was read");
-		fclose(fp);
-		return false;
-	}
-	fclose(fp);
-	f->text[f->len] = '\0';
-	folder->count++;
+	f.path = pg_strdup(rel);
+	f.required = is_needed;
+	folder->files[folder->count++] = f;
 	return true;
 }
 
@@ -285,6 +405,7 @@ bool
 folder_to_json(const SentFolder *folder, int encoding, StringInfo json)
 {
 	bool		first = true;
+	size_t		total = 0;
 
 	appendStringInfoChar(json, '{');
 	for (int i = 0; i < folder->count; i++)
@@ -297,6 +418,14 @@ folder_to_json(const SentFolder *folder, int encoding, StringInfo json)
 			if (error)
 				return false;
 			continue;
+		}
+		total += strlen(f->path) + f->len;
+		if (total > MAX_SENT_BYTES)
+		{
+			output_error("the files of \"%s\" are too large to send together: a folder sent may hold at most %zu bytes (256 MiB), the most a jsonb object holds",
+						 folder->abspath, MAX_SENT_BYTES);
+			output_hint("Put the folder on the database server and pass --server-dir.");
+			return false;
 		}
 		if (!first)
 			appendStringInfoString(json, ",\n");

@@ -11,6 +11,17 @@
  * and line), and the command's own errors.  While a call runs, a terminal
  * shows which migration is running on a line that is then overwritten.
  *
+ * File and migration names can hold any byte but '/' and NUL, so control
+ * characters in what is printed, the server's messages included, are
+ * written as \xNN: an escape sequence in a file name must not reach the
+ * terminal.  A message keeps its own line breaks.
+ *
+ * Standard output may be a pipe that its reader closes (pg_migrate run |
+ * head -1).  SIGPIPE is ignored (main()), so that the command is not killed
+ * while the call goes on in the server: once a write to standard output
+ * fails, the rest of the results are dropped, stderr says so once, and
+ * the command waits for the call and exits with its status.
+ *
  * Copyright (c) 2026, pg_migrate developers
  *
  *-------------------------------------------------------------------------
@@ -24,10 +35,15 @@
 
 static const Options *out_opts;
 static bool stdout_is_terminal;
+static bool stdout_broken;		/* a write to standard output failed */
 static bool progress_shown;		/* a progress line is on the terminal */
 static int	rows_printed;		/* JSON objects printed so far */
 
+static void flush_stdout(void);
+static char *printable(const char *s, bool keep_lines);
+static void fput_printable(const char *s, bool keep_lines, FILE *f);
 static void clear_progress(void);
+static char *format_va(const char *fmt, va_list args) pg_attribute_printf(1, 0);
 static void print_message(const char *label, const char *fmt, va_list args)
 			pg_attribute_printf(2, 0);
 static void print_json_string(const char *s);
@@ -39,13 +55,61 @@ output_init(const Options *opts)
 	stdout_is_terminal = isatty(fileno(stdout));
 }
 
+/*
+ * Flush standard output; the first time that fails (its reader went
+ * away), say so, and drop what is printed there from then on.
+ */
+static void
+flush_stdout(void)
+{
+	if (stdout_broken || (fflush(stdout) == 0 && !ferror(stdout)))
+		return;
+	stdout_broken = true;
+	fprintf(stderr, "pg_migrate: warning: could not write to standard output: %s; "
+			"the rest of the results are not printed, and the call goes on\n",
+			strerror(errno));
+}
+
+/*
+ * s with control characters written as \xNN (line breaks and tabs kept
+ * when keep_lines), malloc'd
+ */
+static char *
+printable(const char *s, bool keep_lines)
+{
+	size_t		len = strlen(s);
+	char	   *out = pg_malloc(len * 4 + 1);
+	char	   *p = out;
+
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if ((c < 0x20 || c == 0x7f) && !(keep_lines && (c == '\n' || c == '\t')))
+			p += sprintf(p, "\\x%02x", c);
+		else
+			*p++ = *s;
+	}
+	*p = '\0';
+	return out;
+}
+
+static void
+fput_printable(const char *s, bool keep_lines, FILE *f)
+{
+	char	   *text = printable(s, keep_lines);
+
+	fputs(text, f);
+	free(text);
+}
+
 static void
 clear_progress(void)
 {
 	if (!progress_shown)
 		return;
 	fputs("\r\033[K", stdout);
-	fflush(stdout);
+	flush_stdout();
 	progress_shown = false;
 }
 
@@ -62,9 +126,32 @@ output_progress(const char *what, const char *name)
 	clear_progress();
 	if (name == NULL)
 		return;
-	printf("%s %s ...", what, name);
-	fflush(stdout);
+	if (stdout_broken)
+		return;
+	fputs(what, stdout);
+	putchar(' ');
+	fput_printable(name, false, stdout);
+	fputs(" ...", stdout);
+	flush_stdout();
 	progress_shown = true;
+}
+
+/* fmt formatted, malloc'd; %m is errno as it was when called */
+static char *
+format_va(const char *fmt, va_list args)
+{
+	char	   *text;
+	size_t		len;
+	int			save_errno = errno;
+	va_list		copy;
+
+	va_copy(copy, args);
+	len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	text = pg_malloc(len + 1);
+	errno = save_errno;
+	vsnprintf(text, len + 1, fmt, args);
+	return text;
 }
 
 /* "pg_migrate: error: ...", as PostgreSQL's own programs print theirs */
@@ -74,21 +161,17 @@ print_message(const char *label, const char *fmt, va_list args)
 	char	   *text;
 	size_t		len;
 	int			save_errno = errno;
-	va_list		copy;
 
 	clear_progress();
 	errno = save_errno;
-	va_copy(copy, args);
-	len = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	text = pg_malloc(len + 1);
-	errno = save_errno;
-	vsnprintf(text, len + 1, fmt, args);
+	text = format_va(fmt, args);
 	/* libpq's messages end with a newline */
 	len = strlen(text);
 	while (len > 0 && text[len - 1] == '\n')
 		text[--len] = '\0';
-	fprintf(stderr, "pg_migrate: %s: %s\n", label, text);
+	fprintf(stderr, "pg_migrate: %s: ", label);
+	fput_printable(text, true, stderr);
+	fputc('\n', stderr);
 	free(text);
 }
 
@@ -128,14 +211,18 @@ output_summary(const char *fmt,...)
 {
 	va_list		args;
 
-	if (out_opts->quiet || out_opts->json)
+	char	   *text;
+
+	if (out_opts->quiet || out_opts->json || stdout_broken)
 		return;
 	clear_progress();
 	va_start(args, fmt);
-	vprintf(fmt, args);
+	text = format_va(fmt, args);
 	va_end(args);
+	fput_printable(text, false, stdout);
+	free(text);
 	putchar('\n');
-	fflush(stdout);
+	flush_stdout();
 }
 
 /* The one-line summary of a call that failed, after the server's error */
@@ -144,13 +231,17 @@ output_failure_summary(const char *fmt,...)
 {
 	va_list		args;
 
+	char	   *text;
+
 	if (out_opts->quiet)
 		return;
 	clear_progress();
 	fputs("pg_migrate: ", stderr);
 	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
+	text = format_va(fmt, args);
 	va_end(args);
+	fput_printable(text, true, stderr);
+	free(text);
 	fputc('\n', stderr);
 }
 
@@ -167,10 +258,10 @@ output_server_error(PGconn *conn, const PGresult *res)
 	const char *message = res ? PQresultErrorMessage(res) : "";
 
 	clear_progress();
-	fflush(stdout);
+	flush_stdout();
 	if (message[0] == '\0')
 		message = PQerrorMessage(conn);
-	fputs(message, stderr);
+	fput_printable(message, true, stderr);
 	if (PQstatus(conn) == CONNECTION_BAD || sqlstate == NULL)
 		return EXIT_SETUP;
 	if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "58", 2) == 0)
@@ -185,24 +276,24 @@ output_notice(const PGresult *res)
 	if (out_opts->quiet)
 		return;
 	clear_progress();
-	fflush(stdout);
-	fputs(PQresultErrorMessage(res), stderr);
+	flush_stdout();
+	fput_printable(PQresultErrorMessage(res), true, stderr);
 }
 
 void
 output_begin_rows(void)
 {
 	rows_printed = 0;
-	if (out_opts->json)
+	if (out_opts->json && !stdout_broken)
 		fputs("[", stdout);
 }
 
 void
 output_end_rows(void)
 {
-	if (out_opts->json)
+	if (out_opts->json && !stdout_broken)
 		fputs(rows_printed > 0 ? "\n]\n" : "]\n", stdout);
-	fflush(stdout);
+	flush_stdout();
 }
 
 static void
@@ -227,10 +318,16 @@ begin_json_row(void)
 	fputs(rows_printed++ > 0 ? ",\n  {" : "\n  {", stdout);
 }
 
-/* One migration applied, adopted or rolled back; seconds < 0: unknown */
+/*
+ * One migration applied, adopted or rolled back; tool, for one adopted,
+ * is the folder's tool that had applied it, or NULL
+ */
 void
-output_migration(const char *name, const char *action, double seconds)
+output_migration(const char *name, const char *action, double seconds,
+				 const char *tool)
 {
+	if (stdout_broken)
+		return;
 	if (out_opts->json)
 	{
 		begin_json_row();
@@ -239,17 +336,25 @@ output_migration(const char *name, const char *action, double seconds)
 		fputs(", \"action\": ", stdout);
 		print_json_string(action);
 		printf(", \"duration\": %.6f}", seconds);
-		fflush(stdout);
+		flush_stdout();
 		return;
 	}
 	if (out_opts->quiet)
 		return;
 	clear_progress();
-	if (strcmp(action, "adopted") == 0)
-		printf("adopted %s (applied by drizzle-orm)\n", name);
+	printf("%s ", action);
+	fput_printable(name, false, stdout);
+	if (strcmp(action, "adopted") != 0)
+		printf(" (%s)\n", output_duration(seconds));
+	else if (tool != NULL)
+	{
+		fputs(" (applied by ", stdout);
+		fput_printable(tool, false, stdout);
+		fputs(")\n", stdout);
+	}
 	else
-		printf("%s %s (%s)\n", action, name, output_duration(seconds));
-	fflush(stdout);
+		putchar('\n');
+	flush_stdout();
 }
 
 /* One row of status; applied_at is NULL when not applied */
@@ -257,6 +362,8 @@ void
 output_status_row(const char *name, const char *state, const char *applied_at,
 				  const char *checksum, int name_width)
 {
+	if (stdout_broken)
+		return;
 	if (out_opts->json)
 	{
 		begin_json_row();
@@ -273,10 +380,13 @@ output_status_row(const char *name, const char *state, const char *applied_at,
 	}
 	if (out_opts->quiet)
 		return;
+	name = printable(name, false);
 	if (applied_at)
 		printf("%-*s  %-8s  %s\n", name_width, name, state, applied_at);
 	else
 		printf("%-*s  %s\n", name_width, name, state);
+	free((char *) name);
+	flush_stdout();
 }
 
 /*

@@ -22,6 +22,8 @@
  */
 #include "postgres_fe.h"
 
+#include <signal.h>
+
 #include "getopt_long.h"
 
 #include "client.h"
@@ -244,6 +246,13 @@ main(int argc, char **argv)
 	if (!parse_options(argc, argv, &opts))
 		return EXIT_SETUP;
 	output_init(&opts);
+
+	/*
+	 * A reader of standard output that goes away (pg_migrate run | head -1)
+	 * must not kill the command while its call goes on in the server:
+	 * writes then fail instead, and output.c stops printing results.
+	 */
+	pqsignal(SIGPIPE, SIG_IGN);
 
 	sends_folder = opts.dir != NULL && !opts.server_dir;
 	if (sends_folder && !folder_read(opts.dir, &folder))

@@ -31,6 +31,7 @@
 
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "common/string.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -324,7 +325,10 @@ folder_has_file(const char *dir, const char *file)
 
 /*
  * Names of the regular files directly in dir, sorted.  Subfolders are not
- * read: a format that needs one (drizzle's meta/) reads it by name.
+ * read: a format that needs one (drizzle's meta/) reads it by name.  A
+ * .sql name that is not a regular file (a link to nothing, a FIFO, a
+ * device) is an error: left out, it would be applied later, out of order.
+ * The pg_migrate command refuses the same when it reads a folder.
  */
 List *
 folder_list_files(const char *dir)
@@ -344,6 +348,7 @@ folder_list_files(const char *dir)
 	while ((de = ReadDir(d, dir)) != NULL)
 	{
 		struct stat st;
+		bool		is_sql = pg_str_endswith(de->d_name, ".sql");
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -354,15 +359,27 @@ folder_list_files(const char *dir)
 			files = lappend(files, pstrdup(de->d_name));
 			continue;
 		}
-		if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+		if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN && !is_sql)
 			continue;
 #endif
 		/* relative to the folder opened and checked, not to its name */
 		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
 		{
-			/* a dangling link is not a migration; a vanished file neither */
-			if (errno == ENOENT)
+			/* a vanished file is not a migration */
+			if (errno == ENOENT &&
+				fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue;
+			if (errno == ENOENT && !is_sql)
+				continue;
+			if (errno == ENOENT)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FILE),
+						 folder_may_list() ?
+						 errmsg("migration file \"%s/%s\" is a link to nothing",
+								dir, de->d_name) :
+						 errmsg("a migration file in migrations folder \"%s\" is a link to nothing",
+								dir),
+						 errhint("Remove the link, or make it point to the migration's file.")));
 			if (folder_may_list())
 				ereport(ERROR,
 						(errcode_for_file_access(),
@@ -375,6 +392,15 @@ folder_list_files(const char *dir)
 		}
 		if (S_ISREG(st.st_mode))
 			files = lappend(files, pstrdup(de->d_name));
+		else if (is_sql && !S_ISDIR(st.st_mode))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 folder_may_list() ?
+					 errmsg("migration file \"%s/%s\" is not a regular file",
+							dir, de->d_name) :
+					 errmsg("a migration file in migrations folder \"%s\" is not a regular file",
+							dir),
+					 errhint("Replace it with a regular file holding the migration, or remove it.")));
 	}
 	FreeDir(d);
 
@@ -390,6 +416,7 @@ read_whole_file(int fd, const char *path, size_t *len)
 {
 	struct stat st;
 	char	   *buf;
+	size_t		size;
 	size_t		nread = 0;
 
 	if (fstat(fd, &st) != 0)
@@ -407,18 +434,32 @@ read_whole_file(int fd, const char *path, size_t *len)
 				 errdetail("A migration file may be at most %zu bytes long.",
 						   (size_t) MaxAllocSize - 1)));
 
-	buf = palloc(st.st_size + 1);
-	while (nread < (size_t) st.st_size)
+	/* to the end: files under /proc, among others, give a size of 0 */
+	size = Max(st.st_size, 8192);
+	buf = palloc(size + 1);
+	for (;;)
 	{
-		ssize_t		r = read(fd, buf + nread, st.st_size - nread);
+		ssize_t		r;
 
+		if (nread == size)
+		{
+			if (size >= MaxAllocSize - 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("migration file \"%s\" is too large", path),
+						 errdetail("A migration file may be at most %zu bytes long.",
+								   (size_t) MaxAllocSize - 1)));
+			size = Min(size * 2, MaxAllocSize - 1);
+			buf = repalloc(buf, size + 1);
+		}
+		r = read(fd, buf + nread, size - nread);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not read migration file \"%s\": %m", path)));
-		if (r == 0)				/* shrank meanwhile */
+		if (r == 0)
 			break;
 		nread += r;
 	}

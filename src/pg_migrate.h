@@ -553,4 +553,15 @@ extern void lifecycle_check(const Folder *folder, const char *format);
 /* runner.c: the lock that serialises runs on one database */
 #define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */
 
+/*
+ * SQLSTATEs of the messages the runner raises for clients (the pg_migrate
+ * command) at DEBUG1, which psql does not show by default: class 00
+ * (successful completion) with subclasses of our own.  A client tells them
+ * by SQLSTATE and finds what they are about verbatim in the detail; neither
+ * is translated.
+ */
+#define ERRCODE_MIGRATE_COMMITTED	MAKE_SQLSTATE('0','0','M','0','1')	/* run committed an applied migration: detail is its name */
+#define ERRCODE_MIGRATE_ADOPTED		MAKE_SQLSTATE('0','0','M','0','2')	/* run committed an adopted one: detail is its name */
+#define ERRCODE_MIGRATE_TOOL		MAKE_SQLSTATE('0','0','M','0','3')	/* the folder's tool applied what is adopted: detail is its name */
+
 #endif							/* PG_MIGRATE_H */

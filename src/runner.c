@@ -420,6 +420,11 @@ adopt_one(const MigrationSet *set, const Migration *m)
 	ereport(NOTICE,
 			(errmsg("recording migration \"%s\", applied by %s", m->name,
 					interop_tool(set))));
+	ereport(DEBUG1,
+			(errcode(ERRCODE_MIGRATE_TOOL),
+			 errmsg_internal("migrations of this folder were applied by %s",
+							 interop_tool(set)),
+			 errdetail_internal("%s", interop_tool(set))));
 	lock_retry_count = 0;
 	load_as_checked(set, m, &lm);
 	tracking_record_adopt(set, m, &lm);
@@ -565,6 +570,16 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(plan.per_migration);
 		COMPAT_SPI_COMMIT();
+
+		/*
+		 * Only now is the migration applied for good.  A client cannot tell
+		 * that from the NOTICE raised before it, which each lock retry
+		 * raises again and a failure follows.
+		 */
+		ereport(DEBUG1,
+				(errcode(m->adopted ? ERRCODE_MIGRATE_ADOPTED : ERRCODE_MIGRATE_COMMITTED),
+				 errmsg_internal("migration \"%s\" committed", m->name),
+				 errdetail_internal("%s", m->name)));
 	}
 }
 
