@@ -374,41 +374,49 @@ lint_migration(const Script *script, const StatementList *stmts,
 	parse_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate lint",
 									  ALLOCSET_DEFAULT_SIZES);
 	script_error_push(&ctx, script);
-	for (int i = 0; i < stmts->count; i++)
+	/* the search_path the migration set is undone even when lint fails */
+	PG_TRY();
 	{
-		const Statement *stmt = &stmts->items[i];
-		CommandTag	tag = (CommandTag) stmt->tag;
-		char	   *text;
-
-		CHECK_FOR_INTERRUPTS();
-		/*
-		 * The rules concern DDL: seed data is only searched for new values,
-		 * and a SELECT for a set_config() of search_path.
-		 */
-		if ((tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
-			 tag == CMDTAG_DELETE) && st.enum_values == NIL)
-			continue;
-		st.stmt = stmt;
-		ctx.line = stmt->line;
-		old = MemoryContextSwitchTo(parse_cxt);
-		text = script_statement_text(script, stmt);
-		if (tag == CMDTAG_SELECT && st.enum_values == NIL &&
-			strstr(text, "set_config") == NULL)
+		for (int i = 0; i < stmts->count; i++)
 		{
+			const Statement *stmt = &stmts->items[i];
+			CommandTag	tag = (CommandTag) stmt->tag;
+			char	   *text;
+
+			CHECK_FOR_INTERRUPTS();
+			/*
+			 * The rules concern DDL: seed data is only searched for new values,
+			 * and a SELECT for a set_config() of search_path.
+			 */
+			if ((tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+				 tag == CMDTAG_DELETE) && st.enum_values == NIL)
+				continue;
+			st.stmt = stmt;
+			ctx.line = stmt->line;
+			old = MemoryContextSwitchTo(parse_cxt);
+			text = script_statement_text(script, stmt);
+			if (tag == CMDTAG_SELECT && st.enum_values == NIL &&
+				strstr(text, "set_config") == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(parse_cxt);
+				continue;
+			}
+			if (errors_as_findings)
+				lint_text_or_finding(&st, script, stmt, text);
+			else
+				lint_text(&st, script, stmt, text);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(parse_cxt);
-			continue;
 		}
-		if (errors_as_findings)
-			lint_text_or_finding(&st, script, stmt, text);
-		else
-			lint_text(&st, script, stmt, text);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(parse_cxt);
 	}
+	PG_FINALLY();
+	{
+		AtEOXact_GUC(false, nest);
+	}
+	PG_END_TRY();
 	script_error_pop(&ctx);
 	MemoryContextDelete(parse_cxt);
-	AtEOXact_GUC(false, nest);
 	lint_long_transactions(&st);
 	return st.findings;
 }
