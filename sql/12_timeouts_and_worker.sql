@@ -26,3 +26,23 @@ SELECT count(DISTINCT now) AS transactions, count(DISTINCT stmt) AS statements,
 FROM worker_clock;
 DROP TABLE worker_clock;
 DELETE FROM migrate.migrations WHERE name = '0001_clock';
+
+-- A migration may shorten migrate.lock_timeout, not lengthen or lift it:
+-- what SET lock_timeout, RESET ALL or set_config() changes is put back
+-- before its next statement, in a transaction and in the background worker.
+-- (A migration that needs longer asks the operator to raise
+-- migrate.lock_timeout for that run.)
+SET migrate.lock_timeout = '2s';
+\! rm -rf /tmp/pg_migrate_regress/keep_timeout && mkdir -p /tmp/pg_migrate_regress/keep_timeout
+\! printf -- "SET lock_timeout = '1h';\n%s\n" "DO \$\$ BEGIN IF current_setting('lock_timeout') <> '2s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;" > /tmp/pg_migrate_regress/keep_timeout/0001_set.sql
+\! printf -- "RESET ALL;\n%s\n" "DO \$\$ BEGIN IF current_setting('lock_timeout') <> '2s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;" > /tmp/pg_migrate_regress/keep_timeout/0002_reset.sql
+\! printf -- "SELECT set_config('lock_timeout', '0', false);\n%s\n" "DO \$\$ BEGIN IF current_setting('lock_timeout') <> '2s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;" > /tmp/pg_migrate_regress/keep_timeout/0003_set_config.sql
+\! printf -- "SET lock_timeout = '1s';\n%s\n" "DO \$\$ BEGIN IF current_setting('lock_timeout') <> '1s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;" > /tmp/pg_migrate_regress/keep_timeout/0004_shorter.sql
+\! printf -- "-- migrate:no-transaction\nRESET ALL;\n%s\n" "DO \$\$ BEGIN IF current_setting('lock_timeout') <> '2s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;" > /tmp/pg_migrate_regress/keep_timeout/0005_worker.sql
+CALL migrate.run('/tmp/pg_migrate_regress/keep_timeout');
+SELECT name FROM migrate.migrations WHERE name LIKE '000%' AND name IN
+  ('0001_set', '0002_reset', '0003_set_config', '0004_shorter', '0005_worker') ORDER BY name;
+SHOW lock_timeout;
+RESET migrate.lock_timeout;
+DELETE FROM migrate.migrations WHERE name IN
+  ('0001_set', '0002_reset', '0003_set_config', '0004_shorter', '0005_worker');

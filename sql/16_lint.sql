@@ -129,6 +129,82 @@ WHERE name IN ('migrate.lint', 'migrate.lint_large_table_rows', 'migrate.lint_lo
 ORDER BY name;
 SET migrate.lint = 'sometimes';
 
+RESET migrate.lint;
+SET migrate.lint_large_table_rows = 100;
+SET migrate.lock_timeout = '1s';
+
+-- lint follows what the migration does to search_path (SET, RESET,
+-- set_config() of a constant), and the caller's is left as it was
+CREATE SCHEMA lint_other;
+CREATE TABLE lint_other.lint_far (id int);
+INSERT INTO lint_other.lint_far SELECT g FROM generate_series(1, 500) g;
+ANALYZE lint_other.lint_far;
+SELECT migration, line, rule FROM migrate.lint(jsonb_build_object(
+    '0001_set.sql', E'SET search_path = lint_other;\nCREATE INDEX ON lint_far (id);\n',
+    '0002_set_config.sql', E'SELECT set_config(\'search_path\', \'lint_other, public\', false);\nCREATE INDEX ON lint_far (id);\n',
+    '0003_reset.sql', E'SET search_path = lint_other;\nRESET search_path;\nCREATE INDEX ON lint_far (id);\n'));
+SHOW search_path;
+DROP SCHEMA lint_other CASCADE;
+
+-- a statement lint cannot judge (an invalid name or type modifier, a
+-- syntax error) is a finding of its file and line; the rest of the
+-- migration and of the folder is still linted
+SELECT migration, file, line, rule, severity, message FROM migrate.lint(jsonb_build_object(
+    '0001_dots.sql', E'CREATE TABLE lint_a (id int);\nDROP TABLE a.b.c.d;\nCREATE INDEX ON lint_big (email);\n',
+    '0002_typmod.sql', E'ALTER TABLE lint_big ALTER COLUMN id TYPE int4(3);\n',
+    '0003_syntax.sql', E'CREATE TABLE lint_x (id int);\nALTER TABLE lint_big\n  ADD COLUMN;\n',
+    '0004_after.sql', E'CREATE INDEX ON lint_big (name);\n'))
+ORDER BY migration, line, rule;
+
+-- what lint used to miss: SET ACCESS METHOD rewrites (PostgreSQL 15 and
+-- later have it); ATTACH PARTITION scans the table it attaches; ALTER
+-- DOMAIN scans the tables using the domain; a partitioned table's or an
+-- inheritance parent's children are rewritten, and their rows count; ADD
+-- COLUMN IF NOT EXISTS of a column that exists does nothing
+CREATE TABLE lint_parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE lint_parted_1 PARTITION OF lint_parted FOR VALUES FROM (0) TO (1000);
+INSERT INTO lint_parted SELECT g FROM generate_series(1, 500) g;
+CREATE TABLE lint_inh_parent (id int);
+CREATE TABLE lint_inh_child () INHERITS (lint_inh_parent);
+INSERT INTO lint_inh_child SELECT g FROM generate_series(1, 500) g;
+CREATE TABLE lint_detached (id int);
+INSERT INTO lint_detached SELECT g FROM generate_series(1000, 1499) g;
+CREATE DOMAIN lint_positive AS int;
+CREATE TABLE lint_dom (v lint_positive);
+INSERT INTO lint_dom SELECT g FROM generate_series(1, 500) g;
+ANALYZE lint_parted_1, lint_inh_child, lint_detached, lint_dom;
+SELECT migration, line, rule FROM migrate.lint(jsonb_build_object(
+    '0001_am.sql', E'ALTER TABLE lint_big SET ACCESS METHOD heap;\n'))
+WHERE current_setting('server_version_num')::int >= 150000
+UNION ALL
+SELECT '0001_am', 1, 'table_rewrite'
+WHERE current_setting('server_version_num')::int < 150000;
+SELECT migration, line, rule FROM migrate.lint(jsonb_build_object(
+    '0002_attach.sql', E'ALTER TABLE lint_parted ATTACH PARTITION lint_detached FOR VALUES FROM (1000) TO (2000);\n',
+    '0003_domain.sql', E'ALTER DOMAIN lint_positive ADD CONSTRAINT lint_positive_check CHECK (VALUE > 0);\nALTER DOMAIN lint_positive ADD CONSTRAINT lint_later CHECK (VALUE > 0) NOT VALID;\nALTER DOMAIN lint_positive VALIDATE CONSTRAINT lint_later;\n',
+    '0004_children.sql', E'ALTER TABLE lint_parted ADD COLUMN token uuid DEFAULT gen_random_uuid();\nALTER TABLE lint_inh_parent ADD COLUMN token uuid DEFAULT gen_random_uuid();\nALTER TABLE ONLY lint_inh_parent ADD CONSTRAINT lint_only CHECK (id > 0) NOT VALID;\nCREATE INDEX ON lint_parted (id);\n',
+    '0005_if_not_exists.sql', E'ALTER TABLE lint_big ADD COLUMN IF NOT EXISTS id bigserial;\nALTER TABLE lint_big ADD COLUMN IF NOT EXISTS lint_new bigserial;\n'))
+ORDER BY migration, line, rule;
+
+-- the locks lint knows, which plan uses for its size limit: REINDEX
+-- (SHARE on the table, ACCESS EXCLUSIVE on an index), CREATE RULE (ACCESS
+-- EXCLUSIVE), a partition through its parent
+SET migrate.lock_timeout = 0;
+SELECT migration, line, rule FROM migrate.lint(jsonb_build_object(
+    '0001_rule.sql', E'CREATE RULE lint_rule AS ON INSERT TO lint_empty DO INSTEAD NOTHING;\n',
+    '0002_reindex.sql', E'REINDEX INDEX lint_big_id;\n'))
+ORDER BY migration, line, rule;
+SET migrate.plan_max_table_size = '8kB';
+SELECT migration, line, executed, relation,
+       regexp_replace(note, 'is [0-9]+ kB', 'is N kB') AS note
+FROM migrate.plan(jsonb_build_object(
+    '0001_reindex.sql', E'REINDEX TABLE lint_big;\n',
+    '0002_partition.sql', E'ALTER TABLE lint_parted ALTER COLUMN id SET STATISTICS 100;\n'));
+RESET migrate.plan_max_table_size;
+SET migrate.lock_timeout = '1s';
+DROP TABLE lint_parted, lint_inh_parent, lint_inh_child, lint_detached, lint_dom;
+DROP DOMAIN lint_positive;
+
 DROP MATERIALIZED VIEW lint_mv;
 DROP TABLE lint_big, lint_parent, lint_empty;
 DROP TYPE lint_mood;

@@ -232,4 +232,22 @@ compat_random_fraction(void)
 	FuncnameGetCandidates((names), -1, NIL, false, false, true)
 #endif
 
+/* ALTER TABLE ... SET ACCESS METHOD came in 15 */
+#if PG_VERSION_NUM >= 150000
+#define compat_is_set_access_method(subtype) ((subtype) == AT_SetAccessMethod)
+#else
+#define compat_is_set_access_method(subtype) false
+#endif
+
+/*
+ * REINDEX's options: a list from 14; 13 has a flag for CONCURRENTLY, given
+ * as the option it became (needs nodes/makefuncs.h)
+ */
+#if PG_VERSION_NUM >= 140000
+#define compat_reindex_params(stmt) ((stmt)->params)
+#else
+#define compat_reindex_params(stmt) \
+	((stmt)->concurrent ? list_make1(makeDefElem("concurrently", NULL, -1)) : NIL)
+#endif
+
 #endif							/* PG_MIGRATE_COMPAT_H */

@@ -15,8 +15,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -28,6 +31,7 @@ static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *sql, ErrorData *edata, int block_line);
 static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
 						  const char *sql, statement_runner run);
+static void keep_timeout_at_most(const char *name, int value, int ceiling);
 
 /*
  * The file line of the statement whose error is being raised, or 0: set
@@ -210,10 +214,34 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 }
 
 /*
+ * Put a timeout setting back to its ceiling when a statement lifted it (0)
+ * or raised it above.  Within a transaction the change is saved in the
+ * caller's GUC nest level, and undone with what the script set; between
+ * the worker's top-level statements it is the worker session's own.
+ */
+static void
+keep_timeout_at_most(const char *name, int value, int ceiling)
+{
+	if (ceiling <= 0 || (value > 0 && value <= ceiling))
+		return;
+	(void) set_config_option(name, psprintf("%d", ceiling),
+							 PGC_USERSET, PGC_S_SESSION,
+							 IsTransactionState() ? GUC_ACTION_SAVE : GUC_ACTION_SET,
+							 true, 0, false);
+}
+
+/*
  * Run statements (from script_split) one by one with the given runner:
  * execute_spi_statement() in the caller's SPI connection, or a top-level
  * runner in the background worker.  Each statement's text is copied out of
  * the script in a memory context of its own, reset after it ran.
+ *
+ * The timeouts in force when the script starts (migrate.lock_timeout and
+ * migrate.statement_timeout, as the caller applied them, or the session's)
+ * are what the operator allows: a statement of the script may shorten
+ * them for the statements after it, but one that lengthens or lifts them
+ * (SET lock_timeout, RESET ALL, set_config()) is overridden before the
+ * next statement runs.
  */
 void
 execute_script(const Script *script, const StatementList *statements,
@@ -223,6 +251,9 @@ execute_script(const Script *script, const StatementList *statements,
 	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
 												   "pg_migrate statement",
 												   ALLOCSET_DEFAULT_SIZES);
+	int			lock_ceiling = LockTimeout;
+	int			statement_ceiling = StatementTimeout;
+	int			migrate_statement_ceiling = migrate_statement_timeout;
 
 	script_error_line = 0;
 	script_error_push(&ctx, script);
@@ -234,6 +265,12 @@ execute_script(const Script *script, const StatementList *statements,
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(stmt_cxt);
+		keep_timeout_at_most("lock_timeout", LockTimeout, lock_ceiling);
+		keep_timeout_at_most("statement_timeout", StatementTimeout,
+							 statement_ceiling);
+		keep_timeout_at_most("migrate.statement_timeout",
+							 migrate_statement_timeout,
+							 migrate_statement_ceiling);
 		sql = script_statement_text(script, stmt);
 		ctx.stmt = stmt;
 		ctx.sql = sql;

@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/keywords.h"
 #include "executor/spi.h"
@@ -31,7 +32,9 @@
 #include "tcop/cmdtag.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "compat.h"
 #include "lint.h"
@@ -42,6 +45,11 @@ static int	string_token(void);
 static bool uses_value(const char *text, const char *value, bool in_body);
 static void lint_enum_uses(LintState *st, const char *text);
 static void lint_long_transactions(LintState *st);
+static void follow_search_path(Node *node);
+static void lint_text(LintState *st, const Script *script,
+					  const Statement *stmt, const char *text);
+static void lint_text_or_finding(LintState *st, const Script *script,
+								 const Statement *stmt, const char *text);
 static List *allowed_rules(const Script *script);
 static bool rule_allowed(List *allowed, const char *rule);
 
@@ -209,20 +217,156 @@ lint_long_transactions(LintState *st)
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* The search_path a SET, RESET or set_config() of a constant sets */
+static void
+set_search_path(const char *value)
+{
+	(void) set_config_option("search_path", value, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+}
+
+/* An A_Const string's text, or NULL */
+static const char *
+const_string(Node *node)
+{
+	if (node == NULL || !IsA(node, A_Const) ||
+		!IsA(&((A_Const *) node)->val, String))
+		return NULL;
+	return strVal(&((A_Const *) node)->val);
+}
+
+/*
+ * A statement that changes search_path (SET, RESET, RESET ALL, or SELECT
+ * set_config('search_path', '<constant>', ...)) changes where the
+ * statements after it find their tables when the migration runs: lint
+ * follows it.  A value computed at run time cannot be followed.
+ */
+static void
+follow_search_path(Node *node)
+{
+	ListCell   *lc;
+
+	if (IsA(node, VariableSetStmt))
+	{
+		VariableSetStmt *vs = (VariableSetStmt *) node;
+
+		if (vs->kind == VAR_RESET_ALL ||
+			((vs->kind == VAR_RESET || vs->kind == VAR_SET_DEFAULT) &&
+			 strcmp(vs->name, "search_path") == 0))
+			set_search_path(NULL);
+		else if (vs->kind == VAR_SET_VALUE &&
+				 strcmp(vs->name, "search_path") == 0)
+			set_search_path(ExtractSetVariableArgs(vs));
+		return;
+	}
+	if (!IsA(node, SelectStmt))
+		return;
+	foreach(lc, ((SelectStmt *) node)->targetList)
+	{
+		ResTarget  *rt = lfirst_node(ResTarget, lc);
+		FuncCall   *fc;
+		const char *name;
+		const char *value;
+
+		if (!IsA(rt->val, FuncCall))
+			continue;
+		fc = (FuncCall *) rt->val;
+		if (strcmp(strVal(llast(fc->funcname)), "set_config") != 0 ||
+			list_length(fc->args) != 3)
+			continue;
+		name = const_string(linitial(fc->args));
+		value = const_string(lsecond(fc->args));
+		if (name && value && pg_strcasecmp(name, "search_path") == 0)
+			set_search_path(value);
+	}
+}
+
+/* Lint one statement's text: its parse trees, and the settings it makes */
+static void
+lint_text(LintState *st, const Script *script, const Statement *stmt,
+		  const char *text)
+{
+	ListCell   *lc;
+
+	if (st->enum_values != NIL)
+		lint_enum_uses(st, text);
+	foreach(lc, compat_raw_parser(text))
+	{
+		Node	   *node = lfirst_node(RawStmt, lc)->stmt;
+
+		lint_statement(st, node);
+		follow_search_path(node);
+	}
+}
+
+/*
+ * The same, a statement that cannot be parsed or names something invalid
+ * (a name with too many dots, a type modifier the type does not take)
+ * being a finding of its file and line rather than the end of the lint:
+ * the rest of the migration, and of the folder, is still linted.  The
+ * statement is judged in a subtransaction, so that what the error left
+ * (cache references, locks) is released.
+ */
+static void
+lint_text_or_finding(LintState *st, const Script *script,
+					 const Statement *stmt, const char *text)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		lint_text(st, script, stmt, text);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			line = stmt->line;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		if (edata->cursorpos > 0)
+			line = script_line_at(script, stmt->offset +
+								  script_chars_to_bytes(text, edata->cursorpos - 1));
+		lint_add(st, "invalid_statement", line,
+				 psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
+						  edata->message),
+				 pstrdup("Correct the statement: the migration fails there when it runs."));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 /*
  * Every finding of a migration's up script (statements as it will run),
  * allowed or not, in statement order and the long transactions last.
  * Statements are parsed again one at a time, in a context reset after
- * each, as script_split() does.
+ * each, as script_split() does.  With errors_as_findings (lint and plan),
+ * a statement that cannot be judged is a finding; otherwise (apply and
+ * run, before anything runs) its error is raised, as it was always.
+ * What the migration does to search_path is followed, and undone at the
+ * end.
  */
 List *
 lint_migration(const Script *script, const StatementList *stmts,
-			   bool no_transaction)
+			   bool no_transaction, bool errors_as_findings)
 {
 	LintState	st;
 	ScriptErrorContext ctx;
 	MemoryContext parse_cxt,
 				old;
+	int			nest = NewGUCNestLevel();
 
 	memset(&st, 0, sizeof(st));
 	st.cxt = CurrentMemoryContext;
@@ -230,32 +374,47 @@ lint_migration(const Script *script, const StatementList *stmts,
 	parse_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate lint",
 									  ALLOCSET_DEFAULT_SIZES);
 	script_error_push(&ctx, script);
-	for (int i = 0; i < stmts->count; i++)
+	/* the search_path the migration set is undone even when lint fails */
+	PG_TRY();
 	{
-		const Statement *stmt = &stmts->items[i];
-		CommandTag	tag = (CommandTag) stmt->tag;
-		char	   *text;
-		List	   *raw;
-		ListCell   *lc;
+		for (int i = 0; i < stmts->count; i++)
+		{
+			const Statement *stmt = &stmts->items[i];
+			CommandTag	tag = (CommandTag) stmt->tag;
+			char	   *text;
 
-		CHECK_FOR_INTERRUPTS();
-		/* the rules concern DDL: seed data is only searched for new values */
-		if ((tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
-			 tag == CMDTAG_DELETE || tag == CMDTAG_SELECT) &&
-			st.enum_values == NIL)
-			continue;
-		st.stmt = stmt;
-		ctx.line = stmt->line;
-		old = MemoryContextSwitchTo(parse_cxt);
-		text = script_statement_text(script, stmt);
-		if (st.enum_values != NIL)
-			lint_enum_uses(&st, text);
-		raw = compat_raw_parser(text);
-		foreach(lc, raw)
-			lint_statement(&st, lfirst_node(RawStmt, lc)->stmt);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(parse_cxt);
+			CHECK_FOR_INTERRUPTS();
+			/*
+			 * The rules concern DDL: seed data is only searched for new values,
+			 * and a SELECT for a set_config() of search_path.
+			 */
+			if ((tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+				 tag == CMDTAG_DELETE) && st.enum_values == NIL)
+				continue;
+			st.stmt = stmt;
+			ctx.line = stmt->line;
+			old = MemoryContextSwitchTo(parse_cxt);
+			text = script_statement_text(script, stmt);
+			if (tag == CMDTAG_SELECT && st.enum_values == NIL &&
+				strstr(text, "set_config") == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(parse_cxt);
+				continue;
+			}
+			if (errors_as_findings)
+				lint_text_or_finding(&st, script, stmt, text);
+			else
+				lint_text(&st, script, stmt, text);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(parse_cxt);
+		}
 	}
+	PG_FINALLY();
+	{
+		AtEOXact_GUC(false, nest);
+	}
+	PG_END_TRY();
 	script_error_pop(&ctx);
 	MemoryContextDelete(parse_cxt);
 	lint_long_transactions(&st);
@@ -338,7 +497,7 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 
 	if (migrate_lint_action == LINT_OFF)
 		return;
-	findings = lint_migration(&lm->up, stmts, m->no_transaction);
+	findings = lint_migration(&lm->up, stmts, m->no_transaction, false);
 	allowed = allowed_rules(&lm->up);
 	foreach(lc, findings)
 	{
@@ -409,7 +568,7 @@ lint_reported(const Script *script, const StatementList *stmts,
 	List	   *reported = NIL;
 	ListCell   *lc;
 
-	foreach(lc, lint_migration(script, stmts, no_transaction))
+	foreach(lc, lint_migration(script, stmts, no_transaction, true))
 	{
 		LintFinding *f = lfirst(lc);
 
@@ -417,6 +576,86 @@ lint_reported(const Script *script, const StatementList *stmts,
 			reported = lappend(reported, f);
 	}
 	return reported;
+}
+
+/*
+ * One row of migrate.lint().  The tuplestore may spill to a temporary
+ * file, which must belong to the call (owner) rather than to the
+ * subtransaction the migration is linted in.
+ */
+static void
+emit_finding(ResultSink *sink, ResourceOwner owner, const Migration *m,
+			 const char *file, LintFinding *f)
+{
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	ResourceOwner save = CurrentResourceOwner;
+
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = CStringGetTextDatum(file);
+	values[2] = Int32GetDatum(f->line);
+	nulls[2] = f->line <= 0;
+	values[3] = CStringGetTextDatum(f->rule);
+	values[4] = CStringGetTextDatum(f->severity);
+	values[5] = CStringGetTextDatum(f->message);
+	values[6] = CStringGetTextDatum(f->hint);
+	CurrentResourceOwner = owner;
+	tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+	CurrentResourceOwner = save;
+}
+
+/*
+ * The findings of one pending migration.  A migration that cannot be read
+ * or split into statements (a syntax error) is one finding of its file
+ * and line, and the lint goes on with the next: it runs in a
+ * subtransaction, so that what the error left is released.
+ */
+static void
+lint_one(ResultSink *sink, const MigrationSet *set, const Migration *m)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		LoadedMigration lm;
+		StatementList *stmts;
+		ListCell   *lc;
+
+		migration_load(set, m, &lm, false);
+		stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
+		/* as run() would run it: see checks.c */
+		foreach(lc, lint_reported(&lm.up, stmts,
+								  lm.no_transaction || script_all_top_level(stmts)))
+			emit_finding(sink, owner, m, lm.up.file, lfirst(lc));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		LintFinding f;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		f.rule = "invalid_statement";
+		f.severity = "error";
+		f.line = script_check_line();
+		f.message = psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
+							 edata->message);
+		f.hint = pstrdup("Correct the statement: the migration fails there when it runs.");
+		emit_finding(sink, owner, m, m->up_file, &f);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -436,32 +675,11 @@ run_lint(const Folder *folder, const char *format, ResultSink *sink)
 	{
 		Migration  *m = &set->items[i];
 		MemoryContext old;
-		LoadedMigration lm;
-		StatementList *stmts;
-		ListCell   *lc;
 
 		if (is_applied[i] || m->adopted)
 			continue;
 		old = MemoryContextSwitchTo(per_migration);
-		migration_load(set, m, &lm, false);
-		stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
-		/* as run() would run it: see checks.c */
-		foreach(lc, lint_reported(&lm.up, stmts,
-								  lm.no_transaction || script_all_top_level(stmts)))
-		{
-			LintFinding *f = lfirst(lc);
-			Datum		values[7];
-			bool		nulls[7] = {0};
-
-			values[0] = CStringGetTextDatum(m->name);
-			values[1] = CStringGetTextDatum(lm.up.file);
-			values[2] = Int32GetDatum(f->line);
-			values[3] = CStringGetTextDatum(f->rule);
-			values[4] = CStringGetTextDatum(f->severity);
-			values[5] = CStringGetTextDatum(f->message);
-			values[6] = CStringGetTextDatum(f->hint);
-			tuplestore_putvalues(sink->store, sink->desc, values, nulls);
-		}
+		lint_one(sink, set, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_migration);
 	}

@@ -26,9 +26,11 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
+#include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_coerce.h"
@@ -69,6 +71,7 @@ static const LintRule lint_rules[] = {
 	{"rename_column", "warning"},
 	{"lock_timeout_unset", "warning"},
 	{"long_transaction", "warning"},
+	{"invalid_statement", "error"},
 };
 
 /* A relation the catalog knows, as far as the rules need it */
@@ -196,6 +199,66 @@ lock_named(LintState *st, RangeVar *rv, LOCKMODE mode, LintRel *out)
 		return false;
 	note_lock(st, out ? out : &rel, mode);
 	return true;
+}
+
+/*
+ * What is done to a table named without ONLY is done to every table that
+ * inherits from it (the partitions of a partitioned table, the children of
+ * an inheritance parent): each is locked alike, and its rows count with
+ * the parent's.
+ */
+static void
+lock_children(LintState *st, RangeVar *rv, LintRel *rel, LOCKMODE mode)
+{
+	ListCell   *lc;
+
+	if (!rv->inh)
+		return;
+	foreach(lc, find_all_inheritors(rel->relid, NoLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+		HeapTuple	tup;
+		Form_pg_class form;
+		LintRel		crel;
+
+		if (child == rel->relid)
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(child));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		form = (Form_pg_class) GETSTRUCT(tup);
+		crel.relid = child;
+		crel.name = pstrdup(NameStr(form->relname));
+		crel.rows = form->reltuples > 0 ? form->reltuples : 0;
+		ReleaseSysCache(tup);
+		rel->rows += crel.rows;
+		note_lock(st, &crel, mode);
+	}
+}
+
+/* Whether the table has a validated CHECK constraint */
+static bool
+has_valid_check(Oid relid)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true,
+							  NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+		found = con->contype == CONSTRAINT_CHECK && con->convalidated;
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return found;
 }
 
 /*
@@ -414,14 +477,39 @@ check_add_constraint(LintState *st, const LintRel *rel, Constraint *c)
 		(void) lock_named(st, c->pktable, ShareRowExclusiveLock, NULL);
 }
 
+/*
+ * ATTACH PARTITION scans the table it attaches to check that its rows
+ * fit the partition bound, under an ACCESS EXCLUSIVE lock on it, unless a
+ * valid CHECK constraint of the table implies the bound.  Whether one
+ * does is not worked out here: any valid CHECK constraint silences it.
+ */
+static void
+check_attach_partition(LintState *st, PartitionCmd *cmd)
+{
+	LintRel		part;
+
+	if (!lock_named(st, cmd->name, AccessExclusiveLock, &part))
+		return;
+	if (part.rows > 0 && !has_valid_check(part.relid))
+		lint_add(st, "validating_constraint", st->stmt->line,
+				 psprintf("ATTACH PARTITION \"%s\" (about %.0f rows) scans the table to check the partition bound under an ACCESS EXCLUSIVE lock on it",
+						  part.name, part.rows),
+				 pstrdup("First add to the table a CHECK constraint matching the partition bound, NOT VALID, and VALIDATE it, which lets reads and writes go on: ATTACH PARTITION then uses it and does not scan."));
+}
+
 static void
 lint_alter_table(LintState *st, AlterTableStmt *stmt)
 {
 	LintRel		rel;
 	ListCell   *lc;
+	LOCKMODE	mode = AlterTableGetLockLevel(stmt->cmds);
+	AlterTableType first = linitial_node(AlterTableCmd, stmt->cmds)->subtype;
 
-	if (!lock_named(st, stmt->relation, AlterTableGetLockLevel(stmt->cmds), &rel))
+	if (!lock_named(st, stmt->relation, mode, &rel))
 		return;
+	/* attaching or detaching a partition leaves the others alone */
+	if (first != AT_AttachPartition && first != AT_DetachPartition)
+		lock_children(st, stmt->relation, &rel, mode);
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -441,8 +529,15 @@ lint_alter_table(LintState *st, AlterTableStmt *stmt)
 					check_type_change(st, &rel, cmd);
 				break;
 			case AT_AddColumn:
-				if (rel.rows > 0 && IsA(cmd->def, ColumnDef))
+				/* IF NOT EXISTS of a column that exists does nothing */
+				if (rel.rows > 0 && IsA(cmd->def, ColumnDef) &&
+					!(cmd->missing_ok &&
+					  get_attnum(rel.relid, ((ColumnDef *) cmd->def)->colname) != InvalidAttrNumber))
 					check_add_column(st, &rel, (ColumnDef *) cmd->def);
+				break;
+			case AT_AttachPartition:
+				if (IsA(cmd->def, PartitionCmd))
+					check_attach_partition(st, (PartitionCmd *) cmd->def);
 				break;
 			case AT_SetLogged:
 			case AT_SetUnLogged:
@@ -461,8 +556,110 @@ lint_alter_table(LintState *st, AlterTableStmt *stmt)
 							 pstrdup("Deploy code that no longer reads or writes the column first, then drop it in a later migration."));
 				break;
 			default:
+				if (compat_is_set_access_method(cmd->subtype) && rel.rows > 0)
+					lint_add(st, "table_rewrite", st->stmt->line,
+							 psprintf("SET ACCESS METHOD rewrites table \"%s\" (about %.0f rows) under an ACCESS EXCLUSIVE lock",
+									  rel.name, rel.rows),
+							 pstrdup("Run it when the table may be locked for as long as a copy of it takes, or create a new table and move the rows in batches."));
 				break;
 		}
+	}
+}
+
+/*
+ * ALTER DOMAIN ... ADD CONSTRAINT (without NOT VALID), VALIDATE CONSTRAINT
+ * and SET NOT NULL check every value of the domain in every table that
+ * uses it, each under a SHARE lock, which blocks writes.
+ */
+static void
+lint_alter_domain(LintState *st, AlterDomainStmt *stmt)
+{
+	const char *what;
+	Type		tup;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (stmt->subtype == 'C' && IsA(stmt->def, Constraint) &&
+		!((Constraint *) stmt->def)->skip_validation)
+		what = "ADD CONSTRAINT";
+	else if (stmt->subtype == 'V')
+		what = "VALIDATE CONSTRAINT";
+	else if (stmt->subtype == 'O')
+		what = "SET NOT NULL";
+	else
+		return;
+	tup = LookupTypeName(NULL, makeTypeNameFromNameList(stmt->typeName),
+						 NULL, true);
+	if (tup == NULL)
+		return;					/* created by this migration */
+	args[0] = ObjectIdGetDatum(typeTypeId(tup));
+	ReleaseSysCache(tup);
+	spi_run("SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a"
+			" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid"
+			" WHERE a.atttypid OPERATOR(pg_catalog.=) $1 AND a.attnum > 0"
+			" AND NOT a.attisdropped AND c.relkind IN ('r', 'm')",
+			1, argtypes, args, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids,
+							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc,
+															1, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	foreach(lc, relids)
+	{
+		RangeVar   *rv = makeRangeVar(get_namespace_name(get_rel_namespace(lfirst_oid(lc))),
+									  get_rel_name(lfirst_oid(lc)), -1);
+		LintRel		rel;
+
+		if (lock_named(st, rv, ShareLock, &rel) && rel.rows > 0)
+			lint_add(st, "validating_constraint", st->stmt->line,
+					 psprintf("%s on domain \"%s\" checks every row of table \"%s\" (about %.0f rows) under a SHARE lock, which blocks writes",
+							  what, NameListToString(stmt->typeName), rel.name, rel.rows),
+					 pstrdup("A domain's constraint is checked under that lock even when added NOT VALID and validated later: rather add a CHECK constraint NOT VALID to each table using the domain and VALIDATE it, which lets writes go on."));
+	}
+}
+
+/*
+ * REINDEX of a table or an index blocks writes to the table (SHARE) and,
+ * for each index rebuilt, the queries that would use it (ACCESS
+ * EXCLUSIVE); CONCURRENTLY takes SHARE UPDATE EXCLUSIVE instead.
+ */
+static void
+lint_reindex(LintState *st, ReindexStmt *stmt)
+{
+	bool		concurrent = false;
+	LintRel		rel;
+	ListCell   *lc;
+
+	foreach(lc, compat_reindex_params(stmt))
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0)
+			concurrent = opt->arg == NULL || defGetBoolean(opt);
+	}
+	if (stmt->relation == NULL)
+		return;					/* SCHEMA, DATABASE, SYSTEM */
+	if (stmt->kind == REINDEX_OBJECT_TABLE)
+		(void) lock_named(st, stmt->relation,
+						  concurrent ? ShareUpdateExclusiveLock : ShareLock, NULL);
+	else if (stmt->kind == REINDEX_OBJECT_INDEX && lookup_rel(stmt->relation, &rel))
+	{
+		Oid			table = IndexGetRelation(rel.relid, true);
+
+		if (OidIsValid(table))
+		{
+			LintRel		trel = {table, get_rel_name(table), 0};
+
+			note_lock(st, &trel, concurrent ? ShareUpdateExclusiveLock : ShareLock);
+		}
+		note_lock(st, &rel, concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock);
 	}
 }
 
@@ -604,10 +801,12 @@ lint_statement(LintState *st, Node *node)
 			{
 				IndexStmt  *stmt = (IndexStmt *) node;
 
-				if (lock_named(st, stmt->relation,
-							   stmt->concurrent ? ShareUpdateExclusiveLock : ShareLock,
-							   &rel) &&
-					!stmt->concurrent && is_large(&rel))
+				LOCKMODE	mode = stmt->concurrent ? ShareUpdateExclusiveLock : ShareLock;
+
+				if (!lock_named(st, stmt->relation, mode, &rel))
+					break;
+				lock_children(st, stmt->relation, &rel, mode);
+				if (!stmt->concurrent && is_large(&rel))
 					lint_add(st, "index_not_concurrent", st->stmt->line,
 							 psprintf("CREATE INDEX on table \"%s\" (about %.0f rows) blocks writes to the table until the index is built",
 									  rel.name, rel.rows),
@@ -661,6 +860,16 @@ lint_statement(LintState *st, Node *node)
 		case T_CreateTrigStmt:
 			(void) lock_named(st, ((CreateTrigStmt *) node)->relation,
 							  ShareRowExclusiveLock, NULL);
+			break;
+		case T_RuleStmt:
+			(void) lock_named(st, ((RuleStmt *) node)->relation,
+							  AccessExclusiveLock, NULL);
+			break;
+		case T_AlterDomainStmt:
+			lint_alter_domain(st, (AlterDomainStmt *) node);
+			break;
+		case T_ReindexStmt:
+			lint_reindex(st, (ReindexStmt *) node);
 			break;
 		case T_AlterEnumStmt:
 			lint_alter_enum(st, (AlterEnumStmt *) node);

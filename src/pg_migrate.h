@@ -506,7 +506,7 @@ typedef struct LintFinding
 } LintFinding;
 
 extern List *lint_migration(const Script *script, const StatementList *stmts,
-							bool no_transaction);
+							bool no_transaction, bool errors_as_findings);
 extern List *lint_reported(const Script *script, const StatementList *stmts,
 						   bool no_transaction);
 extern void lint_pending(const Migration *m, const LoadedMigration *lm,

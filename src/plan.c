@@ -17,11 +17,17 @@
  * are planned on the state a real run would have left had it stopped
  * before the failed one.  They may fail for the same cause.
  *
- * The plan must not stall the application: statements run under
- * migrate.plan_lock_timeout, and a statement on a table larger than
+ * The plan must not stall the application.  Keeping a migration keeps its
+ * locks, which only a rollback releases, and a rollback would take away
+ * what the later migrations build on; so migrate.plan_lock_timeout bounds
+ * both how long a statement waits for a lock and how long the plan holds
+ * the locks of the migrations it kept: when that runs out the statement
+ * running is canceled, everything is rolled back and the rest is analysed
+ * only.  A statement on a table (or inheritance tree) larger than
  * migrate.plan_max_table_size is analysed but not executed, as is the
- * rest of its migration.  Migrations marked (or found) to run outside a
- * transaction block cannot be rolled back, so they are analysed only.
+ * rest of its migration, and so is a statement whose effect no rollback
+ * undoes.  Migrations marked (or found) to run outside a transaction block
+ * cannot be rolled back, so they are analysed only.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -37,8 +43,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "parser/parser.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "tcop/cmdtag.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -47,6 +55,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -88,16 +97,38 @@ typedef struct PlanRow
 	const char *note;
 } PlanRow;
 
-/* What the plan emits rows into, and the owner of its temporary files */
+/*
+ * What the plan emits rows into, the owner of its temporary files, and how
+ * long it has held the locks of the migrations it kept.
+ */
 typedef struct PlanOutput
 {
 	ResultSink *sink;
 	ResourceOwner owner;
+	int			budget;			/* ms: lock wait and hold; 0: no limit */
+	TimestampTz hold_start;		/* first statement since nothing was held */
+	int			kept;			/* migrations kept since hold_start */
+	bool		exhausted;		/* budget spent: nothing more is executed */
 } PlanOutput;
 
+/*
+ * How much later than the end of the budget a statement is canceled: a
+ * statement that waits for a lock until the end of the budget then fails
+ * on its lock_timeout (55P03), which it would have met alone, rather than
+ * on the budget.
+ */
+#define PLAN_BUDGET_GRACE_MS 50
+
 static void emit_row(PlanOutput *out, PlanRow *row);
-static List *statement_relations(const Script *script, const Statement *stmt);
+static List *statement_relations(List *parsed, const Statement *stmt);
+static const char *lasting_effect(List *parsed);
 static PlanRel *relation_before(Oid relid);
+static int64 tree_size(Oid relid);
+static char *too_large_note(const char *fmt, PlanRel *rel);
+static PlanRel *large_relation_locked(HeldLock *before, int nbefore,
+									  HeldLock *after, int nafter, List *rels);
+static void execute_until(const Script *script, const Statement *stmt,
+						  TimestampTz deadline);
 static HeldLock *held_locks(int *count);
 static List *new_locks(HeldLock *before, int nbefore, HeldLock *after,
 					   int nafter, List *rels);
@@ -187,12 +218,12 @@ emit_row(PlanOutput *out, PlanRow *row)
  * that do not exist yet are left out.
  */
 static List *
-statement_relations(const Script *script, const Statement *stmt)
+statement_relations(List *parsed, const Statement *stmt)
 {
 	List	   *relids = NIL;
 	ListCell   *lc;
 
-	foreach(lc, compat_raw_parser(script_statement_text(script, stmt)))
+	foreach(lc, parsed)
 	{
 		Node	   *node = lfirst_node(RawStmt, lc)->stmt;
 		RangeVar   *target = NULL;
@@ -233,6 +264,103 @@ statement_relations(const Script *script, const Statement *stmt)
 	return relids;
 }
 
+/*
+ * Functions whose effect outlives the rollback of the plan: a session
+ * advisory lock, a sequence set back or forth, work done over another
+ * connection, another session ended, the server's files and state.
+ * nextval() is left out: it only advances a sequence, and every INSERT
+ * into a serial column calls it.
+ */
+static const char *const lasting_functions[] = {
+	"pg_advisory_lock", "pg_advisory_lock_shared",
+	"pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+	"setval", "pg_terminate_backend", "pg_cancel_backend",
+	"pg_reload_conf", "pg_rotate_logfile", "pg_switch_wal",
+	"pg_create_restore_point", "pg_promote",
+	"pg_create_physical_replication_slot",
+	"pg_create_logical_replication_slot", "pg_drop_replication_slot",
+	"lo_export", "pg_file_write", "pg_file_rename", "pg_file_unlink",
+	"pg_stat_reset", "pg_stat_reset_shared",
+};
+
+static bool
+lasting_call_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncCall))
+	{
+		const char *name = strVal(llast(((FuncCall *) node)->funcname));
+
+		if (strncmp(name, "dblink", 6) == 0)
+		{
+			*(const char **) context = name;
+			return true;
+		}
+		for (int i = 0; i < lengthof(lasting_functions); i++)
+			if (strcmp(name, lasting_functions[i]) == 0)
+			{
+				*(const char **) context = name;
+				return true;
+			}
+	}
+	return raw_expression_tree_walker(node, lasting_call_walker, context);
+}
+
+/*
+ * What the statement does that no rollback undoes, as the plan's note
+ * says it, or NULL: what its parse tree shows.  A DO block or a function
+ * it calls is not looked into (reference: migrate.plan).
+ */
+static const char *
+lasting_effect(List *parsed)
+{
+	ListCell   *lc;
+
+	foreach(lc, parsed)
+	{
+		Node	   *node = lfirst_node(RawStmt, lc)->stmt;
+		const char *function = NULL;
+
+		switch (nodeTag(node))
+		{
+			case T_CopyStmt:
+				{
+					CopyStmt   *copy = (CopyStmt *) node;
+
+					if (copy->is_program)
+						return "not executed: COPY ... PROGRAM runs a program on the server, which a rollback does not undo";
+					if (!copy->is_from && copy->filename)
+						return "not executed: COPY ... TO a file writes a file on the server, which a rollback does not undo";
+					node = copy->query;
+					break;
+				}
+			case T_PrepareStmt:
+				return "not executed: a prepared statement outlives the rollback";
+			case T_LoadStmt:
+				return "not executed: a library loaded by LOAD outlives the rollback";
+			case T_CallStmt:
+				node = (Node *) ((CallStmt *) node)->funccall;
+				break;
+			case T_CreateTableAsStmt:
+				node = ((CreateTableAsStmt *) node)->query;
+				break;
+			case T_SelectStmt:
+			case T_InsertStmt:
+			case T_UpdateStmt:
+			case T_DeleteStmt:
+				break;
+			default:
+				node = NULL;
+				break;
+		}
+		if (node && lasting_call_walker(node, &function))
+			return psprintf("not executed: it calls %s(), whose effect a rollback does not undo",
+							function);
+	}
+	return NULL;
+}
+
 /* A table's file, rows and size before the statement runs */
 static PlanRel *
 relation_before(Oid relid)
@@ -242,15 +370,13 @@ relation_before(Oid relid)
 	PlanRel    *rel = NULL;
 	bool		isnull;
 
-	spi_run("SELECT c.relfilenode, c.reltuples::pg_catalog.float8,"
-			" pg_catalog.pg_total_relation_size(c.oid)"
+	spi_run("SELECT c.relfilenode, c.reltuples::pg_catalog.float8"
 			" FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
 			1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum		size;
 
 		rel = palloc(sizeof(PlanRel));
 		rel->relid = relid;
@@ -258,11 +384,123 @@ relation_before(Oid relid)
 														ObjectIdGetDatum(relid)));
 		rel->relfilenode = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		rel->rows = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
-		size = SPI_getbinval(tup, desc, 3, &isnull);
-		rel->size = isnull ? 0 : DatumGetInt64(size);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	if (rel)
+		rel->size = tree_size(relid);
 	return rel;
+}
+
+/*
+ * The size of a relation and of every relation that inherits from it
+ * (partitions, inheritance children, their indexes), indexes and TOAST
+ * included: a partitioned table has no storage of its own, but what is
+ * done to it is done to each partition.
+ */
+static int64
+tree_size(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	int64		size = 0;
+	bool		isnull;
+	Datum		value;
+
+	spi_run("WITH RECURSIVE tree(relid) AS (SELECT $1"
+			" UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i, tree t"
+			" WHERE i.inhparent OPERATOR(pg_catalog.=) t.relid)"
+			" SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(t.relid))::pg_catalog.int8"
+			" FROM tree t",
+			1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+							  1, &isnull);
+		if (!isnull)
+			size = DatumGetInt64(value);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return size;
+}
+
+static bool
+too_large(const PlanRel *rel)
+{
+	return migrate_plan_max_table_size >= 0 &&
+		rel->size > (int64) migrate_plan_max_table_size * 1024;
+}
+
+/* A note naming a table larger than migrate.plan_max_table_size, and its size */
+static char *
+too_large_note(const char *fmt, PlanRel *rel)
+{
+	char	   *size = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
+																		  Int64GetDatum(rel->size))));
+
+	return psprintf(fmt, rel->name, size);
+}
+
+/*
+ * A relation larger than migrate.plan_max_table_size that the statement
+ * locked although it did not name it (a DO block, a function), or NULL.
+ * The plan cannot tell what such a statement touches before it runs.
+ */
+static PlanRel *
+large_relation_locked(HeldLock *before, int nbefore, HeldLock *after,
+					  int nafter, List *rels)
+{
+	for (int i = 0; i < nafter; i++)
+	{
+		Oid			relid = after[i].relid;
+		bool		known = false;
+		PlanRel    *rel;
+		ListCell   *lc;
+
+		for (int j = 0; j < nbefore && !known; j++)
+			known = before[j].relid == relid;
+		foreach(lc, rels)
+			known |= ((PlanRel *) lfirst(lc))->relid == relid;
+		if (known || IsCatalogRelationOid(relid) ||
+			get_rel_namespace(relid) == PG_TOAST_NAMESPACE)
+			continue;
+		rel = relation_before(relid);
+		if (rel && too_large(rel))
+			return rel;
+	}
+	return NULL;
+}
+
+/*
+ * Run one statement, canceled at deadline (when not 0) unless the session's
+ * statement_timeout comes first; the session's timer is armed again
+ * afterwards, however the statement ends.
+ */
+static void
+execute_until(const Script *script, const Statement *stmt,
+			  TimestampTz deadline)
+{
+	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
+	volatile TimestampTz session_deadline = 0;
+	StatementList one;
+
+	one.count = one.allocated = 1;
+	one.items = (Statement *) stmt;
+	if (session_armed)
+		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
+	if (deadline != 0 && (!session_armed || deadline < session_deadline))
+		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	PG_TRY();
+	{
+		execute_script(script, &one, execute_spi_statement);
+	}
+	PG_FINALLY();
+	{
+		if (session_armed)
+			enable_timeout_at(STATEMENT_TIMEOUT, session_deadline);
+		else
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
+	PG_END_TRY();
 }
 
 /* The relation locks this backend holds in this database, from the lock manager */
@@ -382,6 +620,14 @@ error_text(ErrorData *edata)
  * Plan one pending migration in a subtransaction of its own: kept when
  * every statement ran, rolled back at the first that failed or was not
  * executed.
+ *
+ * Each statement waits for a lock for at most what is left of the budget
+ * (migrate.plan_lock_timeout), and is canceled when the plan has held the
+ * locks of the migrations it kept for longer than that: the application
+ * then never queues behind the plan for much longer than the plan would
+ * queue behind it.  The budget starts with the first statement run while
+ * nothing was kept, and runs out for good: as later migrations may build
+ * on the kept ones, none is run without them.
  */
 static void
 plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
@@ -397,10 +643,10 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 	volatile bool no_transaction = false;
 	PlanRow    *volatile failing = NULL;
 	volatile TimestampTz start = 0;
+	volatile TimestampTz deadline = 0;
 	const char *volatile stop_note = NULL;
 	volatile bool running = false;
 	volatile bool caught = false;
-	StatementList one;
 
 	migration_load(set, m, &lm, false);
 	stmt_cxt = AllocSetContextCreate(cxt, "pg_migrate plan statement",
@@ -412,8 +658,6 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 	{
 		bool		unwrapped;
 		int			nest;
-		int			timeout = migrate_plan_lock_timeout > 0 ?
-			migrate_plan_lock_timeout : migrate_lock_timeout;
 
 		/* as run() would run it: checks.c */
 		stmts = split_script(&lm.up, false, !lm.no_transaction, &unwrapped);
@@ -425,19 +669,18 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 
 		/*
 		 * Lint judged the settings a real run has; the statements run under
-		 * the plan's lock timeout.  Whatever the script sets is undone after
-		 * it, as a real run does.
+		 * the plan's lock timeout, set again before each, so that a
+		 * statement's SET lock_timeout or RESET ALL does not lengthen the
+		 * next one's wait.  Whatever the script sets is undone after it, as
+		 * a real run does.
 		 */
 		nest = NewGUCNestLevel();
-		if (timeout > 0)
-			(void) set_config_option("lock_timeout", psprintf("%d", timeout),
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
 
 		for (int i = 0; i < stmts->count; i++)
 		{
 			const Statement *stmt = &stmts->items[i];
 			PlanRow    *row;
+			List	   *parsed;
 			List	   *relids;
 			List	   *rels;
 			ListCell   *lc;
@@ -445,6 +688,7 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 					   *after;
 			int			nbefore,
 						nafter;
+			PlanRel    *large;
 
 			CHECK_FOR_INTERRUPTS();
 			current = i;
@@ -458,9 +702,11 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 			row->duration_us = -1;
 			row->findings = statement_findings(findings, stmts, i);
 			failing = row;
-			if (no_transaction)
+			if (no_transaction || out->exhausted)
 			{
-				row->note = "not executed: the migration runs outside a transaction block, so it cannot be rolled back";
+				row->note = no_transaction ?
+					"not executed: the migration runs outside a transaction block, so it cannot be rolled back" :
+					"not executed: the plan had held its locks for migrate.plan_lock_timeout";
 				emit_row(out, row);
 				failing = NULL;
 				MemoryContextSwitchTo(cxt);
@@ -468,7 +714,9 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 				continue;
 			}
 
-			relids = statement_relations(&lm.up, stmt);
+			parsed = compat_raw_parser(script_statement_text(&lm.up, stmt));
+			row->note = lasting_effect(parsed);
+			relids = row->note ? NIL : statement_relations(parsed, stmt);
 			rels = NIL;
 			foreach(lc, relids)
 			{
@@ -479,15 +727,35 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 				rels = lappend(rels, rel);
 				if (row->rel == NULL)
 					row->rel = rel;
-				if (migrate_plan_max_table_size >= 0 &&
-					rel->size > (int64) migrate_plan_max_table_size * 1024)
+				if (too_large(rel))
 				{
 					row->rel = rel;
-					row->note = psprintf("not executed: table \"%s\" is %s, larger than migrate.plan_max_table_size",
-										 get_rel_name(rel->relid),
-										 text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
-																							Int64GetDatum(rel->size)))));
+					row->note = too_large_note("not executed: table \"%s\" is %s, larger than migrate.plan_max_table_size",
+											   rel);
 					break;
+				}
+			}
+			if (row->note == NULL && out->budget > 0)
+			{
+				TimestampTz now = GetCurrentTimestamp();
+				int64		left;
+
+				if (out->hold_start == 0)
+					out->hold_start = now;
+				left = out->budget - (now - out->hold_start) / 1000;
+				if (left <= 0)
+				{
+					row->note = "not executed: the plan had held its locks for migrate.plan_lock_timeout";
+					out->exhausted = true;
+				}
+				else
+				{
+					(void) set_config_option("lock_timeout",
+											 psprintf("%d", (int) left),
+											 PGC_USERSET, PGC_S_SESSION,
+											 GUC_ACTION_SAVE, true, 0, false);
+					deadline = TimestampTzPlusMilliseconds(out->hold_start,
+														   out->budget + PLAN_BUDGET_GRACE_MS);
 				}
 			}
 			if (row->note)
@@ -496,16 +764,16 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 				emit_row(out, row);
 				failing = NULL;
 				stopped = true;
-				stop_note = "not executed: an earlier statement of the migration was not executed";
+				stop_note = out->exhausted ?
+					"not executed: the plan had held its locks for migrate.plan_lock_timeout" :
+					"not executed: an earlier statement of the migration was not executed";
 				break;
 			}
 
 			before = held_locks(&nbefore);
-			one.count = one.allocated = 1;
-			one.items = (Statement *) stmt;
 			running = true;
 			start = GetCurrentTimestamp();
-			execute_script(&lm.up, &one, execute_spi_statement);
+			execute_until(&lm.up, stmt, deadline);
 			row->duration_us = GetCurrentTimestamp() - start;
 			running = false;
 			row->executed = true;
@@ -524,6 +792,20 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 					ReleaseSysCache(tup);
 				}
 			}
+			large = large_relation_locked(before, nbefore, after, nafter, rels);
+			if (large)
+			{
+				/* too late not to run it; not too late to stop there */
+				if (row->rel == NULL)
+					row->rel = large;
+				row->note = too_large_note("executed, but it locked table \"%s\", which is %s, larger than migrate.plan_max_table_size",
+										   large);
+				emit_row(out, row);
+				failing = NULL;
+				stopped = true;
+				stop_note = "not executed: an earlier statement of the migration was not executed";
+				break;
+			}
 			emit_row(out, row);
 			failing = NULL;
 			MemoryContextSwitchTo(cxt);
@@ -537,6 +819,7 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 		ErrorData  *edata;
 		int			error_line = script_error_line;
 		int			check_line = script_check_line();
+		bool		budget_spent;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -546,8 +829,14 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 		CurrentResourceOwner = owner;
 		caught = true;
 
-		/* a cancel stops the plan; a statement timeout is the statement's */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+		/*
+		 * A cancel stops the plan; a statement timeout is the statement's,
+		 * and so is the end of the budget, after which nothing is run.
+		 */
+		budget_spent = running && deadline != 0 &&
+			edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			GetCurrentTimestamp() >= deadline;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !budget_spent &&
 			!(running && migrate_statement_timeout > 0))
 			ReThrowError(edata);
 
@@ -562,8 +851,14 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 				if (error_line > 0)
 					failing->line = error_line;
 			}
-			emit_row(out, failing);
 			stop_note = "not executed: an earlier statement of the migration failed";
+			if (budget_spent)
+			{
+				out->exhausted = true;
+				failing->note = "canceled: the plan had held its locks for migrate.plan_lock_timeout";
+				stop_note = "not executed: the plan had held its locks for migrate.plan_lock_timeout";
+			}
+			emit_row(out, failing);
 		}
 		else
 		{
@@ -593,6 +888,11 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
+	/* a migration rolled back releases its locks; kept, the plan holds them */
+	if (!stopped && !no_transaction)
+		out->kept++;
+	else if (out->kept == 0)
+		out->hold_start = 0;
 
 	/* what was left of the migration after it stopped */
 	if (stopped && stmts)
@@ -630,8 +930,11 @@ run_plan(const Folder *folder, const char *format, ResultSink *sink)
 	PlanOutput	out;
 	MemoryContext per_migration;
 
+	memset(&out, 0, sizeof(out));
 	out.sink = sink;
 	out.owner = owner;
+	out.budget = migrate_plan_lock_timeout > 0 ? migrate_plan_lock_timeout :
+		migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
 	per_migration = AllocSetContextCreate(cxt, "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -641,6 +944,7 @@ run_plan(const Folder *folder, const char *format, ResultSink *sink)
 	{
 		MigrationSet *set;
 		bool	   *is_applied;
+		bool		released = false;
 
 		take_run_lock(false);
 		set = source_load(folder, format, DEBUG1);
@@ -656,6 +960,14 @@ run_plan(const Folder *folder, const char *format, ResultSink *sink)
 			plan_migration(&out, set, m);
 			MemoryContextSwitchTo(cxt);
 			MemoryContextReset(per_migration);
+			if (out.exhausted && !released)
+			{
+				/* nothing more is run: release every lock right away */
+				RollbackAndReleaseCurrentSubTransaction();
+				BeginInternalSubTransaction(NULL);
+				MemoryContextSwitchTo(cxt);
+				released = true;
+			}
 		}
 	}
 	PG_CATCH();

@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes;
 use FindBin;
 use lib $FindBin::RealBin;
 use PgMigrateTest;
@@ -62,5 +63,30 @@ $holder->quit;
 is( $node->safe_psql('postgres', "SET migrate.plan_lock_timeout = '5s'; $plan"),
 	"0001_alter_busy 1 true ok\n0001_alter_busy 3 true ok\n0002_free 1 true ok",
 	'every statement runs once the table is free');
+
+# The locks of a migration the plan keeps (later migrations build on it)
+# are held for at most migrate.plan_lock_timeout, not for as long as the
+# later migrations take: an application's SELECT on a table the first
+# migration locked waits for the budget at most, not for the slow second
+# migration, which is canceled, and nothing after it is executed.
+$node->safe_psql('postgres', 'CREATE TABLE app (id int); INSERT INTO app VALUES (1)');
+my $slow = PostgreSQL::Test::Utils::tempdir;
+write_migration($slow, '0001_alter_app.sql', "ALTER TABLE app ADD COLUMN note text;\n");
+write_migration($slow, '0002_slow.sql', "SELECT pg_sleep(60);\n");
+write_migration($slow, '0003_after.sql', "CREATE TABLE after_slow (id int);\n");
+my $planner = $node->background_psql('postgres');
+$planner->query_until(qr/started/,
+	"SET migrate.plan_lock_timeout = '2s';\n\\echo started\n"
+	  . "SELECT migration || ' ' || executed || ' ' || coalesce(note, error, 'ok') FROM migrate.plan('$slow');\n");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'app' AND l.mode = 'AccessExclusiveLock' AND l.granted"),
+	'(the plan holds its lock on app)');
+$t0 = Time::HiRes::time();
+is($node->safe_psql('postgres', 'SELECT count(*) FROM app'), '1', "the application's SELECT on app went through");
+my $waited = Time::HiRes::time() - $t0;
+ok($waited < 20, "it waited for the plan's budget, not for the slow migration (${waited}s)");
+$planner->quit;
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'app'"),
+	'0', 'no lock is left on app');
 
 done_testing();
