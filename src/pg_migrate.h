@@ -219,6 +219,11 @@ extern const MigrationFormat dbmate_format;
 extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 
+/* format_foreign.c: files of the tools pg_migrate does not read yet */
+extern void foreign_check_folder(const Folder *folder, List *files);
+extern void foreign_check_script(const struct MigrationSet *set,
+								 const Migration *m, const Script *up);
+
 /* source.c: helpers the formats share */
 extern Migration *source_add(MigrationSet *set, const char *name,
 							 const char *version, const char *up_file);
@@ -350,6 +355,9 @@ extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
 extern void script_error_pop(ScriptErrorContext *ctx);
 extern int	script_line_at(const Script *script, int offset);
 extern int	script_chars_to_bytes(const char *s, int nchars);
+typedef int (*CommentLineMatch) (const char *line, int len, void *arg);
+extern int	script_find_comment_line(const Script *script, CommentLineMatch match,
+									 void *arg, int *offset);
 extern void checksum_hex(const char *data, size_t len, char *out);
 
 /* execute.c */

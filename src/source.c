@@ -284,6 +284,9 @@ detect_format(const Folder *folder, List *files, int elevel)
 	StringInfoData names;
 	ListCell   *lc;
 
+	/* another tool's markers make the folder that tool's, not plain */
+	foreign_check_folder(folder, files);
+
 	for (int i = 0; i < lengthof(formats); i++)
 	{
 		const MigrationFormat *f = formats[i];
@@ -399,6 +402,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(tmp);
 		migration_load(set, &set->items[i], &lm, false);
+		foreign_check_script(set, &set->items[i], &lm.up);
 		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
