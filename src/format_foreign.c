@@ -57,7 +57,10 @@ static const ForeignTool tools[] = {
 	{"dbmate", "dbmate", {NULL}, {"migrate:down"}, true, false, STARTS_DOWN}
 };
 
-/* What a matcher looks for: down markers only, or up markers too */
+/*
+ * What a matcher looks for: down markers only, or up markers too (while
+ * detecting, when the folder's format is not known yet: NULL)
+ */
 typedef struct MarkerQuery
 {
 	bool		with_up;
@@ -115,13 +118,14 @@ match_marker(const char *line, int len, void *arg)
 	{
 		const ForeignTool *tool = &tools[i];
 
-		if (tool->format != NULL && q->format != NULL &&
-			strcmp(tool->format, q->format->name) == 0)
+		/* a format pg_migrate reads is detected by its own rules */
+		if (tool->format != NULL &&
+			(q->format == NULL || strcmp(tool->format, q->format->name) == 0))
 			continue;
 		for (int j = 0; j < lengthof(tool->down) && tool->down[j]; j++)
 			if (marker_matches(tool, tool->down[j], words))
 				return 2 + 2 * i;
-		if (q->with_up && tool->format == NULL)
+		if (q->with_up)
 			for (int j = 0; j < lengthof(tool->up) && tool->up[j]; j++)
 				if (marker_matches(tool, tool->up[j], words))
 					return 1 + 2 * i;
