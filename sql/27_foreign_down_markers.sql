@@ -72,4 +72,23 @@ SELECT fm_note_count();
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/foreign/in_literals');
 SELECT name FROM migrate.rollback('0001_markers_as_text');
 
+-- In the plain format "<name>_down.sql" is the down script of
+-- "<name>.sql": apply and run say so when they apply the pair (it may be
+-- meant as a migration of its own, "0002_slow_down"); status, called often,
+-- does not; ".down.sql" says it itself.
+SELECT name, action FROM migrate.apply('{
+  "0001_fm_a.sql": "CREATE TABLE fm_a ();\n",
+  "0001_fm_a.down.sql": "DROP TABLE fm_a;\n",
+  "0002_fm_b.sql": "CREATE TABLE fm_b ();\n",
+  "0002_fm_b_down.sql": "DROP TABLE fm_b;\n"
+}'::jsonb);
+SELECT name, state FROM migrate.status('{
+  "0001_fm_a.sql": "CREATE TABLE fm_a ();\n",
+  "0001_fm_a.down.sql": "DROP TABLE fm_a;\n",
+  "0002_fm_b.sql": "CREATE TABLE fm_b ();\n",
+  "0002_fm_b_down.sql": "DROP TABLE fm_b;\n"
+}'::jsonb);
+SELECT name FROM migrate.rollback('0001_fm_a');
+SELECT to_regclass('fm_b') IS NULL AS fm_b_dropped;
+
 DROP TABLE fm_users;

@@ -218,6 +218,8 @@ extern const MigrationFormat golang_format;
 extern const MigrationFormat dbmate_format;
 extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
+extern void plain_note_down_file(const struct MigrationSet *set,
+								 const Migration *m);
 
 /* format_foreign.c: files of the tools pg_migrate does not read yet */
 extern void foreign_check_folder(const Folder *folder, List *files);
@@ -318,6 +320,7 @@ extern void tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
 
 /* tool_table.c: what the runner asks of the format's interop */
 extern void interop_adopt(MigrationSet *set, const bool *applied);
+extern void interop_prepare(const MigrationSet *set);
 extern void interop_record(const MigrationSet *set, const Migration *m);
 extern void interop_forget(const struct AppliedMigration *am);
 extern void interop_check_forget(List *targets);
