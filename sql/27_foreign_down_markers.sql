@@ -34,6 +34,10 @@ CALL migrate.run('{
   "0002_email.sql": "ALTER TABLE fm_users ADD COLUMN email text;\n\n  -- +goose Down\nALTER TABLE fm_users DROP COLUMN email;\n"
 }'::jsonb);
 
+-- a marker is a comment line wherever it stands, also inside a statement
+SELECT * FROM migrate.status('{
+  "0001_t.sql": "CREATE TABLE fm_t (\n  a int\n-- +goose Down\n);\n"
+}'::jsonb, format => 'plain');
 -- a goose file without a down section is plain SQL when the format is named
 SELECT name, state FROM migrate.status('{
   "00001_add_email.sql": "-- +goose Up\nALTER TABLE fm_users ADD COLUMN email text;\n"
