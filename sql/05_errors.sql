@@ -15,7 +15,8 @@ SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty_folder');
 \! echo 'SELECT 1;' > /tmp/pg_migrate_regress/errors/empty_folder/notes.txt
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty_folder');
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty_folder', format => 'liquibase');
--- with the format named, an empty folder simply has nothing pending
+-- with the format named too: a deploy that names its format is told,
+-- rather than silently doing nothing
 SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/errors/empty_folder', format => 'plain');
 
 -- A file the server cannot read

@@ -47,3 +47,7 @@ SELECT name, action FROM migrate.rollback('20240104000000_accounts_email_idx');
 DROP INDEX accounts_email_idx;
 DELETE FROM migrate.migrations WHERE name = '20240104000000_accounts_email_idx';
 SELECT name, action FROM migrate.rollback('20240101120000_create_accounts');
+-- dbmate's table, created before the first migration as dbmate does
+-- (the row of the migration deleted by hand above stays)
+SELECT count(*) AS dbmate_rows FROM schema_migrations;
+DROP TABLE schema_migrations;

@@ -25,3 +25,7 @@ SELECT to_regclass('gd_a') AS gd_a;
 
 -- clean up
 SELECT name, action FROM migrate.rollback('1_create_users');
+-- golang-migrate's table: created before the first migration, as
+-- golang-migrate does; no row once nothing is applied
+SELECT count(*) AS golang_rows FROM schema_migrations;
+DROP TABLE schema_migrations;

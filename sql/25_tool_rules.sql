@@ -13,7 +13,7 @@ SELECT name, down_sql IS NULL AS no_down FROM migrate.migrations
 WHERE name IN ('1_create', '2_noop') ORDER BY name;
 SELECT name, action FROM migrate.rollback('2_noop');
 DELETE FROM migrate.migrations WHERE name IN ('1_create', '2_noop');
-DROP TABLE rules_empty_down, rules_noop_down;
+DROP TABLE rules_empty_down, rules_noop_down, schema_migrations;
 
 -- 2. A file wrapped in its own BEGIN; ... COMMIT; runs in pg_migrate's
 -- transaction; transaction control anywhere else is still refused
@@ -36,6 +36,7 @@ SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/rules/wrapped_bad');
 CALL migrate.run('/tmp/pg_migrate_regress/rules/wrapped_bad');
 SELECT to_regclass('rules_notx') AS created;
 DELETE FROM migrate.history WHERE name = '1_notx';
+DROP TABLE schema_migrations;
 
 -- 3. A drizzle .sql file the journal does not list is ignored, with a
 -- warning, as drizzle-orm's migrator ignores it
@@ -59,7 +60,7 @@ DROP TABLE rules_broken;
 CALL migrate.run('/tmp/pg_migrate_regress/rules/dbmate_down');
 SELECT name, action FROM migrate.rollback('20240101000000_broken');
 DELETE FROM migrate.migrations WHERE name = '20240101000000_broken';
-DROP TABLE rules_dbmate;
+DROP TABLE rules_dbmate, schema_migrations;
 
 -- 5. A migration made only of statements that run outside a transaction
 -- block runs outside one in run(), with a NOTICE; apply() refuses it, and

@@ -10,8 +10,8 @@
  * strings.  It inserts the row in the migration's transaction and deletes
  * it on rollback; pg_migrate does the same.  dbmate looks for the table in
  * the current schema (or the first schema of its URL's search_path, or
- * the schema given with --migrations-table), and creates it at its first
- * run: pg_migrate does not, as a database without it never saw dbmate.
+ * the schema given with --migrations-table), and creates it before it
+ * runs the first migration: pg_migrate does the same.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "utils/builtins.h"
 
 #include "pg_migrate.h"
@@ -30,6 +31,7 @@ static void dbmate_adopt(ToolTable *t, MigrationSet *set, const bool *applied);
 static bool dbmate_record(ToolTable *t, const MigrationSet *set,
 						  const Migration *m);
 static bool dbmate_forget(ToolTable *t, const AppliedMigration *am);
+static void dbmate_create(const char *schema, const char *name);
 
 static const ToolTableSpec dbmate_table = {
 	"dbmate", NULL, "schema_migrations",
@@ -40,8 +42,22 @@ static const ToolTableSpec dbmate_table = {
 };
 
 const ToolInterop dbmate_interop = {
-	&dbmate_table, NULL, dbmate_adopt, dbmate_record, dbmate_forget, NULL
+	&dbmate_table, dbmate_create, dbmate_adopt, dbmate_record, dbmate_forget, NULL
 };
+
+/*
+ * Create the table as dbmate's postgres driver does before it runs the
+ * first migration (qualified type names and IF NOT EXISTS: see
+ * golang_create).
+ */
+static void
+dbmate_create(const char *schema, const char *name)
+{
+	spi_run(psprintf("CREATE TABLE IF NOT EXISTS %s ("
+					 " version pg_catalog.varchar(128) PRIMARY KEY)",
+					 quote_qualified_identifier(schema, name)),
+			0, NULL, NULL, NULL, SPI_OK_UTILITY);
+}
 
 /* The versions dbmate (or we) recorded */
 static List *

@@ -189,6 +189,27 @@ scan_numbered(MigrationSet *set, List *files, bool golang)
 	pfree(nf);
 }
 
+/*
+ * In the plain format "0007_x_down.sql" is the down script of "0007_x.sql",
+ * but it may as well be meant as a migration of its own ("0007_slow_down"):
+ * say so when the pair is applied, which records that down script.
+ */
+void
+plain_note_down_file(const MigrationSet *set, const Migration *m)
+{
+	size_t		len;
+
+	if (set->format != &plain_format || m->down_file == NULL)
+		return;
+	len = strlen(m->down_file);
+	if (len > 9 && strcmp(m->down_file + len - 9, "_down.sql") == 0)
+		ereport(NOTICE,
+				(errmsg("file \"%s\" is taken as the down script of \"%s\"",
+						m->down_file, m->up_file),
+				 errhint("Rename it \"%s.down.sql\" to say so, or rename it if it is a migration of its own.",
+						 m->name)));
+}
+
 static void
 plain_scan(MigrationSet *set, List *files)
 {

@@ -16,8 +16,9 @@
  * version", after the first migration was rolled back); pg_migrate deletes
  * the rows and inserts the same one, which needs no lock that would stop
  * readers.  The table is looked for in the current schema, as
- * golang-migrate does (unless x-migrations-table says otherwise); it
- * creates it at its first run, pg_migrate does not.
+ * golang-migrate does (unless x-migrations-table says otherwise), and
+ * created there before the first migration pg_migrate runs, as
+ * golang-migrate creates it before running any.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -28,6 +29,7 @@
 #include <limits.h>
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "utils/builtins.h"
 
 #include "pg_migrate.h"
@@ -48,6 +50,7 @@ static bool golang_record(ToolTable *t, const MigrationSet *set,
 						  const Migration *m);
 static bool golang_forget(ToolTable *t, const AppliedMigration *am);
 static void golang_check(ToolTable *t);
+static void golang_create(const char *schema, const char *name);
 
 static const ToolTableSpec golang_table = {
 	"golang-migrate", NULL, "schema_migrations",
@@ -58,9 +61,25 @@ static const ToolTableSpec golang_table = {
 };
 
 const ToolInterop golang_interop = {
-	&golang_table, NULL, golang_adopt, golang_record, golang_forget,
+	&golang_table, golang_create, golang_adopt, golang_record, golang_forget,
 	golang_check
 };
+
+/*
+ * Create the table as golang-migrate's postgres driver does before it runs
+ * the first migration.  Type names are qualified, as the caller's
+ * search_path might put others first; another session might create it
+ * meanwhile: IF NOT EXISTS, and the caller checks what it finds.
+ */
+static void
+golang_create(const char *schema, const char *name)
+{
+	spi_run(psprintf("CREATE TABLE IF NOT EXISTS %s ("
+					 " version pg_catalog.int8 NOT NULL PRIMARY KEY,"
+					 " dirty pg_catalog.bool NOT NULL)",
+					 quote_qualified_identifier(schema, name)),
+			0, NULL, NULL, NULL, SPI_OK_UTILITY);
+}
 
 /*
  * A migration's version as golang-migrate reads it from the file name: the

@@ -218,6 +218,13 @@ extern const MigrationFormat golang_format;
 extern const MigrationFormat dbmate_format;
 extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
+extern void plain_note_down_file(const struct MigrationSet *set,
+								 const Migration *m);
+
+/* format_foreign.c: files of the tools pg_migrate does not read yet */
+extern void foreign_check_folder(const Folder *folder, List *files);
+extern void foreign_check_script(const struct MigrationSet *set,
+								 const Migration *m, const Script *up);
 
 /* source.c: helpers the formats share */
 extern Migration *source_add(MigrationSet *set, const char *name,
@@ -313,6 +320,7 @@ extern void tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
 
 /* tool_table.c: what the runner asks of the format's interop */
 extern void interop_adopt(MigrationSet *set, const bool *applied);
+extern void interop_prepare(const MigrationSet *set);
 extern void interop_record(const MigrationSet *set, const Migration *m);
 extern void interop_forget(const struct AppliedMigration *am);
 extern void interop_check_forget(List *targets);
@@ -350,6 +358,9 @@ extern void script_error_push(ScriptErrorContext *ctx, const Script *script);
 extern void script_error_pop(ScriptErrorContext *ctx);
 extern int	script_line_at(const Script *script, int offset);
 extern int	script_chars_to_bytes(const char *s, int nchars);
+typedef int (*CommentLineMatch) (const char *line, int len, void *arg);
+extern int	script_find_comment_line(const Script *script, CommentLineMatch match,
+									 void *arg, int *offset);
 extern void checksum_hex(const char *data, size_t len, char *out);
 
 /* execute.c */

@@ -166,24 +166,33 @@ failed_by_index(const MigrationSet *set)
 static int
 target_index(const MigrationSet *set, const bool *is_applied, const char *target)
 {
+	const Migration *named;
 	int			found = -1;
 
 	if (target == NULL)
 		return set->count - 1;
-	for (int i = 0; i < set->count; i++)
+
+	/*
+	 * A name names one migration, whatever the versions: date-named files
+	 * ("2019-01-01-000001_a", "2019-01-02-000001_b") share version 2019.
+	 */
+	named = source_find(set, target);
+	if (named)
+		found = named - set->items;
+	for (int i = 0; i < set->count && found < 0; i++)
 	{
 		const Migration *m = &set->items[i];
 
-		if (strcmp(m->name, target) == 0 ||
-			(!m->repeatable && version_cmp(m->version, target) == 0 &&
-			 isdigit((unsigned char) target[0])))
+		if (!m->repeatable && version_cmp(m->version, target) == 0 &&
+			isdigit((unsigned char) target[0]))
 		{
-			if (found >= 0 && strcmp(m->name, target) != 0)
+			if (i + 1 < set->count && !set->items[i + 1].repeatable &&
+				version_cmp(set->items[i + 1].version, target) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("target \"%s\" names more than one migration", target),
 						 errdetail("Migrations \"%s\" and \"%s\" both have version %s.",
-								   set->items[found].name, m->name, m->version),
+								   m->name, set->items[i + 1].name, m->version),
 						 errhint("Name the target migration by its name.")));
 			found = i;
 		}
@@ -296,6 +305,7 @@ plan_run(RunPlan *plan, const Folder *folder, const RunOptions *opts,
 			continue;
 		MemoryContextSwitchTo(plan->per_migration);
 		migration_load(plan->set, m, &lm, true);
+		plain_note_down_file(plan->set, m);
 		PG_TRY();
 		{
 			check_pending(plan->set, m, &lm, mode == MODE_APPLY);
@@ -466,6 +476,7 @@ run_apply(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		else
 		{
 			load_as_checked(plan.set, m, &lm);
+			interop_prepare(plan.set);
 			emit(sink, m->name, "applied", apply_one(plan.set, m, &lm, MODE_APPLY));
 		}
 		MemoryContextSwitchTo(old);
@@ -511,6 +522,8 @@ run_one(const MigrationSet *set, const Migration *m)
 	ErrorData  *edata;
 	List	   *invalid;
 
+	/* committed with the migration, or before the worker runs it */
+	interop_prepare(set);
 	if (m->no_transaction)
 	{
 		at.invalid_before = invalid_indexes();

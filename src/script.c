@@ -862,3 +862,194 @@ script_all_top_level(const StatementList *statements)
 			return false;
 	return statements->count > 0;
 }
+
+/* A comment line that matched, while script_find_comment_line() decides */
+typedef struct CommentCandidate
+{
+	int			offset;			/* of its "--", in the text scanned */
+	int			len;			/* up to the end of the line, without \r */
+	int			match;			/* what the matcher returned */
+} CommentCandidate;
+
+/*
+ * Whether the candidate comment line at c, which follows the token that
+ * starts at tok_start, is inside that token: a string, a quoted name or a
+ * dollar-quoted body that spans lines.  value is the token's value as the
+ * scanner decoded it, or NULL when the token cannot span lines.  A line
+ * inside a literal is in its value after a newline; same_before candidates
+ * of the same text come earlier after that token, and the value must hold
+ * one more of them.
+ */
+static bool
+candidate_in_literal(const char *text, const CommentCandidate *c,
+					 const char *value, int same_before)
+{
+	char	   *needle;
+	const char *p;
+	int			found = 0;
+
+	if (value == NULL)
+		return false;
+	needle = psprintf("\n%.*s", c->len, text + c->offset);
+	for (p = value; (p = strstr(p, needle)) != NULL; p++)
+		if (found++ == same_before)
+			break;
+	pfree(needle);
+	return p != NULL;
+}
+
+/*
+ * Whether the token the scanner returned at start can hold a newline: a
+ * quoted string (also E'', B'', X'', U&''), a quoted name or a
+ * dollar-quoted string.  Told from its first characters, as the token
+ * codes of the grammar are not part of every server's headers; a '$'
+ * returned as a single character or starting a parameter ($1) is none.
+ */
+static bool
+token_is_literal(const char *text, int start, int tok)
+{
+	const char *t = text + start;
+
+	if (tok < 256)
+		return false;
+	if (t[0] == '\'' || t[0] == '"')
+		return true;
+	if (t[0] == '$')
+		return !isdigit((unsigned char) t[1]);
+	if (strchr("eEbBxX", t[0]) && t[1] == '\'')
+		return true;
+	return (t[0] == 'u' || t[0] == 'U') && t[1] == '&' &&
+		(t[2] == '\'' || t[2] == '"');
+}
+
+/*
+ * The first comment line of a script that match() accepts: a line whose
+ * first non-blank characters are "--", outside any string, quoted name or
+ * dollar-quoted body (where it is text, not a comment).  match() gets the
+ * line from its "--" to its end; what it returns (nonzero when it accepts
+ * the line) is returned, and *offset set to the byte offset of the "--" in
+ * script->sql.  0 when no line matches.
+ *
+ * Lines are looked at first; only a script with a matching line is run
+ * through the server's scanner, which tells the lines outside literals
+ * from those inside one.
+ */
+int
+script_find_comment_line(const Script *script, CommentLineMatch match,
+						 void *arg, int *offset)
+{
+	int			bom = script_bom_length(script->sql);
+	const char *text = script->sql + bom;
+	CommentCandidate *cands = NULL;
+	int			ncands = 0;
+	int			allocated = 0;
+	int			result = 0;
+	const char *line;
+
+	for (line = text; *line; line++)
+	{
+		const char *p = line;
+		const char *eol;
+		int			m;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+		if (p[0] == '-' && p[1] == '-')
+		{
+			int			len = eol - p;
+
+			if (len > 0 && p[len - 1] == '\r')
+				len--;
+			if ((m = match(p, len, arg)) != 0)
+			{
+				if (ncands == allocated)
+				{
+					allocated = Max(allocated * 2, 4);
+					cands = cands ? repalloc(cands, sizeof(CommentCandidate) * allocated) :
+						palloc(sizeof(CommentCandidate) * allocated);
+				}
+				cands[ncands].offset = p - text;
+				cands[ncands].len = len;
+				cands[ncands].match = m;
+				ncands++;
+			}
+		}
+		line = eol;
+		if (*line == '\0')
+			break;
+	}
+
+	if (ncands > 0)
+	{
+		ScriptErrorContext ctx;
+		MemoryContext scan_cxt,
+					token_cxt,
+					old;
+		core_yyscan_t scanner;
+		core_yy_extra_type yyextra;
+		core_YYSTYPE yylval;
+		int			yylloc;
+		int			tok;
+		char	   *value = NULL;	/* of the latest token, when a literal */
+		int			next = 0;
+		int			first_after = 0;	/* first candidate after the token */
+
+		script_error_push(&ctx, script);
+		ctx.sql = text;
+		ctx.line = script->first_line;
+		scan_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate scanner",
+										 ALLOCSET_DEFAULT_SIZES);
+		token_cxt = AllocSetContextCreate(scan_cxt, "pg_migrate tokens",
+										  ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(scan_cxt);
+		scanner = scanner_init(text, &yyextra, &ScanKeywords, ScanKeywordTokens);
+		yyextra.escape_string_warning = false;
+
+		for (;;)
+		{
+			MemoryContextSwitchTo(token_cxt);
+			tok = core_yylex(&yylval, &yylloc, scanner);
+			MemoryContextSwitchTo(scan_cxt);
+
+			/* the candidates before this token follow the previous one */
+			while (next < ncands && (tok == 0 || cands[next].offset < yylloc))
+			{
+				int			same_before = 0;
+
+				for (int i = first_after; i < next; i++)
+					if (cands[i].len == cands[next].len &&
+						strncmp(text + cands[i].offset, text + cands[next].offset,
+								cands[i].len) == 0)
+						same_before++;
+				if (!candidate_in_literal(text, &cands[next], value, same_before))
+				{
+					result = cands[next].match;
+					*offset = bom + cands[next].offset;
+					break;
+				}
+				next++;
+			}
+			if (result != 0 || next == ncands || tok == 0)
+				break;
+
+			/* keep the value of a literal only until the next token */
+			if (value)
+				pfree(value);
+			value = token_is_literal(text, yylloc, tok) ?
+				pstrdup(yylval.str) : NULL;
+			first_after = next;
+			MemoryContextReset(token_cxt);
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		MemoryContextSwitchTo(old);
+		scanner_finish(scanner);
+		MemoryContextDelete(scan_cxt);
+		script_error_pop(&ctx);
+		pfree(cands);
+	}
+	return result;
+}

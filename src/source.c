@@ -25,6 +25,9 @@ static const MigrationFormat *const formats[] = {
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static const MigrationFormat *find_format(const char *name);
+static char *file_names(List *files);
+static void no_migrations_error(const Folder *folder, List *files,
+								const MigrationFormat *format);
 static int	compare_migrations(const void *a, const void *b);
 static int	compare_by_name(const void *a, const void *b);
 static const char *next_version_part(const char *end);
@@ -269,6 +272,62 @@ find_format(const char *name)
 }
 
 /*
+ * The first few file names of a listing, for messages.  File names and
+ * counts describe the folder's listing: only a caller that could list it
+ * by other means is shown them (see folder_may_list).
+ */
+static char *
+file_names(List *files)
+{
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&names);
+	foreach(lc, files)
+	{
+		if (foreach_current_index(lc) == 5)
+		{
+			appendStringInfo(&names, ", ...");
+			break;
+		}
+		appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "",
+						 (char *) lfirst(lc));
+	}
+	return names.data;
+}
+
+/*
+ * A folder with no migration in it: an error, whether its format was
+ * detected (format NULL) or named, as a deploy that finds nothing to run is
+ * more likely pointed at the wrong folder than done.
+ */
+static void
+no_migrations_error(const Folder *folder, List *files,
+					const MigrationFormat *format)
+{
+	bool		may_list = folder_may_list();
+	int			n = list_length(files);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_FILE),
+			 errmsg("no migrations found in folder \"%s\"", folder->name),
+			 !may_list ?
+			 errdetail("The folder holds no file named like a migration.") :
+			 n == 0 ?
+			 errdetail("The folder holds no files.") :
+			 format == NULL ?
+			 errdetail_plural("The folder holds %d file, not named like a migration: %s.",
+							  "The folder holds %d files, none named like a migration: %s.",
+							  n, n, file_names(files)) :
+			 errdetail_plural("The folder holds %d file, not a migration in %s format: %s.",
+							  "The folder holds %d files, none a migration in %s format: %s.",
+							  n, n, format->name, file_names(files)),
+			 format == NULL ?
+			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.") :
+			 errhint("Check the folder, and name the format its files are in, or pass format => 'auto' to detect it.")));
+}
+
+/*
  * Which format the folder is in.  A drizzle journal makes the numbered
  * .sql files beside it drizzle's; dbmate's files are plain ones with
  * "-- migrate:up" inside; golang-migrate's are plain ones that all end in
@@ -281,8 +340,9 @@ detect_format(const Folder *folder, List *files, int elevel)
 	const MigrationFormat *claimed[lengthof(formats)];
 	int			n = 0;
 	bool		may_list;
-	StringInfoData names;
-	ListCell   *lc;
+
+	/* another tool's markers make the folder that tool's, not plain */
+	foreign_check_folder(folder, files);
 
 	for (int i = 0; i < lengthof(formats); i++)
 	{
@@ -305,45 +365,16 @@ detect_format(const Folder *folder, List *files, int elevel)
 						claimed[0]->name)));
 		return claimed[0];
 	}
-
-	/*
-	 * File names and counts describe the folder's listing: only a caller
-	 * that could list it by other means is shown them (see folder_may_list).
-	 */
-	may_list = folder_may_list();
-	initStringInfo(&names);
-	foreach(lc, files)
-	{
-		if (!may_list)
-			break;
-		if (foreach_current_index(lc) == 5)
-		{
-			appendStringInfo(&names, ", ...");
-			break;
-		}
-		appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "",
-						 (char *) lfirst(lc));
-	}
-
 	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("no migrations found in folder \"%s\"", dir),
-				 !may_list ?
-				 errdetail("The folder holds no file named like a migration.") :
-				 list_length(files) == 0 ?
-				 errdetail("The folder holds no files.") :
-				 errdetail_plural("The folder holds %d file, not named like a migration: %s.",
-								  "The folder holds %d files, none named like a migration: %s.",
-								  list_length(files), list_length(files), names.data),
-				 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.")));
+		no_migrations_error(folder, files, NULL);
 
+	may_list = folder_may_list();
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("migrations folder \"%s\" matches more than one format", dir),
 			 may_list ?
 			 errdetail("It looks like %s and like %s: %s.",
-					   claimed[0]->name, claimed[1]->name, names.data) :
+					   claimed[0]->name, claimed[1]->name, file_names(files)) :
 			 errdetail("It looks like %s and like %s.",
 					   claimed[0]->name, claimed[1]->name),
 			 errhint("Keep one tool's migrations per folder, or name the format with format => '...'.")));
@@ -376,6 +407,15 @@ source_load(const Folder *folder, const char *format, int elevel)
 		set->format = find_format(format);
 
 	set->format->scan(set, files);
+
+	/*
+	 * A named format finds nothing where detection finds no format: the
+	 * same error (a drizzle journal without entries is no error: the
+	 * format claims its folder).
+	 */
+	if (set->count == 0 && !set->format->claims(folder, files))
+		no_migrations_error(folder, files,
+							strcmp(format, "auto") == 0 ? NULL : set->format);
 	list_free_deep(files);
 
 	if (set->count > 1)
@@ -399,6 +439,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(tmp);
 		migration_load(set, &set->items[i], &lm, false);
+		foreign_check_script(set, &set->items[i], &lm.up);
 		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);

@@ -834,6 +834,25 @@ interop_record(const MigrationSet *set, const Migration *m)
 	tool_table_close(t);
 }
 
+/*
+ * Before the first migration that pg_migrate runs from a folder whose tool
+ * creates its table before running any (drizzle-orm, dbmate,
+ * golang-migrate), create it where it is missing, as the tool would: a
+ * migration may use the table (golang-migrate's projects alter
+ * schema_migrations), and would fail where the tool ran it.
+ */
+void
+interop_prepare(const MigrationSet *set)
+{
+	const ToolInterop *interop = set->format->interop;
+	ToolTable  *t;
+
+	if (interop == NULL || interop->create == NULL ||
+		(t = tool_table_open(interop->table, true, interop->create)) == NULL)
+		return;
+	tool_table_close(t);
+}
+
 /* The interop of the format a migration came from, by its name */
 static const ToolInterop *
 interop_of_format(const char *format)

@@ -208,8 +208,9 @@ sub psql_scripts
 	return ($ok, $err);
 }
 
-# The schema as pg_dump shows it, without pg_migrate's and drizzle's
-# tracking tables, and without the random key of \restrict lines
+# The schema as pg_dump shows it, without the tracking tables of pg_migrate,
+# drizzle-orm, dbmate and golang-migrate (pg_migrate creates the tools'
+# tables as they do), and without the random key of \restrict lines
 sub schema_of
 {
 	my ($db) = @_;
@@ -217,7 +218,7 @@ sub schema_of
 	IPC::Run::run(
 		[
 			'pg_dump', '--schema-only', '-N', 'migrate', '-N', 'drizzle',
-			'-d', $node->connstr($db)
+			'-T', '*.schema_migrations', '-d', $node->connstr($db)
 		],
 		'>', \$dump, '2>', \$err)
 	  or die "pg_dump of $db failed: $err";
