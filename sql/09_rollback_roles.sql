@@ -98,6 +98,40 @@ DELETE FROM migrate.migrations WHERE source LIKE '%/roles/escape';
 DELETE FROM migrate.history WHERE source LIKE '%/roles/escape';
 DROP FUNCTION roles_escape();
 DROP ROLE regress_roles_admin;
+-- Whoever replaces a stored down script with migrate.accept() must be able
+-- to act as the role it will run as: the deploy role cannot plant a down
+-- script in a migration the superuser applied, which a rollback by the
+-- superuser would run as the superuser.
+\! mkdir -p /tmp/pg_migrate_regress/roles/accept
+\! printf 'CREATE TABLE roles_accept_super (id int);\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.sql
+\! printf 'DROP TABLE roles_accept_super;\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.down.sql
+CREATE ROLE regress_roles_root SUPERUSER;
+SET ROLE regress_roles_root;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/accept');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION migrate.accept(text, text, text) TO regress_roles_deployer;
+\! printf 'ALTER ROLE regress_roles_deployer SUPERUSER;\nDROP TABLE roles_accept_super;\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.down.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0001_super');
+RESET ROLE;
+SELECT down_sql FROM migrate.migrations WHERE name = '0001_super';
+-- its own migration, the deploy role may accept; and the superuser may
+-- accept the deploy role's
+\! printf 'CREATE TABLE roles_accept_own (id int);\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/accept');
+\! printf 'DROP TABLE roles_accept_own;\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.down.sql
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0002_own');
+RESET ROLE;
+\! printf 'DROP TABLE roles_accept_own; -- reviewed\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.down.sql
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0002_own');
+SELECT action, name, performed_by = current_user AS by_me FROM migrate.history
+WHERE source LIKE '%/roles/accept' ORDER BY id;
+DELETE FROM migrate.migrations WHERE source LIKE '%/roles/accept';
+DELETE FROM migrate.history WHERE source LIKE '%/roles/accept';
+DROP TABLE roles_accept_super, roles_accept_own;
+DROP ROLE regress_roles_root;
+
 REVOKE ALL ON SCHEMA public FROM regress_roles_deployer;
 DROP OWNED BY regress_roles_deployer, regress_roles_other;
 DROP ROLE regress_roles_deployer, regress_roles_other;
