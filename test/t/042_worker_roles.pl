@@ -34,25 +34,15 @@ sub deployer_is_super
 		"SELECT rolsuper FROM pg_roles WHERE rolname = 'deployer'");
 }
 
-# The deploy role applies a migration whose down script, run outside a
-# transaction block, tries to become the superuser who rolls it back
-migration('0001_session.sql', "CREATE TABLE t1 (id int);\n");
-migration('0001_session.down.sql',
-	"-- migrate:no-transaction\nSET SESSION AUTHORIZATION $super;\n"
-	  . "ALTER ROLE deployer SUPERUSER;\nDROP TABLE t1;\n");
-$node->safe_psql('postgres', "CALL migrate.run('$dir')",
-	extra_params => [ '-U', 'deployer' ]);
-like(
-	error_of($node, 'postgres', "CALL migrate.run_rollback('0001_session')"),
-	qr/permission denied to set session authorization/,
-	'SET SESSION AUTHORIZATION in a no-transaction down script is refused');
-is(deployer_is_super(), 'f', 'and the deploy role did not become a superuser');
-is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM migrate.migrations WHERE name = '0001_session'"),
-	'1', 'the migration is still applied');
+# An up script run for a superuser session SET ROLE to the deploy role
+migration('0001_up.sql',
+	"-- migrate:no-transaction\nRESET ROLE;\n"
+	  . "CREATE TABLE up_ran_as AS SELECT current_user AS who;\n");
 $node->safe_psql('postgres',
-	"DELETE FROM migrate.migrations; DROP TABLE t1");
-unlink "$dir/0001_session.sql", "$dir/0001_session.down.sql";
+	"SET ROLE deployer; CALL migrate.run('$dir')");
+is($node->safe_psql('postgres', "SELECT who FROM up_ran_as"),
+	'deployer', 'an up script cannot RESET ROLE to the superuser who SET ROLE');
+is(deployer_is_super(), 'f', 'the deploy role is no superuser');
 
 # RESET ROLE goes back to the role that applied the migration, no further
 migration('0002_reset.sql', "CREATE TABLE t2 (id int);\n");
@@ -69,15 +59,25 @@ is( $node->safe_psql('postgres',
 		"SELECT performed_as FROM migrate.history WHERE name = '0002_reset' AND action = 'rollback'"),
 	'deployer', 'as history says');
 
-# An up script run for a superuser session SET ROLE to the deploy role
-migration('0003_up.sql',
-	"-- migrate:no-transaction\nRESET ROLE;\n"
-	  . "CREATE TABLE up_ran_as AS SELECT current_user AS who;\n");
+# The deploy role applies a migration whose down script, run outside a
+# transaction block, tries to become the superuser who rolls it back
+migration('0003_session.sql', "CREATE TABLE t3 (id int);\n");
+migration('0003_session.down.sql',
+	"-- migrate:no-transaction\nSET SESSION AUTHORIZATION $super;\n"
+	  . "ALTER ROLE deployer SUPERUSER;\nDROP TABLE t3;\n");
+$node->safe_psql('postgres', "CALL migrate.run('$dir')",
+	extra_params => [ '-U', 'deployer' ]);
+like(
+	error_of($node, 'postgres', "CALL migrate.run_rollback('0003_session')"),
+	qr/permission denied to set session authorization/,
+	'SET SESSION AUTHORIZATION in a no-transaction down script is refused');
+is(deployer_is_super(), 'f', 'and the deploy role did not become a superuser');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM migrate.migrations WHERE name = '0003_session'"),
+	'1', 'the migration is still applied');
 $node->safe_psql('postgres',
-	"SET ROLE deployer; CALL migrate.run('$dir')");
-is($node->safe_psql('postgres', "SELECT who FROM up_ran_as"),
-	'deployer', 'an up script cannot RESET ROLE to the superuser who SET ROLE');
-is(deployer_is_super(), 'f', 'the deploy role is no superuser');
+	"DELETE FROM migrate.migrations WHERE name = '0003_session'; DROP TABLE t3");
+unlink "$dir/0003_session.sql", "$dir/0003_session.down.sql";
 
 # A role that cannot log in: from PostgreSQL 17 the worker logs in as it
 # all the same; before, its no-transaction down script is refused before
