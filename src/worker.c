@@ -12,9 +12,9 @@
  * as (the caller's current user for an up script, the role that applied
  * the migration for a down script), so that RESET ROLE or SET SESSION
  * AUTHORIZATION in the script cannot reach a role the caller's session
- * could (a superuser who SET ROLE to a deploy role, or rolls back).  The caller hands the script
- * over in a DSM segment and reads the worker's notices and errors back
- * from a shm_mq, rethrowing them as its own.
+ * could (a superuser who SET ROLE to a deploy role, or rolls back).  The
+ * caller hands the script over in a DSM segment and reads the worker's
+ * notices and errors back from a shm_mq, rethrowing them as its own.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
