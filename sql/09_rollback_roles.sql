@@ -60,7 +60,7 @@ DROP ROLE regress_roles_gone;
 -- its rollback by the superuser fails.
 CREATE ROLE regress_roles_admin SUPERUSER;
 \! mkdir -p /tmp/pg_migrate_regress/roles/escape
-\! printf 'CREATE FUNCTION roles_escape() RETURNS void LANGUAGE plpgsql AS $f$BEGIN RESET ROLE; END$f$;\n' > /tmp/pg_migrate_regress/roles/escape/0001_reset.sql
+\! printf 'CREATE FUNCTION roles_escape() RETURNS void LANGUAGE plpgsql AS $f$BEGIN EXECUTE %s; END$f$;\n' "'SET ROLE regress_roles_admin'" > /tmp/pg_migrate_regress/roles/escape/0001_reset.sql
 \! printf 'SELECT 1;\nRESET ROLE;\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0001_reset.down.sql
 SET ROLE regress_roles_deployer;
 SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/escape');
@@ -75,7 +75,7 @@ SELECT name, action FROM migrate.rollback('0001_reset');
 \! printf 'SELECT 5;\n' > /tmp/pg_migrate_regress/roles/escape/0005_set_config.sql
 \! printf 'SELECT set_config(%s, %s, false);\nALTER ROLE regress_roles_deployer SUPERUSER;\n' "'role'" "'regress_roles_admin'" > /tmp/pg_migrate_regress/roles/escape/0005_set_config.down.sql
 \! printf 'SELECT 6;\n' > /tmp/pg_migrate_regress/roles/escape/0006_do.sql
-\! printf 'DO $$BEGIN\n  RESET ROLE;\n  ALTER ROLE regress_roles_deployer SUPERUSER;\nEND$$;\n' > /tmp/pg_migrate_regress/roles/escape/0006_do.down.sql
+\! printf 'DO $$BEGIN\n  EXECUTE %s;\n  ALTER ROLE regress_roles_deployer SUPERUSER;\nEND$$;\n' "'RESET ROLE'" > /tmp/pg_migrate_regress/roles/escape/0006_do.down.sql
 \! printf 'SELECT 7;\n' > /tmp/pg_migrate_regress/roles/escape/0007_function.sql
 \! printf 'SELECT roles_escape();\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0007_function.down.sql
 SET ROLE regress_roles_deployer;
