@@ -52,6 +52,86 @@ CREATE ROLE regress_roles_gone;
 SELECT name, action FROM migrate.rollback('0001_gone');
 
 DROP ROLE regress_roles_gone;
+
+-- A down script cannot leave the role it runs as: whoever rolls it back,
+-- RESET ROLE, SET [LOCAL] ROLE, SET SESSION AUTHORIZATION and set_config()
+-- are refused, also from a DO block or a function, and nothing is undone.
+-- Each migration is added to the folder, applied by the deploy role, and
+-- its rollback by the superuser fails.
+CREATE ROLE regress_roles_admin SUPERUSER;
+\! mkdir -p /tmp/pg_migrate_regress/roles/escape
+\! printf 'CREATE FUNCTION roles_escape() RETURNS void LANGUAGE plpgsql AS $f$BEGIN EXECUTE %s; END$f$;\n' "'SET ROLE regress_roles_admin'" > /tmp/pg_migrate_regress/roles/escape/0001_reset.sql
+\! printf 'SELECT 1;\nRESET ROLE;\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0001_reset.down.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/escape');
+RESET ROLE;
+SELECT name, action FROM migrate.rollback('0001_reset');
+\! printf 'SELECT 2;\n' > /tmp/pg_migrate_regress/roles/escape/0002_set.sql
+\! printf 'SET ROLE regress_roles_admin;\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0002_set.down.sql
+\! printf 'SELECT 3;\n' > /tmp/pg_migrate_regress/roles/escape/0003_local.sql
+\! printf 'SET LOCAL ROLE regress_roles_admin;\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0003_local.down.sql
+\! printf 'SELECT 4;\n' > /tmp/pg_migrate_regress/roles/escape/0004_session.sql
+\! printf 'SET SESSION AUTHORIZATION regress_roles_admin;\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0004_session.down.sql
+\! printf 'SELECT 5;\n' > /tmp/pg_migrate_regress/roles/escape/0005_set_config.sql
+\! printf 'SELECT set_config(%s, %s, false);\nALTER ROLE regress_roles_deployer SUPERUSER;\n' "'role'" "'regress_roles_admin'" > /tmp/pg_migrate_regress/roles/escape/0005_set_config.down.sql
+\! printf 'SELECT 6;\n' > /tmp/pg_migrate_regress/roles/escape/0006_do.sql
+\! printf 'DO $$BEGIN\n  EXECUTE %s;\n  ALTER ROLE regress_roles_deployer SUPERUSER;\nEND$$;\n' "'RESET ROLE'" > /tmp/pg_migrate_regress/roles/escape/0006_do.down.sql
+\! printf 'SELECT 7;\n' > /tmp/pg_migrate_regress/roles/escape/0007_function.sql
+\! printf 'SELECT roles_escape();\nALTER ROLE regress_roles_deployer SUPERUSER;\n' > /tmp/pg_migrate_regress/roles/escape/0007_function.down.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/escape');
+RESET ROLE;
+SELECT name, action FROM migrate.rollback('0007_function');
+DELETE FROM migrate.migrations WHERE name = '0007_function';
+SELECT name, action FROM migrate.rollback('0006_do');
+DELETE FROM migrate.migrations WHERE name = '0006_do';
+SELECT name, action FROM migrate.rollback('0005_set_config');
+DELETE FROM migrate.migrations WHERE name = '0005_set_config';
+SELECT name, action FROM migrate.rollback('0004_session');
+DELETE FROM migrate.migrations WHERE name = '0004_session';
+SELECT name, action FROM migrate.rollback('0003_local');
+DELETE FROM migrate.migrations WHERE name = '0003_local';
+SELECT name, action FROM migrate.rollback('0002_set');
+SELECT rolsuper AS deployer_is_superuser FROM pg_roles WHERE rolname = 'regress_roles_deployer';
+SELECT count(*) AS still_applied FROM migrate.migrations WHERE name LIKE '000%' AND source LIKE '%escape';
+DELETE FROM migrate.migrations WHERE source LIKE '%/roles/escape';
+DELETE FROM migrate.history WHERE source LIKE '%/roles/escape';
+DROP FUNCTION roles_escape();
+DROP ROLE regress_roles_admin;
+-- Whoever replaces a stored down script with migrate.accept() must be able
+-- to act as the role it will run as: the deploy role cannot plant a down
+-- script in a migration the superuser applied, which a rollback by the
+-- superuser would run as the superuser.
+\! mkdir -p /tmp/pg_migrate_regress/roles/accept
+\! printf 'CREATE TABLE roles_accept_super (id int);\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.sql
+\! printf 'DROP TABLE roles_accept_super;\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.down.sql
+CREATE ROLE regress_roles_root SUPERUSER;
+SET ROLE regress_roles_root;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/accept');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION migrate.accept(text, text, text) TO regress_roles_deployer;
+\! printf 'ALTER ROLE regress_roles_deployer SUPERUSER;\nDROP TABLE roles_accept_super;\n' > /tmp/pg_migrate_regress/roles/accept/0001_super.down.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0001_super');
+RESET ROLE;
+SELECT down_sql FROM migrate.migrations WHERE name = '0001_super';
+-- its own migration, the deploy role may accept; and the superuser may
+-- accept the deploy role's
+\! printf 'CREATE TABLE roles_accept_own (id int);\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.sql
+SET ROLE regress_roles_deployer;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/roles/accept');
+\! printf 'DROP TABLE roles_accept_own;\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.down.sql
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0002_own');
+RESET ROLE;
+\! printf 'DROP TABLE roles_accept_own; -- reviewed\n' > /tmp/pg_migrate_regress/roles/accept/0002_own.down.sql
+SELECT name, action FROM migrate.accept('/tmp/pg_migrate_regress/roles/accept', '0002_own');
+SELECT action, name, performed_by = current_user AS by_me FROM migrate.history
+WHERE source LIKE '%/roles/accept' ORDER BY id;
+DELETE FROM migrate.migrations WHERE source LIKE '%/roles/accept';
+DELETE FROM migrate.history WHERE source LIKE '%/roles/accept';
+DROP TABLE roles_accept_super, roles_accept_own;
+DROP ROLE regress_roles_root;
+
 REVOKE ALL ON SCHEMA public FROM regress_roles_deployer;
 DROP OWNED BY regress_roles_deployer, regress_roles_other;
 DROP ROLE regress_roles_deployer, regress_roles_other;

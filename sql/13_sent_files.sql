@@ -32,6 +32,9 @@ SELECT name, action FROM migrate.apply('{
   "0002_seed.down.sql": "DELETE FROM sent_users;\n"
 }'::jsonb, source => 'client:ci-runner:/app/db/migrations');
 SELECT count(*) FROM sent_users;
+-- a source that reads as a server folder's path is refused
+SELECT name, state FROM migrate.status('{"0001_users.sql": "SELECT 1;\n"}'::jsonb,
+                                       source => '/app/db/migrations');
 RESET ROLE;
 SELECT name, source, applied_by FROM migrate.migrations
 WHERE name IN ('0001_users', '0002_seed') ORDER BY id;

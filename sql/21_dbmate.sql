@@ -51,3 +51,32 @@ SELECT name, action FROM migrate.rollback('20240101120000_create_accounts');
 -- (the row of the migration deleted by hand above stays)
 SELECT count(*) AS dbmate_rows FROM schema_migrations;
 DROP TABLE schema_migrations;
+
+-- A row in dbmate's table counts only while no role but the table's owner
+-- (and the roles with its privileges) may write the table: PostgreSQL does
+-- not record who wrote a row, and a role allowed only to INSERT there must
+-- not make pg_migrate skip a migration
+\! mkdir -p /tmp/pg_migrate_regress/dbmate_guarded
+\! printf -- '-- migrate:up\nCREATE TABLE dbmate_guarded (id int);\n' > /tmp/pg_migrate_regress/dbmate_guarded/20240301000000_guarded.sql
+CREATE ROLE regress_dbmate_owner;
+CREATE ROLE regress_dbmate_writer;
+CREATE TABLE public.schema_migrations (version varchar(128) PRIMARY KEY);
+ALTER TABLE public.schema_migrations OWNER TO regress_dbmate_owner;
+GRANT INSERT ON public.schema_migrations TO regress_dbmate_writer;
+SET ROLE regress_dbmate_writer;
+INSERT INTO public.schema_migrations VALUES ('20240301000000');
+RESET ROLE;
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate_guarded');
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate_guarded');
+-- a grant to PUBLIC, on a column, counts too
+REVOKE INSERT ON public.schema_migrations FROM regress_dbmate_writer;
+GRANT UPDATE (version) ON public.schema_migrations TO PUBLIC;
+SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/dbmate_guarded');
+REVOKE UPDATE (version) ON public.schema_migrations FROM PUBLIC;
+-- a member of the owner role writes as the owner would
+GRANT regress_dbmate_owner TO regress_dbmate_writer;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/dbmate_guarded');
+SELECT to_regclass('dbmate_guarded') IS NULL AS not_run;
+DELETE FROM migrate.migrations WHERE name = '20240301000000_guarded';
+DROP TABLE public.schema_migrations;
+DROP ROLE regress_dbmate_owner, regress_dbmate_writer;

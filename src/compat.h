@@ -175,6 +175,16 @@ compat_can_set_role(Oid member, Oid role)
 #endif
 }
 
+/*
+ * PostgreSQL 17 lets a background worker log in as a role without LOGIN;
+ * the flag is defined in postmaster/bgworker.h, included where it is used
+ */
+#if PG_VERSION_NUM >= 170000
+#define COMPAT_BGWORKER_ANY_ROLE BGWORKER_BYPASS_ROLELOGINCHECK
+#else
+#define COMPAT_BGWORKER_ANY_ROLE 0
+#endif
+
 /* PostgreSQL 14 named pg_ls_dir's two forms by their arguments */
 #if PG_VERSION_NUM < 140000
 #define F_PG_LS_DIR_TEXT F_PG_LS_DIR_1ARG

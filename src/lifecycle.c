@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "pg_migrate.h"
 
 /* Names listed per state in migrate.check()'s error, before "and N more" */
@@ -51,6 +52,7 @@ static void record_without_running(const MigrationSet *set, Migration *m,
 								   const char *action);
 static void warn_drizzle_skips(const MigrationSet *set, const Migration *m);
 static int	baseline_end(const MigrationSet *set, const char *up_to);
+static void check_may_replace_scripts(const AppliedMigration *am);
 
 /*
  * What every function that writes the tracking tables does first: refuse
@@ -317,6 +319,31 @@ lifecycle_forget(const char *name, ResultSink *sink)
 }
 
 /*
+ * Refuse to replace the stored scripts of a migration applied by a role
+ * the caller cannot act as.  Its down script runs as that role at
+ * rollback, whoever rolls back: otherwise a role allowed to call accept
+ * could plant code for the superuser who applied a migration.  A role
+ * that no longer exists is refused too, as rollback refuses it, until a
+ * role of that name exists again.
+ */
+static void
+check_may_replace_scripts(const AppliedMigration *am)
+{
+	Oid			role = get_role_oid(am->applied_by, true);
+
+	if (OidIsValid(role) ? compat_can_set_role(GetUserId(), role) : superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to accept migration \"%s\"", am->name),
+			 errdetail("Its down script runs as role \"%s\", which applied it, and role \"%s\" cannot SET ROLE to it; nothing was recorded.",
+					   am->applied_by,
+					   GetUserNameFromId(GetUserId(), false)),
+			 errhint("Accept it as \"%s\", or as a member of that role.",
+					 am->applied_by)));
+}
+
+/*
  * migrate.accept(): record an applied migration's files as they are now,
  * after an edit made on purpose (a comment, line endings, a fixed down
  * script), so that drift stops failing.  Its place in the order, when and
@@ -342,6 +369,7 @@ lifecycle_accept(const Folder *folder, const char *format, const char *name,
 				 errmsg("migration \"%s\" is not applied", name),
 				 errdetail("Only the record of an applied migration can be accepted."),
 				 errhint("Apply it with migrate.apply(), or record it as applied without running it with migrate.mark_applied().")));
+	check_may_replace_scripts(am);
 
 	load_current(set, m, &lm);
 	if (strcmp(am->checksum, m->checksum) == 0 &&

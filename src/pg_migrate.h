@@ -383,7 +383,9 @@ extern List *indexes_left_invalid(const Script *script, List *before);
 extern char *drop_index_commands(List *indexes);
 
 /* worker.c */
-extern void worker_run_script(const Migration *m, const Script *script);
+extern void worker_run_script(const Migration *m, const Script *script,
+							  Oid role);
+extern bool worker_can_log_in_as(Oid role);
 
 /* lock_retry.c */
 extern int	lock_retry_count;

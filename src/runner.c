@@ -59,7 +59,7 @@ static void refuse_failed_again(const Migration *m, const FailedMigration *f,
 static Script down_script(const AppliedMigration *am, bool commits,
 						  bool *no_transaction);
 static StatementList *prepare_down(const Script *down, bool no_transaction);
-static List *rollback_targets(const char *name);
+static List *rollback_targets(const char *name, bool commits);
 static void rollback_migrations(const char *name);
 static void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
@@ -402,7 +402,7 @@ apply_one(const MigrationSet *set, const Migration *m,
 		/* plan_run() refused these for apply, and the file is unchanged */
 		if (mode != MODE_RUN)
 			elog(ERROR, "no-transaction migration \"%s\" in a transaction", m->name);
-		worker_run_script(m, &lm->up);
+		worker_run_script(m, &lm->up, GetUserId());
 	}
 	else
 	{
@@ -660,7 +660,7 @@ prepare_down(const Script *down, bool no_transaction)
  * the session must be allowed to SET ROLE to it.
  */
 static void
-check_rollback_targets(const char *name, List *targets)
+check_rollback_targets(const char *name, List *targets, bool commits)
 {
 	ListCell   *lc;
 
@@ -668,6 +668,7 @@ check_rollback_targets(const char *name, List *targets)
 	{
 		AppliedMigration *am = lfirst(lc);
 		Oid			role;
+		bool		no_transaction;
 
 		if (!am->has_down)
 			ereport(ERROR,
@@ -699,15 +700,28 @@ check_rollback_targets(const char *name, List *targets)
 							   GetUserNameFromId(GetSessionUserId(), false)),
 					 errhint("Roll it back as \"%s\", or as a member of that role.",
 							 am->applied_by)));
+		(void) down_script(am, commits, &no_transaction);
+		if (no_transaction && !worker_can_log_in_as(role))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot roll back migration \"%s\" as role \"%s\", which cannot log in",
+							am->name, am->applied_by),
+					 errdetail("Its down script runs outside a transaction block, in a background worker that logs in as the role that applied the migration, and before PostgreSQL 17 a background worker cannot log in as a role without LOGIN; nothing was undone."),
+					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand and delete its row from migrate.migrations.",
+							 quote_identifier(am->applied_by), am->name)));
 	}
 }
 
 /*
  * Undo one migration with its stored down script, run as the role that
- * applied it (SET ROLE, undone with the rest of the script's settings).
- * With commits (run_rollback()), a no-transaction down script runs in the
- * background worker, after a commit so that we hold no snapshot; the role
- * is taken after the commit, which would undo it.
+ * applied it, in a way the script cannot leave: the role that applied it
+ * wrote the script, and whoever rolls it back (a superuser, often) must
+ * not lend it more.  In the transaction, as a security-definer function
+ * runs (SECURITY_LOCAL_USERID_CHANGE), so that the server refuses SET
+ * ROLE, RESET ROLE and SET SESSION AUTHORIZATION in any form; a
+ * transaction abort restores our own user.  With commits (run_rollback()),
+ * a no-transaction down script runs in the background worker logged in as
+ * that role, after a commit so that we hold no snapshot.
  */
 static int64
 rollback_one(const AppliedMigration *am, const char *caller, bool commits)
@@ -717,7 +731,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	StatementList *stmts;
 	TimestampTz start;
 	int64		duration;
-	int			nest;
+	Oid			role = get_role_oid(am->applied_by, false);
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
@@ -725,20 +739,23 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)
-		COMPAT_SPI_COMMIT();
-	nest = NewGUCNestLevel();
-	(void) set_config_option("role", am->applied_by, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (no_transaction)
 	{
 		Migration	m = {0};
 
+		COMPAT_SPI_COMMIT();
 		m.name = am->name;
-		worker_run_script(&m, &down);
+		worker_run_script(&m, &down, role);
 	}
 	else
+	{
+		Oid			saved_user;
+		int			saved_context;
+
+		GetUserIdAndSecContext(&saved_user, &saved_context);
+		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 		execute_in_transaction(&down, stmts, true);
-	AtEOXact_GUC(false, nest);
+		SetUserIdAndSecContext(saved_user, saved_context);
+	}
 	duration = GetCurrentTimestamp() - start;
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by);
@@ -752,7 +769,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
  * down script, a role the session cannot become.
  */
 static List *
-rollback_targets(const char *name)
+rollback_targets(const char *name, bool commits)
 {
 	List	   *targets = tracking_rollback_targets(name);
 
@@ -765,7 +782,7 @@ rollback_targets(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no migration is applied, so there is nothing to roll back")));
-	check_rollback_targets(name, targets);
+	check_rollback_targets(name, targets, commits);
 	/* the tools' tables they will be removed from */
 	interop_check_forget(targets);
 	return targets;
@@ -790,7 +807,7 @@ run_rollback(const char *name, ResultSink *sink)
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
-	targets = rollback_targets(name);
+	targets = rollback_targets(name, false);
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -822,7 +839,7 @@ run_rollback(const char *name, ResultSink *sink)
 static void
 rollback_migrations(const char *name)
 {
-	List	   *targets = rollback_targets(name);
+	List	   *targets = rollback_targets(name, true);
 	const char *caller = GetUserNameFromId(GetUserId(), false);
 	ListCell   *lc;
 

@@ -61,7 +61,8 @@ check_file_name(const char *name)
 /*
  * A folder made of the files sent.  source is what the caller says the
  * folder is (the pg_migrate command sends "client:<host>:<path>"): it is
- * recorded as the migrations' source and named in messages.  Everything
+ * recorded as the migrations' source and named in messages, and must not
+ * begin with "/", as a server folder's path does.  Everything
  * wrong with the data is refused here, before anything runs.
  */
 Folder *
@@ -93,6 +94,19 @@ folder_sent(Jsonb *files, const char *source)
 					 errmsg("file \"%s\" in the files sent is not a string", key),
 					 errdetail("Each file's text is sent as a JSON string.")));
 	}
+
+	/*
+	 * A server folder is recorded by its absolute path: a sent folder named
+	 * like one would be taken for it in the tracking tables.
+	 */
+	if (source && source[0] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\" of the files sent looks like a folder on the database server",
+						source),
+				 errdetail("The tracking tables record a server folder's absolute path as its source, so the source of a folder sent as data must not begin with \"/\"."),
+				 errhint("Say where the files came from with a prefix, as the pg_migrate command does: source => 'client:<host>:%s'.",
+						 source)));
 
 	folder->files = files;
 	folder->source = source ? pstrdup(source) : NULL;

@@ -23,6 +23,11 @@
  * statistics objects); only an insert, which plans no scan, goes through
  * SPI, checked to target the very table that was checked.
  *
+ * Its rows decide which migrations pg_migrate takes as applied without
+ * running them, and PostgreSQL does not record who wrote a row: they are
+ * trusted only while no role but its owner (and the roles with the
+ * owner's privileges, superusers among them) may write the table.
+ *
  * The table is found where its tool looks for it: the tool's default name
  * in its default schema (drizzle-orm's "drizzle"; the others use the
  * current schema, the first of search_path), or the name that the setting
@@ -34,13 +39,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
@@ -104,6 +112,11 @@ static bool untrusted_walker(Node *node, void *context);
 static bool untrusted_function(Oid funcid, void *context);
 static char *qualified_name(Oid relid);
 static void check_read_access(const ToolTable *t);
+static AclMode public_privileges(Datum acl, bool isnull);
+static AclMode public_write_privileges(const ToolTable *t);
+static Oid	other_writer(const ToolTable *t, AclMode *privileges);
+static char *privilege_names(AclMode privileges);
+static void check_writers(const ToolTable *t, const Migration *adopted);
 static const ToolInterop *interop_of_format(const char *format);
 
 /*
@@ -795,10 +808,165 @@ tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
 	SPI_freeplan(plan);
 }
 
+/* Write privileges that would let a role make rows appear in the table */
+#define TOOL_WRITE_PRIVILEGES \
+	(ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE | ACL_TRIGGER)
+
+/* What an ACL grants to PUBLIC */
+static AclMode
+public_privileges(Datum acl, bool isnull)
+{
+	Acl		   *a;
+	AclItem    *items;
+	AclMode		privileges = 0;
+
+	if (isnull)
+		return 0;				/* the default: the owner alone */
+	a = DatumGetAclP(acl);
+	items = ACL_DAT(a);
+	for (int i = 0; i < ACL_NUM(a); i++)
+		if (items[i].ai_grantee == ACL_ID_PUBLIC)
+			privileges |= ACLITEM_GET_PRIVS(items[i]);
+	return privileges;
+}
+
+/* The write privileges granted to PUBLIC on the table or one of its columns */
+static AclMode
+public_write_privileges(const ToolTable *t)
+{
+	Oid			relid = RelationGetRelid(t->rel);
+	AclMode		privileges;
+	HeapTuple	tuple;
+	bool		isnull;
+	Datum		acl;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	acl = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
+	privileges = public_privileges(acl, isnull);
+	ReleaseSysCache(tuple);
+
+	for (int att = 1; att <= RelationGetNumberOfAttributes(t->rel); att++)
+	{
+		tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+								Int16GetDatum(att));
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		acl = SysCacheGetAttr(ATTNUM, tuple, Anum_pg_attribute_attacl, &isnull);
+		privileges |= public_privileges(acl, isnull);
+		ReleaseSysCache(tuple);
+	}
+	return privileges & TOOL_WRITE_PRIVILEGES;
+}
+
+/*
+ * A role that may write the table without having its owner's privileges
+ * (nor being a superuser), with the privileges it holds: granted to it, to
+ * a role it inherits from, or by pg_write_all_data; on the table or on a
+ * column.  The predefined roles themselves are not counted, only the roles
+ * granted them.  InvalidOid when there is none.
+ */
+static Oid
+other_writer(const ToolTable *t, AclMode *privileges)
+{
+	Oid			relid = RelationGetRelid(t->rel);
+	Oid			owner = t->rel->rd_rel->relowner;
+	Oid			found = InvalidOid;
+	Relation	authid = table_open(AuthIdRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(authid, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+
+	while (!OidIsValid(found) && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tuple);
+		AclMode		held;
+
+		if (role->rolsuper || IS_BUILT_IN(role->oid) ||
+			has_privs_of_role(role->oid, owner))
+			continue;
+		held = pg_class_aclmask(relid, role->oid, TOOL_WRITE_PRIVILEGES,
+								ACLMASK_ALL);
+		if (pg_attribute_aclcheck_all(relid, role->oid, ACL_INSERT,
+									  ACLMASK_ANY) == ACLCHECK_OK)
+			held |= ACL_INSERT;
+		if (pg_attribute_aclcheck_all(relid, role->oid, ACL_UPDATE,
+									  ACLMASK_ANY) == ACLCHECK_OK)
+			held |= ACL_UPDATE;
+		if (held != 0)
+		{
+			found = role->oid;
+			*privileges = held;
+		}
+	}
+	systable_endscan(scan);
+	table_close(authid, AccessShareLock);
+	return found;
+}
+
+/* "INSERT, UPDATE" */
+static char *
+privilege_names(AclMode privileges)
+{
+	static const struct
+	{
+		AclMode		bit;
+		const char *name;
+	}			names[] = {
+		{ACL_INSERT, "INSERT"}, {ACL_UPDATE, "UPDATE"}, {ACL_DELETE, "DELETE"},
+		{ACL_TRUNCATE, "TRUNCATE"}, {ACL_TRIGGER, "TRIGGER"}
+	};
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(names); i++)
+		if (privileges & names[i].bit)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 names[i].name);
+	return buf.data;
+}
+
+/*
+ * Refuse to adopt migrations from a table that a role other than its owner
+ * may write: a row such a role wrote (PostgreSQL does not say who wrote
+ * it) would make pg_migrate skip a migration, or a superuser's run leave
+ * out the one the owner's deploy needs.  Writing by the owner, or by a
+ * role with its privileges, is what the tool itself does.
+ */
+static void
+check_writers(const ToolTable *t, const Migration *adopted)
+{
+	AclMode		privileges = public_write_privileges(t);
+	const char *writer = "PUBLIC";
+	const char *grantee = "PUBLIC";
+	const char *owner = GetUserNameFromId(t->rel->rd_rel->relowner, false);
+
+	if (privileges == 0)
+	{
+		Oid			role = other_writer(t, &privileges);
+
+		if (!OidIsValid(role))
+			return;
+		writer = psprintf("Role \"%s\"", GetUserNameFromId(role, false));
+		grantee = quote_identifier(GetUserNameFromId(role, false));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot adopt migrations from %s's tracking table \"%s\"",
+					t->spec->tool, t->qualified),
+			 errdetail("%s may write it (%s) without the privileges of its owner \"%s\", so its row for migration \"%s\" need not mean that %s applied it; nothing was done.",
+					   writer, privilege_names(privileges), owner,
+					   adopted->name, t->spec->tool),
+			 errhint("Let only its owner write it: REVOKE %s ON %s FROM %s; a privilege held through another role (a group, pg_write_all_data) is revoked from that role.",
+					 privilege_names(privileges), t->qualified, grantee)));
+}
+
 /*
  * Mark the migrations of set that the format's tool recorded in its table
  * as adopted, and remember where they were found.  Nothing when the format
- * has no such table, or the database does not hold it.
+ * has no such table, or the database does not hold it.  Refused when it
+ * would adopt a migration from a table that others than its owner may
+ * write.
  */
 void
 interop_adopt(MigrationSet *set, const bool *applied)
@@ -810,6 +978,14 @@ interop_adopt(MigrationSet *set, const bool *applied)
 		(t = tool_table_open(interop->table, false, NULL)) == NULL)
 		return;
 	interop->adopt(t, set, applied);
+	for (int i = 0; i < set->count; i++)
+	{
+		if (set->items[i].adopted)
+		{
+			check_writers(t, &set->items[i]);
+			break;
+		}
+	}
 	set->tool_table = t->qualified;
 	tool_table_close(t);
 }

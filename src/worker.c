@@ -7,10 +7,14 @@
  *
  * CREATE INDEX CONCURRENTLY, VACUUM and friends refuse to run from SPI
  * ("cannot be executed from a function"), even in a nonatomic procedure.
- * A background worker connected to the same database as the same user can
- * run them, the way exec_simple_query() does.  The caller hands the script
- * over in a DSM segment and reads the worker's notices and errors back
- * from a shm_mq, rethrowing them as its own.
+ * A background worker connected to the same database can run them, the
+ * way exec_simple_query() does.  It logs in as the role the script runs
+ * as (the caller's current user for an up script, the role that applied
+ * the migration for a down script), so that RESET ROLE or SET SESSION
+ * AUTHORIZATION in the script cannot reach a role the caller's session
+ * could (a superuser who SET ROLE to a deploy role, or rolls back).  The
+ * caller hands the script over in a DSM segment and reads the worker's
+ * notices and errors back from a shm_mq, rethrowing them as its own.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -19,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
 #include "mb/pg_wchar.h"
@@ -39,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 
 #include "compat.h"
@@ -58,6 +64,8 @@
 typedef struct WorkerArgs
 {
 	Oid			database;
+	Oid			role;			/* who runs the script */
+	bool		log_in_as_role; /* else log in as ours, then SET ROLE */
 	Oid			authenticated_user;
 	Oid			outer_user;
 	bool		outer_is_superuser;
@@ -84,7 +92,8 @@ static char *serialize_settings(Size *len);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name);
 static void run_top_level(const Statement *stmt, const char *sql);
-static dsm_segment *create_segment(const Script *script, shm_mq **mq);
+static dsm_segment *create_segment(const Script *script, Oid role,
+								   shm_mq **mq);
 static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
 
 /*
@@ -180,11 +189,31 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 }
 
 /*
+ * Whether the worker can log in as role: from PostgreSQL 17 any role (the
+ * login check can be bypassed), before only a role with LOGIN.
+ */
+bool
+worker_can_log_in_as(Oid role)
+{
+	HeapTuple	tuple;
+	bool		can_login;
+
+	if (COMPAT_BGWORKER_ANY_ROLE != 0)
+		return true;
+	tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for role %u", role);
+	can_login = ((Form_pg_authid) GETSTRUCT(tuple))->rolcanlogin;
+	ReleaseSysCache(tuple);
+	return can_login;
+}
+
+/*
  * A DSM segment holding what the worker needs: who to be, the settings,
  * the script, and the queue its messages come back on.
  */
 static dsm_segment *
-create_segment(const Script *script, shm_mq **mq)
+create_segment(const Script *script, Oid role, shm_mq **mq)
 {
 	shm_toc_estimator e;
 	Size		size;
@@ -208,6 +237,8 @@ create_segment(const Script *script, shm_mq **mq)
 
 	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
 	args->database = MyDatabaseId;
+	args->role = role;
+	args->log_in_as_role = worker_can_log_in_as(role);
 	args->authenticated_user = GetAuthenticatedUserId();
 	args->outer_user = GetOuterUserId();
 	args->outer_is_superuser = superuser_arg(args->outer_user);
@@ -272,10 +303,10 @@ start_worker(const Migration *m, dsm_segment *seg)
  * would wait forever on ours.
  */
 void
-worker_run_script(const Migration *m, const Script *script)
+worker_run_script(const Migration *m, const Script *script, Oid role)
 {
 	shm_mq	   *mq;
-	dsm_segment *seg = create_segment(script, &mq);
+	dsm_segment *seg = create_segment(script, role, &mq);
 	BackgroundWorkerHandle *handle;
 	shm_mq_handle *mqh;
 	pid_t		pid;
@@ -393,12 +424,26 @@ migrate_worker_main(Datum arg)
 	pq_redirect_to_shm_mq(seg, mqh);
 
 	args = shm_toc_lookup(toc, KEY_ARGS, false);
-	BackgroundWorkerInitializeConnectionByOid(args->database,
-											  args->authenticated_user, 0);
+
+	/*
+	 * Logged in as the role, the script can RESET ROLE only to it.  Before
+	 * PostgreSQL 17 a role without LOGIN cannot be logged in as: an up
+	 * script then runs as the caller's session does, SET ROLE to its
+	 * current user (a down script is refused before it gets here).
+	 */
+	if (args->log_in_as_role)
+		BackgroundWorkerInitializeConnectionByOid(args->database, args->role,
+												  COMPAT_BGWORKER_ANY_ROLE);
+	else
+		BackgroundWorkerInitializeConnectionByOid(args->database,
+												  args->authenticated_user, 0);
 	/* messages travel in the server encoding, as the caller expects */
 	SetClientEncoding(GetDatabaseEncoding());
-	SetCurrentRoleId(args->outer_user, args->outer_is_superuser);
-	SetUserIdAndSecContext(args->current_user, args->sec_context);
+	if (!args->log_in_as_role)
+	{
+		SetCurrentRoleId(args->outer_user, args->outer_is_superuser);
+		SetUserIdAndSecContext(args->current_user, args->sec_context);
+	}
 
 	StartTransactionCommand();
 	for (const char *p = shm_toc_lookup(toc, KEY_SETTINGS, false); *p;)
