@@ -527,7 +527,6 @@ typedef struct RunOptions
 	bool		retry;			/* run again what failed with the same file */
 } RunOptions;
 
-extern void take_run_lock(bool session);
 extern StatusRow *status_rows(const Folder *folder, const char *format,
 							  int *count);
 extern void run_apply(const Folder *folder, const RunOptions *opts,
@@ -550,7 +549,11 @@ extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
 
-/* runner.c: the lock that serialises runs on one database */
-#define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */
+/* run_lock.c: the lock that serialises runs on one database */
+extern void take_run_lock(bool session);
+extern void release_run_lock(void);
+
+/* worker.c: how pg_stat_activity and the run lock know our workers */
+#define MIGRATE_WORKER_TYPE "pg_migrate worker"
 
 #endif							/* PG_MIGRATE_H */
