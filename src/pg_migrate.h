@@ -377,6 +377,7 @@ extern void worker_run_script(const Migration *m, const Script *script);
 /* lock_retry.c */
 extern int	lock_retry_count;
 extern bool lock_retry_pause(ErrorData *edata, int attempt);
+extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt);
 extern ErrorData *try_in_subtransaction(void (*fn) (void *arg), void *arg);
 extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql);
 

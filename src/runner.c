@@ -495,17 +495,25 @@ run_one(const MigrationSet *set, const Migration *m)
 		 * A lock wait that timed out: the rollback released every lock the
 		 * migration held, so the application's queries are not blocked
 		 * while we wait to try the whole migration again.  The worker's
-		 * statements commit one by one and are not run twice.
+		 * statements commit one by one and are not run twice.  A cancel
+		 * during the pause is the migration's failure.
 		 */
-		if (m->no_transaction || !lock_retry_pause(edata, attempt))
+		if (m->no_transaction || !lock_retry_pause_or_fail(&edata, attempt))
 			break;
 		FreeErrorData(edata);
 	}
 
+	/*
+	 * A failure that is not transient also needs migrate.retry(), or the
+	 * next run refuses the unchanged file: say so with the DROP INDEX.
+	 */
 	if (m->no_transaction && at.lm &&
 		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
-		edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
-							   drop_index_commands(invalid));
+		edata->hint = transient_failure(unpack_sql_state(edata->sqlerrcode)) ?
+			psprintf("Drop the invalid index the migration left before running it again: %s",
+					 drop_index_commands(invalid)) :
+			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
+					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	tracking_record_failure(set, m, edata);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
