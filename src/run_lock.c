@@ -133,7 +133,8 @@ wait_slice(LockRequest *req, int ms)
 /*
  * Serialise runs on this database: a second runner waits here for the
  * first to finish, then sees its work.  lock_timeout applies.  A waiter
- * that the run it waits for waits for gives up (see the top of the file).
+ * gives up when the run it waits for waits for it (see the top of the
+ * file).
  * With session, the lock outlives commits until release_run_lock();
  * otherwise it is the transaction's.  A standby writes nothing, so there
  * is nothing to serialise there.
