@@ -28,7 +28,7 @@ SELECT migration, file, line, command, executed, locks, rewrite, relation,
 FROM migrate.plan('/tmp/pg_migrate_regress/plan');
 -- nothing is left held, not even the run lock, within the caller's transaction
 SELECT locktype, relation::regclass, mode FROM pg_locks
-WHERE pid = pg_backend_pid() AND locktype IN ('relation', 'advisory')
+WHERE pid = pg_backend_pid() AND locktype IN ('relation', 'object', 'advisory')
   AND relation IS DISTINCT FROM 'pg_locks'::regclass;
 COMMIT;
 

@@ -125,6 +125,13 @@ compat_reindex_concurrently(ReindexStmt *stmt)
 #endif
 }
 
+/* MERGE came in 15 */
+#if PG_VERSION_NUM >= 150000
+#define COMPAT_IS_MERGE(tag) ((tag) == CMDTAG_MERGE)
+#else
+#define COMPAT_IS_MERGE(tag) false
+#endif
+
 /* Before 15 a nonatomic SPI_commit() left the caller to start the next transaction */
 #if PG_VERSION_NUM < 150000
 #define COMPAT_SPI_COMMIT() do { SPI_commit(); SPI_start_transaction(); } while (0)

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "tcop/cmdtag.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -76,6 +77,39 @@ lock_retry_pause(ErrorData *edata, int attempt)
 	return true;
 }
 
+typedef struct RetryPause
+{
+	ErrorData  *edata;
+	int			attempt;
+	bool		retry;
+} RetryPause;
+
+static void
+pause_for_retry(void *arg)
+{
+	RetryPause *p = arg;
+
+	p->retry = lock_retry_pause(p->edata, p->attempt);
+}
+
+/*
+ * lock_retry_pause() for run(), which logs whatever ends a migration as
+ * its failure: a cancel or a timeout during the pause replaces *edata
+ * instead of being raised, and no retry follows.
+ */
+bool
+lock_retry_pause_or_fail(ErrorData **edata, int attempt)
+{
+	RetryPause	p = {*edata, attempt, false};
+	ErrorData  *interrupted = try_in_subtransaction(pause_for_retry, &p);
+
+	if (interrupted == NULL)
+		return p.retry;
+	FreeErrorData(*edata);
+	*edata = interrupted;
+	return false;
+}
+
 /*
  * Run fn(arg) in a subtransaction.  On success it is released and NULL is
  * returned; on error it is rolled back, which releases what it held, and
@@ -125,8 +159,30 @@ call_statement(void *arg)
 }
 
 /*
+ * Whether a statement's own locks can make the application's queries
+ * queue behind it, which is what retrying after a lock timeout is for.
+ * INSERT, UPDATE, DELETE, MERGE and COPY take ROW EXCLUSIVE at most on
+ * their tables, which the application's reads and writes do not conflict
+ * with, and row locks, which only writers of the same rows wait for; a
+ * seed file of such statements must not cost one subtransaction and one
+ * transaction ID each.  Anything else may: DDL, LOCK, and a SELECT, DO or
+ * CALL, which may run a function that takes locks.
+ */
+static bool
+may_block_application(const Statement *stmt)
+{
+	CommandTag	tag = (CommandTag) stmt->tag;
+
+	return !(tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+			 tag == CMDTAG_DELETE || tag == CMDTAG_COPY ||
+			 COMPAT_IS_MERGE(tag));
+}
+
+/*
  * Run one statement through SPI in a subtransaction of its own, again
  * after a pause when it could not get its lock in time (apply, rollback).
+ * A statement that cannot block the application runs as it is: if its
+ * lock wait times out, the call fails as without retries.
  */
 void
 execute_spi_statement_retrying(const Statement *stmt, const char *sql)
@@ -134,6 +190,11 @@ execute_spi_statement_retrying(const Statement *stmt, const char *sql)
 	StatementCall call = {stmt, sql};
 	ErrorData  *edata;
 
+	if (!may_block_application(stmt))
+	{
+		execute_spi_statement(stmt, sql);
+		return;
+	}
 	for (int attempt = 0; (edata = try_in_subtransaction(call_statement, &call)) != NULL;
 		 attempt++)
 	{

@@ -390,6 +390,7 @@ extern bool worker_can_log_in_as(Oid role);
 /* lock_retry.c */
 extern int	lock_retry_count;
 extern bool lock_retry_pause(ErrorData *edata, int attempt);
+extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt);
 extern ErrorData *try_in_subtransaction(void (*fn) (void *arg), void *arg);
 extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql);
 
@@ -540,7 +541,6 @@ typedef struct RunOptions
 	bool		retry;			/* run again what failed with the same file */
 } RunOptions;
 
-extern void take_run_lock(bool session);
 extern StatusRow *status_rows(const Folder *folder, const char *format,
 							  int *count);
 extern void run_apply(const Folder *folder, const RunOptions *opts,
@@ -563,8 +563,12 @@ extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
 
-/* runner.c: the lock that serialises runs on one database */
-#define MIGRATE_LOCK_KEY INT64CONST(0x70675f6d69677261)	/* "pg_migra" */
+/* run_lock.c: the lock that serialises runs on one database */
+extern void take_run_lock(bool session);
+extern void release_run_lock(void);
+
+/* worker.c: how pg_stat_activity and the run lock know our workers */
+#define MIGRATE_WORKER_TYPE "pg_migrate worker"
 
 /*
  * SQLSTATEs of the messages the runner raises for clients (the pg_migrate

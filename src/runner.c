@@ -49,7 +49,6 @@ typedef enum RunMode
 	MODE_RUN					/* in a transaction of its own, or the worker */
 } RunMode;
 
-static void lock_wait_callback(void *arg);
 static FailedMigration **failed_by_index(const MigrationSet *set);
 static int	target_index(const MigrationSet *set, const bool *is_applied,
 						 const char *target);
@@ -71,36 +70,6 @@ static void check_deferred_constraints(const Migration *m);
 static int64 apply_one(const MigrationSet *set, const Migration *m,
 					   const LoadedMigration *lm, RunMode mode);
 static int	compare_status_rows(const void *a, const void *b);
-
-static void
-lock_wait_callback(void *arg)
-{
-	errcontext("waiting for the pg_migrate lock: another migration run on this database holds it");
-}
-
-/*
- * Serialise runs on this database: a second runner waits here for the
- * first to finish, then sees its work.  lock_timeout applies.  apply,
- * rollback and the functions that only write the tracking tables
- * (lifecycle.c) take it for their transaction, run for its session.
- */
-void
-take_run_lock(bool session)
-{
-	ErrorContextCallback cb;
-
-	cb.callback = lock_wait_callback;
-	cb.arg = NULL;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
-	if (session)
-		DirectFunctionCall1(pg_advisory_lock_int8,
-							Int64GetDatum(MIGRATE_LOCK_KEY));
-	else
-		DirectFunctionCall1(pg_advisory_xact_lock_int8,
-							Int64GetDatum(MIGRATE_LOCK_KEY));
-	error_context_stack = cb.previous;
-}
 
 /*
  * Which of the folder's migrations are applied, by index.  Marks those
@@ -544,17 +513,25 @@ run_one(const MigrationSet *set, const Migration *m)
 		 * A lock wait that timed out: the rollback released every lock the
 		 * migration held, so the application's queries are not blocked
 		 * while we wait to try the whole migration again.  The worker's
-		 * statements commit one by one and are not run twice.
+		 * statements commit one by one and are not run twice.  A cancel
+		 * during the pause is the migration's failure.
 		 */
-		if (m->no_transaction || !lock_retry_pause(edata, attempt))
+		if (m->no_transaction || !lock_retry_pause_or_fail(&edata, attempt))
 			break;
 		FreeErrorData(edata);
 	}
 
+	/*
+	 * A failure that is not transient also needs migrate.retry(), or the
+	 * next run refuses the unchanged file: say so with the DROP INDEX.
+	 */
 	if (m->no_transaction && at.lm &&
 		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
-		edata->hint = psprintf("Drop the invalid index the migration left before running it again: %s",
-							   drop_index_commands(invalid));
+		edata->hint = transient_failure(unpack_sql_state(edata->sqlerrcode)) ?
+			psprintf("Drop the invalid index the migration left before running it again: %s",
+					 drop_index_commands(invalid)) :
+			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
+					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	tracking_record_failure(set, m, edata);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
@@ -597,6 +574,21 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 }
 
 /*
+ * Take the run lock for the session of a procedure that commits.  It waits
+ * holding no snapshot, not even the CALL's: a running migration's CREATE
+ * INDEX CONCURRENTLY waits for every older snapshot, ours included.  The
+ * commit after it gives the run a snapshot newer than the lock, which in
+ * REPEATABLE READ too sees what a runner we waited for committed.
+ */
+static void
+take_session_run_lock(void)
+{
+	COMPAT_SPI_COMMIT();
+	take_run_lock(true);
+	COMPAT_SPI_COMMIT();
+}
+
+/*
  * migrate.run(): like apply, but committing after each migration, and
  * running no-transaction migrations outside any transaction.  The caller
  * has checked that the call is nonatomic and connected SPI accordingly.
@@ -609,20 +601,14 @@ run_commits(const Folder *folder, const RunOptions *opts)
 	PreventCommandIfReadOnly("migrate.run()");
 	PreventCommandDuringRecovery("migrate.run()");
 
-	take_run_lock(true);
+	take_session_run_lock();
 	PG_TRY();
 	{
-		/*
-		 * The CALL's snapshot predates the lock; in REPEATABLE READ it would
-		 * hide what a runner we waited for committed.
-		 */
-		COMPAT_SPI_COMMIT();
 		run_migrations(folder, opts);
 	}
 	PG_FINALLY();
 	{
-		DirectFunctionCall1(pg_advisory_unlock_int8,
-							Int64GetDatum(MIGRATE_LOCK_KEY));
+		release_run_lock();
 	}
 	PG_END_TRY();
 }
@@ -870,16 +856,14 @@ run_rollback_commits(const char *name)
 	PreventCommandIfReadOnly("migrate.run_rollback()");
 	PreventCommandDuringRecovery("migrate.run_rollback()");
 
-	take_run_lock(true);
+	take_session_run_lock();
 	PG_TRY();
 	{
-		COMPAT_SPI_COMMIT();
 		rollback_migrations(name);
 	}
 	PG_FINALLY();
 	{
-		DirectFunctionCall1(pg_advisory_unlock_int8,
-							Int64GetDatum(MIGRATE_LOCK_KEY));
+		release_run_lock();
 	}
 	PG_END_TRY();
 }

@@ -278,7 +278,7 @@ start_worker(const Migration *m, dsm_segment *seg)
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "migrate_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_migrate worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, MIGRATE_WORKER_TYPE);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 

@@ -52,7 +52,7 @@ is( status_of($node, $dir),
 	'status shows the failed migration');
 is( $node->safe_psql(
 		'postgres',
-		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+		run_lock_holders_query()),
 	'0', 'the session lock is released after the failure');
 
 # Fixing the file lets the next run finish the job
@@ -94,7 +94,7 @@ my $first = $node->background_psql('postgres', on_error_stop => 0);
 $first->query_safe('SET client_min_messages = warning');
 $first->query_until(qr/started/, "\\echo started\nCALL migrate.run('$dir');\n");
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND granted")
+	"SELECT (" . run_lock_holders_query() . ") = 1")
   or die 'first runner never took the lock';
 ($ret, $stdout, $stderr) = $node->psql('postgres',
 	"SET client_min_messages = notice; CALL migrate.run('$dir')");

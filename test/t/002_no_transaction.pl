@@ -147,6 +147,8 @@ like($stderr, qr/DETAIL:  Key \(kind\)=\(.*\) is duplicated/,
 	'with its detail');
 like($stderr, qr/HINT:.*DROP INDEX CONCURRENTLY public\.events_kind_key;/,
 	'the hint names the invalid index to drop');
+like($stderr, qr/HINT:.*DROP INDEX CONCURRENTLY public\.events_kind_key; SELECT migrate\.retry\('0005_unique_kind'\);/,
+	'and, the failure not being transient, the retry the next run needs');
 like($stderr, qr/migration 0005_unique_kind\.sql, line 3/, 'and the file and line');
 is( $node->safe_psql('postgres',
 		"SELECT state FROM migrate.status('$dir') WHERE name = '0005_unique_kind'"),
@@ -154,6 +156,17 @@ is( $node->safe_psql('postgres',
 is( $node->safe_psql('postgres',
 		"SELECT sqlstate || ' ' || line FROM migrate.history WHERE action = 'failure'"),
 	'23505 3', 'the failure is logged');
+
+# Doing what the hint says lets the next run build the index
+$node->safe_psql('postgres', "UPDATE events SET kind = kind || ' ' || id");
+$node->safe_psql('postgres',
+	"DROP INDEX CONCURRENTLY public.events_kind_key; SELECT migrate.retry('0005_unique_kind');");
+$node->safe_psql('postgres', "CALL migrate.run('$dir')");
+is( $node->safe_psql('postgres',
+		"SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_kind_key'::regclass"),
+	't', 'after the hint\'s commands, the next run builds the index');
+migration('0006_kind_again.sql',
+	"-- migrate:no-transaction\n\nCREATE INDEX CONCURRENTLY events_kind2_idx ON events (kind);\n");
 
 # apply() refuses such migrations before running anything
 ($ret, $stdout, $stderr) = $node->psql('postgres',

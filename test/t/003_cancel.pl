@@ -48,7 +48,7 @@ is( $node->safe_psql('postgres',
 is( status_of($node, $dir),
 	'0001_table=applied,0002_slow=failed', 'the slow migration shows as failed');
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+		run_lock_holders_query()),
 	'0', 'the run lock is released');
 
 # The session's statement_timeout limits the whole CALL, worker included
@@ -88,7 +88,7 @@ $node->poll_query_until('postgres',
 is(worker_count(), '0', 'the worker stopped when its caller was terminated');
 eval { $runner->quit; };    # its server process is gone
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+		run_lock_holders_query()),
 	'0', 'no lock is left behind');
 
 # No free worker slot: a clear error that names the setting

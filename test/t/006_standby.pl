@@ -76,7 +76,7 @@ is( status_of($primary, $dir),
 is($primary->safe_psql('postgres', "SELECT to_regclass('d') IS NULL"),
 	't', 'nothing of the interrupted migration remains');
 is( $primary->safe_psql('postgres',
-		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+		run_lock_holders_query()),
 	'0', 'no run lock survives the crash');
 
 $standby->stop;

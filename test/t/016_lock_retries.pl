@@ -69,7 +69,39 @@ is(status_of($node, $dir),
 	'0001_other=applied,0002_add_column=applied,0003_third=applied,0004_drop_column=applied',
 	'and applied everything in one transaction');
 $runner->quit;
+
+# A cancel during the pause before a retry fails the migration like any
+# other error: run logs it
+write_migration($dir, '0005_add_phone.sql', "ALTER TABLE accounts ADD COLUMN phone text;\n");
+$holder->query_safe('BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE;');
+$runner = $node->background_psql('postgres', on_error_stop => 0);
+$runner->query_until(qr/started/,
+	"SET migrate.lock_timeout = '100ms'; SET migrate.lock_retry_delay = '20s'; SET migrate.lock_retries = 5;\n"
+	  . "\\echo started\nCALL migrate.run('$dir');\n");
+my $pausing = "FROM pg_stat_activity WHERE wait_event_type = 'Extension' AND query LIKE 'CALL migrate.run%'";
+$node->poll_query_until('postgres', "SELECT count(*) = 1 $pausing")
+  or die 'the run never paused before a retry';
+$node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) $pausing");
+$runner->query('SELECT 1');
+like($runner->{stderr}, qr/canceling statement due to user request/, 'the run is cancelled in its pause');
+is( $node->safe_psql('postgres',
+		"SELECT sqlstate || ' line ' || line FROM migrate.history WHERE name = '0005_add_phone' AND action = 'failure'"),
+	'57014 line 1', 'and the cancel is logged as the migration\'s failure');
+$runner->quit;
+$holder->query_safe('COMMIT');
 $holder->quit;
+
+# apply retries the statements that take locks, not each row of a seed
+# file: a thousand INSERTs cost about one transaction ID, not one each
+my $seed = PostgreSQL::Test::Utils::tempdir;
+write_migration($seed, '0001_seed.sql',
+	"CREATE TABLE seed (n int);\n" . join('', map { "INSERT INTO seed VALUES ($_);\n" } 1 .. 1000));
+my $xid_before = $node->safe_psql('postgres', 'SELECT txid_current()');
+$node->safe_psql('postgres',
+	"$settings SET migrate.lock_retries = 3; SELECT count(*) FROM migrate.apply('$seed', allow_drift => true)");
+my $xids = $node->safe_psql('postgres', 'SELECT txid_current()') - $xid_before;
+ok($xids < 20, "applying 1000 INSERTs with lock_retries used $xids transaction IDs");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM seed'), '1000', 'and inserted every row');
 
 $node->stop;
 done_testing();

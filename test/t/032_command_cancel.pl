@@ -35,7 +35,7 @@ sub interrupted
 sub run_lock_holders
 {
 	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
+		run_lock_holders_query());
 }
 
 migration('0001_users.sql', "CREATE TABLE users (id int);\n");

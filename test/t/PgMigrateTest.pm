@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT =
   qw(start_node write_migration status_of drizzle_fixtures app_code app_code_ran
-  error_of);
+  error_of run_lock_holders_query);
 
 # A new cluster, started, with pg_migrate created in database postgres
 sub start_node
@@ -99,6 +99,15 @@ sub app_code_ran
 	return $node->safe_psql($db,
 		"SELECT (SELECT count(*) FROM appfn.pwned WHERE who <> 'app') || ','
 		 || (SELECT rolsuper FROM pg_roles WHERE rolname = 'app')");
+}
+
+# A query counting the holders of the run lock: a lock on the extension's
+# pg_extension row (objsubid 1), not an advisory lock
+sub run_lock_holders_query
+{
+	return "SELECT count(*) FROM pg_locks WHERE locktype = 'object'
+	        AND classid = 'pg_extension'::regclass AND objsubid = 1 AND granted
+	        AND objid = (SELECT oid FROM pg_extension WHERE extname = 'pg_migrate')";
 }
 
 # The error output of a statement expected to fail, or "succeeded: ..."
