@@ -308,10 +308,21 @@ worker_run_script(const Migration *m, const Script *script)
  * One statement as a top-level command in its own transaction, as
  * exec_simple_query() would run it.  The statement is parsed again on its
  * own so that error positions are relative to its text.
+ *
+ * The parse, query and plan trees are made in the caller's per-statement
+ * context (execute_script() resets it after each statement), not in the
+ * transaction's: CREATE INDEX CONCURRENTLY, REINDEX and DROP INDEX
+ * CONCURRENTLY, VACUUM and a procedure that commits end the transaction
+ * and start new ones while the portal still walks those trees, as
+ * exec_simple_query() keeps them in MessageContext for the same reason.
+ * StartTransactionCommand() and CommitTransactionCommand() each switch
+ * memory contexts, so the statement's context is made current again after
+ * both.
  */
 static void
 run_top_level(const Statement *stmt, const char *sql)
 {
+	MemoryContext stmt_cxt = CurrentMemoryContext;
 	List	   *raw = compat_raw_parser(sql);
 	ListCell   *lc;
 
@@ -331,6 +342,7 @@ run_top_level(const Statement *stmt, const char *sql)
 		pgstat_report_activity(STATE_RUNNING, sql);
 
 		StartTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 
@@ -357,6 +369,7 @@ run_top_level(const Statement *stmt, const char *sql)
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
 		debug_query_string = NULL;
 	}
 }
