@@ -1,14 +1,14 @@
 -- Statements that commit and start transactions inside themselves run in
 -- the background worker: CREATE INDEX, REINDEX and DROP INDEX
--- CONCURRENTLY, VACUUM, and a procedure that commits. They free the
--- transaction's memory while the statement still runs, so the statement's
--- trees must live elsewhere (a server built with --enable-cassert crashed
--- here when they did not).
+-- CONCURRENTLY, VACUUM, a procedure and a DO block that commit. They free
+-- the transaction's memory while the statement still runs, so the
+-- statement's trees must live elsewhere (a server built with
+-- --enable-cassert crashed here when they did not).
 \! rm -rf /tmp/pg_migrate_regress/worker_stmts && mkdir -p /tmp/pg_migrate_regress/worker_stmts
-\! printf -- '-- migrate:no-transaction\nCREATE TABLE worker_stmts (id int, at timestamptz, wait interval);\nINSERT INTO worker_stmts SELECT g, timestamptz $$2020-01-01 00:00+00$$ + g * interval $$1 hour$$, g * interval $$1 minute$$ FROM generate_series(1, 100) g;\nCREATE INDEX CONCURRENTLY worker_stmts_id ON worker_stmts (id);\nREINDEX INDEX CONCURRENTLY worker_stmts_id;\nDROP INDEX CONCURRENTLY worker_stmts_id;\nVACUUM (ANALYZE) worker_stmts;\nCREATE PROCEDURE worker_stmts_commit() LANGUAGE plpgsql AS $$\nBEGIN\n    INSERT INTO worker_stmts (id) VALUES (0);\n    COMMIT;\n    INSERT INTO worker_stmts (id) VALUES (-1);\nEND\n$$;\nCALL worker_stmts_commit();\nCREATE INDEX CONCURRENTLY worker_stmts_at ON worker_stmts (at);\nREINDEX TABLE CONCURRENTLY worker_stmts;\n' > /tmp/pg_migrate_regress/worker_stmts/0001_concurrently.sql
+\! printf -- '-- migrate:no-transaction\nCREATE TABLE worker_stmts (id int, at timestamptz, wait interval);\nINSERT INTO worker_stmts SELECT g, timestamptz $$2020-01-01 00:00+00$$ + g * interval $$1 hour$$, g * interval $$1 minute$$ FROM generate_series(1, 100) g;\nCREATE INDEX CONCURRENTLY worker_stmts_id ON worker_stmts (id);\nREINDEX INDEX CONCURRENTLY worker_stmts_id;\nDROP INDEX CONCURRENTLY worker_stmts_id;\nVACUUM (ANALYZE) worker_stmts;\nCREATE PROCEDURE worker_stmts_commit() LANGUAGE plpgsql AS $$\nBEGIN\n    INSERT INTO worker_stmts (id) VALUES (0);\n    COMMIT;\n    INSERT INTO worker_stmts (id) VALUES (-1);\nEND\n$$;\nCALL worker_stmts_commit();\nDO $$\nBEGIN\n    INSERT INTO worker_stmts (id) VALUES (-2);\n    COMMIT;\nEND\n$$;\nCREATE INDEX CONCURRENTLY worker_stmts_at ON worker_stmts (at);\nREINDEX TABLE CONCURRENTLY worker_stmts;\n' > /tmp/pg_migrate_regress/worker_stmts/0001_concurrently.sql
 CALL migrate.run('/tmp/pg_migrate_regress/worker_stmts');
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/worker_stmts');
-SELECT count(*) AS rows, count(*) FILTER (WHERE id <= 0) AS from_procedure FROM worker_stmts;
+SELECT count(*) AS rows, count(*) FILTER (WHERE id <= 0) AS committed_inside FROM worker_stmts;
 SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
 WHERE indrelid = 'worker_stmts'::regclass ORDER BY 1::text;
 DELETE FROM migrate.migrations WHERE name = '0001_concurrently';
