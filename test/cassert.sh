@@ -13,11 +13,15 @@
 #                             copy of that server and run the suites (as
 #                             root: build first, then go on as postgres in a
 #                             copy of the tree)
+#   test/cassert.sh ARGS...   the same, but one `make installcheck ARGS`
+#                             instead of the three suites, e.g.
+#                             REGRESS="01_apply 15_worker_statements" ISOLATION= TAP_TESTS=
 # The server is built once into $PG_CASSERT_CACHE (default
 # /var/cache/pg_migrate-cassert), one folder per Debian version of
 # postgresql-15: that of the installed package, else the newest source.
 # Ends with "N passed, N failed"; fails when a test fails or the server logs
-# show a crash ("terminated by signal") or an assertion failure (TRAP).
+# show a crash ("terminated by signal" 11, 6, ...) or an assertion failure
+# (TRAP).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -107,11 +111,15 @@ if [ "${1:-}" != "--as-postgres" ]; then
     [ -n "$server" ] || { echo "cassert.sh: could not download any source of postgresql-15" >&2; exit 1; }
     [ "${1:-}" = "--build" ] && exit 0
     . test/cluster.sh
-    as_postgres_copy test/cassert.sh "$server"
+    # fixtures are copied to fixed paths (see prepare in cluster.sh)
+    rm -rf /tmp/pg_migrate_regress /tmp/pg_migrate_isolation
+    as_postgres_copy test/cassert.sh "$server" "$@"
 fi
 
-# As postgres, in a copy of the tree: $1 is the cached server
+# As postgres, in a copy of the tree: the cached server, then make's args
+shift
 cached=$1
+shift
 . test/cluster.sh
 work=$(mktemp -d /tmp/pg_migrate_cassert.XXXXXX)
 cleanup() {
@@ -153,32 +161,39 @@ run_suite() {
         done
     fi
 }
-run_suite "pg_regress" ISOLATION= TAP_TESTS=
-run_suite "isolation" REGRESS= TAP_TESTS=
-# every TAP test, test/t/020_real_folders.pl with the real fixtures among them
-run_suite "TAP" REGRESS= ISOLATION=
+if [ $# -gt 0 ]; then
+    run_suite "make installcheck $*" "$@"
+else
+    run_suite "pg_regress" ISOLATION= TAP_TESTS=
+    run_suite "isolation" REGRESS= TAP_TESTS=
+    # every TAP test, test/t/020_real_folders.pl with the real fixtures among them
+    run_suite "TAP" REGRESS= ISOLATION=
+fi
 
 # A crash or a failed assertion in a background worker shows only in the
-# server log: that of the cluster above and those of the TAP tests' own
+# server log: that of the cluster above and those of the TAP tests' own.
+# The signals are those of a crash or an assertion (abort): a test may kill
+# a backend on purpose with SIGKILL or SIGTERM.
 echo "== server logs"
-crashes=$(grep -lE 'TRAP:|terminated by signal' "$work/cluster/server.log" tmp_check/log/*.log 2>/dev/null)
-if [ -n "$crashes" ]; then
+crash='TRAP:|terminated by signal (4|6|7|8|11)\b'
+crashes=$(grep -lE "$crash" "$work/cluster/server.log" tmp_check/log/*.log 2>/dev/null)
+{
     for f in $crashes; do
         echo "--- $f"
-        grep -E -B2 -A5 'TRAP:|terminated by signal' "$f" | head -60
+        grep -E -B2 -A5 "$crash" "$f" | head -60
     done
-    echo "server log ... FAILED"
-else
-    echo "server log ... ok"
-fi >> "$log"
-tail -1 "$log"
+    if [ -n "$crashes" ]; then
+        echo "server log ... FAILED"
+    else
+        echo "server log ... ok"
+    fi
+} | tee -a "$log"
 
 passed=$(grep -cE '^(test [^ ]+ +\.\.\. ok|ok [0-9]+ +[-+] |test/t/[^ ]+ \.+ ok|server log \.\.\. ok)' "$log")
 failed=$(grep -cE '^(test [^ ]+ +\.\.\. FAILED|not ok [0-9]+ +[-+] |test/t/[^ ]+ \.+ (Dubious|Failed|not ok)|server log \.\.\. FAILED)' "$log")
 tap_failed=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$log")
 [ "$tap_failed" -gt "$failed" ] && failed=$tap_failed
 [ "$failed_suites" -gt 0 ] && [ "$failed" -eq 0 ] && failed=$failed_suites
-[ -n "$crashes" ] && sed -n '/^--- /,$p' "$log" | grep -v '^server log'
 echo "suites took $(( $(date +%s) - start ))s"
 echo "$passed passed, $failed failed"
 [ "$failed_suites" -eq 0 ] && [ "$failed" -eq 0 ] && [ -z "$crashes" ]
