@@ -129,7 +129,12 @@ serialize_settings(Size *len)
 	{
 		const char *value = GetConfigOption(inherited_settings[i], true, false);
 
-		if (value == NULL)
+		/*
+		 * A placeholder (plpgsql.* before PL/pgSQL is loaded here) holds a
+		 * value nobody checked the caller's right to set: leave it out
+		 */
+		if (value == NULL ||
+			(GetConfigOptionFlags(inherited_settings[i], true) & GUC_CUSTOM_PLACEHOLDER))
 			continue;
 		appendBinaryStringInfo(&buf, inherited_settings[i],
 							   strlen(inherited_settings[i]) + 1);
