@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every suite (pg_regress, isolation, TAP with the real fixtures of
-# test/t/020_real_folders.pl) on PostgreSQL 15 built from Debian's source
-# with assertions (--enable-cassert, which brings CLOBBER_FREED_MEMORY and
+# test/t/020_real_folders.pl) on PostgreSQL 15 built from source (the
+# upstream tarball of Debian's source package postgresql-15) with
+# assertions (--enable-cassert, which brings CLOBBER_FREED_MEMORY and
 # MEMORY_CONTEXT_CHECKING): freed memory is overwritten at once, so a use of
 # memory a transaction has freed crashes there instead of passing by luck,
 # and a broken assertion stops the backend with TRAP in the server log.
@@ -68,10 +69,15 @@ build_server() {
     mkdir -p "$cache/build"
     src=$cache/build
     # apt warns that it downloads as root, which is expected here
-    (cd "$src" && apt-get source -qq "postgresql-15=$ver" >/dev/null 2>"$src/source.log") \
+    (cd "$src" && apt-get source --download-only -qq "postgresql-15=$ver" >/dev/null 2>"$src/source.log") \
         || { sed -n 's/^E: /cassert.sh: /p' "$src/source.log" >&2; return 2; }
-    src=$(find "$src" -maxdepth 1 -type d -name 'postgresql-15-*' | head -1)
-    [ -n "$src" ] || { echo "cassert.sh: no source tree after apt-get source" >&2; return 1; }
+    # PostgreSQL's own sources, without Debian's patches: those put the
+    # modules and pgxs into /usr/lib/postgresql/15/lib whatever the
+    # prefix, so "make install" would overwrite the installed server's
+    tar xjf "$src"/postgresql-15_*.orig.tar.bz2 -C "$src" \
+        || { echo "cassert.sh: could not unpack the source of postgresql-15 $ver" >&2; return 1; }
+    src=$(find "$src" -maxdepth 1 -type d -name 'postgresql-15*' | head -1)
+    [ -n "$src" ] || { echo "cassert.sh: no source tree in the source package" >&2; return 1; }
     echo "cassert.sh: building PostgreSQL $ver with assertions in $src (log: $cache/build/build.log)"
     (
         cd "$src" &&
