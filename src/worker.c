@@ -79,12 +79,31 @@ typedef struct WorkerArgs
 PGDLLEXPORT void migrate_worker_main(Datum arg);
 
 /*
- * The caller's settings the worker takes over, besides the timeouts: where
- * names resolve, and what an index build may use.
+ * The caller's settings the worker takes over, besides the timeouts, so
+ * that a statement means in the worker what it means in a transaction:
+ * where names resolve; how literals and the statement's text are read
+ * (dates, times, zones, intervals, backslashes, arrays, XML, "= NULL",
+ * money and numbers, text search); what DDL creates (tablespaces, table
+ * access method, TOAST compression, password hashing, the checks of
+ * function bodies, createrole_self_grant from 16 on); which rows and
+ * triggers data changes see (row_security, session_replication_role); how
+ * PL/pgSQL resolves a name that is both a variable and a column; and what
+ * an index build may use.  Output-only settings (extra_float_digits,
+ * bytea_output, lc_messages) change no migration's effect and stay the
+ * worker's.  A name this server does not know is skipped.
  */
 static const char *const inherited_settings[] = {
-	"search_path", "maintenance_work_mem", "max_parallel_maintenance_workers",
-	"work_mem", "temp_tablespaces", "default_tablespace"
+	"search_path",
+	"TimeZone", "timezone_abbreviations", "DateStyle", "IntervalStyle",
+	"standard_conforming_strings", "backslash_quote", "array_nulls",
+	"transform_null_equals", "xmloption", "lc_monetary", "lc_numeric",
+	"lc_time", "default_text_search_config",
+	"temp_tablespaces", "default_tablespace", "default_table_access_method",
+	"default_toast_compression", "password_encryption",
+	"check_function_bodies", "createrole_self_grant",
+	"row_security", "session_replication_role",
+	"plpgsql.variable_conflict",
+	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem"
 };
 
 static void terminate_worker(dsm_segment *seg, Datum arg);
@@ -119,7 +138,12 @@ serialize_settings(Size *len)
 	{
 		const char *value = GetConfigOption(inherited_settings[i], true, false);
 
-		if (value == NULL)
+		/*
+		 * A placeholder (plpgsql.* before PL/pgSQL is loaded here) holds a
+		 * value nobody checked the caller's right to set: leave it out
+		 */
+		if (value == NULL ||
+			(GetConfigOptionFlags(inherited_settings[i], true) & GUC_CUSTOM_PLACEHOLDER))
 			continue;
 		appendBinaryStringInfo(&buf, inherited_settings[i],
 							   strlen(inherited_settings[i]) + 1);
@@ -339,10 +363,21 @@ worker_run_script(const Migration *m, const Script *script, Oid role)
  * One statement as a top-level command in its own transaction, as
  * exec_simple_query() would run it.  The statement is parsed again on its
  * own so that error positions are relative to its text.
+ *
+ * The parse, query and plan trees are made in the caller's per-statement
+ * context (execute_script() resets it after each statement), not in the
+ * transaction's: CREATE INDEX CONCURRENTLY, REINDEX and DROP INDEX
+ * CONCURRENTLY, VACUUM and a procedure that commits end the transaction
+ * and start new ones while the portal still walks those trees, as
+ * exec_simple_query() keeps them in MessageContext for the same reason.
+ * StartTransactionCommand() and CommitTransactionCommand() each switch
+ * memory contexts, so the statement's context is made current again after
+ * both.
  */
 static void
 run_top_level(const Statement *stmt, const char *sql)
 {
+	MemoryContext stmt_cxt = CurrentMemoryContext;
 	List	   *raw = compat_raw_parser(sql);
 	ListCell   *lc;
 
@@ -362,6 +397,7 @@ run_top_level(const Statement *stmt, const char *sql)
 		pgstat_report_activity(STATE_RUNNING, sql);
 
 		StartTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 
@@ -388,6 +424,7 @@ run_top_level(const Statement *stmt, const char *sql)
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
 		debug_query_string = NULL;
 	}
 }
@@ -450,7 +487,11 @@ migrate_worker_main(Datum arg)
 	{
 		const char *value = p + strlen(p) + 1;
 
-		SetConfigOption(p, value, PGC_USERSET, PGC_S_SESSION);
+		/*
+		 * As superuser context: session_replication_role is one, and the
+		 * caller could only have values it was allowed to set
+		 */
+		SetConfigOption(p, value, PGC_SUSET, PGC_S_SESSION);
 		p = value + strlen(value) + 1;
 	}
 	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),

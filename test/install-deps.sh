@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Install what building and testing pg_migrate needs on Debian 12, as root.
 # Cheap to run again: apt is only called when something is missing.
+#   test/install-deps.sh            what run-tests.sh needs
+#   test/install-deps.sh --cassert  also what test/cassert.sh needs to build
+#                                   PostgreSQL 15 from Debian's source
 set -euo pipefail
 
 packages=(make gcc postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron
           libipc-run-perl python3 bc nodejs npm locales)
+if [ "${1:-}" = "--cassert" ]; then
+    # dpkg-dev unpacks the source package (dpkg-source); the rest is what a
+    # configure with readline, zlib, ICU and the TAP tests needs
+    packages+=(dpkg-dev bison flex libreadline-dev zlib1g-dev libicu-dev pkg-config)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
