@@ -25,8 +25,16 @@ use Time::HiRes qw(time sleep);
 # in the template as the tool creates it at its first run, so that
 # pg_migrate keeps it in step (drizzle's is created by pg_migrate itself)
 my @FIXTURES = (
-	{ dir => 'drizzle-ai-chatbot', format => 'drizzle' },
-	{ dir => 'drizzle-dokploy', format => 'drizzle' },
+	{
+		dir => 'drizzle-ai-chatbot',
+		format => 'drizzle',
+		tool_table => 'drizzle.__drizzle_migrations'
+	},
+	{
+		dir => 'drizzle-dokploy',
+		format => 'drizzle',
+		tool_table => 'drizzle.__drizzle_migrations'
+	},
 	{
 		dir => 'dbmate-measure',
 		format => 'dbmate',
@@ -213,17 +221,6 @@ sub prepare
 	my $n = @rows;
 	$fx->{full} = $full;
 	$self->{refs}{$id}{$n} = $self->schema_of($full);
-	$self->check_tool_table($fx, $full, $n) and die "$name: tool table";
-
-	# apply runs everything in one transaction: up to the first
-	# no-transaction migration, which it refuses
-	$fx->{apply_upto} = @no_tx ? $no_tx[0] : $n;
-
-	# rollback undoes at most five of the latest, all with down scripts
-	my $with_down = 0;
-	$with_down++ while $with_down < $n && $fx->{has_down}[ $n - 1 - $with_down ];
-	$fx->{undoable} = $with_down < 5 ? $with_down : 5;
-
 	if ($fx->{format} eq 'drizzle')
 	{
 		my $journal =
@@ -236,6 +233,18 @@ sub prepare
 			} @{ $fx->{names} }
 		];
 	}
+	my $tool = $self->check_tool_table($fx, $full, $n);
+	die "$name: after a clean run $tool" if $tool;
+
+	# apply runs everything in one transaction: up to the first
+	# no-transaction migration, which it refuses
+	$fx->{apply_upto} = @no_tx ? $no_tx[0] : $n;
+
+	# rollback undoes at most five of the latest, all with down scripts
+	my $with_down = 0;
+	$with_down++ while $with_down < $n && $fx->{has_down}[ $n - 1 - $with_down ];
+	$fx->{undoable} = $with_down < 5 ? $with_down : 5;
+
 	$self->count('setup seconds', time - $t0);
 	note sprintf('%s: %d migrations, a clean run takes %.2f s', $name, $n,
 		$fx->{run_seconds});
@@ -296,7 +305,7 @@ sub check_tool_table
 		$got = $self->sql($db,
 			"SELECT string_agg(version || '|' || dirty, ',') FROM $fx->{tool_table}");
 		my ($max) = sort { $b <=> $a } map { /^(\d+)/ } @first;
-		$want = defined $max ? "$max|f" : '';
+		$want = defined $max ? "$max|false" : '';
 	}
 	else
 	{
@@ -405,7 +414,7 @@ sub check_next_run
 		{
 			push @problems,
 			  "the next run failed without a hint naming invalid index $index: $err"
-			  unless $err =~ /HINT:.*DROP INDEX CONCURRENTLY \Q$index\E;/s;
+			  unless $err =~ /HINT:.*DROP INDEX CONCURRENTLY (?:\w+\.)?\Q$index\E;/s;
 			$self->sql($db, "DROP INDEX CONCURRENTLY $index");
 		}
 		$self->count('interrupted CREATE INDEX CONCURRENTLY, invalid index dropped as the hint says');
@@ -530,13 +539,14 @@ sub iteration
 	if ($it->{during})
 	{
 		# an open snapshot makes CREATE INDEX CONCURRENTLY wait for it
-		my ($in, $out) = ("BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 1;\n", '');
+		my ($in, $bout) = ('', '');
 		$blocker = IPC::Run::start(
-			[ 'psql', '-X', '-q', '-d', $node->connstr($db) ],
-			'<', \$in, '>', \$out, '2>', \$out);
-		$self->{node}->poll_query_until($db,
-			"SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = '$db' "
-			  . "AND state = 'idle in transaction'");
+			[ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr($db) ],
+			'<', \$in, '>', \$bout, '2>', \$bout);
+		$in = "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot taken';\n";
+		my $until = time + 30;
+		$blocker->pump_nb while $bout !~ /snapshot taken/ && time < $until && sleep 0.01;
+		die "the blocking session did not start: $bout" unless $bout =~ /snapshot taken/;
 	}
 	my ($out, $err) = ('', '');
 	my $t0 = time;
@@ -641,9 +651,13 @@ sub iteration
 	push @problems, 'a server process died of a signal other than 9 (see the server log)'
 	  if $others;
 
+	my $t1 = time;
 	my ($after, $k, $explained) = $self->check_after_crash($fx, $db, \@allowed);
 	push @problems, @$after;
+	my $t2 = time;
 	push @problems, $self->check_next_run($fx, $db, $explained);
+	note sprintf('%s: killed and back in %.2f s, checked in %.2f s, next run in %.2f s',
+		$label, $t1 - $t0, $t2 - $t1, time - $t2);
 	$self->count('inconsistent iterations') if @problems;
 	$self->count('iterations');
 	$self->sql('postgres', "DROP DATABASE $db WITH (FORCE)");
