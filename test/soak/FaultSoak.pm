@@ -589,33 +589,35 @@ sub iteration
 		}
 		$midrun = defined $pid && $state eq 'active';
 	}
-	$self->count($midrun ? 'kills mid-run' : 'kills after the run ended');
-
+	my $when = $midrun ? 'mid-run' : 'after the run ended';
+	$self->count("kills $when");
 	my $crashed = 0;
 	if ($kind eq 'immediate')
 	{
 		$node->stop('immediate');
 		$node->start;
 		$crashed = 1;
-		$self->count('pg_ctl stop -m immediate');
+		$self->count("pg_ctl stop -m immediate, $when");
 	}
 	elsif ($pid && $midrun)
 	{
 		if ($kind eq 'terminate')
 		{
 			$self->sql('postgres', "SELECT pg_terminate_backend($pid)");
-			$self->count('pg_terminate_backend of the runner');
+			$self->count('pg_terminate_backend of the runner, mid-run');
 		}
 		else
 		{
 			kill 'KILL', $pid;
 			$crashed = 1;
-			$self->count($kind eq 'worker' ? 'kill -9 of the worker' : 'kill -9 of the backend');
+			$self->count($kind eq 'worker'
+				? 'kill -9 of the worker, mid-run'
+				: 'kill -9 of the backend, mid-run');
 		}
 	}
 	else
 	{
-		$self->count("no $kind kill: the run had ended");
+		$self->count("$kind: nothing to kill, the run had ended");
 	}
 	$h->finish;
 	if ($blocker)
@@ -667,11 +669,12 @@ sub iteration
 # Run count iterations; the TAP outcome is one test per iteration
 sub soak
 {
-	my ($self, $count) = @_;
+	my ($self, $count, $minutes) = @_;
 	srand($self->{seed});
 	my $t0 = time;
 	for (1 .. $count)
 	{
+		last if $minutes && time > $t0 + 60 * $minutes;
 		my $it = $self->draw;
 		my ($label, @problems) = $self->iteration($it);
 		ok(!@problems, $label) or diag join "\n", @problems;

@@ -7,7 +7,8 @@
 # and the next run completes to a clean run's schema.
 #
 # The seed is printed: SOAK_SEED=<seed> repeats the same draws.
-# SOAK_ITERATIONS=<n> runs n iterations (test/soak/run.sh runs 1,000).
+# SOAK_ITERATIONS=<n> runs n iterations (test/soak/run.sh runs 1,000),
+# SOAK_MINUTES=<m> stops after m minutes.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -17,11 +18,11 @@ use lib "$FindBin::RealBin/../soak";
 use FaultSoak;
 
 my $seed = $ENV{SOAK_SEED} // int(rand(2**31));
-my $iterations = $ENV{SOAK_ITERATIONS} // 8;
+my $iterations = $ENV{SOAK_ITERATIONS} // 5;
 diag("fault soak: seed $seed, $iterations iterations (SOAK_SEED=$seed to repeat)");
 
 my $soak = FaultSoak->new(srcdir => $ENV{TESTDIR} || '.', seed => $seed);
-$soak->soak($iterations);
+$soak->soak($iterations, $ENV{SOAK_MINUTES});
 diag($soak->summary);
 $soak->node->stop;
 done_testing();
