@@ -443,16 +443,6 @@ sub check_next_run
 
 # --- one iteration --------------------------------------------------------
 
-# The backend running the operation, as (pid, state), or ()
-sub runner
-{
-	my ($self) = @_;
-	my $row = $self->sql('postgres',
-		"SELECT pid || '|' || state FROM pg_stat_activity "
-		  . "WHERE application_name = 'soak_op' AND pid <> pg_backend_pid()");
-	return $row eq '' ? () : split /\|/, $row;
-}
-
 sub worker_pid
 {
 	my ($self) = @_;
@@ -477,7 +467,10 @@ sub draw
 	}
 	else
 	{
-		$fx = $FIXTURES[ int rand @FIXTURES ];
+		my @only = $ENV{SOAK_FIXTURES}
+		  ? grep { my $f = $_; grep { $_ eq $f->{dir} } split /,/, $ENV{SOAK_FIXTURES} } @FIXTURES
+		  : @FIXTURES;
+		$fx = $only[ int rand @only ];
 		my @ops = ('run', 'run', 'apply');
 		push @ops, 'rollback', 'run_rollback' if !defined $fx->{undoable} || $fx->{undoable};
 		$op = $ops[ int rand @ops ];
@@ -548,20 +541,27 @@ sub iteration
 		$blocker->pump_nb while $bout !~ /snapshot taken/ && time < $until && sleep 0.01;
 		die "the blocking session did not start: $bout" unless $bout =~ /snapshot taken/;
 	}
+	# the operation's psql prints its backend's pid first (psql flushes
+	# after each command): the operation starts then, and the kill needs
+	# no lookup (a psql of its own takes a few hundred ms on a busy
+	# machine)
 	my ($out, $err) = ('', '');
-	my $t0 = time;
 	my $h = IPC::Run::start(
 		[
-			'psql', '-X', '-q', '-d',
+			'psql', '-X', '-q', '-A', '-t', '-d',
 			$node->connstr($db) . ' application_name=soak_op',
-			'-c', $sql
+			'-c', 'SELECT pg_backend_pid()', '-c', $sql
 		],
 		'>', \$out, '2>', \$err);
-	my ($pid, $state, $midrun);
+	my $until = time + 60;
+	$h->pump_nb while $out !~ /^\d+\n/ && $h->pumpable && time < $until && sleep 0.001;
+	my ($pid) = $out =~ /^(\d+)\n/ or die "the operation did not start: $err";
+	my $t0 = time;
+	my $midrun;
 	if ($it->{during})
 	{
 		my $wpid = '';
-		my $until = time + 60;
+		$until = time + 60;
 		while ($wpid eq '' && time < $until && $h->pumpable)
 		{
 			$wpid = $self->worker_pid;
@@ -569,8 +569,8 @@ sub iteration
 			$h->pump_nb;
 		}
 		sleep 0.2 * $it->{u};
-		($pid, $state) = $self->runner;
-		$midrun = $wpid ne '' && defined $pid;
+		$h->pump_nb;
+		$midrun = $wpid ne '' && $h->pumpable;
 		$self->count('worker seen waiting') if $wpid ne '';
 		$pid = $wpid if $kind eq 'worker';
 	}
@@ -578,16 +578,11 @@ sub iteration
 	{
 		while (time < $t0 + $delay && $h->pumpable)
 		{
-			sleep 0.005;
+			sleep 0.002;
 			$h->pump_nb;
 		}
-		# psql may not have connected yet: wait for its backend
-		while (!(($pid, $state) = $self->runner) && $h->pumpable)
-		{
-			sleep 0.005;
-			$h->pump_nb;
-		}
-		$midrun = defined $pid && $state eq 'active';
+		$h->pump_nb;
+		$midrun = $h->pumpable;
 	}
 	my $when = $midrun ? 'mid-run' : 'after the run ended';
 	$self->count("kills $when");
@@ -603,8 +598,9 @@ sub iteration
 	{
 		if ($kind eq 'terminate')
 		{
-			$self->sql('postgres', "SELECT pg_terminate_backend($pid)");
-			$self->count('pg_terminate_backend of the runner, mid-run');
+			# what pg_terminate_backend sends
+			kill 'TERM', $pid;
+			$self->count('SIGTERM (pg_terminate_backend) of the runner, mid-run');
 		}
 		else
 		{
@@ -676,7 +672,18 @@ sub soak
 	{
 		last if $minutes && time > $t0 + 60 * $minutes;
 		my $it = $self->draw;
-		my ($label, @problems) = $self->iteration($it);
+		my ($label, @problems) = eval { $self->iteration($it) };
+		if (!defined $label)
+		{
+			# the harness itself failed: say where, bring the server back
+			# and go on
+			$label = "$self->{n}: $it->{fx}{dir} $it->{op}, $it->{kind}";
+			@problems = ("the iteration stopped: $@");
+			$self->count('iterations stopped by an error');
+			$self->{node}->start(fail_ok => 1)
+			  if system('pg_ctl', 'status', '-s', '-D', $self->{node}->data_dir) != 0;
+			$self->{node}->poll_query_until('postgres', 'SELECT true');
+		}
 		ok(!@problems, $label) or diag join "\n", @problems;
 		push @{ $self->{problems} }, map { "$label: $_" } @problems;
 	}

@@ -7,6 +7,8 @@
 #   bash test/soak/run.sh [iterations]      (as root: builds and installs first)
 #   SOAK_SEED=<seed>      repeat the draws of an earlier run
 #   SOAK_MINUTES=<m>      stop after m minutes, whatever the count
+#   SOAK_FIXTURES=a,b     only these folders of test/fixtures/real
+#   SOAK_LOGS=<dir>       where the logs are kept (/tmp/pg_migrate_soak_logs)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -19,3 +21,8 @@ export SOAK_SEED=${SOAK_SEED:-$((RANDOM * 32768 + RANDOM))}
 [ -n "${SOAK_MINUTES:-}" ] && export SOAK_MINUTES
 make installcheck REGRESS= ISOLATION= PROVE_TESTS=test/t/050_fault_soak.pl \
     PROVE_FLAGS=-v
+rc=$?
+# the test's own log and the server's, kept: the tree may be a copy
+logs=${SOAK_LOGS:-/tmp/pg_migrate_soak_logs}
+rm -rf "$logs" && cp -R tmp_check/log "$logs" && echo "logs in $logs"
+exit $rc
