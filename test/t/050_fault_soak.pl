@@ -18,7 +18,7 @@ use lib "$FindBin::RealBin/../soak";
 use FaultSoak;
 
 my $seed = $ENV{SOAK_SEED} // int(rand(2**31));
-my $iterations = $ENV{SOAK_ITERATIONS} // 5;
+my $iterations = $ENV{SOAK_ITERATIONS} // 4;
 diag("fault soak: seed $seed, $iterations iterations (SOAK_SEED=$seed to repeat)");
 
 my $soak = FaultSoak->new(srcdir => $ENV{TESTDIR} || '.', seed => $seed);
