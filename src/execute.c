@@ -215,9 +215,12 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 
 /*
  * Put a timeout setting back to its ceiling when a statement lifted it (0)
- * or raised it above.  Within a transaction the change is saved in the
- * caller's GUC nest level, and undone with what the script set; between
- * the worker's top-level statements it is the worker session's own.
+ * or raised it above.  It is a plain SET, as the script's own was: within
+ * a transaction the caller has opened a GUC nest level for the script,
+ * whose end undoes both.  A save action would be wrong there, since the
+ * script's SET already holds that level's entry for the setting (an
+ * assertion in guc.c says so).  Between the worker's top-level statements
+ * the setting is the worker session's own.
  */
 static void
 keep_timeout_at_most(const char *name, int value, int ceiling)
@@ -225,8 +228,7 @@ keep_timeout_at_most(const char *name, int value, int ceiling)
 	if (ceiling <= 0 || (value > 0 && value <= ceiling))
 		return;
 	(void) set_config_option(name, psprintf("%d", ceiling),
-							 PGC_USERSET, PGC_S_SESSION,
-							 IsTransactionState() ? GUC_ACTION_SAVE : GUC_ACTION_SET,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
 							 true, 0, false);
 }
 

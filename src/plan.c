@@ -750,10 +750,15 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 				}
 				else
 				{
+					/*
+					 * A plain SET within the nest level opened above, as
+					 * a statement's own SET lock_timeout was: saving
+					 * would clash with that one's entry
+					 */
 					(void) set_config_option("lock_timeout",
 											 psprintf("%d", (int) left),
 											 PGC_USERSET, PGC_S_SESSION,
-											 GUC_ACTION_SAVE, true, 0, false);
+											 GUC_ACTION_SET, true, 0, false);
 					deadline = TimestampTzPlusMilliseconds(out->hold_start,
 														   out->budget + PLAN_BUDGET_GRACE_MS);
 				}
