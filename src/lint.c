@@ -40,6 +40,25 @@
 #include "lint.h"
 
 #define ALLOW_DIRECTIVE "migrate:allow"
+#define INVALID_STATEMENT_HINT "Correct the statement: the migration fails there when it runs."
+
+/* lint_text()'s arguments, for try_in_subtransaction() */
+typedef struct LintTextCall
+{
+	LintState  *st;
+	const Script *script;
+	const Statement *stmt;
+	const char *text;
+} LintTextCall;
+
+/* lint_one()'s, likewise; owner is the one the result rows are put under */
+typedef struct LintOneCall
+{
+	ResultSink *sink;
+	const MigrationSet *set;
+	const Migration *m;
+	ResourceOwner owner;
+} LintOneCall;
 
 static int	string_token(void);
 static bool uses_value(const char *text, const char *value, bool in_body);
@@ -52,6 +71,14 @@ static void lint_text_or_finding(LintState *st, const Script *script,
 								 const Statement *stmt, const char *text);
 static List *allowed_rules(const Script *script);
 static bool rule_allowed(List *allowed, const char *rule);
+
+/* The message of an invalid_statement finding: the server's error, coded */
+static char *
+invalid_statement_message(const ErrorData *edata)
+{
+	return psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
+					edata->message);
+}
 
 /*
  * The scanner's token code for a string literal.  The grammar's token
@@ -299,6 +326,14 @@ lint_text(LintState *st, const Script *script, const Statement *stmt,
 	}
 }
 
+static void
+lint_text_call(void *arg)
+{
+	LintTextCall *call = arg;
+
+	lint_text(call->st, call->script, call->stmt, call->text);
+}
+
 /*
  * The same, a statement that cannot be parsed or names something invalid
  * (a name with too many dots, a type modifier the type does not take)
@@ -311,41 +346,20 @@ static void
 lint_text_or_finding(LintState *st, const Script *script,
 					 const Statement *stmt, const char *text)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	LintTextCall call = {st, script, stmt, text};
+	ErrorData  *edata = try_in_subtransaction(lint_text_call, &call);
+	int			line = stmt->line;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		lint_text(st, script, stmt, text);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			line = stmt->line;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		if (edata->cursorpos > 0)
-			line = script_line_at(script, stmt->offset +
-								  script_chars_to_bytes(text, edata->cursorpos - 1));
-		lint_add(st, "invalid_statement", line,
-				 psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
-						  edata->message),
-				 pstrdup("Correct the statement: the migration fails there when it runs."));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	if (edata->cursorpos > 0)
+		line = script_line_at(script, stmt->offset +
+							  script_chars_to_bytes(text, edata->cursorpos - 1));
+	lint_add(st, "invalid_statement", line, invalid_statement_message(edata),
+			 pstrdup(INVALID_STATEMENT_HINT));
+	FreeErrorData(edata);
 }
 
 /*
@@ -604,6 +618,22 @@ emit_finding(ResultSink *sink, ResourceOwner owner, const Migration *m,
 	CurrentResourceOwner = save;
 }
 
+static void
+lint_one_call(void *arg)
+{
+	LintOneCall *call = arg;
+	LoadedMigration lm;
+	StatementList *stmts;
+	ListCell   *lc;
+
+	migration_load(call->set, call->m, &lm, false);
+	stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
+	/* as run() would run it: see checks.c */
+	foreach(lc, lint_reported(&lm.up, stmts,
+							  lm.no_transaction || script_all_top_level(stmts)))
+		emit_finding(call->sink, call->owner, call->m, lm.up.file, lfirst(lc));
+}
+
 /*
  * The findings of one pending migration.  A migration that cannot be read
  * or split into statements (a syntax error) is one finding of its file
@@ -613,49 +643,20 @@ emit_finding(ResultSink *sink, ResourceOwner owner, const Migration *m,
 static void
 lint_one(ResultSink *sink, const MigrationSet *set, const Migration *m)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	LintOneCall call = {sink, set, m, CurrentResourceOwner};
+	ErrorData  *edata = try_in_subtransaction(lint_one_call, &call);
+	LintFinding f;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		LoadedMigration lm;
-		StatementList *stmts;
-		ListCell   *lc;
-
-		migration_load(set, m, &lm, false);
-		stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
-		/* as run() would run it: see checks.c */
-		foreach(lc, lint_reported(&lm.up, stmts,
-								  lm.no_transaction || script_all_top_level(stmts)))
-			emit_finding(sink, owner, m, lm.up.file, lfirst(lc));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		LintFinding f;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		f.rule = "invalid_statement";
-		f.severity = "error";
-		f.line = script_check_line();
-		f.message = psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
-							 edata->message);
-		f.hint = pstrdup("Correct the statement: the migration fails there when it runs.");
-		emit_finding(sink, owner, m, m->up_file, &f);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	f.rule = "invalid_statement";
+	f.severity = "error";
+	f.line = script_check_line();
+	f.message = invalid_statement_message(edata);
+	f.hint = pstrdup(INVALID_STATEMENT_HINT);
+	emit_finding(sink, call.owner, m, m->up_file, &f);
 }
 
 /*
