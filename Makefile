@@ -4,7 +4,8 @@
 #                               (test/run-tests.sh starts a throwaway one for you)
 EXTENSION = pg_migrate
 MODULE_big = pg_migrate
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/ has one folder per layer (src/README.md)
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 DATA = $(wildcard sql/pg_migrate--*.sql)
 
 TESTS = $(sort $(wildcard sql/[0-9]*_*.sql))
@@ -21,6 +22,7 @@ endif
 
 EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 
+PG_CPPFLAGS = -I$(srcdir)/src $(patsubst %,-I%,$(wildcard $(srcdir)/src/*/))
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS += -Werror
@@ -30,8 +32,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every source file includes these: rebuild all when they change
-$(OBJS): src/pg_migrate.h src/compat.h
+# every source file includes some of these: rebuild all when one changes
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # The pg_migrate command (client/, a libpq program with its own PGXS
 # Makefile) is built, installed and cleaned with the extension
