@@ -22,7 +22,7 @@ endif
 
 EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 
-PG_CPPFLAGS = -I$(srcdir)/src $(patsubst %,-I%,$(wildcard $(srcdir)/src/*/))
+PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS += -Werror

@@ -18,7 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "pg_migrate.h"
+#include "run/run.h"
 
 PG_FUNCTION_INFO_V1(migrate_apply);
 PG_FUNCTION_INFO_V1(migrate_status);
@@ -141,14 +141,74 @@ run_options(FunctionCallInfo fcinfo, int target_n, int retry_n)
 	return opts;
 }
 
+/*
+ * The functions that return rows take one of three shapes of arguments;
+ * each shape has one driver that reads them, sets up the result and SPI,
+ * and calls the operation.
+ */
+typedef void (*folder_action) (const Folder *folder, const char *format,
+							   ResultSink *sink);
+typedef void (*folder_name_action) (const Folder *folder, const char *format,
+									const char *name, ResultSink *sink);
+typedef void (*name_action) (const char *name, ResultSink *sink);
+
+/* (dir text | files jsonb, format text [, source text]) */
 static Datum
-apply_folder(FunctionCallInfo fcinfo, const Folder *folder, RunOptions opts)
+folder_call(FunctionCallInfo fcinfo, const Folder *folder, folder_action action)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(folder, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * (dir text | files jsonb, name text, format text [, source text]): the
+ * lifecycle functions that take a folder and a migration (or baseline's
+ * up_to)
+ */
+static Datum
+folder_name_call(FunctionCallInfo fcinfo, bool sent, const char *argname,
+				 folder_name_action action)
+{
+	const Folder *folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	char	   *name = text_arg(fcinfo, 1, argname);
+	char	   *format = text_arg(fcinfo, 2, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(folder, format, name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* (name text): a NULL name is refused when argname is given */
+static Datum
+name_call(FunctionCallInfo fcinfo, const char *argname, name_action action)
+{
+	char	   *name = text_arg(fcinfo, 0, argname);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static Datum
+apply_call(FunctionCallInfo fcinfo, const Folder *folder, RunOptions opts)
 {
 	ResultSink	sink;
 
 	init_result(fcinfo, &sink);
 	connect_spi(0);
-	run_apply(folder, &opts, &sink);
+	apply_folder(folder, &opts, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -157,67 +217,45 @@ apply_folder(FunctionCallInfo fcinfo, const Folder *folder, RunOptions opts)
 Datum
 migrate_apply(PG_FUNCTION_ARGS)
 {
-	return apply_folder(fcinfo, dir_arg(fcinfo, 0, "dir"),
-						run_options(fcinfo, 3, 4));
+	return apply_call(fcinfo, dir_arg(fcinfo, 0, "dir"),
+					  run_options(fcinfo, 3, 4));
 }
 
 /* migrate.apply(files, format, allow_drift, source, target, retry) */
 Datum
 migrate_apply_files(PG_FUNCTION_ARGS)
 {
-	return apply_folder(fcinfo, files_arg(fcinfo, 0, 3),
-						run_options(fcinfo, 4, 5));
-}
-
-static Datum
-status_folder(FunctionCallInfo fcinfo, const Folder *folder)
-{
-	char	   *format = text_arg(fcinfo, 1, "format");
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	run_status(folder, format, &sink);
-	SPI_finish();
-	return (Datum) 0;
+	return apply_call(fcinfo, files_arg(fcinfo, 0, 3),
+					  run_options(fcinfo, 4, 5));
 }
 
 /* migrate.status(dir text, format text) */
 Datum
 migrate_status(PG_FUNCTION_ARGS)
 {
-	return status_folder(fcinfo, dir_arg(fcinfo, 0, NULL));
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, NULL), status_folder);
 }
 
 /* migrate.status(files jsonb, format text, source text) */
 Datum
 migrate_status_files(PG_FUNCTION_ARGS)
 {
-	return status_folder(fcinfo, files_arg(fcinfo, 0, 2));
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), status_folder);
 }
 
 /* migrate.rollback(name text) */
 Datum
 migrate_rollback(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, NULL);
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	run_rollback(name, &sink);
-	SPI_finish();
-	return (Datum) 0;
+	return name_call(fcinfo, NULL, rollback_from);
 }
 
 /*
- * Only a nonatomic call may commit: a CALL at top level, not inside a
- * transaction block or a function.  Forcing nonatomic SPI in an atomic
- * call would silently commit nothing, so the procedures refuse instead.
- */
-/*
  * Refuse an atomic call of a procedure that commits; alternative names
- * the function that does the same in the caller's transaction.
+ * the function that does the same in the caller's transaction.  Only a
+ * nonatomic call may commit: a CALL at top level, not inside a transaction
+ * block or a function.  Forcing nonatomic SPI in an atomic call would
+ * silently commit nothing, so the procedures refuse instead.
  */
 static void
 require_nonatomic(FunctionCallInfo fcinfo, const char *procedure,
@@ -235,7 +273,7 @@ require_nonatomic(FunctionCallInfo fcinfo, const char *procedure,
 }
 
 static void
-run_folder(FunctionCallInfo fcinfo, bool sent)
+run_call(FunctionCallInfo fcinfo, bool sent)
 {
 	const Folder *folder;
 	RunOptions	opts;
@@ -244,7 +282,7 @@ run_folder(FunctionCallInfo fcinfo, bool sent)
 	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
 	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_commits(folder, &opts);
+	run_folder(folder, &opts);
 	SPI_finish();
 }
 
@@ -252,7 +290,7 @@ run_folder(FunctionCallInfo fcinfo, bool sent)
 Datum
 migrate_run(PG_FUNCTION_ARGS)
 {
-	run_folder(fcinfo, false);
+	run_call(fcinfo, false);
 	PG_RETURN_VOID();
 }
 
@@ -260,20 +298,20 @@ migrate_run(PG_FUNCTION_ARGS)
 Datum
 migrate_run_files(PG_FUNCTION_ARGS)
 {
-	run_folder(fcinfo, true);
+	run_call(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
-/* CALL migrate.run_rollback(name text) */
+/* CALL migrate.rollback_from(name text) */
 Datum
 migrate_run_rollback(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, NULL);
 
-	require_nonatomic(fcinfo, "migrate.run_rollback()",
+	require_nonatomic(fcinfo, "migrate.rollback_from()",
 					  "SELECT * FROM migrate.rollback(...)");
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_rollback_commits(name);
+	run_rollback_from(name);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -285,33 +323,9 @@ migrate_retry(PG_FUNCTION_ARGS)
 	char	   *name = text_arg(fcinfo, 0, "name");
 
 	connect_spi(0);
-	run_retry(name);
+	retry_migration(name);
 	SPI_finish();
 	PG_RETURN_VOID();
-}
-
-/*
- * The functions of lifecycle.c that take a folder and a migration (or
- * baseline's up_to): (dir text | files jsonb, name text, format text
- * [, source text]).
- */
-typedef void (*folder_name_action) (const Folder *folder, const char *format,
-									const char *name, ResultSink *sink);
-
-static Datum
-folder_name_call(FunctionCallInfo fcinfo, bool sent, const char *argname,
-				 folder_name_action action)
-{
-	const Folder *folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
-	char	   *name = text_arg(fcinfo, 1, argname);
-	char	   *format = text_arg(fcinfo, 2, "format");
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	action(folder, format, name, &sink);
-	SPI_finish();
-	return (Datum) 0;
 }
 
 /* migrate.mark_applied(dir text, name text, format text) */
@@ -360,14 +374,7 @@ migrate_accept_files(PG_FUNCTION_ARGS)
 Datum
 migrate_forget(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "name");
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	lifecycle_forget(name, &sink);
-	SPI_finish();
-	return (Datum) 0;
+	return name_call(fcinfo, "name", lifecycle_forget);
 }
 
 static void
@@ -396,56 +403,30 @@ migrate_check_files(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-static Datum
-lint_folder(FunctionCallInfo fcinfo, const Folder *folder)
-{
-	char	   *format = text_arg(fcinfo, 1, "format");
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	run_lint(folder, format, &sink);
-	SPI_finish();
-	return (Datum) 0;
-}
-
 /* migrate.lint(dir text, format text) */
 Datum
 migrate_lint(PG_FUNCTION_ARGS)
 {
-	return lint_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), lint_folder);
 }
 
 /* migrate.lint(files jsonb, format text, source text) */
 Datum
 migrate_lint_files(PG_FUNCTION_ARGS)
 {
-	return lint_folder(fcinfo, files_arg(fcinfo, 0, 2));
-}
-
-static Datum
-plan_folder(FunctionCallInfo fcinfo, const Folder *folder)
-{
-	char	   *format = text_arg(fcinfo, 1, "format");
-	ResultSink	sink;
-
-	init_result(fcinfo, &sink);
-	connect_spi(0);
-	run_plan(folder, format, &sink);
-	SPI_finish();
-	return (Datum) 0;
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), lint_folder);
 }
 
 /* migrate.plan(dir text, format text) */
 Datum
 migrate_plan(PG_FUNCTION_ARGS)
 {
-	return plan_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), plan_folder);
 }
 
 /* migrate.plan(files jsonb, format text, source text) */
 Datum
 migrate_plan_files(PG_FUNCTION_ARGS)
 {
-	return plan_folder(fcinfo, files_arg(fcinfo, 0, 2));
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), plan_folder);
 }

@@ -24,7 +24,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
-#include "pg_migrate.h"
+#include "exec/exec.h"
 
 static int	execute_with_timeout(const char *sql);
 static int	body_error_line(const Script *script, const Statement *stmt,

@@ -27,8 +27,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "exec/exec.h"
 
 static List *index_statements(const Script *script);
 static char *invalid_index_named(IndexStmt *stmt);

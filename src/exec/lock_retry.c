@@ -28,8 +28,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "exec/exec.h"
 
 /* the pause never grows past this, whatever the number of retries */
 #define MAX_PAUSE_MS 30000

@@ -23,7 +23,7 @@
 #include "fmgr.h"
 #include "plpgsql.h"
 
-#include "pg_migrate.h"
+#include "exec/exec.h"
 
 static void lines_func_beg(PLpgSQL_execstate *estate, PLpgSQL_function *func);
 static void lines_func_end(PLpgSQL_execstate *estate, PLpgSQL_function *func);

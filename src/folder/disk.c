@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * folder.c
- *	  Reading migration folders from the server's filesystem: who may,
+ * disk.c
+ *	  Migration folders on the server's filesystem: who may,
  *	  which path is meant, which files are there, and their contents.
  *
  * pg_read_file() cannot be used through SPI by members of
@@ -37,8 +37,8 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "folder/folder.h"
 
 /* What check_opened() is looking at, for its messages */
 typedef enum OpenedKind
@@ -311,11 +311,12 @@ folder_on_disk(const char *dir)
 
 /*
  * Whether dir/file is a regular file.  Only a format's detection asks: its
- * contents are read, and checked, with folder_read_file().
+ * contents are read, and checked, with disk_read_file().
  */
 bool
-folder_has_file(const char *dir, const char *file)
+disk_has_file(const Folder *folder, const char *file)
 {
+	const char *dir = folder->path;
 	char		path[MAXPGPATH];
 	struct stat st;
 
@@ -324,15 +325,16 @@ folder_has_file(const char *dir, const char *file)
 }
 
 /*
- * Names of the regular files directly in dir, sorted.  Subfolders are not
+ * Names of the regular files directly in the folder, sorted.  Subfolders are not
  * read: a format that needs one (drizzle's meta/) reads it by name.  A
  * .sql name that is not a regular file (a link to nothing, a FIFO, a
  * device) is an error: left out, it would be applied later, out of order.
  * The pg_migrate command refuses the same when it reads a folder.
  */
 List *
-folder_list_files(const char *dir)
+disk_list_files(const Folder *folder)
 {
+	const char *dir = folder->path;
 	DIR		   *d;
 	struct dirent *de;
 	List	   *files = NIL;
@@ -492,8 +494,9 @@ verify_encoding(const char *file, const char *buf, size_t len)
  * exist gives NULL.
  */
 char *
-folder_read_file(const char *dir, const char *file, bool missing_ok)
+disk_read_file(const Folder *folder, const char *file, bool missing_ok)
 {
+	const char *dir = folder->path;
 	char		path[MAXPGPATH];
 	int			fd;
 	char	   *buf;

@@ -21,7 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "pg_migrate.h"
+#include "folder/folder.h"
 
 static void check_file_name(const char *name);
 
@@ -155,4 +155,12 @@ sent_read_file(const Folder *folder, const char *file, bool missing_ok)
 				(errcode(ERRCODE_UNDEFINED_FILE),
 				 errmsg("file \"%s\" is not among the files sent", file)));
 	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* Whether the caller sent that file (a path relative to the folder) */
+bool
+sent_has_file(const Folder *folder, const char *file)
+{
+	return getKeyJsonValueFromContainer(&folder->files->root, file,
+										strlen(file), NULL) != NULL;
 }

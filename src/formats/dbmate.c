@@ -12,7 +12,7 @@
  */
 #include "postgres.h"
 
-#include "pg_migrate.h"
+#include "formats/formats.h"
 
 static bool dbmate_claims(const Folder *folder, List *files);
 static void dbmate_scan(MigrationSet *set, List *files);
@@ -21,7 +21,7 @@ static void dbmate_load(const MigrationSet *set, const Migration *m,
 static char *find_marker(char *sql, const char *marker);
 
 const MigrationFormat dbmate_format = {
-	"dbmate", dbmate_claims, dbmate_scan, dbmate_load, &dbmate_interop
+	"dbmate", dbmate_claims, dbmate_scan, dbmate_load
 };
 
 /*
@@ -58,7 +58,7 @@ dbmate_claims(const Folder *folder, List *files)
 
 		if (is_numbered_sql(file))
 		{
-			char	   *sql = source_read_file(folder, file, false);
+			char	   *sql = folder_read_file(folder, file, false);
 			bool		found = find_marker(sql, "-- migrate:up") != NULL;
 
 			/* freed at once: detection runs before the whole call's work */
@@ -91,7 +91,7 @@ static void
 dbmate_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 			bool with_down)
 {
-	char	   *sql = source_read_file(set->folder, m->up_file, false);
+	char	   *sql = folder_read_file(set->folder, m->up_file, false);
 	char	   *up = find_marker(sql, "-- migrate:up");
 	char	   *down = find_marker(sql, "-- migrate:down");
 	char	   *up_body;

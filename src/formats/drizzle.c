@@ -20,7 +20,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 
-#include "pg_migrate.h"
+#include "formats/formats.h"
 
 #define JOURNAL "meta/_journal.json"
 
@@ -34,14 +34,13 @@ static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
 							   enum jbvType type, int index, const char *dir);
 
 const MigrationFormat drizzle_format = {
-	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files,
-	&drizzle_interop
+	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files
 };
 
 static bool
 drizzle_claims(const Folder *folder, List *files)
 {
-	return source_has_file(folder, JOURNAL);
+	return folder_has_file(folder, JOURNAL);
 }
 
 static void
@@ -141,7 +140,7 @@ add_entry(MigrationSet *set, List *files, List *tags, JsonbContainer *array,
 static void
 drizzle_scan(MigrationSet *set, List *files)
 {
-	char	   *text = source_read_file(set->folder, JOURNAL, true);
+	char	   *text = folder_read_file(set->folder, JOURNAL, true);
 	ErrorContextCallback cb;
 	JsonbContainer *array;
 	List	   *tags = NIL;

@@ -17,7 +17,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "pg_migrate.h"
+#include "formats/formats.h"
 
 typedef struct FlywayName
 {
@@ -32,7 +32,7 @@ static bool looks_like_flyway(const char *file);
 static bool parse_flyway_name(const char *file, FlywayName *out);
 
 const MigrationFormat flyway_format = {
-	"flyway", flyway_claims, flyway_scan, load_up_down_files, &flyway_interop
+	"flyway", flyway_claims, flyway_scan, load_up_down_files
 };
 
 /* Meant as a Flyway migration: a prefix letter, "__" and ".sql" */

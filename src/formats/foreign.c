@@ -20,7 +20,7 @@
  */
 #include "postgres.h"
 
-#include "pg_migrate.h"
+#include "formats/formats.h"
 
 /*
  * A tool and its markers, written as normalize_comment() leaves a comment
@@ -167,7 +167,7 @@ foreign_check_folder(const Folder *folder, List *files)
 		if (!is_numbered_sql(file))
 			continue;
 		script.file = file;
-		script.sql = source_read_file(folder, file, false);
+		script.sql = folder_read_file(folder, file, false);
 		script.first_line = 1;
 		found = script_find_comment_line(&script, match_marker, &q, &offset);
 		if (found == 0)

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * format_plain.c
- *	  Folders of numbered SQL files: the plain format and golang-migrate's.
+ * plain.c
+ *	  Folders of numbered SQL files: the plain format, and the reading of
+ *	  numbered files that golang-migrate's format (golang_migrate.c) shares.
  *
  * plain: "0004_quiz_answers.sql" is an up script, "0004_quiz_answers.down.sql"
  * (or "_down.sql") its down script, and "0004_quiz_answers.up.sql" another
@@ -18,42 +19,19 @@
  */
 #include "postgres.h"
 
-#include "pg_migrate.h"
+#include "formats/formats.h"
 
-typedef enum FileKind
-{
-	FILE_BARE,					/* 0001_x.sql */
-	FILE_UP,					/* 0001_x.up.sql */
-	FILE_DOWN					/* 0001_x.down.sql, 0001_x_down.sql */
-} FileKind;
-
-typedef struct NumberedFile
-{
-	char	   *file;
-	char	   *name;
-	FileKind	kind;
-} NumberedFile;
-
-static bool parse_file_name(const char *file, NumberedFile *out);
 static int	compare_files(const void *a, const void *b);
-static void scan_numbered(MigrationSet *set, List *files, bool golang);
 static bool plain_claims(const Folder *folder, List *files);
-static bool golang_claims(const Folder *folder, List *files);
 static void plain_scan(MigrationSet *set, List *files);
-static void golang_scan(MigrationSet *set, List *files);
 
 const MigrationFormat plain_format = {
-	"plain", plain_claims, plain_scan, load_up_down_files, NULL
-};
-
-const MigrationFormat golang_format = {
-	"golang-migrate", golang_claims, golang_scan, load_up_down_files,
-	&golang_interop
+	"plain", plain_claims, plain_scan, load_up_down_files
 };
 
 /* Split a file name into migration name and kind; false if not a migration */
-static bool
-parse_file_name(const char *file, NumberedFile *out)
+bool
+numbered_parse(const char *file, NumberedFile *out)
 {
 	char	   *stem;
 
@@ -82,38 +60,10 @@ plain_claims(const Folder *folder, List *files)
 	{
 		NumberedFile nf;
 
-		if (parse_file_name(lfirst(lc), &nf) && nf.kind == FILE_BARE)
+		if (numbered_parse(lfirst(lc), &nf) && nf.kind == FILE_BARE)
 			return true;
 	}
 	return false;
-}
-
-/*
- * golang-migrate: numbered .up.sql/.down.sql files; a few numbered files
- * without the suffix (which its tool skips) do not make it another format.
- */
-static bool
-golang_claims(const Folder *folder, List *files)
-{
-	ListCell   *lc;
-	int			ups = 0;
-	int			bare = 0;
-
-	foreach(lc, files)
-	{
-		NumberedFile nf;
-
-		if (!parse_file_name(lfirst(lc), &nf))
-			continue;
-		if (nf.kind == FILE_DOWN && !strip_suffix(nf.file, ".down.sql"))
-			return false;		/* "_down.sql" is the plain format's */
-		if (nf.kind == FILE_UP)
-			ups++;
-		else if (nf.kind == FILE_BARE)
-			bare++;
-	}
-	/* golang-migrate ignores the odd file without .up/.down: see scan */
-	return ups > 0 && bare <= ups / 10;
 }
 
 /* by name, up script before down script */
@@ -129,8 +79,12 @@ compare_files(const void *a, const void *b)
 	return (int) (fa->kind == FILE_DOWN) - (int) (fb->kind == FILE_DOWN);
 }
 
-static void
-scan_numbered(MigrationSet *set, List *files, bool golang)
+/*
+ * Add a folder's numbered files to the set, pairing up and down scripts;
+ * golang: as golang-migrate reads them.
+ */
+void
+numbered_scan(MigrationSet *set, List *files, bool golang)
 {
 	NumberedFile *nf = palloc(sizeof(NumberedFile) * Max(list_length(files), 1));
 	int			n = 0;
@@ -138,7 +92,7 @@ scan_numbered(MigrationSet *set, List *files, bool golang)
 	Migration  *last = NULL;
 
 	foreach(lc, files)
-		if (parse_file_name(lfirst(lc), &nf[n]))
+		if (numbered_parse(lfirst(lc), &nf[n]))
 			n++;
 	qsort(nf, n, sizeof(NumberedFile), compare_files);
 
@@ -213,11 +167,5 @@ plain_note_down_file(const MigrationSet *set, const Migration *m)
 static void
 plain_scan(MigrationSet *set, List *files)
 {
-	scan_numbered(set, files, false);
-}
-
-static void
-golang_scan(MigrationSet *set, List *files)
-{
-	scan_numbered(set, files, true);
+	numbered_scan(set, files, false);
 }

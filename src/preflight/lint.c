@@ -36,8 +36,8 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "compat.h"
-#include "lint.h"
+#include "util/compat.h"
+#include "preflight/preflight.h"
 
 #define ALLOW_DIRECTIVE "migrate:allow"
 #define INVALID_STATEMENT_HINT "Correct the statement: the migration fails there when it runs."
@@ -518,7 +518,8 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 		LintFinding *f = lfirst(lc);
 
 		if (rule_allowed(allowed, f->rule))
-			tracking_record_lint_allowed(m, lm->up.file, f);
+			tracking_record_lint_allowed(m, lm->up.file, f->line, f->rule,
+										 f->message);
 		else
 			reported = lappend(reported, f);
 	}
@@ -627,7 +628,7 @@ lint_one_call(void *arg)
 	ListCell   *lc;
 
 	migration_load(call->set, call->m, &lm, false);
-	stmts = split_script(&lm.up, false, !lm.no_transaction, NULL);
+	stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, NULL);
 	/* as run() would run it: see checks.c */
 	foreach(lc, lint_reported(&lm.up, stmts,
 							  lm.no_transaction || script_all_top_level(stmts)))
@@ -664,7 +665,7 @@ lint_one(ResultSink *sink, const MigrationSet *set, const Migration *m)
  * those a migration allows left out.
  */
 void
-run_lint(const Folder *folder, const char *format, ResultSink *sink)
+lint_folder(const Folder *folder, const char *format, ResultSink *sink)
 {
 	MigrationSet *set = source_load(folder, format, DEBUG1);
 	bool	   *is_applied = applied_flags(set, tracking_applied());

@@ -45,8 +45,8 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "compat.h"
-#include "lint.h"
+#include "util/compat.h"
+#include "preflight/preflight.h"
 
 /* The rules, by stable name */
 typedef struct LintRule

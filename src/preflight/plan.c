@@ -58,8 +58,8 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
-#include "compat.h"
-#include "lint.h"
+#include "util/compat.h"
+#include "preflight/preflight.h"
 
 /* A table a statement names, as it was before the statement ran */
 typedef struct PlanRel
@@ -660,7 +660,7 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 		int			nest;
 
 		/* as run() would run it: checks.c */
-		stmts = split_script(&lm.up, false, !lm.no_transaction, &unwrapped);
+		stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, &unwrapped);
 		no_transaction = lm.no_transaction ||
 			(!unwrapped && script_all_top_level(stmts));
 		script_check(&lm.up, stmts,
@@ -928,7 +928,7 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
  * only while it runs.
  */
 void
-run_plan(const Folder *folder, const char *format, ResultSink *sink)
+plan_folder(const Folder *folder, const char *format, ResultSink *sink)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;

@@ -21,7 +21,7 @@
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
-#include "pg_migrate.h"
+#include "preflight/preflight.h"
 
 static void normalize_line_ends(const char *text, StringInfo out,
 								bool *had_cr, bool *had_trailing);
@@ -173,37 +173,6 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 					 ndrift - 1, others.data);
 }
 
-/*
- * The statements of a script as they will run: a whole-file transaction
- * wrapper is dropped where the script runs in a transaction (up scripts
- * not marked no-transaction, and down scripts); a script left with no
- * statement is an error.  *unwrapped, when given, says whether there was
- * a wrapper.
- */
-StatementList *
-split_script(const Script *script, bool down, bool in_transaction,
-			 bool *unwrapped)
-{
-	StatementList *stmts = script_split(script);
-	bool		had_wrapper = in_transaction && script_unwrap(stmts);
-
-	if (unwrapped)
-		*unwrapped = had_wrapper;
-	if (stmts->count == 0 && down)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("down script \"%s\" contains no SQL statements",
-						script->file),
-				 errhint("Delete the file if the migration cannot be undone.")));
-	if (stmts->count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("migration file \"%s\" contains no SQL statements",
-						script->file),
-				 errhint("Add the migration's statements, or delete the file.")));
-	return stmts;
-}
-
 /* Checksum of a down script, or "" when there is none */
 void
 down_checksum(const LoadedMigration *lm, char *out)
@@ -275,7 +244,7 @@ check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction
 						   m->up_file),
 				 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
 
-	stmts = split_script(&lm->up, false, !lm->no_transaction, &unwrapped);
+	stmts = script_split_to_run(&lm->up, false, !lm->no_transaction, &unwrapped);
 	if (!lm->no_transaction && !in_one_transaction && !unwrapped &&
 		script_all_top_level(stmts))
 	{
@@ -306,7 +275,7 @@ warn_broken_down(const Migration *m, const LoadedMigration *lm)
 		return;
 	PG_TRY();
 	{
-		StatementList *stmts = split_script(&lm->down, true, true, NULL);
+		StatementList *stmts = script_split_to_run(&lm->down, true, true, NULL);
 
 		script_check(&lm->down, stmts, CHECK_NOTHING);
 	}

@@ -29,8 +29,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "run/run.h"
 
 /* Names listed per state in migrate.check()'s error, before "and N more" */
 #define CHECK_LIST_MAX 10

@@ -47,8 +47,8 @@
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "run/run.h"
 
 #define WORKER_MAGIC		0x70676d77	/* "pgmw" */
 #define WORKER_QUEUE_SIZE	65536

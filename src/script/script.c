@@ -23,8 +23,8 @@
 #include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
+#include "util/compat.h"
+#include "script/script.h"
 
 static void script_error_callback(void *arg);
 
@@ -35,17 +35,6 @@ static void script_error_callback(void *arg);
  */
 static int	check_line = 0;
 static int	skip_space_and_comments(const char *s, int pos, int end);
-
-/* Hex SHA-256 of a buffer into out[MIGRATE_CHECKSUM_LEN + 1] */
-void
-checksum_hex(const char *data, size_t len, char *out)
-{
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-
-	compat_sha256((const uint8 *) data, len, digest);
-	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
-}
 
 /* Byte length of the first nchars characters of s (stops at the end) */
 int
@@ -755,7 +744,7 @@ script_check(const Script *script, const StatementList *statements,
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
 							   top_level),
 					 check == CHECK_DOWN_SCRIPT ?
-					 errhint("migrate.rollback() runs down scripts in one transaction: mark the down script \"-- migrate:no-transaction\" and roll back with CALL migrate.run_rollback(...), which runs it outside a transaction block.") :
+					 errhint("migrate.rollback() runs down scripts in one transaction: mark the down script \"-- migrate:no-transaction\" and roll back with CALL migrate.rollback_from(...), which runs it outside a transaction block.") :
 					 all_top_level ?
 					 errhint("Apply the folder with CALL migrate.run(...), which runs a migration made only of such statements outside a transaction block.") :
 					 errhint("Move %s into a migration file of its own, which CALL migrate.run(...) runs outside a transaction block, or mark this one \"-- migrate:no-transaction\" to run all its statements one by one.",
@@ -1052,4 +1041,35 @@ script_find_comment_line(const Script *script, CommentLineMatch match,
 		pfree(cands);
 	}
 	return result;
+}
+
+/*
+ * The statements of a script as they will run: a whole-file transaction
+ * wrapper is dropped where the script runs in a transaction (up scripts
+ * not marked no-transaction, and down scripts); a script left with no
+ * statement is an error.  *unwrapped, when given, says whether there was
+ * a wrapper.
+ */
+StatementList *
+script_split_to_run(const Script *script, bool down, bool in_transaction,
+					bool *unwrapped)
+{
+	StatementList *stmts = script_split(script);
+	bool		had_wrapper = in_transaction && script_unwrap(stmts);
+
+	if (unwrapped)
+		*unwrapped = had_wrapper;
+	if (stmts->count == 0 && down)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("down script \"%s\" contains no SQL statements",
+						script->file),
+				 errhint("Delete the file if the migration cannot be undone.")));
+	if (stmts->count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("migration file \"%s\" contains no SQL statements",
+						script->file),
+				 errhint("Add the migration's statements, or delete the file.")));
+	return stmts;
 }

@@ -23,7 +23,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
-#include "pg_migrate.h"
+#include "tools/tools.h"
 
 #define COL_VERSION 0
 
@@ -42,7 +42,7 @@ static const ToolTableSpec dbmate_table = {
 };
 
 const ToolInterop dbmate_interop = {
-	&dbmate_table, dbmate_create, dbmate_adopt, dbmate_record, dbmate_forget, NULL
+	"dbmate", &dbmate_table, dbmate_create, dbmate_adopt, dbmate_record, dbmate_forget, NULL
 };
 
 /*

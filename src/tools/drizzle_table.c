@@ -22,7 +22,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
-#include "pg_migrate.h"
+#include "tools/tools.h"
 
 /* the columns of drizzle_table, by index */
 #define COL_HASH 1
@@ -43,7 +43,7 @@ static const ToolTableSpec drizzle_table = {
 };
 
 const ToolInterop drizzle_interop = {
-	&drizzle_table, drizzle_create, drizzle_adopt, drizzle_record, drizzle_forget,
+	"drizzle", &drizzle_table, drizzle_create, drizzle_adopt, drizzle_record, drizzle_forget,
 	NULL
 };
 

@@ -28,7 +28,7 @@
 #include "catalog/pg_type.h"
 #include "utils/pg_crc.h"
 
-#include "pg_migrate.h"
+#include "tools/tools.h"
 
 #define COL_RANK 0
 #define COL_VERSION 1
@@ -63,7 +63,7 @@ static const ToolTableSpec flyway_table = {
 };
 
 const ToolInterop flyway_interop = {
-	&flyway_table, NULL, flyway_adopt, NULL, NULL, NULL
+	"flyway", &flyway_table, NULL, flyway_adopt, NULL, NULL, NULL
 };
 
 /* Flyway's ChecksumCalculator: CRC-32 of the lines, without line breaks */
@@ -95,7 +95,7 @@ flyway_checksum(const char *sql)
 static bool
 file_checksum(const MigrationSet *set, const Migration *m, int32 *out)
 {
-	char	   *sql = source_read_file(set->folder, m->up_file, false);
+	char	   *sql = folder_read_file(set->folder, m->up_file, false);
 	char		sha[MIGRATE_CHECKSUM_LEN + 1];
 	bool		same;
 

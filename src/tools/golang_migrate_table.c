@@ -32,7 +32,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
-#include "pg_migrate.h"
+#include "tools/tools.h"
 
 #define COL_VERSION 0
 #define COL_DIRTY 1
@@ -61,7 +61,7 @@ static const ToolTableSpec golang_table = {
 };
 
 const ToolInterop golang_interop = {
-	&golang_table, golang_create, golang_adopt, golang_record, golang_forget,
+	"golang-migrate", &golang_table, golang_create, golang_adopt, golang_record, golang_forget,
 	golang_check
 };
 

@@ -4,10 +4,8 @@
  *	  Another tool's tracking table (drizzle-orm's __drizzle_migrations,
  *	  dbmate's and golang-migrate's schema_migrations, Flyway's
  *	  flyway_schema_history): finding it, checking that using it runs no
- *	  code of another role, reading and writing it; and what the runner
- *	  asks of a format whose tool keeps such a table: which migrations the
- *	  tool applied, and keeping the table in step with what pg_migrate
- *	  applies and rolls back.
+ *	  code of another role, reading and writing it, for
+ *	  the tools that use it (interop.c).
  *
  * The table belongs to the application, and is often owned by the app's
  * role while a superuser runs the migrations.  Whatever its owner attached
@@ -73,9 +71,9 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
-#include "compat.h"
+#include "util/compat.h"
 
-#include "pg_migrate.h"
+#include "tools/tools.h"
 
 /* created by initdb, so owned by the bootstrap superuser */
 #define IS_BUILT_IN(oid) ((oid) < FirstNormalObjectId)
@@ -91,10 +89,6 @@
 #define TOOL_READ_LOCK AccessShareLock
 #define TOOL_WRITE_LOCK ShareUpdateExclusiveLock
 
-/* The formats whose tool keeps a table, for a rollback to find by name */
-static const MigrationFormat *const shared_formats[] = {
-	&drizzle_format, &dbmate_format, &golang_format, &flyway_format
-};
 
 static bool resolve_name(const ToolTableSpec *spec, char **schema, char **name);
 static Oid	lookup_locked(const char *schema, const char *name, LOCKMODE lockmode);
@@ -116,8 +110,6 @@ static AclMode public_privileges(Datum acl, bool isnull);
 static AclMode public_write_privileges(const ToolTable *t);
 static Oid	other_writer(const ToolTable *t, AclMode *privileges);
 static char *privilege_names(AclMode privileges);
-static void check_writers(const ToolTable *t, const Migration *adopted);
-static const ToolInterop *interop_of_format(const char *format);
 
 /*
  * Where the tool keeps its table: migrate.tool_table when set (its check
@@ -933,8 +925,8 @@ privilege_names(AclMode privileges)
  * out the one the owner's deploy needs.  Writing by the owner, or by a
  * role with its privileges, is what the tool itself does.
  */
-static void
-check_writers(const ToolTable *t, const Migration *adopted)
+void
+tool_table_check_writers(const ToolTable *t, const Migration *adopted)
 {
 	AclMode		privileges = public_write_privileges(t);
 	const char *writer = "PUBLIC";
@@ -959,140 +951,4 @@ check_writers(const ToolTable *t, const Migration *adopted)
 					   adopted->name, t->spec->tool),
 			 errhint("Let only its owner write it: REVOKE %s ON %s FROM %s; a privilege held through another role (a group, pg_write_all_data) is revoked from that role.",
 					 privilege_names(privileges), t->qualified, grantee)));
-}
-
-/*
- * Mark the migrations of set that the format's tool recorded in its table
- * as adopted, and remember where they were found.  Nothing when the format
- * has no such table, or the database does not hold it.  Refused when it
- * would adopt a migration from a table that others than its owner may
- * write.
- */
-void
-interop_adopt(MigrationSet *set, const bool *applied)
-{
-	const ToolInterop *interop = set->format->interop;
-	ToolTable  *t;
-
-	if (interop == NULL ||
-		(t = tool_table_open(interop->table, false, NULL)) == NULL)
-		return;
-	interop->adopt(t, set, applied);
-	for (int i = 0; i < set->count; i++)
-	{
-		if (set->items[i].adopted)
-		{
-			check_writers(t, &set->items[i]);
-			break;
-		}
-	}
-	set->tool_table = t->qualified;
-	tool_table_close(t);
-}
-
-/*
- * After m was applied, write the tool's table as the tool would have
- * (creating it first where the tool would: drizzle-orm), and log the
- * write in migrate.history.
- */
-void
-interop_record(const MigrationSet *set, const Migration *m)
-{
-	const ToolInterop *interop = set->format->interop;
-	ToolTable  *t;
-
-	if (interop == NULL || interop->record == NULL ||
-		(t = tool_table_open(interop->table, true, interop->create)) == NULL)
-		return;
-	if (interop->record(t, set, m))
-		tracking_record_tool("tool_record", m->name, set->folder->source,
-							 m->checksum, t->qualified);
-	tool_table_close(t);
-}
-
-/*
- * Before the first migration that pg_migrate runs from a folder whose tool
- * creates its table before running any (drizzle-orm, dbmate,
- * golang-migrate), create it where it is missing, as the tool would: a
- * migration may use the table (golang-migrate's projects alter
- * schema_migrations), and would fail where the tool ran it.
- */
-void
-interop_prepare(const MigrationSet *set)
-{
-	const ToolInterop *interop = set->format->interop;
-	ToolTable  *t;
-
-	if (interop == NULL || interop->create == NULL ||
-		(t = tool_table_open(interop->table, true, interop->create)) == NULL)
-		return;
-	tool_table_close(t);
-}
-
-/* The interop of the format a migration came from, by its name */
-static const ToolInterop *
-interop_of_format(const char *format)
-{
-	for (int i = 0; format != NULL && i < lengthof(shared_formats); i++)
-		if (strcmp(shared_formats[i]->name, format) == 0)
-			return shared_formats[i]->interop;
-	return NULL;
-}
-
-/*
- * After am was rolled back (and removed from migrate.migrations), write the
- * tool's table as the tool would have, and log the write.
- */
-void
-interop_forget(const AppliedMigration *am)
-{
-	const ToolInterop *interop = interop_of_format(am->format);
-	ToolTable  *t;
-
-	if (interop == NULL || interop->forget == NULL ||
-		(t = tool_table_open(interop->table, true, NULL)) == NULL)
-		return;
-	if (interop->forget(t, am))
-		tracking_record_tool("tool_forget", am->name, am->source, am->checksum,
-							 t->qualified);
-	tool_table_close(t);
-}
-
-/*
- * Before a rollback undoes anything, check the tables that interop_forget()
- * will write for these migrations, each once: a table refused, or a
- * golang-migrate version left dirty, stops it before any down script runs
- * (one that runs in the background worker commits on its own).
- */
-void
-interop_check_forget(List *targets)
-{
-	List	   *checked = NIL;
-	ListCell   *lc;
-
-	foreach(lc, targets)
-	{
-		const AppliedMigration *am = lfirst(lc);
-		const ToolInterop *interop = interop_of_format(am->format);
-		ToolTable  *t;
-
-		if (interop == NULL || interop->forget == NULL ||
-			list_member_ptr(checked, interop))
-			continue;
-		checked = lappend(checked, (void *) interop);
-		t = tool_table_open(interop->table, false, NULL);
-		if (t == NULL)
-			continue;
-		if (interop->check)
-			interop->check(t);
-		tool_table_close(t);
-	}
-	list_free(checked);
-}
-
-/* The name of the tool whose table adopted migrations were found in */
-const char *
-interop_tool(const MigrationSet *set)
-{
-	return set->format->interop ? set->format->interop->table->tool : NULL;
 }

@@ -30,7 +30,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "pg_migrate.h"
+#include "tracking/tracking.h"
 
 typedef struct OwnerSwitch
 {
@@ -665,8 +665,8 @@ tracking_forget(const char *name)
  * the rule as message, the finding as detail, its file and line.
  */
 void
-tracking_record_lint_allowed(const Migration *m, const char *file,
-							 const LintFinding *f)
+tracking_record_lint_allowed(const Migration *m, const char *file, int line,
+							 const char *rule, const char *finding)
 {
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, INT4OID};
@@ -678,10 +678,10 @@ tracking_record_lint_allowed(const Migration *m, const char *file,
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = CStringGetTextDatum(m->checksum);
 	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	values[3] = CStringGetTextDatum(f->rule);
-	values[4] = CStringGetTextDatum(f->message);
+	values[3] = CStringGetTextDatum(rule);
+	values[4] = CStringGetTextDatum(finding);
 	values[5] = CStringGetTextDatum(file);
-	values[6] = Int32GetDatum(f->line);
+	values[6] = Int32GetDatum(line);
 	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
 					   " performed_as, checksum, message, detail, file, line)"
 					   " VALUES ('lint_allowed', $1, $3, $3, $2, $4, $5, $6, $7)",

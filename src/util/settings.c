@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * pg_migrate.c
- *	  Module entry point of pg_migrate, the schema migration runner that
- *	  lives inside PostgreSQL: the settings it reads.
+ * settings.c
+ *	  The migrate.* settings: their variables, read by every layer, and
+ *	  their definitions, which the module's entry point makes at load.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -12,15 +12,12 @@
 
 #include <limits.h>
 
-#include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/varlena.h"
 
-#include "compat.h"
-#include "pg_migrate.h"
-
-PG_MODULE_MAGIC;
+#include "util/compat.h"
+#include "util/util.h"
 
 #define ALLOWED_DIRECTORIES "migrate.allowed_directories"
 
@@ -66,7 +63,6 @@ typedef struct SettingState
 	int			depth;			/* stacked values: SET LOCAL, SET clauses */
 } SettingState;
 
-void		_PG_init(void);
 static void read_setting_state(const char *name, SettingState *state);
 static void define_allowed_directories(void);
 static bool check_tool_table(char **newval, void **extra, GucSource source);
@@ -176,8 +172,9 @@ check_tool_table(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/* Define the settings; called once, when the module is loaded */
 void
-_PG_init(void)
+settings_define(void)
 {
 	DefineCustomIntVariable("migrate.lock_timeout",
 							"Longest wait for a lock by any migration statement.",
