@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * format_dbmate.c
+ * dbmate.c
  *	  dbmate's folders: one file per migration, "20240101120000_name.sql",
  *	  holding a "-- migrate:up" section and an optional "-- migrate:down"
  *	  section.  "-- migrate:up transaction:false" runs the up section

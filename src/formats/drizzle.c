@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * format_drizzle.c
+ * drizzle.c
  *	  Folders written by drizzle-kit generate: meta/_journal.json lists the
  *	  migrations in order ("entries": idx, when, tag, breakpoints), and each
  *	  tag is "<tag>.sql" beside it.  An optional "<tag>.down.sql" is its

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * format_flyway.c
+ * flyway.c
  *	  Flyway's folders: versioned migrations "V<version>__<description>.sql",
  *	  their undo scripts "U<version>__<description>.sql", and repeatable
  *	  migrations "R__<description>.sql".

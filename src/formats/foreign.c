@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * format_foreign.c
+ * foreign.c
  *	  Files written for other migration tools, which keep a migration's down
  *	  section in the same file as its up section, below a marker comment:
  *	  goose's "-- +goose Down", node-pg-migrate's "-- Down Migration" and

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * checks.c
+ * preflight.c
  *	  Everything checked about a folder before any of its migrations runs,
  *	  and again when each one runs: drift, the scripts' statements, whether
  *	  a file changed meanwhile.

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * dbmate_interop.c
+ * dbmate_table.c
  *	  Sharing dbmate's tracking table, schema_migrations(version), so that a
  *	  team switching from dbmate keeps its history, and dbmate still agrees
  *	  with pg_migrate afterwards.

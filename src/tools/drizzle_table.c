@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * drizzle_interop.c
+ * drizzle_table.c
  *	  Sharing drizzle-orm's own tracking table, drizzle.__drizzle_migrations,
  *	  so that an app still calling drizzle-orm's migrate() at startup and
  *	  pg_migrate agree on what is applied.

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * flyway_interop.c
+ * flyway_table.c
  *	  Reading Flyway's tracking table, flyway_schema_history, so that a team
  *	  switching from Flyway keeps its history.  pg_migrate only reads it:
  *	  writing Flyway's rows (its checksums, installed ranks, descriptions)

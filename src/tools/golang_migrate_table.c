@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * golang_interop.c
+ * golang_migrate_table.c
  *	  Sharing golang-migrate's tracking table, schema_migrations(version
  *	  bigint, dirty boolean), so that a team switching from golang-migrate
  *	  keeps its history, and golang-migrate still agrees with pg_migrate
