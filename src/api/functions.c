@@ -2,7 +2,7 @@
  *
  * functions.c
  *	  The SQL-callable functions: argument handling, the SPI connection and
- *	  the result set around the work done in runner.c.
+ *	  the result set around the work done in run/ and preflight/.
  *
  * Copyright (c) 2026, pg_migrate developers
  *

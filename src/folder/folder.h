@@ -45,8 +45,8 @@ typedef struct Migration
 
 /*
  * Where a folder's files come from: a folder on the server's disk, or the
- * files the caller sent as data.  Past folder.c and sent_files.c, nothing
- * knows which.
+ * files the caller sent as data.  Past folder.c, disk.c and sent_files.c,
+ * nothing knows which.
  */
 typedef struct Folder
 {

@@ -8,7 +8,7 @@
  *	  migration locks are read from pg_locks and pg_stat_activity.
  *
  * migrate.lint() returns the findings as rows; apply and run lint each
- * pending migration among their checks (checks.c), and migrate.lint (the
+ * pending migration among their checks (preflight.c), and migrate.lint (the
  * setting) says whether a finding is a WARNING or stops the run.  A
  * "-- migrate:allow <rule>" line among a migration's leading comments
  * silences that rule for the migration; apply and run log each finding so
@@ -629,7 +629,7 @@ lint_one_call(void *arg)
 
 	migration_load(call->set, call->m, &lm, false);
 	stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, NULL);
-	/* as run() would run it: see checks.c */
+	/* as run() would run it: see script_split_to_run() */
 	foreach(lc, lint_reported(&lm.up, stmts,
 							  lm.no_transaction || script_all_top_level(stmts)))
 		emit_finding(call->sink, call->owner, call->m, lm.up.file, lfirst(lc));

@@ -659,7 +659,7 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 		bool		unwrapped;
 		int			nest;
 
-		/* as run() would run it: checks.c */
+		/* as run() would run it: see script_split_to_run() */
 		stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, &unwrapped);
 		no_transaction = lm.no_transaction ||
 			(!unwrapped && script_all_top_level(stmts));

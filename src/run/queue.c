@@ -105,7 +105,7 @@ target_index(const MigrationSet *set, const bool *is_applied, const char *target
 
 /*
  * Everything apply and run check before running anything: the folder, the
- * drift, and every pending script parsed and checked (see checks.c).  The
+ * drift, and every pending script parsed and checked (see preflight.c).  The
  * problems of all files are collected and reported together; only
  * parsing and checking run between a problem's PG_TRY and its catch, so
  * nothing but memory needs cleaning up and no subtransaction is needed.

@@ -100,7 +100,7 @@ read_setting_state(const char *name, SettingState *state)
  * parameter falls back to its built-in empty default, which allows every
  * folder.  What the administrator meant for this session can no longer be
  * known, so a session in which any value was refused reads no folder at all
- * (folder.c refuses while migrate_allowed_directories_rejected is set; it
+ * (disk.c refuses while migrate_allowed_directories_rejected is set; it
  * stays set for the session's life, as RESET would go back to the lost
  * value).
  *
