@@ -30,8 +30,8 @@
 
 /*
  * A stored down script as a Script, and whether it runs outside a
- * transaction block: only rollback_from() runs such down scripts, in the
- * background worker, as run() does up scripts.
+ * transaction block: only migrate.run_rollback() runs such down scripts,
+ * in the background worker, as run() does up scripts.
  */
 static Script
 down_script(const AppliedMigration *am, bool commits, bool *no_transaction)
@@ -120,9 +120,10 @@ check_rollback_targets(const char *name, List *targets, bool commits)
  * not lend it more.  In the transaction, as a security-definer function
  * runs (SECURITY_LOCAL_USERID_CHANGE), so that the server refuses SET
  * ROLE, RESET ROLE and SET SESSION AUTHORIZATION in any form; a
- * transaction abort restores our own user.  With commits (rollback_from()),
- * a no-transaction down script runs in the background worker logged in as
- * that role, after a commit so that we hold no snapshot.
+ * transaction abort restores our own user.  With commits
+ * (migrate.run_rollback()), a no-transaction down script runs in the
+ * background worker logged in as that role, after a commit so that we hold
+ * no snapshot.
  */
 static int64
 rollback_one(const AppliedMigration *am, const char *caller, bool commits)
@@ -259,7 +260,7 @@ rollback_migrations(const char *name)
 }
 
 /*
- * CALL migrate.rollback_from(): like rollback, but committing after each
+ * CALL migrate.run_rollback(): like rollback, but committing after each
  * undone migration, so that a down script needing to run outside a
  * transaction block (DROP INDEX CONCURRENTLY) can, in the worker.  A
  * failure keeps what was undone before it.  The caller has checked that
@@ -268,8 +269,8 @@ rollback_migrations(const char *name)
 void
 run_rollback_from(const char *name)
 {
-	PreventCommandIfReadOnly("migrate.rollback_from()");
-	PreventCommandDuringRecovery("migrate.rollback_from()");
+	PreventCommandIfReadOnly("migrate.run_rollback()");
+	PreventCommandDuringRecovery("migrate.run_rollback()");
 
 	take_session_run_lock();
 	PG_TRY();

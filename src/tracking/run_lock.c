@@ -9,7 +9,7 @@
  * pg_advisory_unlock_all() would release an advisory one, and a second
  * run would then run the same migrations.  apply, rollback, plan and the
  * functions that only write the tracking tables hold it for their
- * transaction, run and rollback_from for their session.
+ * transaction, run and run_rollback for their session.
  *
  * Waiting for it hides an edge from the deadlock detector.  A
  * no-transaction migration runs in the holder's background worker, and
@@ -23,7 +23,7 @@
  * slices looks whether the holder or a pg_migrate worker waits, directly
  * or through other sessions' locks, for it; if so, it gives up with
  * 40P01, before the deadlock detector could pick the run instead.  run
- * and rollback_from commit before they wait, so they hold no snapshot.
+ * and run_rollback commit before they wait, so they hold no snapshot.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
