@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #include "script/script.h"
 
 /* execute.c */
@@ -21,6 +23,8 @@ typedef void (*statement_runner) (const Statement *stmt, const char *sql);
 extern void execute_script(const Script *script, const StatementList *statements,
 						   statement_runner run);
 extern void execute_spi_statement(const Statement *stmt, const char *sql);
+extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),
+							   void *arg);
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);

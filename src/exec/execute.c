@@ -26,7 +26,6 @@
 
 #include "exec/exec.h"
 
-static int	execute_with_timeout(const char *sql);
 static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *sql, ErrorData *edata, int block_line);
 static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
@@ -82,27 +81,24 @@ spi_first_column(void)
 }
 
 /*
- * SPI_execute() under migrate.statement_timeout.  The server's statement
- * timer also enforces the session's statement_timeout, which limits the
- * whole call: arm the earlier of the two deadlines, and the session's
- * again afterwards, however the statement ends.
+ * Run fn(arg) with the server's statement timer armed at deadline (when
+ * not 0), unless the session's statement_timeout, which the same timer
+ * enforces for the whole call, comes first; the session's is armed again
+ * afterwards, however fn ends.
  */
-static int
-execute_with_timeout(const char *sql)
+void
+run_until_deadline(TimestampTz deadline, void (*fn) (void *arg), void *arg)
 {
-	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
-	volatile TimestampTz session_deadline = 0;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   migrate_statement_timeout);
-	int			rc = 0;
+	bool		session_armed = get_timeout_active(STATEMENT_TIMEOUT);
+	TimestampTz session_deadline = 0;
 
 	if (session_armed)
 		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
-	if (!session_armed || deadline < session_deadline)
+	if (deadline != 0 && (!session_armed || deadline < session_deadline))
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 	PG_TRY();
 	{
-		rc = SPI_execute(sql, false, 0);
+		fn(arg);
 	}
 	PG_FINALLY();
 	{
@@ -112,7 +108,20 @@ execute_with_timeout(const char *sql)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	PG_END_TRY();
-	return rc;
+}
+
+typedef struct SpiCall
+{
+	const char *sql;
+	int			rc;
+} SpiCall;
+
+static void
+spi_execute_call(void *arg)
+{
+	SpiCall    *call = arg;
+
+	call->rc = SPI_execute(call->sql, false, 0);
 }
 
 /*
@@ -126,7 +135,14 @@ execute_spi_statement(const Statement *stmt, const char *sql)
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
-		rc = execute_with_timeout(sql);
+	{
+		SpiCall		call = {sql, 0};
+
+		run_until_deadline(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   migrate_statement_timeout),
+						   spi_execute_call, &call);
+		rc = call.rc;
+	}
 	else
 		rc = SPI_execute(sql, false, 0);
 	/* SPI leaves us in its procedure context, which lives for the call */

@@ -470,37 +470,34 @@ large_relation_locked(HeldLock *before, int nbefore, HeldLock *after,
 	return NULL;
 }
 
+typedef struct OneStatement
+{
+	const Script *script;
+	StatementList one;
+} OneStatement;
+
+static void
+execute_one(void *arg)
+{
+	OneStatement *call = arg;
+
+	execute_script(call->script, &call->one, execute_spi_statement);
+}
+
 /*
- * Run one statement, canceled at deadline (when not 0) unless the session's
- * statement_timeout comes first; the session's timer is armed again
- * afterwards, however the statement ends.
+ * Run one statement, canceled at deadline (when not 0) unless the
+ * session's statement_timeout comes first.
  */
 static void
 execute_until(const Script *script, const Statement *stmt,
 			  TimestampTz deadline)
 {
-	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
-	volatile TimestampTz session_deadline = 0;
-	StatementList one;
+	OneStatement call;
 
-	one.count = one.allocated = 1;
-	one.items = (Statement *) stmt;
-	if (session_armed)
-		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
-	if (deadline != 0 && (!session_armed || deadline < session_deadline))
-		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
-	PG_TRY();
-	{
-		execute_script(script, &one, execute_spi_statement);
-	}
-	PG_FINALLY();
-	{
-		if (session_armed)
-			enable_timeout_at(STATEMENT_TIMEOUT, session_deadline);
-		else
-			disable_timeout(STATEMENT_TIMEOUT, false);
-	}
-	PG_END_TRY();
+	call.script = script;
+	call.one.count = call.one.allocated = 1;
+	call.one.items = (Statement *) stmt;
+	run_until_deadline(deadline, execute_one, &call);
 }
 
 /* The relation locks this backend holds in this database, from the lock manager */
