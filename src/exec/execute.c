@@ -29,15 +29,9 @@
 static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *sql, ErrorData *edata, int block_line);
 static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
-						  const char *sql, statement_runner run);
+						  const char *sql, statement_runner run,
+						  ExecReport *report);
 static void keep_timeout_at_most(const char *name, int value, int ceiling);
-
-/*
- * The file line of the statement whose error is being raised, or 0: set
- * when a statement fails, read when the failure is logged.  A number, not
- * text to parse back out of the error's (translated) context.
- */
-int			script_error_line = 0;
 
 /*
  * Run one of pg_migrate's own queries through SPI, with parameters, and
@@ -129,7 +123,8 @@ spi_execute_call(void *arg)
  * limits each statement rather than the whole call.
  */
 void
-execute_spi_statement(const Statement *stmt, const char *sql)
+execute_spi_statement(const Statement *stmt, const char *sql,
+					  ExecReport *report)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
@@ -183,14 +178,15 @@ body_error_line(const Script *script, const Statement *stmt,
 
 /*
  * Run one statement, and when it fails, note the file line of the error as
- * data (script_error_line) for the failure's history row.  For statements
+ * data (report->error_line) for the failure's history row: a number, not
+ * text to parse back out of the error's (translated) context.  For statements
  * outside function bodies the error context callback placed the error
  * (ctx->reported_line); errors inside a body are placed here, since the
  * callback sees neither the internal query nor PL/pgSQL's line.
  */
 static void
 run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
-			  statement_runner run)
+			  statement_runner run, ExecReport *report)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	volatile bool do_block = stmt->kind == STMT_DO_BLOCK;
@@ -199,7 +195,7 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 		plpgsql_lines_start();
 	PG_TRY();
 	{
-		run(stmt, sql);
+		run(stmt, sql, report);
 	}
 	PG_CATCH();
 	{
@@ -208,20 +204,20 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 
 		if (!ctx->body_pending)
 		{
-			script_error_line = ctx->reported_line;
+			report->error_line = ctx->reported_line;
 			PG_RE_THROW();
 		}
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		script_error_line = body_error_line(ctx->script, stmt, sql, edata,
-											block_line);
+		report->error_line = body_error_line(ctx->script, stmt, sql, edata,
+											 block_line);
 		edata->context = edata->context ?
 			psprintf("%s\nmigration %s, line %d", edata->context,
-					 ctx->script->file, script_error_line) :
+					 ctx->script->file, report->error_line) :
 			psprintf("migration %s, line %d", ctx->script->file,
-					 script_error_line);
+					 report->error_line);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -263,7 +259,7 @@ keep_timeout_at_most(const char *name, int value, int ceiling)
  */
 void
 execute_script(const Script *script, const StatementList *statements,
-			   statement_runner run)
+			   statement_runner run, ExecReport *report)
 {
 	ScriptErrorContext ctx;
 	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -273,7 +269,7 @@ execute_script(const Script *script, const StatementList *statements,
 	int			statement_ceiling = StatementTimeout;
 	int			migrate_statement_ceiling = migrate_statement_timeout;
 
-	script_error_line = 0;
+	report->error_line = 0;
 	script_error_push(&ctx, script);
 	for (int i = 0; i < statements->count; i++)
 	{
@@ -296,7 +292,7 @@ execute_script(const Script *script, const StatementList *statements,
 		ctx.reported_line = 0;
 		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
 			stmt->kind == STMT_FUNCTION_BODY;
-		run_statement(&ctx, stmt, sql, run);
+		run_statement(&ctx, stmt, sql, run, report);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(stmt_cxt);
 	}
