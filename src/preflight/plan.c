@@ -969,6 +969,7 @@ plan_pending(void *arg)
 {
 	PlanFolder *pf = arg;
 	MemoryContext per_migration;
+	AppliedSet	as;
 	MigrationSet *set;
 	bool	   *is_applied;
 	bool		released = false;
@@ -976,8 +977,9 @@ plan_pending(void *arg)
 	per_migration = AllocSetContextCreate(pf->cxt, "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
 	take_run_lock(false);
-	set = source_load(pf->folder, pf->format, DEBUG1);
-	is_applied = applied_flags(set, tracking_applied());
+	applied_set_load(&as, pf->folder, pf->format, DEBUG1, NULL, NULL);
+	set = as.set;
+	is_applied = as.is_applied;
 
 	for (int i = 0; i < set->count; i++)
 	{
