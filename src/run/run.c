@@ -92,7 +92,8 @@ run_one(const MigrationSet *set, const Migration *m)
 		 * statements commit one by one and are not run twice.  A cancel
 		 * during the pause is the migration's failure.
 		 */
-		if (m->no_transaction || !lock_retry_pause_or_fail(&edata, attempt, &at.report))
+		if (m->no_transaction ||
+			!lock_retry_pause_or_fail(&edata, attempt, &at.report))
 			break;
 		FreeErrorData(edata);
 	}

@@ -17,7 +17,7 @@
  * Which of the folder's migrations are applied, by index.  Marks those
  * that the format's own tool recorded in its table as adopted.
  */
-bool *
+static bool *
 applied_flags(MigrationSet *set, List *applied)
 {
 	bool	   *flags = palloc0(sizeof(bool) * Max(set->count, 1));

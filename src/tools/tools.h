@@ -130,7 +130,6 @@ typedef struct AppliedSet
 typedef void (*applied_check) (const MigrationSet *set, List *applied,
 							   void *arg);
 
-extern bool *applied_flags(MigrationSet *set, List *applied);
 extern void applied_set_load(AppliedSet *as, const Folder *folder,
 							 const char *format, int elevel,
 							 applied_check check, void *arg);
