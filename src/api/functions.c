@@ -81,9 +81,6 @@ connect_spi(int options)
 {
 	int			rc = SPI_connect_ext(options);
 
-	/* nothing has waited for a lock yet in this call */
-	lock_retry_count = 0;
-
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }

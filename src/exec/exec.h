@@ -14,17 +14,34 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #include "script/script.h"
 
+/*
+ * What running a migration's script reports beside its error, for its
+ * history row: owned by whoever runs the migration and records it, zeroed
+ * by it, and filled in by the calls it passes it to.
+ */
+typedef struct ExecReport
+{
+	int			error_line;		/* file line of the statement that failed,
+								 * or 0 when unknown */
+	int			lock_retries;	/* lock waits retried (lock_retry.c) */
+} ExecReport;
+
 /* execute.c */
-typedef void (*statement_runner) (const Statement *stmt, const char *sql);
+typedef void (*statement_runner) (const Statement *stmt, const char *sql,
+								  ExecReport *report);
 extern void execute_script(const Script *script, const StatementList *statements,
-						   statement_runner run);
-extern void execute_spi_statement(const Statement *stmt, const char *sql);
+						   statement_runner run, ExecReport *report);
+extern void execute_spi_statement(const Statement *stmt, const char *sql,
+								  ExecReport *report);
+extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),
+							   void *arg);
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);
-extern int	script_error_line;
 
 /* plpgsql_lines.c */
 extern void plpgsql_lines_start(void);
@@ -36,10 +53,14 @@ extern List *indexes_left_invalid(const Script *script, List *before);
 extern char *drop_index_commands(List *indexes);
 
 /* lock_retry.c */
-extern int	lock_retry_count;
-extern bool lock_retry_pause(ErrorData *edata, int attempt);
-extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt);
+extern bool lock_retry_pause(ErrorData *edata, int attempt,
+							 ExecReport *report);
+extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt,
+									 ExecReport *report);
 extern ErrorData *try_in_subtransaction(void (*fn) (void *arg), void *arg);
-extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql);
+extern ErrorData *try_in_subtransaction_or_undo(bool (*fn) (void *arg),
+												void *arg);
+extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql,
+										   ExecReport *report);
 
 #endif							/* PG_MIGRATE_EXEC_H */

@@ -26,19 +26,12 @@
 
 #include "exec/exec.h"
 
-static int	execute_with_timeout(const char *sql);
 static int	body_error_line(const Script *script, const Statement *stmt,
 							const char *sql, ErrorData *edata, int block_line);
 static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
-						  const char *sql, statement_runner run);
+						  const char *sql, statement_runner run,
+						  ExecReport *report);
 static void keep_timeout_at_most(const char *name, int value, int ceiling);
-
-/*
- * The file line of the statement whose error is being raised, or 0: set
- * when a statement fails, read when the failure is logged.  A number, not
- * text to parse back out of the error's (translated) context.
- */
-int			script_error_line = 0;
 
 /*
  * Run one of pg_migrate's own queries through SPI, with parameters, and
@@ -82,27 +75,24 @@ spi_first_column(void)
 }
 
 /*
- * SPI_execute() under migrate.statement_timeout.  The server's statement
- * timer also enforces the session's statement_timeout, which limits the
- * whole call: arm the earlier of the two deadlines, and the session's
- * again afterwards, however the statement ends.
+ * Run fn(arg) with the server's statement timer armed at deadline (when
+ * not 0), unless the session's statement_timeout, which the same timer
+ * enforces for the whole call, comes first; the session's is armed again
+ * afterwards, however fn ends.
  */
-static int
-execute_with_timeout(const char *sql)
+void
+run_until_deadline(TimestampTz deadline, void (*fn) (void *arg), void *arg)
 {
-	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
-	volatile TimestampTz session_deadline = 0;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   migrate_statement_timeout);
-	int			rc = 0;
+	bool		session_armed = get_timeout_active(STATEMENT_TIMEOUT);
+	TimestampTz session_deadline = 0;
 
 	if (session_armed)
 		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
-	if (!session_armed || deadline < session_deadline)
+	if (deadline != 0 && (!session_armed || deadline < session_deadline))
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 	PG_TRY();
 	{
-		rc = SPI_execute(sql, false, 0);
+		fn(arg);
 	}
 	PG_FINALLY();
 	{
@@ -112,7 +102,20 @@ execute_with_timeout(const char *sql)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	PG_END_TRY();
-	return rc;
+}
+
+typedef struct SpiCall
+{
+	const char *sql;
+	int			rc;
+} SpiCall;
+
+static void
+spi_execute_call(void *arg)
+{
+	SpiCall    *call = arg;
+
+	call->rc = SPI_execute(call->sql, false, 0);
 }
 
 /*
@@ -120,13 +123,21 @@ execute_with_timeout(const char *sql)
  * limits each statement rather than the whole call.
  */
 void
-execute_spi_statement(const Statement *stmt, const char *sql)
+execute_spi_statement(const Statement *stmt, const char *sql,
+					  ExecReport *report)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	if (migrate_statement_timeout > 0)
-		rc = execute_with_timeout(sql);
+	{
+		SpiCall		call = {sql, 0};
+
+		run_until_deadline(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   migrate_statement_timeout),
+						   spi_execute_call, &call);
+		rc = call.rc;
+	}
 	else
 		rc = SPI_execute(sql, false, 0);
 	/* SPI leaves us in its procedure context, which lives for the call */
@@ -167,14 +178,15 @@ body_error_line(const Script *script, const Statement *stmt,
 
 /*
  * Run one statement, and when it fails, note the file line of the error as
- * data (script_error_line) for the failure's history row.  For statements
+ * data (report->error_line) for the failure's history row: a number, not
+ * text to parse back out of the error's (translated) context.  For statements
  * outside function bodies the error context callback placed the error
  * (ctx->reported_line); errors inside a body are placed here, since the
  * callback sees neither the internal query nor PL/pgSQL's line.
  */
 static void
 run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
-			  statement_runner run)
+			  statement_runner run, ExecReport *report)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	volatile bool do_block = stmt->kind == STMT_DO_BLOCK;
@@ -183,7 +195,7 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 		plpgsql_lines_start();
 	PG_TRY();
 	{
-		run(stmt, sql);
+		run(stmt, sql, report);
 	}
 	PG_CATCH();
 	{
@@ -192,20 +204,20 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 
 		if (!ctx->body_pending)
 		{
-			script_error_line = ctx->reported_line;
+			report->error_line = ctx->reported_line;
 			PG_RE_THROW();
 		}
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		script_error_line = body_error_line(ctx->script, stmt, sql, edata,
-											block_line);
+		report->error_line = body_error_line(ctx->script, stmt, sql, edata,
+											 block_line);
 		edata->context = edata->context ?
 			psprintf("%s\nmigration %s, line %d", edata->context,
-					 ctx->script->file, script_error_line) :
+					 ctx->script->file, report->error_line) :
 			psprintf("migration %s, line %d", ctx->script->file,
-					 script_error_line);
+					 report->error_line);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -247,7 +259,7 @@ keep_timeout_at_most(const char *name, int value, int ceiling)
  */
 void
 execute_script(const Script *script, const StatementList *statements,
-			   statement_runner run)
+			   statement_runner run, ExecReport *report)
 {
 	ScriptErrorContext ctx;
 	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -257,7 +269,7 @@ execute_script(const Script *script, const StatementList *statements,
 	int			statement_ceiling = StatementTimeout;
 	int			migrate_statement_ceiling = migrate_statement_timeout;
 
-	script_error_line = 0;
+	report->error_line = 0;
 	script_error_push(&ctx, script);
 	for (int i = 0; i < statements->count; i++)
 	{
@@ -280,7 +292,7 @@ execute_script(const Script *script, const StatementList *statements,
 		ctx.reported_line = 0;
 		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
 			stmt->kind == STMT_FUNCTION_BODY;
-		run_statement(&ctx, stmt, sql, run);
+		run_statement(&ctx, stmt, sql, run, report);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(stmt_cxt);
 	}

@@ -34,16 +34,14 @@
 /* the pause never grows past this, whatever the number of retries */
 #define MAX_PAUSE_MS 30000
 
-/* lock retries so far in the migration being run, for its history row */
-int			lock_retry_count = 0;
-
 /*
  * Whether an error is one more retry of a lock wait away from success, and
  * if so, wait before it: NOTICE, then a pause of about delay * 2^attempt
- * (half of it to all of it, at random), interruptible.
+ * (half of it to all of it, at random), interruptible.  The retry is
+ * counted in report, for the migration's history row.
  */
 bool
-lock_retry_pause(ErrorData *edata, int attempt)
+lock_retry_pause(ErrorData *edata, int attempt, ExecReport *report)
 {
 	double		pause;
 	long		ms;
@@ -62,7 +60,7 @@ lock_retry_pause(ErrorData *edata, int attempt)
 			(errmsg("could not obtain a lock, retrying in %ld ms (retry %d of %d)",
 					ms, attempt + 1, migrate_lock_retries),
 			 errdetail("%s", edata->message)));
-	lock_retry_count++;
+	report->lock_retries++;
 
 	while (ms > 0)
 	{
@@ -81,6 +79,7 @@ typedef struct RetryPause
 {
 	ErrorData  *edata;
 	int			attempt;
+	ExecReport *report;
 	bool		retry;
 } RetryPause;
 
@@ -89,7 +88,7 @@ pause_for_retry(void *arg)
 {
 	RetryPause *p = arg;
 
-	p->retry = lock_retry_pause(p->edata, p->attempt);
+	p->retry = lock_retry_pause(p->edata, p->attempt, p->report);
 }
 
 /*
@@ -98,9 +97,9 @@ pause_for_retry(void *arg)
  * instead of being raised, and no retry follows.
  */
 bool
-lock_retry_pause_or_fail(ErrorData **edata, int attempt)
+lock_retry_pause_or_fail(ErrorData **edata, int attempt, ExecReport *report)
 {
-	RetryPause	p = {*edata, attempt, false};
+	RetryPause	p = {*edata, attempt, report, false};
 	ErrorData  *interrupted = try_in_subtransaction(pause_for_retry, &p);
 
 	if (interrupted == NULL)
@@ -111,14 +110,15 @@ lock_retry_pause_or_fail(ErrorData **edata, int attempt)
 }
 
 /*
- * Run fn(arg) in a subtransaction.  On success it is released and NULL is
- * returned; on error it is rolled back, which releases what it held, and
- * the error is returned, copied into the caller's memory context, for the
- * caller to retry or raise.  The caller's resource owner and memory
- * context are those it had before.
+ * Run fn(arg) in a subtransaction, released when fn returns true (what it
+ * did is kept) and rolled back when it returns false (what it did is
+ * undone, its locks released).  On error it is rolled back too, and the
+ * error is returned, copied into the caller's memory context, for the
+ * caller to retry, report or raise; NULL otherwise.  The caller's
+ * resource owner and memory context are those it had before.
  */
 ErrorData *
-try_in_subtransaction(void (*fn) (void *arg), void *arg)
+try_in_subtransaction_or_undo(bool (*fn) (void *arg), void *arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -128,8 +128,10 @@ try_in_subtransaction(void (*fn) (void *arg), void *arg)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
+		if (fn(arg))
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
@@ -144,10 +146,38 @@ try_in_subtransaction(void (*fn) (void *arg), void *arg)
 	return edata;
 }
 
+typedef struct KeptCall
+{
+	void		(*fn) (void *arg);
+	void	   *arg;
+} KeptCall;
+
+static bool
+call_and_keep(void *arg)
+{
+	KeptCall   *call = arg;
+
+	call->fn(call->arg);
+	return true;
+}
+
+/*
+ * Run fn(arg) in a subtransaction, kept when it succeeds: see
+ * try_in_subtransaction_or_undo().
+ */
+ErrorData *
+try_in_subtransaction(void (*fn) (void *arg), void *arg)
+{
+	KeptCall	call = {fn, arg};
+
+	return try_in_subtransaction_or_undo(call_and_keep, &call);
+}
+
 typedef struct StatementCall
 {
 	const Statement *stmt;
 	const char *sql;
+	ExecReport *report;
 } StatementCall;
 
 static void
@@ -155,7 +185,7 @@ call_statement(void *arg)
 {
 	StatementCall *call = arg;
 
-	execute_spi_statement(call->stmt, call->sql);
+	execute_spi_statement(call->stmt, call->sql, call->report);
 }
 
 /*
@@ -185,20 +215,21 @@ may_block_application(const Statement *stmt)
  * lock wait times out, the call fails as without retries.
  */
 void
-execute_spi_statement_retrying(const Statement *stmt, const char *sql)
+execute_spi_statement_retrying(const Statement *stmt, const char *sql,
+							   ExecReport *report)
 {
-	StatementCall call = {stmt, sql};
+	StatementCall call = {stmt, sql, report};
 	ErrorData  *edata;
 
 	if (!may_block_application(stmt))
 	{
-		execute_spi_statement(stmt, sql);
+		execute_spi_statement(stmt, sql, report);
 		return;
 	}
 	for (int attempt = 0; (edata = try_in_subtransaction(call_statement, &call)) != NULL;
 		 attempt++)
 	{
-		if (!lock_retry_pause(edata, attempt))
+		if (!lock_retry_pause(edata, attempt, report))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 	}

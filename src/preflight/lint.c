@@ -667,12 +667,16 @@ lint_one(ResultSink *sink, const MigrationSet *set, const Migration *m)
 void
 lint_folder(const Folder *folder, const char *format, ResultSink *sink)
 {
-	MigrationSet *set = source_load(folder, format, DEBUG1);
-	bool	   *is_applied = applied_flags(set, tracking_applied());
+	AppliedSet	as;
+	MigrationSet *set;
+	bool	   *is_applied;
 	MemoryContext per_migration = AllocSetContextCreate(CurrentMemoryContext,
 														"pg_migrate migration",
 														ALLOCSET_DEFAULT_SIZES);
 
+	applied_set_load(&as, folder, format, DEBUG1, NULL, NULL);
+	set = as.set;
+	is_applied = as.is_applied;
 	for (int i = 0; i < set->count; i++)
 	{
 		Migration  *m = &set->items[i];

@@ -128,7 +128,7 @@ static char *too_large_note(const char *fmt, PlanRel *rel);
 static PlanRel *large_relation_locked(HeldLock *before, int nbefore,
 									  HeldLock *after, int nafter, List *rels);
 static void execute_until(const Script *script, const Statement *stmt,
-						  TimestampTz deadline);
+						  TimestampTz deadline, ExecReport *report);
 static HeldLock *held_locks(int *count);
 static List *new_locks(HeldLock *before, int nbefore, HeldLock *after,
 					   int nafter, List *rels);
@@ -470,37 +470,37 @@ large_relation_locked(HeldLock *before, int nbefore, HeldLock *after,
 	return NULL;
 }
 
+typedef struct OneStatement
+{
+	const Script *script;
+	StatementList one;
+	ExecReport *report;
+} OneStatement;
+
+static void
+execute_one(void *arg)
+{
+	OneStatement *call = arg;
+
+	execute_script(call->script, &call->one, execute_spi_statement,
+				   call->report);
+}
+
 /*
- * Run one statement, canceled at deadline (when not 0) unless the session's
- * statement_timeout comes first; the session's timer is armed again
- * afterwards, however the statement ends.
+ * Run one statement, canceled at deadline (when not 0) unless the
+ * session's statement_timeout comes first.
  */
 static void
 execute_until(const Script *script, const Statement *stmt,
-			  TimestampTz deadline)
+			  TimestampTz deadline, ExecReport *report)
 {
-	volatile bool session_armed = get_timeout_active(STATEMENT_TIMEOUT);
-	volatile TimestampTz session_deadline = 0;
-	StatementList one;
+	OneStatement call;
 
-	one.count = one.allocated = 1;
-	one.items = (Statement *) stmt;
-	if (session_armed)
-		session_deadline = get_timeout_finish_time(STATEMENT_TIMEOUT);
-	if (deadline != 0 && (!session_armed || deadline < session_deadline))
-		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
-	PG_TRY();
-	{
-		execute_script(script, &one, execute_spi_statement);
-	}
-	PG_FINALLY();
-	{
-		if (session_armed)
-			enable_timeout_at(STATEMENT_TIMEOUT, session_deadline);
-		else
-			disable_timeout(STATEMENT_TIMEOUT, false);
-	}
-	PG_END_TRY();
+	call.script = script;
+	call.report = report;
+	call.one.count = call.one.allocated = 1;
+	call.one.items = (Statement *) stmt;
+	run_until_deadline(deadline, execute_one, &call);
 }
 
 /* The relation locks this backend holds in this database, from the lock manager */
@@ -616,6 +616,289 @@ error_text(ErrorData *edata)
 					edata->message);
 }
 
+/* One pending migration as it is planned, and what is left when it stops */
+typedef struct PlanMigration
+{
+	PlanOutput *out;
+	const Migration *m;
+	LoadedMigration lm;
+	MemoryContext cxt;			/* the caller's */
+	MemoryContext stmt_cxt;		/* reset after each statement */
+	StatementList *stmts;		/* NULL until the script is split */
+	List	   *findings;		/* LintFinding */
+	bool		no_transaction;
+	int			current;		/* statement being planned, or -1 */
+	PlanRow    *failing;		/* its row, until emitted */
+	bool		running;		/* it is being executed */
+	TimestampTz start;			/* when it started */
+	TimestampTz deadline;		/* when it is canceled, or 0 */
+	bool		stopped;		/* the migration stopped before its end */
+	const char *stop_note;		/* the note on the statements after it */
+	ExecReport	report;
+} PlanMigration;
+
+/*
+ * A row of the migration's: of statement index, or of the migration
+ * itself when index is -1.
+ */
+static PlanRow *
+plan_row(const PlanMigration *pm, int index)
+{
+	PlanRow    *row = palloc0(sizeof(PlanRow));
+
+	row->migration = pm->m->name;
+	row->file = pm->lm.up.file;
+	row->rewrite = -1;
+	row->duration_us = -1;
+	if (index >= 0)
+	{
+		const Statement *stmt = &pm->stmts->items[index];
+
+		row->line = stmt->line;
+		row->command = GetCommandTagName((CommandTag) stmt->tag);
+		row->findings = statement_findings(pm->findings, pm->stmts, index);
+	}
+	return row;
+}
+
+/*
+ * Why the statement of row is not executed, as its note, or NULL: it does
+ * what no rollback undoes, names a table too large, or the budget is
+ * spent.  Otherwise its lock wait is bounded by what is left of the
+ * budget, and pm->deadline is when it is canceled.  rels gets the tables
+ * it names, as they are before it runs.
+ */
+static const char *
+not_executed_note(PlanMigration *pm, PlanRow *row, const Statement *stmt,
+				  List **rels)
+{
+	PlanOutput *out = pm->out;
+	List	   *parsed = compat_raw_parser(script_statement_text(&pm->lm.up, stmt));
+	const char *note = lasting_effect(parsed);
+	List	   *relids = note ? NIL : statement_relations(parsed, stmt);
+	ListCell   *lc;
+	TimestampTz now;
+	int64		left;
+
+	*rels = NIL;
+	foreach(lc, relids)
+	{
+		PlanRel    *rel = relation_before(lfirst_oid(lc));
+
+		if (rel == NULL)
+			continue;
+		*rels = lappend(*rels, rel);
+		if (row->rel == NULL)
+			row->rel = rel;
+		if (too_large(rel))
+		{
+			row->rel = rel;
+			return too_large_note("not executed: table \"%s\" is %s, larger than migrate.plan_max_table_size",
+								  rel);
+		}
+	}
+	if (note || out->budget <= 0)
+		return note;
+
+	now = GetCurrentTimestamp();
+	if (out->hold_start == 0)
+		out->hold_start = now;
+	left = out->budget - (now - out->hold_start) / 1000;
+	if (left <= 0)
+	{
+		out->exhausted = true;
+		return "not executed: the plan had held its locks for migrate.plan_lock_timeout";
+	}
+
+	/*
+	 * A plain SET within the nest level plan_statements() opened, as a
+	 * statement's own SET lock_timeout was: saving would clash with that
+	 * one's entry
+	 */
+	(void) set_config_option("lock_timeout", psprintf("%d", (int) left),
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+	pm->deadline = TimestampTzPlusMilliseconds(out->hold_start,
+											   out->budget + PLAN_BUDGET_GRACE_MS);
+	return NULL;
+}
+
+/*
+ * Plan statement index of the migration, in pm->stmt_cxt: emit its row,
+ * executed or not.  Returns false when the migration stops there, its
+ * later statements not executed as they may depend on it.
+ */
+static bool
+plan_statement(PlanMigration *pm, int index)
+{
+	PlanOutput *out = pm->out;
+	const Statement *stmt = &pm->stmts->items[index];
+	PlanRow    *row;
+	List	   *rels;
+	HeldLock   *before,
+			   *after;
+	int			nbefore,
+				nafter;
+	PlanRel    *large;
+
+	CHECK_FOR_INTERRUPTS();
+	pm->current = index;
+	row = plan_row(pm, index);
+	pm->failing = row;
+	if (pm->no_transaction || out->exhausted)
+	{
+		row->note = pm->no_transaction ?
+			"not executed: the migration runs outside a transaction block, so it cannot be rolled back" :
+			"not executed: the plan had held its locks for migrate.plan_lock_timeout";
+		emit_row(out, row);
+		pm->failing = NULL;
+		return true;
+	}
+
+	row->note = not_executed_note(pm, row, stmt, &rels);
+	if (row->note)
+	{
+		emit_row(out, row);
+		pm->failing = NULL;
+		pm->stop_note = out->exhausted ?
+			"not executed: the plan had held its locks for migrate.plan_lock_timeout" :
+			"not executed: an earlier statement of the migration was not executed";
+		return false;
+	}
+
+	before = held_locks(&nbefore);
+	pm->running = true;
+	pm->start = GetCurrentTimestamp();
+	execute_until(&pm->lm.up, stmt, pm->deadline, &pm->report);
+	row->duration_us = GetCurrentTimestamp() - pm->start;
+	pm->running = false;
+	row->executed = true;
+	after = held_locks(&nafter);
+	row->locks = new_locks(before, nbefore, after, nafter, rels);
+	row->locks_known = true;
+	if (row->rel)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID,
+										  ObjectIdGetDatum(row->rel->relid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			row->rewrite = ((Form_pg_class) GETSTRUCT(tup))->relfilenode !=
+				row->rel->relfilenode;
+			ReleaseSysCache(tup);
+		}
+	}
+	large = large_relation_locked(before, nbefore, after, nafter, rels);
+	if (large)
+	{
+		/* too late not to run it; not too late to stop there */
+		if (row->rel == NULL)
+			row->rel = large;
+		row->note = too_large_note("executed, but it locked table \"%s\", which is %s, larger than migrate.plan_max_table_size",
+								   large);
+		pm->stop_note = "not executed: an earlier statement of the migration was not executed";
+	}
+	emit_row(out, row);
+	pm->failing = NULL;
+	return large == NULL;
+}
+
+/*
+ * The migration's script checked as run() would check it, then planned
+ * statement by statement, in the subtransaction try_in_subtransaction_or_undo()
+ * runs it in: kept (true) when every statement ran.
+ */
+static bool
+plan_statements(void *arg)
+{
+	PlanMigration *pm = arg;
+	bool		unwrapped;
+	int			nest;
+
+	/* as run() would run it: see script_split_to_run() */
+	pm->stmts = script_split_to_run(&pm->lm.up, false, !pm->lm.no_transaction,
+									&unwrapped);
+	pm->no_transaction = pm->lm.no_transaction ||
+		(!unwrapped && script_all_top_level(pm->stmts));
+	script_check(&pm->lm.up, pm->stmts,
+				 pm->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
+	pm->findings = lint_reported(&pm->lm.up, pm->stmts, pm->no_transaction);
+
+	/*
+	 * Lint judged the settings a real run has; the statements run under the
+	 * plan's lock timeout, set again before each, so that a statement's SET
+	 * lock_timeout or RESET ALL does not lengthen the next one's wait.
+	 * Whatever the script sets is undone after it, as a real run does.
+	 */
+	nest = NewGUCNestLevel();
+	for (int i = 0; i < pm->stmts->count && !pm->stopped; i++)
+	{
+		MemoryContextSwitchTo(pm->stmt_cxt);
+		pm->stopped = !plan_statement(pm, i);
+		MemoryContextSwitchTo(pm->cxt);
+		if (!pm->stopped)
+			MemoryContextReset(pm->stmt_cxt);
+	}
+	AtEOXact_GUC(false, nest);
+	return !pm->stopped;
+}
+
+/*
+ * The error that stopped the migration, rolled back: on the row of the
+ * statement that failed, or on a row of the migration's own when it could
+ * not be run (check_line: the line script_check() named).  A cancel that
+ * is neither the statement's timeout nor the end of the budget stops the
+ * whole plan.
+ */
+static void
+plan_failed(PlanMigration *pm, ErrorData *edata, int check_line)
+{
+	PlanRow    *row = pm->failing;
+	bool		budget_spent;
+
+	/*
+	 * A cancel stops the plan; a statement timeout is the statement's, and
+	 * so is the end of the budget, after which nothing is run.
+	 */
+	budget_spent = pm->running && pm->deadline != 0 &&
+		edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+		GetCurrentTimestamp() >= pm->deadline;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !budget_spent &&
+		!(pm->running && migrate_statement_timeout > 0))
+		ReThrowError(edata);
+
+	pm->stopped = true;
+	if (row == NULL)
+	{
+		/* the migration cannot be run, or planning it failed */
+		row = plan_row(pm, -1);
+		row->line = check_line;
+		row->error = error_text(edata);
+		row->note = "not executed: the migration cannot be run";
+		emit_row(pm->out, row);
+		pm->current = pm->stmts ? pm->stmts->count : 0;
+		return;
+	}
+
+	/* the statement that failed */
+	row->error = error_text(edata);
+	if (pm->running)
+	{
+		row->executed = true;
+		row->duration_us = GetCurrentTimestamp() - pm->start;
+		if (pm->report.error_line > 0)
+			row->line = pm->report.error_line;
+	}
+	pm->stop_note = "not executed: an earlier statement of the migration failed";
+	if (budget_spent)
+	{
+		pm->out->exhausted = true;
+		row->note = "canceled: the plan had held its locks for migrate.plan_lock_timeout";
+		pm->stop_note = "not executed: the plan had held its locks for migrate.plan_lock_timeout";
+	}
+	emit_row(pm->out, row);
+}
+
 /*
  * Plan one pending migration in a subtransaction of its own: kept when
  * every statement ran, rolled back at the first that failed or was not
@@ -632,293 +915,93 @@ error_text(ErrorData *edata)
 static void
 plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext stmt_cxt;
-	LoadedMigration lm;
-	StatementList *volatile stmts = NULL;
-	List	   *volatile findings = NIL;
-	volatile int current = -1;
-	volatile bool stopped = false;
-	volatile bool no_transaction = false;
-	PlanRow    *volatile failing = NULL;
-	volatile TimestampTz start = 0;
-	volatile TimestampTz deadline = 0;
-	const char *volatile stop_note = NULL;
-	volatile bool running = false;
-	volatile bool caught = false;
+	PlanMigration pm;
+	ErrorData  *edata;
 
-	migration_load(set, m, &lm, false);
-	stmt_cxt = AllocSetContextCreate(cxt, "pg_migrate plan statement",
-									 ALLOCSET_DEFAULT_SIZES);
+	memset(&pm, 0, sizeof(pm));
+	pm.out = out;
+	pm.m = m;
+	pm.cxt = CurrentMemoryContext;
+	pm.current = -1;
+	migration_load(set, m, &pm.lm, false);
+	pm.stmt_cxt = AllocSetContextCreate(pm.cxt, "pg_migrate plan statement",
+										ALLOCSET_DEFAULT_SIZES);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		bool		unwrapped;
-		int			nest;
+	edata = try_in_subtransaction_or_undo(plan_statements, &pm);
+	if (edata)
+		plan_failed(&pm, edata, script_check_line());
 
-		/* as run() would run it: see script_split_to_run() */
-		stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, &unwrapped);
-		no_transaction = lm.no_transaction ||
-			(!unwrapped && script_all_top_level(stmts));
-		script_check(&lm.up, stmts,
-					 no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
-		findings = lint_reported(&lm.up, stmts, no_transaction);
-
-		/*
-		 * Lint judged the settings a real run has; the statements run under
-		 * the plan's lock timeout, set again before each, so that a
-		 * statement's SET lock_timeout or RESET ALL does not lengthen the
-		 * next one's wait.  Whatever the script sets is undone after it, as
-		 * a real run does.
-		 */
-		nest = NewGUCNestLevel();
-
-		for (int i = 0; i < stmts->count; i++)
-		{
-			const Statement *stmt = &stmts->items[i];
-			PlanRow    *row;
-			List	   *parsed;
-			List	   *relids;
-			List	   *rels;
-			ListCell   *lc;
-			HeldLock   *before,
-					   *after;
-			int			nbefore,
-						nafter;
-			PlanRel    *large;
-
-			CHECK_FOR_INTERRUPTS();
-			current = i;
-			MemoryContextSwitchTo(stmt_cxt);
-			row = palloc0(sizeof(PlanRow));
-			row->migration = m->name;
-			row->file = lm.up.file;
-			row->line = stmt->line;
-			row->command = GetCommandTagName((CommandTag) stmt->tag);
-			row->rewrite = -1;
-			row->duration_us = -1;
-			row->findings = statement_findings(findings, stmts, i);
-			failing = row;
-			if (no_transaction || out->exhausted)
-			{
-				row->note = no_transaction ?
-					"not executed: the migration runs outside a transaction block, so it cannot be rolled back" :
-					"not executed: the plan had held its locks for migrate.plan_lock_timeout";
-				emit_row(out, row);
-				failing = NULL;
-				MemoryContextSwitchTo(cxt);
-				MemoryContextReset(stmt_cxt);
-				continue;
-			}
-
-			parsed = compat_raw_parser(script_statement_text(&lm.up, stmt));
-			row->note = lasting_effect(parsed);
-			relids = row->note ? NIL : statement_relations(parsed, stmt);
-			rels = NIL;
-			foreach(lc, relids)
-			{
-				PlanRel    *rel = relation_before(lfirst_oid(lc));
-
-				if (rel == NULL)
-					continue;
-				rels = lappend(rels, rel);
-				if (row->rel == NULL)
-					row->rel = rel;
-				if (too_large(rel))
-				{
-					row->rel = rel;
-					row->note = too_large_note("not executed: table \"%s\" is %s, larger than migrate.plan_max_table_size",
-											   rel);
-					break;
-				}
-			}
-			if (row->note == NULL && out->budget > 0)
-			{
-				TimestampTz now = GetCurrentTimestamp();
-				int64		left;
-
-				if (out->hold_start == 0)
-					out->hold_start = now;
-				left = out->budget - (now - out->hold_start) / 1000;
-				if (left <= 0)
-				{
-					row->note = "not executed: the plan had held its locks for migrate.plan_lock_timeout";
-					out->exhausted = true;
-				}
-				else
-				{
-					/*
-					 * A plain SET within the nest level opened above, as
-					 * a statement's own SET lock_timeout was: saving
-					 * would clash with that one's entry
-					 */
-					(void) set_config_option("lock_timeout",
-											 psprintf("%d", (int) left),
-											 PGC_USERSET, PGC_S_SESSION,
-											 GUC_ACTION_SET, true, 0, false);
-					deadline = TimestampTzPlusMilliseconds(out->hold_start,
-														   out->budget + PLAN_BUDGET_GRACE_MS);
-				}
-			}
-			if (row->note)
-			{
-				/* the statements after it may depend on it */
-				emit_row(out, row);
-				failing = NULL;
-				stopped = true;
-				stop_note = out->exhausted ?
-					"not executed: the plan had held its locks for migrate.plan_lock_timeout" :
-					"not executed: an earlier statement of the migration was not executed";
-				break;
-			}
-
-			before = held_locks(&nbefore);
-			running = true;
-			start = GetCurrentTimestamp();
-			execute_until(&lm.up, stmt, deadline);
-			row->duration_us = GetCurrentTimestamp() - start;
-			running = false;
-			row->executed = true;
-			after = held_locks(&nafter);
-			row->locks = new_locks(before, nbefore, after, nafter, rels);
-			row->locks_known = true;
-			if (row->rel)
-			{
-				HeapTuple	tup = SearchSysCache1(RELOID,
-												  ObjectIdGetDatum(row->rel->relid));
-
-				if (HeapTupleIsValid(tup))
-				{
-					row->rewrite = ((Form_pg_class) GETSTRUCT(tup))->relfilenode !=
-						row->rel->relfilenode;
-					ReleaseSysCache(tup);
-				}
-			}
-			large = large_relation_locked(before, nbefore, after, nafter, rels);
-			if (large)
-			{
-				/* too late not to run it; not too late to stop there */
-				if (row->rel == NULL)
-					row->rel = large;
-				row->note = too_large_note("executed, but it locked table \"%s\", which is %s, larger than migrate.plan_max_table_size",
-										   large);
-				emit_row(out, row);
-				failing = NULL;
-				stopped = true;
-				stop_note = "not executed: an earlier statement of the migration was not executed";
-				break;
-			}
-			emit_row(out, row);
-			failing = NULL;
-			MemoryContextSwitchTo(cxt);
-			MemoryContextReset(stmt_cxt);
-		}
-		AtEOXact_GUC(false, nest);
-		MemoryContextSwitchTo(cxt);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			error_line = script_error_line;
-		int			check_line = script_check_line();
-		bool		budget_spent;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		caught = true;
-
-		/*
-		 * A cancel stops the plan; a statement timeout is the statement's,
-		 * and so is the end of the budget, after which nothing is run.
-		 */
-		budget_spent = running && deadline != 0 &&
-			edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-			GetCurrentTimestamp() >= deadline;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !budget_spent &&
-			!(running && migrate_statement_timeout > 0))
-			ReThrowError(edata);
-
-		if (failing)
-		{
-			/* the statement that failed */
-			failing->error = error_text(edata);
-			if (running)
-			{
-				failing->executed = true;
-				failing->duration_us = GetCurrentTimestamp() - start;
-				if (error_line > 0)
-					failing->line = error_line;
-			}
-			stop_note = "not executed: an earlier statement of the migration failed";
-			if (budget_spent)
-			{
-				out->exhausted = true;
-				failing->note = "canceled: the plan had held its locks for migrate.plan_lock_timeout";
-				stop_note = "not executed: the plan had held its locks for migrate.plan_lock_timeout";
-			}
-			emit_row(out, failing);
-		}
-		else
-		{
-			/* the migration cannot be run, or planning it failed */
-			PlanRow		row;
-
-			memset(&row, 0, sizeof(row));
-			row.migration = m->name;
-			row.file = lm.up.file;
-			row.line = check_line;
-			row.rewrite = -1;
-			row.duration_us = -1;
-			row.error = error_text(edata);
-			row.note = "not executed: the migration cannot be run";
-			emit_row(out, &row);
-			current = stmts ? stmts->count : 0;
-		}
-		stopped = true;
-	}
-	PG_END_TRY();
-	if (!caught)
-	{
-		if (stopped)
-			RollbackAndReleaseCurrentSubTransaction();
-		else
-			ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
 	/* a migration rolled back releases its locks; kept, the plan holds them */
-	if (!stopped && !no_transaction)
+	if (!pm.stopped && !pm.no_transaction)
 		out->kept++;
 	else if (out->kept == 0)
 		out->hold_start = 0;
 
 	/* what was left of the migration after it stopped */
-	if (stopped && stmts)
+	if (pm.stopped && pm.stmts)
 	{
-		for (int i = current + 1; i < stmts->count; i++)
+		for (int i = pm.current + 1; i < pm.stmts->count; i++)
 		{
-			PlanRow		row;
+			PlanRow    *row = plan_row(&pm, i);
 
-			memset(&row, 0, sizeof(row));
-			row.migration = m->name;
-			row.file = lm.up.file;
-			row.line = stmts->items[i].line;
-			row.command = GetCommandTagName((CommandTag) stmts->items[i].tag);
-			row.rewrite = -1;
-			row.duration_us = -1;
-			row.findings = statement_findings(findings, stmts, i);
-			row.note = stop_note;
-			emit_row(out, &row);
+			row->note = pm.stop_note;
+			emit_row(out, row);
 		}
 	}
-	MemoryContextDelete(stmt_cxt);
+	MemoryContextDelete(pm.stmt_cxt);
+}
+
+/* What plan_pending() plans, and where */
+typedef struct PlanFolder
+{
+	const Folder *folder;
+	const char *format;
+	PlanOutput *out;
+	MemoryContext cxt;
+} PlanFolder;
+
+/*
+ * Plan every pending migration of the folder, in the subtransaction
+ * try_in_subtransaction_or_undo() runs it in, always rolled back.
+ */
+static bool
+plan_pending(void *arg)
+{
+	PlanFolder *pf = arg;
+	MemoryContext per_migration;
+	AppliedSet	as;
+	MigrationSet *set;
+	bool	   *is_applied;
+	bool		released = false;
+
+	per_migration = AllocSetContextCreate(pf->cxt, "pg_migrate migration",
+										  ALLOCSET_DEFAULT_SIZES);
+	take_run_lock(false);
+	applied_set_load(&as, pf->folder, pf->format, DEBUG1, NULL, NULL);
+	set = as.set;
+	is_applied = as.is_applied;
+
+	for (int i = 0; i < set->count; i++)
+	{
+		Migration  *m = &set->items[i];
+
+		if (is_applied[i] || m->adopted)
+			continue;
+		MemoryContextSwitchTo(per_migration);
+		plan_migration(pf->out, set, m);
+		MemoryContextSwitchTo(pf->cxt);
+		MemoryContextReset(per_migration);
+		if (pf->out->exhausted && !released)
+		{
+			/* nothing more is run: release every lock right away */
+			RollbackAndReleaseCurrentSubTransaction();
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(pf->cxt);
+			released = true;
+		}
+	}
+	MemoryContextDelete(per_migration);
+	return false;
 }
 
 /*
@@ -930,67 +1013,21 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 void
 plan_folder(const Folder *folder, const char *format, ResultSink *sink)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	PlanOutput	out;
-	MemoryContext per_migration;
+	PlanFolder	pf;
+	ErrorData  *edata;
 
 	memset(&out, 0, sizeof(out));
 	out.sink = sink;
-	out.owner = owner;
+	out.owner = CurrentResourceOwner;
 	out.budget = migrate_plan_lock_timeout > 0 ? migrate_plan_lock_timeout :
 		migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
-	per_migration = AllocSetContextCreate(cxt, "pg_migrate migration",
-										  ALLOCSET_DEFAULT_SIZES);
+	pf.folder = folder;
+	pf.format = format;
+	pf.out = &out;
+	pf.cxt = CurrentMemoryContext;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		MigrationSet *set;
-		bool	   *is_applied;
-		bool		released = false;
-
-		take_run_lock(false);
-		set = source_load(folder, format, DEBUG1);
-		is_applied = applied_flags(set, tracking_applied());
-
-		for (int i = 0; i < set->count; i++)
-		{
-			Migration  *m = &set->items[i];
-
-			if (is_applied[i] || m->adopted)
-				continue;
-			MemoryContextSwitchTo(per_migration);
-			plan_migration(&out, set, m);
-			MemoryContextSwitchTo(cxt);
-			MemoryContextReset(per_migration);
-			if (out.exhausted && !released)
-			{
-				/* nothing more is run: release every lock right away */
-				RollbackAndReleaseCurrentSubTransaction();
-				BeginInternalSubTransaction(NULL);
-				MemoryContextSwitchTo(cxt);
-				released = true;
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	edata = try_in_subtransaction_or_undo(plan_pending, &pf);
+	if (edata)
 		ReThrowError(edata);
-	}
-	PG_END_TRY();
-
-	RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	MemoryContextDelete(per_migration);
 }

@@ -49,11 +49,11 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		Migration  *m = &queue.set->items[i];
 		MemoryContext old;
 		LoadedMigration lm;
+		ExecReport	report = {0};
 
 		if (queue.is_applied[i])
 			continue;
 		refuse_failed_again(m, queue.failed[i], opts->retry, MODE_APPLY);
-		lock_retry_count = 0;
 		old = MemoryContextSwitchTo(queue.per_migration);
 		if (m->adopted)
 		{
@@ -64,7 +64,8 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		{
 			load_as_checked(queue.set, m, &lm);
 			interop_prepare(queue.set);
-			emit(sink, m->name, "applied", apply_one(queue.set, m, &lm, MODE_APPLY));
+			emit(sink, m->name, "applied", apply_one(queue.set, m, &lm, MODE_APPLY,
+												  &report));
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);

@@ -117,7 +117,7 @@ record_without_running(const MigrationSet *set, Migration *m,
 	LoadedMigration lm;
 
 	load_current(set, m, &lm);
-	tracking_record_apply(set, m, &lm, m->checksum, 0, action);
+	tracking_record_apply(set, m, &lm, m->checksum, 0, action, 0);
 	interop_record(set, m);
 }
 

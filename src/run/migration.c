@@ -39,7 +39,7 @@
  */
 void
 execute_in_transaction(const Script *script, const StatementList *stmts,
-					   bool retry_statements)
+					   bool retry_statements, ExecReport *report)
 {
 	int			nest = NewGUCNestLevel();
 
@@ -50,7 +50,8 @@ execute_in_transaction(const Script *script, const StatementList *stmts,
 								 GUC_ACTION_SAVE, true, 0, false);
 	execute_script(script, stmts,
 				   retry_statements && migrate_lock_retries > 0 ?
-				   execute_spi_statement_retrying : execute_spi_statement);
+				   execute_spi_statement_retrying : execute_spi_statement,
+				   report);
 	AtEOXact_GUC(false, nest);
 }
 
@@ -82,11 +83,13 @@ check_deferred_constraints(const Migration *m)
 /*
  * Run one migration's up script and record it, in the current transaction
  * (or, for a no-transaction migration, in the background worker, the
- * caller having committed).  Returns the duration in microseconds.
+ * caller having committed).  Returns the duration in microseconds; report
+ * says what the script's run reported, its lock retries counted on from
+ * what report held (run() retries whole migrations).
  */
 int64
 apply_one(const MigrationSet *set, const Migration *m,
-		  const LoadedMigration *lm, RunMode mode)
+		  const LoadedMigration *lm, RunMode mode, ExecReport *report)
 {
 	StatementList *stmts;
 	TimestampTz start;
@@ -102,17 +105,18 @@ apply_one(const MigrationSet *set, const Migration *m,
 		/* run_queue_prepare() refused these for apply, and the file is unchanged */
 		if (mode != MODE_RUN)
 			elog(ERROR, "no-transaction migration \"%s\" in a transaction", m->name);
-		worker_run_script(m, &lm->up, GetUserId());
+		worker_run_script(m, &lm->up, GetUserId(), report);
 	}
 	else
 	{
-		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY);
+		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY, report);
 		if (mode == MODE_RUN)
 			check_deferred_constraints(m);
 	}
 	duration = GetCurrentTimestamp() - start;
 
-	tracking_record_apply(set, m, lm, m->checksum, duration, "apply");
+	tracking_record_apply(set, m, lm, m->checksum, duration, "apply",
+						  report->lock_retries);
 	/* keep the tool's own table in step, so the tool still agrees */
 	interop_record(set, m);
 	return duration;
@@ -135,7 +139,6 @@ adopt_one(const MigrationSet *set, const Migration *m)
 			 errmsg_internal("migrations of this folder were applied by %s",
 							 interop_tool(set)),
 			 errdetail_internal("%s", interop_tool(set))));
-	lock_retry_count = 0;
 	load_as_checked(set, m, &lm);
 	tracking_record_adopt(set, m, &lm);
 }

@@ -28,24 +28,6 @@
 #include "util/compat.h"
 #include "run/run.h"
 
-/* The latest failed attempt of each of the folder's migrations, by index */
-static FailedMigration **
-failed_by_index(const MigrationSet *set)
-{
-	FailedMigration **failed = palloc0(sizeof(FailedMigration *) * Max(set->count, 1));
-	ListCell   *lc;
-
-	foreach(lc, tracking_failures())
-	{
-		FailedMigration *f = lfirst(lc);
-		Migration  *m = source_find(set, f->name);
-
-		if (m)
-			failed[m - set->items] = f;
-	}
-	return failed;
-}
-
 /*
  * The index of the last migration a run with target may run: the target,
  * named by its name or its version; the last of the folder without one.
@@ -103,6 +85,13 @@ target_index(const MigrationSet *set, const bool *is_applied, const char *target
 	return found;
 }
 
+/* applied_set_load()'s check: drift refused (or warned of) first */
+static void
+check_drift_of(const MigrationSet *set, List *applied, void *arg)
+{
+	check_drift(set, applied, ((const RunOptions *) arg)->allow_drift);
+}
+
 /*
  * Everything apply and run check before running anything: the folder, the
  * drift, and every pending script parsed and checked (see preflight.c).  The
@@ -114,14 +103,14 @@ void
 run_queue_prepare(RunQueue *queue, const Folder *folder,
 				  const RunOptions *opts, RunMode mode)
 {
-	List	   *applied;
+	AppliedSet	as;
 	List	   *volatile problems = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	queue->set = source_load(folder, opts->format, NOTICE);
-	applied = tracking_applied();
-	check_drift(queue->set, applied, opts->allow_drift);
-	queue->is_applied = applied_flags(queue->set, applied);
+	applied_set_load(&as, folder, opts->format, NOTICE, check_drift_of,
+					 (void *) opts);
+	queue->set = as.set;
+	queue->is_applied = as.is_applied;
 	queue->failed = failed_by_index(queue->set);
 	queue->last = target_index(queue->set, queue->is_applied, opts->target);
 	queue->per_migration = AllocSetContextCreate(CurrentMemoryContext,

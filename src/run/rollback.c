@@ -134,10 +134,10 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	TimestampTz start;
 	int64		duration;
 	Oid			role = get_role_oid(am->applied_by, false);
+	ExecReport	report = {0};
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
-	lock_retry_count = 0;
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)
@@ -146,7 +146,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		COMPAT_SPI_COMMIT();
 		m.name = am->name;
-		worker_run_script(&m, &down, role);
+		worker_run_script(&m, &down, role, &report);
 	}
 	else
 	{
@@ -155,12 +155,13 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		GetUserIdAndSecContext(&saved_user, &saved_context);
 		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-		execute_in_transaction(&down, stmts, true);
+		execute_in_transaction(&down, stmts, true, &report);
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	duration = GetCurrentTimestamp() - start;
 
-	tracking_record_rollback(am->name, duration, caller, am->applied_by);
+	tracking_record_rollback(am->name, duration, caller, am->applied_by,
+							 report.lock_retries);
 	interop_forget(am);
 	return duration;
 }

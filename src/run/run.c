@@ -35,6 +35,8 @@ typedef struct RunAttempt
 	const Migration *m;
 	List	   *invalid_before; /* invalid indexes before a no-transaction one */
 	LoadedMigration *lm;		/* its scripts, once read */
+	ExecReport	report;			/* lock retries of every attempt; the line
+								 * of the last one's failure */
 } RunAttempt;
 
 static void
@@ -44,7 +46,7 @@ run_attempt(void *arg)
 
 	at->lm = palloc(sizeof(LoadedMigration));
 	load_as_checked(at->set, at->m, at->lm);
-	(void) apply_one(at->set, at->m, at->lm, MODE_RUN);
+	(void) apply_one(at->set, at->m, at->lm, MODE_RUN, &at->report);
 	/* all its statements succeeded, but an index might not be usable */
 	if (at->m->no_transaction &&
 		indexes_left_invalid(&at->lm->up, at->invalid_before) != NIL)
@@ -62,7 +64,7 @@ run_attempt(void *arg)
 static void
 run_one(const MigrationSet *set, const Migration *m)
 {
-	RunAttempt	at = {set, m, NIL, NULL};
+	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
 	ErrorData  *edata;
 	List	   *invalid;
 
@@ -75,11 +77,10 @@ run_one(const MigrationSet *set, const Migration *m)
 		COMPAT_SPI_COMMIT();
 	}
 
-	lock_retry_count = 0;
 	for (int attempt = 0;; attempt++)
 	{
 		/* no line is known until one of its statements fails */
-		script_error_line = 0;
+		at.report.error_line = 0;
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
 			return;
@@ -91,7 +92,8 @@ run_one(const MigrationSet *set, const Migration *m)
 		 * statements commit one by one and are not run twice.  A cancel
 		 * during the pause is the migration's failure.
 		 */
-		if (m->no_transaction || !lock_retry_pause_or_fail(&edata, attempt))
+		if (m->no_transaction ||
+			!lock_retry_pause_or_fail(&edata, attempt, &at.report))
 			break;
 		FreeErrorData(edata);
 	}
@@ -107,7 +109,7 @@ run_one(const MigrationSet *set, const Migration *m)
 					 drop_index_commands(invalid)) :
 			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
-	tracking_record_failure(set, m, edata);
+	tracking_record_failure(set, m, edata, at.report.error_line);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
 }

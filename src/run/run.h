@@ -61,11 +61,12 @@ extern void emit(ResultSink *sink, const char *name, const char *action,
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,
-					   const LoadedMigration *lm, RunMode mode);
+					   const LoadedMigration *lm, RunMode mode,
+					   ExecReport *report);
 extern void adopt_one(const MigrationSet *set, const Migration *m);
 extern void execute_in_transaction(const Script *script,
 								   const StatementList *stmts,
-								   bool retry_statements);
+								   bool retry_statements, ExecReport *report);
 
 /* retry.c */
 extern bool transient_failure(const char *sqlstate);
@@ -97,7 +98,7 @@ extern void lifecycle_check(const Folder *folder, const char *format);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,
-							  Oid role);
+							  Oid role, ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
 
 /*

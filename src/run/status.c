@@ -46,7 +46,7 @@ compare_status_rows(const void *a, const void *b)
 StatusRow *
 status_rows(const Folder *folder, const char *format, int *count)
 {
-	List	   *applied = tracking_applied();
+	List	   *applied;
 	StatusRow  *rows;
 	int			nrows = 0;
 	ListCell   *lc;
@@ -54,6 +54,7 @@ status_rows(const Folder *folder, const char *format, int *count)
 
 	if (folder == NULL)
 	{
+		applied = tracking_applied();
 		rows = palloc(sizeof(StatusRow) * Max(list_length(applied), 1));
 		foreach(lc, applied)
 		{
@@ -68,17 +69,16 @@ status_rows(const Folder *folder, const char *format, int *count)
 	}
 	else
 	{
-		MigrationSet *set = source_load(folder, format, DEBUG1);
-		bool	   *is_applied = applied_flags(set, applied);
-		bool	   *failed = palloc0(sizeof(bool) * Max(set->count, 1));
+		AppliedSet	as;
+		MigrationSet *set;
+		bool	   *is_applied;
+		FailedMigration **failed;
 
-		foreach(lc, tracking_failures())
-		{
-			Migration  *m = source_find(set, ((FailedMigration *) lfirst(lc))->name);
-
-			if (m)
-				failed[m - set->items] = true;
-		}
+		applied_set_load(&as, folder, format, DEBUG1, NULL, NULL);
+		set = as.set;
+		applied = as.applied;
+		is_applied = as.is_applied;
+		failed = failed_by_index(set);
 
 		rows = palloc(sizeof(StatusRow) * (set->count + list_length(applied) + 1));
 		per_migration = AllocSetContextCreate(CurrentMemoryContext,

@@ -109,8 +109,10 @@ static const char *const inherited_settings[] = {
 static void terminate_worker(dsm_segment *seg, Datum arg);
 static char *serialize_settings(Size *len);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
-static void forward_messages(shm_mq_handle *mqh, const char *name);
-static void run_top_level(const Statement *stmt, const char *sql);
+static void forward_messages(shm_mq_handle *mqh, const char *name,
+							 ExecReport *report);
+static void run_top_level(const Statement *stmt, const char *sql,
+						  ExecReport *report);
 static dsm_segment *create_segment(const Script *script, Oid role,
 								   shm_mq **mq);
 static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
@@ -166,15 +168,15 @@ put_string(shm_toc *toc, uint64 key, const char *s)
 /*
  * Relay the worker's notices to our client and its error as our own,
  * until it is done.  The line of a failed statement comes ahead of the
- * error, as a number.  Returns normally only when the worker reported
- * success.
+ * error, as a number, into report.  Returns normally only when the worker
+ * reported success.
  */
 static void
-forward_messages(shm_mq_handle *mqh, const char *name)
+forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
 {
 	bool		done = false;
 
-	script_error_line = 0;
+	report->error_line = 0;
 	for (;;)
 	{
 		Size		nbytes;
@@ -198,7 +200,7 @@ forward_messages(shm_mq_handle *mqh, const char *name)
 			ThrowErrorData(&edata);
 		}
 		else if (msgtype == 'L')
-			script_error_line = pq_getmsgint(&msg, 4);
+			report->error_line = pq_getmsgint(&msg, 4);
 		else if (msgtype == 'C')
 			done = true;
 		pfree(msg.data);
@@ -324,10 +326,12 @@ start_worker(const Migration *m, dsm_segment *seg)
  * Run a no-transaction script in a background worker and wait for it.  The
  * caller must have committed and must hold no snapshot: CREATE INDEX
  * CONCURRENTLY waits for every transaction with an older snapshot, and
- * would wait forever on ours.
+ * would wait forever on ours.  The line of a failed statement comes back
+ * in report.
  */
 void
-worker_run_script(const Migration *m, const Script *script, Oid role)
+worker_run_script(const Migration *m, const Script *script, Oid role,
+				  ExecReport *report)
 {
 	shm_mq	   *mq;
 	dsm_segment *seg = create_segment(script, role, &mq);
@@ -354,7 +358,7 @@ worker_run_script(const Migration *m, const Script *script, Oid role)
 						m->name),
 				 errdetail("The postmaster died.")));
 
-	forward_messages(mqh, m->name);
+	forward_messages(mqh, m->name, report);
 	dsm_detach(seg);
 	pfree(handle);
 }
@@ -375,7 +379,7 @@ worker_run_script(const Migration *m, const Script *script, Oid role)
  * both.
  */
 static void
-run_top_level(const Statement *stmt, const char *sql)
+run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 {
 	MemoryContext stmt_cxt = CurrentMemoryContext;
 	List	   *raw = compat_raw_parser(sql);
@@ -441,6 +445,7 @@ migrate_worker_main(Datum arg)
 	Script		script;
 	StatementList *stmts;
 	MemoryContext cxt;
+	ExecReport *report;
 	StringInfoData done;
 
 	pqsignal(SIGTERM, die);
@@ -507,10 +512,12 @@ migrate_worker_main(Datum arg)
 	script.sql = shm_toc_lookup(toc, KEY_SQL, false);
 	script.first_line = args->first_line;
 	stmts = script_split(&script);
+	/* not a local: written in the PG_TRY below, read in its PG_CATCH */
+	report = palloc0(sizeof(ExecReport));
 
 	PG_TRY();
 	{
-		execute_script(&script, stmts, run_top_level);
+		execute_script(&script, stmts, run_top_level, report);
 	}
 	PG_CATCH();
 	{
@@ -518,7 +525,7 @@ migrate_worker_main(Datum arg)
 
 		/* the error's file line, as a number, ahead of the error itself */
 		pq_beginmessage(&line, 'L');
-		pq_sendint32(&line, script_error_line);
+		pq_sendint32(&line, report->error_line);
 		pq_endmessage(&line);
 		PG_RE_THROW();
 	}

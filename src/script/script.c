@@ -417,6 +417,50 @@ add_statement(StatementList *list, const Script *script, int start, int end,
 }
 
 /*
+ * The server's scanner over a script's text (past its byte order mark), in
+ * memory of its own, with errors placed in the script.
+ */
+typedef struct ScriptScan
+{
+	ScriptErrorContext ctx;
+	MemoryContext scan_cxt;		/* the scanner's copy of the text and its
+								 * buffers */
+	MemoryContext token_cxt;	/* token values, reset as the scan goes */
+	MemoryContext old;
+	core_yyscan_t scanner;
+	core_yy_extra_type yyextra;
+} ScriptScan;
+
+/* Start scanning text, leaving scan->scan_cxt current */
+static void
+scan_start(ScriptScan *scan, const Script *script, const char *text)
+{
+	script_error_push(&scan->ctx, script);
+	scan->ctx.sql = text;
+	scan->ctx.line = script->first_line;
+	scan->scan_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "pg_migrate scanner",
+										   ALLOCSET_DEFAULT_SIZES);
+	scan->token_cxt = AllocSetContextCreate(scan->scan_cxt, "pg_migrate tokens",
+											ALLOCSET_SMALL_SIZES);
+	scan->old = MemoryContextSwitchTo(scan->scan_cxt);
+	scan->scanner = scanner_init(text, &scan->yyextra, &ScanKeywords,
+								 ScanKeywordTokens);
+	/* the parser warns about escapes in literals, once per statement */
+	scan->yyextra.escape_string_warning = false;
+}
+
+/* Free the scanner and its memory, back in the caller's context */
+static void
+scan_end(ScriptScan *scan)
+{
+	MemoryContextSwitchTo(scan->old);
+	scanner_finish(scan->scanner);
+	MemoryContextDelete(scan->scan_cxt);
+	script_error_pop(&scan->ctx);
+}
+
+/*
  * First pass: where each statement starts and ends, found with the
  * server's own scanner, and psql meta-commands rejected.  The scanner
  * copies the whole script, and identifiers and literals are copied for
@@ -428,12 +472,7 @@ find_statements(const Script *script, StatementList *list)
 {
 	int			bom = script_bom_length(script->sql);
 	const char *text = script->sql + bom;
-	ScriptErrorContext ctx;
-	MemoryContext scan_cxt,
-				token_cxt,
-				old;
-	core_yyscan_t scanner;
-	core_yy_extra_type yyextra;
+	ScriptScan	scan;
 	core_YYSTYPE yylval;
 	int			yylloc;
 	int			tok;
@@ -453,29 +492,18 @@ find_statements(const Script *script, StatementList *list)
 	st.kw_case = keyword_token("case");
 	st.kw_end = keyword_token("end");
 
-	script_error_push(&ctx, script);
-	ctx.sql = text;
-	ctx.line = script->first_line;
-
-	scan_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate scanner",
-									 ALLOCSET_DEFAULT_SIZES);
-	token_cxt = AllocSetContextCreate(scan_cxt, "pg_migrate tokens",
-									  ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(scan_cxt);
-	scanner = scanner_init(text, &yyextra, &ScanKeywords, ScanKeywordTokens);
-	/* the parser warns about escapes in literals, once per statement */
-	yyextra.escape_string_warning = false;
+	scan_start(&scan, script, text);
 
 	/*
 	 * Past scanner_init(), the scanner allocates only the values of tokens
 	 * (and grows its literal buffer, which stays in scan_cxt).
 	 */
-	MemoryContextSwitchTo(token_cxt);
-	while ((tok = core_yylex(&yylval, &yylloc, scanner)) != 0)
+	MemoryContextSwitchTo(scan.token_cxt);
+	while ((tok = core_yylex(&yylval, &yylloc, scan.scanner)) != 0)
 	{
 		if (++ntokens % 1024 == 0)
 		{
-			MemoryContextReset(token_cxt);
+			MemoryContextReset(scan.token_cxt);
 			CHECK_FOR_INTERRUPTS();
 		}
 		if (tok == '\\')
@@ -498,13 +526,10 @@ find_statements(const Script *script, StatementList *list)
 		}
 	}
 	if (st.start >= 0)
-		add_statement(list, script, bom + st.start, bom + yyextra.scanbuflen,
+		add_statement(list, script, bom + st.start, bom + scan.yyextra.scanbuflen,
 					  &counted, &line);
 
-	MemoryContextSwitchTo(old);
-	scanner_finish(scanner);
-	MemoryContextDelete(scan_cxt);
-	script_error_pop(&ctx);
+	scan_end(&scan);
 }
 
 /* The statements PostgreSQL runs only outside a transaction block */
@@ -973,12 +998,7 @@ script_find_comment_line(const Script *script, CommentLineMatch match,
 
 	if (ncands > 0)
 	{
-		ScriptErrorContext ctx;
-		MemoryContext scan_cxt,
-					token_cxt,
-					old;
-		core_yyscan_t scanner;
-		core_yy_extra_type yyextra;
+		ScriptScan	scan;
 		core_YYSTYPE yylval;
 		int			yylloc;
 		int			tok;
@@ -986,22 +1006,12 @@ script_find_comment_line(const Script *script, CommentLineMatch match,
 		int			next = 0;
 		int			first_after = 0;	/* first candidate after the token */
 
-		script_error_push(&ctx, script);
-		ctx.sql = text;
-		ctx.line = script->first_line;
-		scan_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate scanner",
-										 ALLOCSET_DEFAULT_SIZES);
-		token_cxt = AllocSetContextCreate(scan_cxt, "pg_migrate tokens",
-										  ALLOCSET_SMALL_SIZES);
-		old = MemoryContextSwitchTo(scan_cxt);
-		scanner = scanner_init(text, &yyextra, &ScanKeywords, ScanKeywordTokens);
-		yyextra.escape_string_warning = false;
-
+		scan_start(&scan, script, text);
 		for (;;)
 		{
-			MemoryContextSwitchTo(token_cxt);
-			tok = core_yylex(&yylval, &yylloc, scanner);
-			MemoryContextSwitchTo(scan_cxt);
+			MemoryContextSwitchTo(scan.token_cxt);
+			tok = core_yylex(&yylval, &yylloc, scan.scanner);
+			MemoryContextSwitchTo(scan.scan_cxt);
 
 			/* the candidates before this token follow the previous one */
 			while (next < ncands && (tok == 0 || cands[next].offset < yylloc))
@@ -1030,14 +1040,10 @@ script_find_comment_line(const Script *script, CommentLineMatch match,
 			value = token_is_literal(text, yylloc, tok) ?
 				pstrdup(yylval.str) : NULL;
 			first_after = next;
-			MemoryContextReset(token_cxt);
+			MemoryContextReset(scan.token_cxt);
 			CHECK_FOR_INTERRUPTS();
 		}
-
-		MemoryContextSwitchTo(old);
-		scanner_finish(scanner);
-		MemoryContextDelete(scan_cxt);
-		script_error_pop(&ctx);
+		scan_end(&scan);
 		pfree(cands);
 	}
 	return result;

@@ -119,7 +119,20 @@ extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
 
-/* applied.c */
-extern bool *applied_flags(MigrationSet *set, List *applied);
+/* applied.c: a folder's migrations beside what is applied, and what failed */
+typedef struct AppliedSet
+{
+	MigrationSet *set;
+	List	   *applied;		/* AppliedMigration, in the order applied */
+	bool	   *is_applied;		/* by index in set; adopted ones too */
+} AppliedSet;
+
+typedef void (*applied_check) (const MigrationSet *set, List *applied,
+							   void *arg);
+
+extern void applied_set_load(AppliedSet *as, const Folder *folder,
+							 const char *format, int elevel,
+							 applied_check check, void *arg);
+extern FailedMigration **failed_by_index(const MigrationSet *set);
 
 #endif							/* PG_MIGRATE_TOOLS_H */

@@ -43,7 +43,7 @@ static bool history_is_0_2(void);
 static void record_apply(const MigrationSet *set, const Migration *m,
 						 const LoadedMigration *lm, const char *checksum,
 						 int64 duration_us, const char *action,
-						 const char *tool_table);
+						 const char *tool_table, int lock_retries);
 static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
 							   Datum *values, const char *nulls, int expected);
@@ -273,14 +273,16 @@ tracking_rollback_targets(const char *name)
 
 /*
  * Record an applied migration and log it (action "apply", or "adopt" for
- * one found applied by another tool, in tool_table), in one statement.  A
+ * one found applied by another tool, in tool_table), in one statement,
+ * with the lock waits its statements retried.  A
  * repeatable migration that ran again replaces its row, and moves to the
  * end of the application order.
  */
 static void
 record_apply(const MigrationSet *set, const Migration *m,
 			 const LoadedMigration *lm, const char *checksum,
-			 int64 duration_us, const char *action, const char *tool_table)
+			 int64 duration_us, const char *action, const char *tool_table,
+			 int lock_retries)
 {
 	Oid			types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID,
@@ -308,7 +310,7 @@ record_apply(const MigrationSet *set, const Migration *m,
 	values[9] = CStringGetTextDatum(set->format->name);
 	values[10] = BoolGetDatum(m->repeatable);
 	values[11] = CStringGetTextDatum(action);
-	values[12] = Int32GetDatum(lock_retry_count);
+	values[12] = Int32GetDatum(lock_retries);
 	if (tool_table)
 		values[13] = CStringGetTextDatum(tool_table);
 	else
@@ -339,9 +341,9 @@ record_apply(const MigrationSet *set, const Migration *m,
 void
 tracking_record_apply(const MigrationSet *set, const Migration *m,
 					  const LoadedMigration *lm, const char *checksum,
-					  int64 duration_us, const char *action)
+					  int64 duration_us, const char *action, int lock_retries)
 {
-	record_apply(set, m, lm, checksum, duration_us, action, NULL);
+	record_apply(set, m, lm, checksum, duration_us, action, NULL, lock_retries);
 }
 
 /*
@@ -352,7 +354,7 @@ void
 tracking_record_adopt(const MigrationSet *set, const Migration *m,
 					  const LoadedMigration *lm)
 {
-	record_apply(set, m, lm, m->checksum, 0, "adopt", set->tool_table);
+	record_apply(set, m, lm, m->checksum, 0, "adopt", set->tool_table, 0);
 }
 
 /*
@@ -389,11 +391,13 @@ tracking_record_tool(const char *action, const char *name, const char *source,
 
 /*
  * Remove a rolled-back migration's row and log the rollback: called by
- * caller, its down script run as ran_as.
+ * caller, its down script run as ran_as, lock waits retried lock_retries
+ * times.
  */
 void
 tracking_record_rollback(const char *name, int64 duration_us,
-						 const char *caller, const char *ran_as)
+						 const char *caller, const char *ran_as,
+						 int lock_retries)
 {
 	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, INT4OID};
 	Datum		values[5];
@@ -403,7 +407,7 @@ tracking_record_rollback(const char *name, int64 duration_us,
 	values[1] = CStringGetTextDatum(caller);
 	values[2] = duration_datum(duration_us);
 	values[3] = CStringGetTextDatum(ran_as);
-	values[4] = Int32GetDatum(lock_retry_count);
+	values[4] = Int32GetDatum(lock_retries);
 
 	run_tracking_query(psprintf("WITH d AS ("
 								" DELETE FROM migrate.migrations"
@@ -416,16 +420,18 @@ tracking_record_rollback(const char *name, int64 duration_us,
 					   5, types, values, NULL, SPI_OK_INSERT);
 }
 
-/* Log a failed migration in migrate.history */
+/*
+ * Log a failed migration in migrate.history, with the file line of the
+ * statement that failed (0: unknown)
+ */
 void
 tracking_record_failure(const MigrationSet *set, const Migration *m,
-						ErrorData *edata)
+						ErrorData *edata, int line)
 {
 	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, INT4OID, TEXTOID};
 	Datum		values[9];
 	char		nulls[9];
-	int			line = script_error_line;
 	bool		as = history_is_0_2();
 
 	memset(nulls, ' ', sizeof(nulls));

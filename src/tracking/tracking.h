@@ -43,17 +43,18 @@ extern List *tracking_rollback_targets(const char *name);
 extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm,
 								  const char *checksum, int64 duration_us,
-								  const char *action);
+								  const char *action, int lock_retries);
 extern void tracking_record_adopt(const MigrationSet *set, const Migration *m,
 								  const LoadedMigration *lm);
 extern void tracking_record_tool(const char *action, const char *name,
 								 const char *source, const char *checksum,
 								 const char *tool_table);
 extern void tracking_record_rollback(const char *name, int64 duration_us,
-									 const char *caller, const char *ran_as);
+									 const char *caller, const char *ran_as,
+									 int lock_retries);
 extern void tracking_check_snapshot(const char *function);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
-									ErrorData *edata);
+									ErrorData *edata, int line);
 /* A migration whose latest attempt failed */
 typedef struct FailedMigration
 {
