@@ -2,15 +2,15 @@
 -- do not leak into the next migration, nor into the caller's session: each
 -- migration starts from the caller's settings and role as at the call, and
 -- applying a folder in one call or in two gives the same schema.
-\! rm -rf /tmp/pg_migrate_regress/settings /tmp/pg_migrate_regress/settings_later && mkdir -p /tmp/pg_migrate_regress/settings /tmp/pg_migrate_regress/settings_later
-\! printf 'CREATE SCHEMA settings_other;\nSET search_path = settings_other;\nCREATE TABLE in_other (id int);\nSET lock_timeout = 123456;\nSET ROLE regress_settings_role;\n' > /tmp/pg_migrate_regress/settings/0001_switch.sql
-\! printf 'DROP TABLE settings_other.in_other;\nDROP SCHEMA settings_other;\n' > /tmp/pg_migrate_regress/settings/0001_switch.down.sql
-\! printf 'CREATE TABLE where_am_i (id int);\n' > /tmp/pg_migrate_regress/settings/0002_where.sql
-\! printf 'DROP TABLE where_am_i;\n' > /tmp/pg_migrate_regress/settings/0002_where.down.sql
-\! printf 'RESET ALL;\nSET search_path = settings_other;\n' > /tmp/pg_migrate_regress/settings/0003_reset.sql
-\! printf 'SELECT 1;\n' > /tmp/pg_migrate_regress/settings/0003_reset.down.sql
-\! printf 'CREATE TABLE lock_seen AS SELECT current_setting($$lock_timeout$$) AS lock_timeout, current_setting($$migrate.lock_timeout$$) AS migrate_lock_timeout;\n' > /tmp/pg_migrate_regress/settings/0004_seen.sql
-\! printf 'DROP TABLE lock_seen;\n' > /tmp/pg_migrate_regress/settings/0004_seen.down.sql
+\! rm -rf @testdir@/settings @testdir@/settings_later && mkdir -p @testdir@/settings @testdir@/settings_later
+\! printf 'CREATE SCHEMA settings_other;\nSET search_path = settings_other;\nCREATE TABLE in_other (id int);\nSET lock_timeout = 123456;\nSET ROLE regress_settings_role;\n' > @testdir@/settings/0001_switch.sql
+\! printf 'DROP TABLE settings_other.in_other;\nDROP SCHEMA settings_other;\n' > @testdir@/settings/0001_switch.down.sql
+\! printf 'CREATE TABLE where_am_i (id int);\n' > @testdir@/settings/0002_where.sql
+\! printf 'DROP TABLE where_am_i;\n' > @testdir@/settings/0002_where.down.sql
+\! printf 'RESET ALL;\nSET search_path = settings_other;\n' > @testdir@/settings/0003_reset.sql
+\! printf 'SELECT 1;\n' > @testdir@/settings/0003_reset.down.sql
+\! printf 'CREATE TABLE lock_seen AS SELECT current_setting($$lock_timeout$$) AS lock_timeout, current_setting($$migrate.lock_timeout$$) AS migrate_lock_timeout;\n' > @testdir@/settings/0004_seen.sql
+\! printf 'DROP TABLE lock_seen;\n' > @testdir@/settings/0004_seen.down.sql
 
 CREATE ROLE regress_settings_role;
 SET migrate.lock_timeout = '7s';
@@ -22,7 +22,7 @@ SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) = current_user AS mine
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relname IN ('in_other', 'where_am_i', 'lock_seen') ORDER BY 2;
 
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/settings');
+SELECT name, action FROM migrate.apply('@testdir@/settings');
 SELECT * FROM created;
 -- the fourth migration ran with migrate.lock_timeout in force, as set by
 -- the caller, although the third one ran RESET ALL
@@ -36,16 +36,16 @@ CREATE TEMP TABLE one_call AS SELECT * FROM created;
 
 -- The same folder applied in two calls gives the same schema
 SELECT name, action FROM migrate.rollback('0001_switch');
-\! mv /tmp/pg_migrate_regress/settings/0002_* /tmp/pg_migrate_regress/settings/0003_* /tmp/pg_migrate_regress/settings/0004_* /tmp/pg_migrate_regress/settings_later/
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/settings');
-\! mv /tmp/pg_migrate_regress/settings_later/* /tmp/pg_migrate_regress/settings/
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/settings');
+\! mv @testdir@/settings/0002_* @testdir@/settings/0003_* @testdir@/settings/0004_* @testdir@/settings_later/
+SELECT name, action FROM migrate.apply('@testdir@/settings');
+\! mv @testdir@/settings_later/* @testdir@/settings/
+SELECT name, action FROM migrate.apply('@testdir@/settings');
 SELECT * FROM created EXCEPT SELECT * FROM one_call;
 SELECT * FROM one_call EXCEPT SELECT * FROM created;
 
 -- run() gives the same too, and leaves the session as it was
 SELECT name, action FROM migrate.rollback('0001_switch');
-CALL migrate.run('/tmp/pg_migrate_regress/settings');
+CALL migrate.run('@testdir@/settings');
 SELECT * FROM created EXCEPT SELECT * FROM one_call;
 SHOW search_path;
 SHOW lock_timeout;

@@ -1,8 +1,8 @@
 -- The lifecycle around apply and rollback: check, baseline, mark_applied,
 -- forget and accept, each logged in migrate.history.
-\! rm -rf /tmp/pg_migrate_regress/lifecycle && mkdir -p /tmp/pg_migrate_regress/lifecycle && cp -R "$PG_ABS_SRCDIR/test/fixtures/basic/." /tmp/pg_migrate_regress/lifecycle/
-\! rm /tmp/pg_migrate_regress/lifecycle/10_rewards*.sql
-\set dir /tmp/pg_migrate_regress/lifecycle
+\! rm -rf @testdir@/lifecycle && mkdir -p @testdir@/lifecycle && cp -R "$PG_ABS_SRCDIR/fixtures/basic/." @testdir@/lifecycle/
+\! rm @testdir@/lifecycle/10_rewards*.sql
+\set dir @testdir@/lifecycle
 SELECT count(*) AS recorded FROM migrate.migrations;
 -- what each step logs: :history lists the rows written since :start
 \set history 'SELECT action, name, checksum IS NOT NULL AS has_checksum, performed_by = current_user AS by_me, detail IS NOT NULL AS has_detail FROM migrate.history WHERE id > :start ORDER BY id'
@@ -12,8 +12,8 @@ SELECT coalesce(max(id), 0) AS start FROM migrate.history \gset
 SELECT migrate.check(:'dir');
 
 -- A database whose schema exists, built from the first two files by hand
-\i /tmp/pg_migrate_regress/lifecycle/0001_users.sql
-\i /tmp/pg_migrate_regress/lifecycle/0002_lessons.sql
+\i @testdir@/lifecycle/0001_users.sql
+\i @testdir@/lifecycle/0002_lessons.sql
 
 -- baseline refuses what is not in the folder
 SELECT * FROM migrate.baseline(:'dir', '0009');
@@ -35,8 +35,8 @@ SELECT migrate.check(:'dir');
 SELECT coalesce(max(id), 0) AS start FROM migrate.history \gset
 
 -- mark_applied records without running; status shows it applied
-\! printf 'CREATE TABLE marked (id int);\n' > /tmp/pg_migrate_regress/lifecycle/0004_marked.sql
-\! printf 'DROP TABLE marked;\n' > /tmp/pg_migrate_regress/lifecycle/0004_marked.down.sql
+\! printf 'CREATE TABLE marked (id int);\n' > @testdir@/lifecycle/0004_marked.sql
+\! printf 'DROP TABLE marked;\n' > @testdir@/lifecycle/0004_marked.down.sql
 SELECT * FROM migrate.mark_applied(:'dir', '0004_marked');
 SELECT to_regclass('marked') AS marked;
 SELECT name, state FROM migrate.status(:'dir') WHERE name = '0004_marked';
@@ -48,7 +48,7 @@ SELECT * FROM migrate.mark_applied(:'dir', '0004_marked');
 SELECT * FROM migrate.mark_applied(:'dir', '0099_nothing');
 SELECT * FROM migrate.mark_applied(:'dir', NULL);
 -- an edited file: already applied, and accept is the way
-\! printf -- '-- a comment\n' >> /tmp/pg_migrate_regress/lifecycle/0004_marked.sql
+\! printf -- '-- a comment\n' >> @testdir@/lifecycle/0004_marked.sql
 SELECT * FROM migrate.mark_applied(:'dir', '0004_marked');
 
 -- forget deletes the record without running the down script
@@ -63,7 +63,7 @@ SELECT name, action FROM migrate.apply(:'dir');
 SELECT to_regclass('marked') AS marked;
 
 -- Drift by line endings alone is said to be so
-\! sed -i 's/$/\r/' /tmp/pg_migrate_regress/lifecycle/0001_users.sql
+\! sed -i 's/$/\r/' @testdir@/lifecycle/0001_users.sql
 SELECT name, action FROM migrate.apply(:'dir');
 SELECT name, state FROM migrate.status(:'dir') WHERE name = '0001_users';
 -- accept records the file as it is now; apply passes the drift then
@@ -80,38 +80,38 @@ SELECT name, action FROM migrate.apply(:'dir');
 -- accepting again has nothing to do
 SELECT * FROM migrate.accept(:'dir', '0001_users');
 -- refused: not applied, not in the folder
-\! printf 'CREATE TABLE later (id int);\n' > /tmp/pg_migrate_regress/lifecycle/0005_later.sql
+\! printf 'CREATE TABLE later (id int);\n' > @testdir@/lifecycle/0005_later.sql
 SELECT * FROM migrate.accept(:'dir', '0005_later');
 SELECT * FROM migrate.accept(:'dir', '0099_nothing');
-\! rm /tmp/pg_migrate_regress/lifecycle/0005_later.sql
+\! rm @testdir@/lifecycle/0005_later.sql
 -- a fixed down script alone is accepted too: the checksum is the up script's
-\! printf 'DROP TABLE IF EXISTS marked;\n' > /tmp/pg_migrate_regress/lifecycle/0004_marked.down.sql
+\! printf 'DROP TABLE IF EXISTS marked;\n' > @testdir@/lifecycle/0004_marked.down.sql
 SELECT * FROM migrate.accept(:'dir', '0004_marked');
 SELECT down_sql FROM migrate.migrations WHERE name = '0004_marked';
 :history;
 SELECT coalesce(max(id), 0) AS start FROM migrate.history \gset
 
 -- a trailing newline alone, and a real edit, which gets no such note
-\! printf '\n' >> /tmp/pg_migrate_regress/lifecycle/0002_lessons.sql
+\! printf '\n' >> @testdir@/lifecycle/0002_lessons.sql
 SELECT name, action FROM migrate.apply(:'dir');
-\! cp "$PG_ABS_SRCDIR/test/fixtures/basic/0002_lessons.sql" /tmp/pg_migrate_regress/lifecycle/
-\! sed -i 's/TABLE marked/TABLE marked_edited/' /tmp/pg_migrate_regress/lifecycle/0004_marked.sql
+\! cp "$PG_ABS_SRCDIR/fixtures/basic/0002_lessons.sql" @testdir@/lifecycle/
+\! sed -i 's/TABLE marked/TABLE marked_edited/' @testdir@/lifecycle/0004_marked.sql
 SELECT name, action FROM migrate.apply(:'dir');
 
 -- check lists what is pending, failed, modified and missing
-\! printf 'SELECT 1/0;\n' > /tmp/pg_migrate_regress/lifecycle/0006_fails.sql
-\! printf 'CREATE TABLE pending (id int);\n' > /tmp/pg_migrate_regress/lifecycle/0007_pending.sql
-\! rm /tmp/pg_migrate_regress/lifecycle/0003_question_history*.sql
+\! printf 'SELECT 1/0;\n' > @testdir@/lifecycle/0006_fails.sql
+\! printf 'CREATE TABLE pending (id int);\n' > @testdir@/lifecycle/0007_pending.sql
+\! rm @testdir@/lifecycle/0003_question_history*.sql
 CALL migrate.run(:'dir', allow_drift => true);
 SELECT migrate.check(:'dir');
 -- the files form of check, and a pipeline gate: psql exits non-zero
 SELECT migrate.check('{"0001_only.sql": "SELECT 1;"}'::jsonb);
-\! psql -X -q -v ON_ERROR_STOP=1 -d contrib_regression -c "SELECT migrate.check('/tmp/pg_migrate_regress/lifecycle')" >/dev/null 2>&1; echo "exit status $?"
-\! rm /tmp/pg_migrate_regress/lifecycle/0006_fails.sql /tmp/pg_migrate_regress/lifecycle/0007_pending.sql
-\! sed -i 's/TABLE marked_edited/TABLE marked/' /tmp/pg_migrate_regress/lifecycle/0004_marked.sql
-\! cp "$PG_ABS_SRCDIR"/test/fixtures/basic/0003_question_history* /tmp/pg_migrate_regress/lifecycle/
+\! psql -X -q -v ON_ERROR_STOP=1 -d contrib_regression -c "SELECT migrate.check('@testdir@/lifecycle')" >/dev/null 2>&1; echo "exit status $?"
+\! rm @testdir@/lifecycle/0006_fails.sql @testdir@/lifecycle/0007_pending.sql
+\! sed -i 's/TABLE marked_edited/TABLE marked/' @testdir@/lifecycle/0004_marked.sql
+\! cp "$PG_ABS_SRCDIR"/fixtures/basic/0003_question_history* @testdir@/lifecycle/
 SELECT migrate.check(:'dir');
-\! psql -X -q -v ON_ERROR_STOP=1 -d contrib_regression -c "SELECT migrate.check('/tmp/pg_migrate_regress/lifecycle')" >/dev/null 2>&1; echo "exit status $?"
+\! psql -X -q -v ON_ERROR_STOP=1 -d contrib_regression -c "SELECT migrate.check('@testdir@/lifecycle')" >/dev/null 2>&1; echo "exit status $?"
 
 -- Refused in a read-only transaction; check, which only reads, is not
 BEGIN READ ONLY;

@@ -79,43 +79,43 @@ SELECT migration, rule FROM migrate.lint(jsonb_build_object(
 ORDER BY 1, 2;
 
 -- the dir form; applied migrations are not linted
-\! rm -rf /tmp/pg_migrate_regress/lint && mkdir -p /tmp/pg_migrate_regress/lint
-\! printf 'CREATE TABLE lint_applied (id int);\n' > /tmp/pg_migrate_regress/lint/0001_table.sql
-\! printf 'DROP TABLE lint_applied;\n' > /tmp/pg_migrate_regress/lint/0001_table.down.sql
-\! printf 'ALTER TABLE lint_big ADD COLUMN name text;\nALTER TABLE lint_big RENAME COLUMN mail TO email;\n' > /tmp/pg_migrate_regress/lint/0002_drop.down.sql
-\! printf 'DROP INDEX lint_big_n;\n' > /tmp/pg_migrate_regress/lint/0003_index.down.sql
-\! printf 'ALTER TABLE lint_big DROP COLUMN name;\n' > /tmp/pg_migrate_regress/lint/0002_drop.sql
-\! printf 'CREATE INDEX lint_big_n ON lint_big (n);\n' > /tmp/pg_migrate_regress/lint/0003_index.sql
-SELECT migration, file, line, rule FROM migrate.lint('/tmp/pg_migrate_regress/lint');
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint', target => '0001_table');
-SELECT migration, file, line, rule FROM migrate.lint('/tmp/pg_migrate_regress/lint');
+\! rm -rf @testdir@/lint && mkdir -p @testdir@/lint
+\! printf 'CREATE TABLE lint_applied (id int);\n' > @testdir@/lint/0001_table.sql
+\! printf 'DROP TABLE lint_applied;\n' > @testdir@/lint/0001_table.down.sql
+\! printf 'ALTER TABLE lint_big ADD COLUMN name text;\nALTER TABLE lint_big RENAME COLUMN mail TO email;\n' > @testdir@/lint/0002_drop.down.sql
+\! printf 'DROP INDEX lint_big_n;\n' > @testdir@/lint/0003_index.down.sql
+\! printf 'ALTER TABLE lint_big DROP COLUMN name;\n' > @testdir@/lint/0002_drop.sql
+\! printf 'CREATE INDEX lint_big_n ON lint_big (n);\n' > @testdir@/lint/0003_index.sql
+SELECT migration, file, line, rule FROM migrate.lint('@testdir@/lint');
+SELECT name, action FROM migrate.apply('@testdir@/lint', target => '0001_table');
+SELECT migration, file, line, rule FROM migrate.lint('@testdir@/lint');
 
 -- apply: a WARNING per finding (the default), with file and line
 SHOW migrate.lint;
 BEGIN;
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
+SELECT name, action FROM migrate.apply('@testdir@/lint');
 ROLLBACK;
 
 -- off: nothing said
 SET migrate.lint = off;
 BEGIN;
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
+SELECT name, action FROM migrate.apply('@testdir@/lint');
 ROLLBACK;
 
 -- error: apply and run refuse before anything runs, listing the findings
 SET migrate.lint = error;
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
-\! printf -- '-- migrate:allow drop_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > /tmp/pg_migrate_regress/lint/0002_drop.sql
-CALL migrate.run('/tmp/pg_migrate_regress/lint');
+SELECT name, action FROM migrate.apply('@testdir@/lint');
+\! printf -- '-- migrate:allow drop_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > @testdir@/lint/0002_drop.sql
+CALL migrate.run('@testdir@/lint');
 SELECT count(*) AS columns_left FROM pg_attribute
 WHERE attrelid = 'lint_big'::regclass AND attname IN ('name', 'email');
-SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/lint');
+SELECT name, state FROM migrate.status('@testdir@/lint');
 
 -- allowed findings let the run go on, and are logged in the history
-\! printf -- '-- migrate:allow drop_column rename_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > /tmp/pg_migrate_regress/lint/0002_drop.sql
-\! printf -- '-- migrate:allow index_not_concurrent\nCREATE INDEX lint_big_n ON lint_big (n);\n' > /tmp/pg_migrate_regress/lint/0003_index.sql
-SELECT migration, rule FROM migrate.lint('/tmp/pg_migrate_regress/lint');
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
+\! printf -- '-- migrate:allow drop_column rename_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > @testdir@/lint/0002_drop.sql
+\! printf -- '-- migrate:allow index_not_concurrent\nCREATE INDEX lint_big_n ON lint_big (n);\n' > @testdir@/lint/0003_index.sql
+SELECT migration, rule FROM migrate.lint('@testdir@/lint');
+SELECT name, action FROM migrate.apply('@testdir@/lint');
 SELECT action, name, message, detail, file, line, checksum IS NOT NULL AS has_checksum
 FROM migrate.history WHERE action = 'lint_allowed' ORDER BY id;
 SELECT name, action FROM migrate.rollback('0001_table');

@@ -8,12 +8,12 @@ INSERT INTO plan_items SELECT g, 'x' FROM generate_series(1, 100) g;
 CREATE TABLE plan_small (id int);
 INSERT INTO plan_small SELECT g FROM generate_series(1, 10) g;
 ANALYZE plan_items, plan_small;
-\! rm -rf /tmp/pg_migrate_regress/plan && mkdir -p /tmp/pg_migrate_regress/plan
-\! printf 'CREATE INDEX plan_items_name ON plan_items (name);\n' > /tmp/pg_migrate_regress/plan/0001_index.sql
-\! printf -- '-- migrate:allow lock_timeout_unset\nALTER TABLE plan_small ADD COLUMN note text;\nALTER TABLE plan_items ADD COLUMN token uuid DEFAULT gen_random_uuid();\n' > /tmp/pg_migrate_regress/plan/0002_columns.sql
-\! printf 'CREATE TABLE plan_other (id int);\n\nINSERT INTO plan_missing VALUES (1);\nCREATE INDEX plan_other_id ON plan_other (id);\n' > /tmp/pg_migrate_regress/plan/0003_fails.sql
-\! printf -- '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY plan_items_id ON plan_items (id);\n' > /tmp/pg_migrate_regress/plan/0004_concurrently.sql
-\! printf 'UPDATE plan_items SET name = token::text;\nDO $$\nBEGIN\n  PERFORM 1;\n  RAISE EXCEPTION '"'"'stop'"'"';\nEND\n$$;\n' > /tmp/pg_migrate_regress/plan/0005_after.sql
+\! rm -rf @testdir@/plan && mkdir -p @testdir@/plan
+\! printf 'CREATE INDEX plan_items_name ON plan_items (name);\n' > @testdir@/plan/0001_index.sql
+\! printf -- '-- migrate:allow lock_timeout_unset\nALTER TABLE plan_small ADD COLUMN note text;\nALTER TABLE plan_items ADD COLUMN token uuid DEFAULT gen_random_uuid();\n' > @testdir@/plan/0002_columns.sql
+\! printf 'CREATE TABLE plan_other (id int);\n\nINSERT INTO plan_missing VALUES (1);\nCREATE INDEX plan_other_id ON plan_other (id);\n' > @testdir@/plan/0003_fails.sql
+\! printf -- '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY plan_items_id ON plan_items (id);\n' > @testdir@/plan/0004_concurrently.sql
+\! printf 'UPDATE plan_items SET name = token::text;\nDO $$\nBEGIN\n  PERFORM 1;\n  RAISE EXCEPTION '"'"'stop'"'"';\nEND\n$$;\n' > @testdir@/plan/0005_after.sql
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 
 -- one row per statement: ShareLock for CREATE INDEX, ACCESS EXCLUSIVE and a
@@ -25,7 +25,7 @@ BEGIN;
 SELECT migration, file, line, command, executed, locks, rewrite, relation,
        table_rows, table_size > 0 AS has_size,
        (duration >= '0') IS TRUE AS timed, findings, error, note
-FROM migrate.plan('/tmp/pg_migrate_regress/plan');
+FROM migrate.plan('@testdir@/plan');
 -- nothing is left held, not even the run lock, within the caller's transaction
 SELECT locktype, relation::regclass, mode FROM pg_locks
 WHERE pid = pg_backend_pid() AND locktype IN ('relation', 'object', 'advisory')
@@ -100,7 +100,7 @@ SELECT migration, line, command, executed, note
 FROM migrate.plan(jsonb_build_object(
     '0001_lock.sql', E'SELECT pg_advisory_lock(42);\n',
     '0002_program.sql', E'COPY plan_small TO PROGRAM \'cat\';\n',
-    '0003_file.sql', E'COPY plan_small TO \'/tmp/pg_migrate_regress/plan_small.out\';\n',
+    '0003_file.sql', E'COPY plan_small TO \'@testdir@/plan_small.out\';\n',
     '0004_setval.sql', E'CREATE SEQUENCE plan_seq;\nSELECT setval(\'plan_seq\', 10);\n',
     '0005_prepare.sql', E'PREPARE plan_prepared AS SELECT 1;\n',
     '0006_dblink.sql', E'INSERT INTO plan_small SELECT x FROM public.dblink(\'dbname=postgres\', \'SELECT 1\') AS t(x int);\n',

@@ -3,8 +3,8 @@
 -- tests the functions themselves).
 SELECT coalesce(max(id), 0) AS start FROM migrate.history \gset
 \set history 'SELECT action, name, checksum IS NOT NULL AS has_checksum, detail IS NOT NULL AS has_detail FROM migrate.history WHERE id > :start ORDER BY id'
-\! rm -rf /tmp/pg_migrate_regress/lifecycle_drizzle && cp -R "$PG_ABS_SRCDIR/test/fixtures/drizzle" /tmp/pg_migrate_regress/lifecycle_drizzle
-\set ddir /tmp/pg_migrate_regress/lifecycle_drizzle
+\! rm -rf @testdir@/lifecycle_drizzle && cp -R "$PG_ABS_SRCDIR/fixtures/drizzle" @testdir@/lifecycle_drizzle
+\set ddir @testdir@/lifecycle_drizzle
 -- recording 0001 while 0000 is pending: drizzle-orm's migrator would skip 0000
 SELECT * FROM migrate.mark_applied(:'ddir', '0001_quiz_answers');
 SELECT d.hash = encode(sha256(pg_read_binary_file(:'ddir' || '/0001_quiz_answers.sql')), 'hex') AS hash_of_file,
@@ -17,7 +17,7 @@ SELECT * FROM migrate.baseline(:'ddir', '1');
 SELECT d.created_at, m.name FROM drizzle.__drizzle_migrations d
 JOIN migrate.migrations m ON m.checksum = d.hash ORDER BY d.id;
 -- accept moves drizzle's row to the new hash
-\! printf -- '-- reviewed\n' >> /tmp/pg_migrate_regress/lifecycle_drizzle/0001_quiz_answers.sql
+\! printf -- '-- reviewed\n' >> @testdir@/lifecycle_drizzle/0001_quiz_answers.sql
 SELECT * FROM migrate.accept(:'ddir', '0001_quiz_answers');
 SELECT d.hash = encode(sha256(pg_read_binary_file(:'ddir' || '/0001_quiz_answers.sql')), 'hex') AS hash_of_file,
        d.created_at

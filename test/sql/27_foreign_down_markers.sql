@@ -3,24 +3,24 @@
 -- comment: run as plain, the down section would run right after the up
 -- section, and the column the migration adds would be gone. Every path
 -- refuses such a file, naming the file, the line and the tool.
-\! rm -rf /tmp/pg_migrate_regress/foreign && mkdir -p /tmp/pg_migrate_regress && cp -R "$PG_ABS_SRCDIR/test/fixtures/foreign" /tmp/pg_migrate_regress/foreign
+\! rm -rf @testdir@/foreign && mkdir -p @testdir@ && cp -R "$PG_ABS_SRCDIR/fixtures/foreign" @testdir@/foreign
 CREATE TABLE fm_users (id int);
 SELECT coalesce(max(id), 0) AS start FROM migrate.migrations \gset
 \set VERBOSITY default
 
 -- goose: the folder is detected as goose's, which is not supported yet
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/goose');
+CALL migrate.run('@testdir@/foreign/goose');
 \echo :LAST_ERROR_SQLSTATE
 SELECT attname FROM pg_attribute
 WHERE attrelid = 'fm_users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
-SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/foreign/goose');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/goose');
-SELECT migrate.check('/tmp/pg_migrate_regress/foreign/goose');
-SELECT count(*) FROM migrate.plan('/tmp/pg_migrate_regress/foreign/goose');
-SELECT count(*) FROM migrate.lint('/tmp/pg_migrate_regress/foreign/goose');
+SELECT * FROM migrate.apply('@testdir@/foreign/goose');
+SELECT * FROM migrate.status('@testdir@/foreign/goose');
+SELECT migrate.check('@testdir@/foreign/goose');
+SELECT count(*) FROM migrate.plan('@testdir@/foreign/goose');
+SELECT count(*) FROM migrate.lint('@testdir@/foreign/goose');
 -- naming the format plain does not make its down section an up one
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/goose', format => 'plain');
-SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/foreign/goose', format => 'golang-migrate');
+CALL migrate.run('@testdir@/foreign/goose', format => 'plain');
+SELECT * FROM migrate.apply('@testdir@/foreign/goose', format => 'golang-migrate');
 -- sent as data; annotations are case-insensitive
 CALL migrate.run('{
   "00001_add_email.sql": "-- +goose up\nALTER TABLE fm_users ADD COLUMN email text;\n-- +goose down\nALTER TABLE fm_users DROP COLUMN email;\n"
@@ -44,26 +44,26 @@ SELECT name, state FROM migrate.status('{
 }'::jsonb, format => 'plain');
 
 -- node-pg-migrate's SQL migrations, markers matched as that tool does
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/node_pg_migrate');
+CALL migrate.run('@testdir@/foreign/node_pg_migrate');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM migrate.apply('{
   "1700000000000_add-email.sql": "ALTER TABLE fm_users ADD COLUMN email text;\n--- down migration\nALTER TABLE fm_users DROP COLUMN email;\n"
 }'::jsonb, format => 'plain');
 
 -- dbmate's sections in a folder that is not read as dbmate's
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/dbmate_in_plain');
+CALL migrate.run('@testdir@/foreign/dbmate_in_plain');
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/dbmate_in_plain', format => 'plain');
+SELECT * FROM migrate.status('@testdir@/foreign/dbmate_in_plain', format => 'plain');
 
 -- the other tools that keep a down section in the migration's file
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/sql_migrate');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/liquibase');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/play');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/mybatis');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/tern');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/shmig');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/foreign/micrate');
-SELECT * FROM migrate.lint('/tmp/pg_migrate_regress/foreign/micrate', format => 'plain');
+CALL migrate.run('@testdir@/foreign/sql_migrate');
+SELECT * FROM migrate.status('@testdir@/foreign/liquibase');
+SELECT * FROM migrate.status('@testdir@/foreign/play');
+SELECT * FROM migrate.status('@testdir@/foreign/mybatis');
+SELECT * FROM migrate.status('@testdir@/foreign/tern');
+SELECT * FROM migrate.status('@testdir@/foreign/shmig');
+SELECT * FROM migrate.status('@testdir@/foreign/micrate');
+SELECT * FROM migrate.lint('@testdir@/foreign/micrate', format => 'plain');
 
 -- nothing of any of them ran
 SELECT attname FROM pg_attribute
@@ -71,9 +71,9 @@ WHERE attrelid = 'fm_users'::regclass AND attnum > 0 AND NOT attisdropped ORDER 
 SELECT name FROM migrate.migrations WHERE id > :start ORDER BY id;
 
 -- markers inside a string, a quoted name or a function body are text
-CALL migrate.run('/tmp/pg_migrate_regress/foreign/in_literals');
+CALL migrate.run('@testdir@/foreign/in_literals');
 SELECT fm_note_count();
-SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/foreign/in_literals');
+SELECT name, state FROM migrate.status('@testdir@/foreign/in_literals');
 SELECT name FROM migrate.rollback('0001_markers_as_text');
 
 -- In the plain format "<name>_down.sql" is the down script of

@@ -20,11 +20,11 @@ DROP TABLE fe_a;
 
 -- A folder without migrations is an error whether its format is detected
 -- or named: a deploy that names its format does not silently do nothing.
-\! rm -rf /tmp/pg_migrate_regress/edges && mkdir -p /tmp/pg_migrate_regress/edges/empty /tmp/pg_migrate_regress/edges/readme && printf 'notes\n' > /tmp/pg_migrate_regress/edges/readme/README.md
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/edges/empty');
-SELECT * FROM migrate.status('/tmp/pg_migrate_regress/edges/empty', format => 'plain');
-SELECT * FROM migrate.apply('/tmp/pg_migrate_regress/edges/readme', format => 'plain');
-CALL migrate.run('/tmp/pg_migrate_regress/edges/readme', format => 'golang-migrate');
+\! rm -rf @testdir@/edges && mkdir -p @testdir@/edges/empty @testdir@/edges/readme && printf 'notes\n' > @testdir@/edges/readme/README.md
+SELECT * FROM migrate.status('@testdir@/edges/empty');
+SELECT * FROM migrate.status('@testdir@/edges/empty', format => 'plain');
+SELECT * FROM migrate.apply('@testdir@/edges/readme', format => 'plain');
+CALL migrate.run('@testdir@/edges/readme', format => 'golang-migrate');
 SELECT * FROM migrate.apply('{"README.md": "notes"}'::jsonb, format => 'dbmate');
 SELECT * FROM migrate.status('{}'::jsonb, format => 'flyway');
 

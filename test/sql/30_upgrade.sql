@@ -1,6 +1,6 @@
 -- ALTER EXTENSION pg_migrate UPDATE from 0.1 keeps every tracking row, and
 -- an updated database has the same catalog as a fresh install.
-\! rm -rf /tmp/pg_migrate_regress/upgrade && mkdir -p /tmp/pg_migrate_regress/upgrade && cp -R "$PG_ABS_SRCDIR/examples/migrations/." /tmp/pg_migrate_regress/upgrade/
+\! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
 
 -- what a fresh install has: its tables' columns and its functions
 \set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
@@ -21,11 +21,11 @@ CREATE EXTENSION pg_migrate VERSION '0.1';
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
 
 -- the library works on 0.1's tables: apply, roll back one, fail one
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade');
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT name, action FROM migrate.rollback();
-\! printf 'SELECT 1/0;\n' > /tmp/pg_migrate_regress/upgrade/0006_fails.sql
-CALL migrate.run('/tmp/pg_migrate_regress/upgrade');
-\! rm /tmp/pg_migrate_regress/upgrade/0006_fails.sql
+\! printf 'SELECT 1/0;\n' > @testdir@/upgrade/0006_fails.sql
+CALL migrate.run('@testdir@/upgrade');
+\! rm @testdir@/upgrade/0006_fails.sql
 -- a deploy role granted the functions before the update keeps them
 CREATE ROLE regress_upgrade_deployer;
 GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean) TO regress_upgrade_deployer;
@@ -60,8 +60,8 @@ SELECT count(*) AS lost_history FROM (
 SELECT :'updated_catalog' = :'fresh_catalog' AS same_catalog;
 
 -- and it goes on working: status, apply, rollback with performed_as
-SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/upgrade');
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade');
+SELECT name, state FROM migrate.status('@testdir@/upgrade');
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT name, action FROM migrate.rollback('0004_rewards_system');
 SELECT action, name, performed_as = performed_by AS as_caller
 FROM migrate.history ORDER BY id DESC LIMIT 3;
@@ -77,17 +77,17 @@ CREATE DATABASE regress_upgrade_tool;
 \c regress_upgrade_tool
 CREATE EXTENSION pg_migrate VERSION '0.1';
 SET migrate.lock_timeout = '5s';
-\! rm -rf /tmp/pg_migrate_regress/upgrade_golang && mkdir /tmp/pg_migrate_regress/upgrade_golang && cd /tmp/pg_migrate_regress/upgrade_golang && printf 'CREATE TABLE up_gm (id int);\n' > 1_gm.up.sql && printf 'DROP TABLE up_gm;\n' > 1_gm.down.sql && printf 'ALTER TABLE up_gm ADD COLUMN b int;\n' > 2_gm.up.sql && printf 'ALTER TABLE up_gm DROP COLUMN b;\n' > 2_gm.down.sql
+\! rm -rf @testdir@/upgrade_golang && mkdir @testdir@/upgrade_golang && cd @testdir@/upgrade_golang && printf 'CREATE TABLE up_gm (id int);\n' > 1_gm.up.sql && printf 'DROP TABLE up_gm;\n' > 1_gm.down.sql && printf 'ALTER TABLE up_gm ADD COLUMN b int;\n' > 2_gm.up.sql && printf 'ALTER TABLE up_gm DROP COLUMN b;\n' > 2_gm.down.sql
 CREATE TABLE up_gm (id int);
 CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
 INSERT INTO schema_migrations (version, dirty) VALUES (1, false);
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade_golang');
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_golang');
 SELECT version, dirty FROM schema_migrations;
 SELECT name, action FROM migrate.rollback('2_gm');
 SELECT version, dirty FROM schema_migrations;
 
 ALTER EXTENSION pg_migrate UPDATE;
-SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/upgrade_golang');
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_golang');
 SELECT version, dirty FROM schema_migrations;
 SELECT name, action FROM migrate.rollback('1_gm');
 SELECT count(*) AS golang_rows FROM schema_migrations;
