@@ -23,7 +23,9 @@ ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extensi
 # one here, left afterwards like results/ for a look at what failed.
 ifeq ($(origin PG_MIGRATE_TEST_DIR),undefined)
 ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
+ifneq ($(strip $(REGRESS) $(ISOLATION)),)
 export PG_MIGRATE_TEST_DIR := $(shell d=$$(mktemp -d /tmp/pg_migrate_testdir.XXXXXX) && chmod 755 "$$d" && echo "$$d")
+endif
 endif
 endif
 REGRESS_OPTS += --launcher=$(CURDIR)/test/launcher.sh
