@@ -8,12 +8,29 @@ MODULE_big = pg_migrate
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 DATA = $(wildcard sql/pg_migrate--*.sql)
 
-TESTS = $(sort $(wildcard sql/[0-9]*_*.sql))
-REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
-REGRESS_OPTS = --encoding=UTF8
+# pg_regress tests in test/sql, their expected output in test/expected; they
+# run in name order, each building on the ones before
+TESTS = $(sort $(wildcard test/sql/[0-9]*_*.sql))
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --encoding=UTF8
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=pg_migrate
+
+# The regress and isolation tests copy their fixtures into folders under
+# $PG_MIGRATE_TEST_DIR, written @testdir@ in the tests and their expected
+# output (test/launcher.sh maps the one to the other). test/run-tests.sh
+# gives each run a directory of its own; a bare `make installcheck` makes
+# one here, left afterwards like results/ for a look at what failed.
+ifeq ($(origin PG_MIGRATE_TEST_DIR),undefined)
+ifneq ($(filter installcheck,$(MAKECMDGOALS)),)
+ifneq ($(strip $(REGRESS) $(ISOLATION)),)
+export PG_MIGRATE_TEST_DIR := $(shell d=$$(mktemp -d /tmp/pg_migrate_testdir.XXXXXX) && chmod 755 "$$d" && echo "$$d")
+endif
+endif
+endif
+REGRESS_OPTS += --launcher=$(CURDIR)/test/launcher.sh
+ISOLATION_OPTS += --launcher=$(CURDIR)/test/launcher.sh
 
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 ifneq ($(PROVE_TESTS),)
