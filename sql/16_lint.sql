@@ -71,11 +71,13 @@ ORDER BY 1, 2;
 SET migrate.lock_timeout = '1s';
 
 -- the opt-out comment, several rules on one line or several lines; an
--- unknown rule is a WARNING
+-- unknown rule is a WARNING; any white space separates rules (a form feed
+-- once made the scan loop forever)
 SELECT migration, rule FROM migrate.lint(jsonb_build_object(
     '0001_allowed.sql', E'-- drops what the previous release stopped using\n-- migrate:allow drop_column, drop_table\n-- migrate:allow table_rewrite\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big ALTER COLUMN id TYPE bigint;\nDROP TABLE lint_parent;\nCREATE INDEX ON lint_big (email);\n',
     '0002_later.sql', E'SELECT 1;\n-- migrate:allow index_not_concurrent\nCREATE INDEX ON lint_big (email);\n',
-    '0003_typo.sql', E'-- migrate:allow drop_tabel\nDROP TABLE lint_parent;\n'))
+    '0003_typo.sql', E'-- migrate:allow drop_tabel\nDROP TABLE lint_parent;\n',
+    '0004_feed.sql', E'-- migrate:allow drop_column\fdrop_table\nDROP TABLE lint_parent;\n'))
 ORDER BY 1, 2;
 
 -- the dir form; applied migrations are not linted
