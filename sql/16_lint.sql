@@ -109,6 +109,8 @@ SET migrate.lint = error;
 SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
 \! printf -- '-- migrate:allow drop_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > /tmp/pg_migrate_regress/lint/0002_drop.sql
 CALL migrate.run('/tmp/pg_migrate_regress/lint');
+-- a single finding is raised as it is, with the rule's own hint
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint', target => '0002_drop');
 SELECT count(*) AS columns_left FROM pg_attribute
 WHERE attrelid = 'lint_big'::regclass AND attname IN ('name', 'email');
 SELECT name, state FROM migrate.status('/tmp/pg_migrate_regress/lint');

@@ -524,7 +524,8 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 
 			ctx.line = f->line;
 			ereport(WARNING,
-					(errmsg("%s", f->message),
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s", f->message),
 					 errdetail("Lint rule \"%s\" found this in migration \"%s\"; add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
 							   f->rule, m->name, f->rule),
 					 errhint("%s", f->hint)));
@@ -548,10 +549,9 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s", first->message),
-				 errdetail("Lint rule \"%s\" found this in migration \"%s\", and migrate.lint is \"error\"; nothing was run.",
-						   first->rule, m->name),
-				 errhint("%s Or add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
-						 first->hint, first->rule)));
+				 errdetail("Lint rule \"%s\" found this in migration \"%s\", and migrate.lint is \"error\", so nothing was run; add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
+						   first->rule, m->name, first->rule),
+				 errhint("%s", first->hint)));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("migration \"%s\" has %d lint findings",

@@ -740,7 +740,7 @@ script_check(const Script *script, const StatementList *statements,
 		if (check != CHECK_NOTHING && top_level)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("%s cannot run inside a transaction", top_level),
+					 errmsg("%s cannot run inside a transaction block", top_level),
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
 							   top_level),
 					 check == CHECK_DOWN_SCRIPT ?
