@@ -302,13 +302,13 @@ migrate_run_files(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* CALL migrate.rollback_from(name text) */
+/* CALL migrate.run_rollback(name text) */
 Datum
 migrate_run_rollback(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, NULL);
 
-	require_nonatomic(fcinfo, "migrate.rollback_from()",
+	require_nonatomic(fcinfo, "migrate.run_rollback()",
 					  "SELECT * FROM migrate.rollback(...)");
 	connect_spi(SPI_OPT_NONATOMIC);
 	run_rollback_from(name);

@@ -259,7 +259,7 @@ rollback_migrations(const char *name)
 }
 
 /*
- * CALL migrate.rollback_from(): like rollback, but committing after each
+ * CALL migrate.run_rollback(): like rollback, but committing after each
  * undone migration, so that a down script needing to run outside a
  * transaction block (DROP INDEX CONCURRENTLY) can, in the worker.  A
  * failure keeps what was undone before it.  The caller has checked that
@@ -268,8 +268,8 @@ rollback_migrations(const char *name)
 void
 run_rollback_from(const char *name)
 {
-	PreventCommandIfReadOnly("migrate.rollback_from()");
-	PreventCommandDuringRecovery("migrate.rollback_from()");
+	PreventCommandIfReadOnly("migrate.run_rollback()");
+	PreventCommandDuringRecovery("migrate.run_rollback()");
 
 	take_session_run_lock();
 	PG_TRY();

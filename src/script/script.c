@@ -744,7 +744,7 @@ script_check(const Script *script, const StatementList *statements,
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
 							   top_level),
 					 check == CHECK_DOWN_SCRIPT ?
-					 errhint("migrate.rollback() runs down scripts in one transaction: mark the down script \"-- migrate:no-transaction\" and roll back with CALL migrate.rollback_from(...), which runs it outside a transaction block.") :
+					 errhint("migrate.rollback() runs down scripts in one transaction: mark the down script \"-- migrate:no-transaction\" and roll back with CALL migrate.run_rollback(...), which runs it outside a transaction block.") :
 					 all_top_level ?
 					 errhint("Apply the folder with CALL migrate.run(...), which runs a migration made only of such statements outside a transaction block.") :
 					 errhint("Move %s into a migration file of its own, which CALL migrate.run(...) runs outside a transaction block, or mark this one \"-- migrate:no-transaction\" to run all its statements one by one.",
