@@ -97,6 +97,12 @@ SHOW migrate.lint;
 BEGIN;
 SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
 ROLLBACK;
+-- each finding's WARNING has the SQLSTATE its ERROR has
+\set VERBOSITY sqlstate
+BEGIN;
+SELECT name, action FROM migrate.apply('/tmp/pg_migrate_regress/lint');
+ROLLBACK;
+\set VERBOSITY default
 
 -- off: nothing said
 SET migrate.lint = off;
