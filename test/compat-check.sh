@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compile src/*.c (and the command's client/*.c) with warnings as errors
+# Compile src/*/*.c (and the command's client/*.c) with warnings as errors
 # against the server headers of
 # PostgreSQL 13, 17 and 18, taken from other Debian releases, so that the
 # guards in src/compat.h stay true. PostgreSQL 15 is built and tested for
@@ -41,7 +41,7 @@ for pair in $versions; do
         continue
     fi
     ok=1
-    for f in src/*.c; do
+    for f in src/*/*.c; do
         gcc -fsyntax-only -std=gnu99 -D_GNU_SOURCE -Werror -Wall -Wextra \
             -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
             -Wmissing-prototypes -Wdeclaration-after-statement \
