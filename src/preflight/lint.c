@@ -437,52 +437,41 @@ lint_migration(const Script *script, const StatementList *stmts,
 
 /*
  * The rules named by "-- migrate:allow <rule> ..." lines among the
- * script's leading comments, as script_has_directive() reads directives.
+ * script's leading comments, read as script_has_directive() reads
+ * directives.
  */
 static List *
 allowed_rules(const Script *script)
 {
-	const char *p = script->sql + script_bom_length(script->sql);
-	size_t		dlen = strlen(ALLOW_DIRECTIVE);
 	List	   *rules = NIL;
+	ListCell   *lc;
 
-	for (;;)
+	foreach(lc, script_directive_lines(script->sql, ALLOW_DIRECTIVE))
 	{
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (p[0] != '-' || p[1] != '-')
-			return rules;
-		p += 2;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, ALLOW_DIRECTIVE, dlen) == 0 &&
-			(p[dlen] == ' ' || p[dlen] == '\t'))
-		{
-			p += dlen;
-			for (;;)
-			{
-				const char *start;
-				char	   *rule;
+		const char *p = lfirst(lc);
 
-				while (*p == ' ' || *p == '\t' || *p == ',')
-					p++;
-				if (*p == '\0' || *p == '\n' || *p == '\r')
-					break;
-				for (start = p; *p && !isspace((unsigned char) *p) && *p != ','; p++)
-					;
-				rule = pnstrdup(start, p - start);
-				if (!lint_rule_known(rule))
-					ereport(WARNING,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("unrecognized lint rule \"%s\" in file \"%s\"",
-									rule, script->file),
-							 errhint("migrate:allow takes the names of lint rules, as migrate.lint() returns them.")));
-				rules = lappend(rules, rule);
-			}
+		for (;;)
+		{
+			const char *start;
+			char	   *rule;
+
+			while (isspace((unsigned char) *p) || *p == ',')
+				p++;
+			if (*p == '\0')
+				break;
+			for (start = p; *p && !isspace((unsigned char) *p) && *p != ','; p++)
+				;
+			rule = pnstrdup(start, p - start);
+			if (!lint_rule_known(rule))
+				ereport(WARNING,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized lint rule \"%s\" in file \"%s\"",
+								rule, script->file),
+						 errhint("migrate:allow takes the names of lint rules, as migrate.lint() returns them.")));
+			rules = lappend(rules, rule);
 		}
-		while (*p && *p != '\n')
-			p++;
 	}
+	return rules;
 }
 
 static bool
@@ -535,7 +524,8 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 
 			ctx.line = f->line;
 			ereport(WARNING,
-					(errmsg("%s", f->message),
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s", f->message),
 					 errdetail("Lint rule \"%s\" found this in migration \"%s\"; add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
 							   f->rule, m->name, f->rule),
 					 errhint("%s", f->hint)));
@@ -559,10 +549,9 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s", first->message),
-				 errdetail("Lint rule \"%s\" found this in migration \"%s\", and migrate.lint is \"error\"; nothing was run.",
-						   first->rule, m->name),
-				 errhint("%s Or add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
-						 first->hint, first->rule)));
+				 errdetail("Lint rule \"%s\" found this in migration \"%s\", and migrate.lint is \"error\", so nothing was run; add \"-- migrate:allow %s\" to the file's leading comments once it was considered.",
+						   first->rule, m->name, first->rule),
+				 errhint("%s", first->hint)));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("migration \"%s\" has %d lint findings",

@@ -23,10 +23,22 @@
 
 #include "preflight/preflight.h"
 
+/* How an applied script and its file differ, when only in white space */
+typedef enum DriftNote
+{
+	DRIFT_CONTENT,				/* in more than white space */
+	DRIFT_FILE_CRLF,			/* the file has CRLF line ends, the script LF */
+	DRIFT_FILE_LF,				/* the file has LF line ends, the script CRLF */
+	DRIFT_TRAILING_NEWLINE		/* only in a trailing newline */
+} DriftNote;
+
 static void normalize_line_ends(const char *text, StringInfo out,
 								bool *had_cr, bool *had_trailing);
-static const char *whitespace_only_note(const char *applied,
-										const char *current);
+static DriftNote whitespace_only_note(const char *applied,
+									  const char *current);
+static int	errdetail_modified(const char *file, const char *now,
+							   const char *then, DriftNote note, int nothers,
+							   const char *others);
 static void report_drift(int elevel, const MigrationSet *set,
 						 const AppliedMigration *am, const Migration *m,
 						 int nothers, const char *others);
@@ -59,12 +71,11 @@ normalize_line_ends(const char *text, StringInfo out, bool *had_cr,
 }
 
 /*
- * When an applied script and its file differ only in line ends (CRLF
+ * Whether an applied script and its file differ only in line ends (CRLF
  * against LF, as a checkout with core.autocrlf makes them) or in a
- * trailing newline, the commonest false alarm, a sentence saying so, to
- * follow the detail; "" otherwise.
+ * trailing newline, the commonest false alarm, for the detail to say so.
  */
-static const char *
+static DriftNote
 whitespace_only_note(const char *applied, const char *current)
 {
 	StringInfoData a,
@@ -81,12 +92,58 @@ whitespace_only_note(const char *applied, const char *current)
 	pfree(a.data);
 	pfree(c.data);
 	if (!same)
-		return "";
+		return DRIFT_CONTENT;
 	if (a_cr != c_cr)
-		return c_cr ?
-			" The only difference is in line endings: the file has CRLF (Windows) line endings where the applied script had LF." :
-			" The only difference is in line endings: the file has LF line endings where the applied script had CRLF (Windows).";
-	return " The only difference is a trailing newline.";
+		return c_cr ? DRIFT_FILE_CRLF : DRIFT_FILE_LF;
+	return DRIFT_TRAILING_NEWLINE;
+}
+
+/*
+ * The detail of a modified migration: its checksums, what the difference
+ * is when only white space, and how many others drifted (named in
+ * others).  Each combination is a whole sentence of its own, for
+ * translation.
+ */
+static int
+errdetail_modified(const char *file, const char *now, const char *then,
+				   DriftNote note, int nothers, const char *others)
+{
+	if (nothers == 0)
+		switch (note)
+		{
+			case DRIFT_CONTENT:
+				return errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.",
+								 file, now, then);
+			case DRIFT_FILE_CRLF:
+				return errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has CRLF (Windows) line endings where the applied script had LF.",
+								 file, now, then);
+			case DRIFT_FILE_LF:
+				return errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has LF line endings where the applied script had CRLF (Windows).",
+								 file, now, then);
+			case DRIFT_TRAILING_NEWLINE:
+				return errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is a trailing newline.",
+								 file, now, then);
+		}
+	switch (note)
+	{
+		case DRIFT_CONTENT:
+			return errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migration has drifted too: %s.",
+									"File \"%s\" has checksum %s, but %s was recorded when it was applied. %d more applied migrations have drifted too: %s.",
+									nothers, file, now, then, nothers, others);
+		case DRIFT_FILE_CRLF:
+			return errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has CRLF (Windows) line endings where the applied script had LF. %d more applied migration has drifted too: %s.",
+									"File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has CRLF (Windows) line endings where the applied script had LF. %d more applied migrations have drifted too: %s.",
+									nothers, file, now, then, nothers, others);
+		case DRIFT_FILE_LF:
+			return errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has LF line endings where the applied script had CRLF (Windows). %d more applied migration has drifted too: %s.",
+									"File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is in line endings: the file has LF line endings where the applied script had CRLF (Windows). %d more applied migrations have drifted too: %s.",
+									nothers, file, now, then, nothers, others);
+		case DRIFT_TRAILING_NEWLINE:
+			return errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is a trailing newline. %d more applied migration has drifted too: %s.",
+									"File \"%s\" has checksum %s, but %s was recorded when it was applied. The only difference is a trailing newline. %d more applied migrations have drifted too: %s.",
+									nothers, file, now, then, nothers, others);
+	}
+	return 0;					/* keep compiler quiet */
 }
 
 /*
@@ -104,7 +161,7 @@ report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
 	{
 		AppliedMigration *recorded = tracking_find(am->name);
 		LoadedMigration lm;
-		const char *note = "";
+		DriftNote	note = DRIFT_CONTENT;
 
 		migration_load(set, m, &lm, false);
 		if (recorded)
@@ -114,13 +171,8 @@ report_drift(int elevel, const MigrationSet *set, const AppliedMigration *am,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("migration \"%s\" was modified after it was applied",
 						am->name),
-				 nothers == 0 ?
-				 errdetail("File \"%s\" has checksum %s, but %s was recorded when it was applied.%s",
-						   m->up_file, m->checksum, am->checksum, note) :
-				 errdetail_plural("File \"%s\" has checksum %s, but %s was recorded when it was applied.%s %d more applied migration has drifted too: %s.",
-								  "File \"%s\" has checksum %s, but %s was recorded when it was applied.%s %d more applied migrations have drifted too: %s.",
-								  nothers, m->up_file, m->checksum, am->checksum,
-								  note, nothers, others),
+				 errdetail_modified(m->up_file, m->checksum, am->checksum, note,
+									nothers, others),
 				 elevel >= ERROR ?
 				 errhint("Restore the file as it was applied, record it as it is now with migrate.accept() if it was edited on purpose, or pass allow_drift => true to apply pending migrations anyway; migrate.status() shows every drifted migration.") : 0));
 	}

@@ -157,7 +157,8 @@ warn_drizzle_skips(const MigrationSet *set, const Migration *m)
 	}
 	if (skipped > 0)
 		ereport(WARNING,
-				(errmsg_plural("drizzle-orm's migrator will skip %d earlier migration that is not applied",
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg_plural("drizzle-orm's migrator will skip %d earlier migration that is not applied",
 							   "drizzle-orm's migrator will skip %d earlier migrations that are not applied",
 							   skipped, skipped),
 				 errdetail("It runs only the migrations newer than the newest one recorded, which is now \"%s\"; \"%s\" is older and not applied.",

@@ -765,7 +765,7 @@ script_check(const Script *script, const StatementList *statements,
 		if (check != CHECK_NOTHING && top_level)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("%s cannot run inside a transaction", top_level),
+					 errmsg("%s cannot run inside a transaction block", top_level),
 					 errdetail("This script runs in a transaction, and PostgreSQL runs %s only outside one.",
 							   top_level),
 					 check == CHECK_DOWN_SCRIPT ?
@@ -779,31 +779,44 @@ script_check(const Script *script, const StatementList *statements,
 }
 
 /*
- * Whether the script's leading comment lines hold the given directive, as
- * in "-- migrate:no-transaction".  Only comments before the first statement
- * count, so that a directive cannot hide in the middle of a file.
+ * What follows the given directive on each of the script's leading comment
+ * lines that hold it, as in "-- migrate:allow rule-a, rule-b": the rest of
+ * the line, "" when nothing follows.  Only comments before the first
+ * statement count, so that a directive cannot hide in the middle of a file.
  */
-bool
-script_has_directive(const char *sql, const char *directive)
+List *
+script_directive_lines(const char *sql, const char *directive)
 {
 	const char *p = sql + script_bom_length(sql);
 	size_t		dlen = strlen(directive);
+	List	   *lines = NIL;
 
 	for (;;)
 	{
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
 		if (p[0] != '-' || p[1] != '-')
-			return false;
+			return lines;
 		p += 2;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (strncmp(p, directive, dlen) == 0 &&
 			(p[dlen] == '\0' || isspace((unsigned char) p[dlen])))
-			return true;
+		{
+			const char *rest = p + dlen;
+
+			lines = lappend(lines, pnstrdup(rest, strcspn(rest, "\r\n")));
+		}
 		while (*p && *p != '\n')
 			p++;
 	}
+}
+
+/* Whether the script's leading comments hold the directive, as above */
+bool
+script_has_directive(const char *sql, const char *directive)
+{
+	return script_directive_lines(sql, directive) != NIL;
 }
 
 /*

@@ -102,6 +102,7 @@ typedef enum TransactionCheck
 
 extern void script_check(const Script *script, const StatementList *statements,
 						 TransactionCheck check);
+extern List *script_directive_lines(const char *sql, const char *directive);
 extern bool script_has_directive(const char *sql, const char *directive);
 extern bool script_is_blank(const char *sql);
 extern bool script_unwrap(StatementList *statements);

@@ -59,32 +59,17 @@ dbmate_create(const char *schema, const char *name)
 			0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
-/* The versions dbmate (or we) recorded */
-static List *
-recorded_versions(ToolTable *t)
+static const char *
+migration_version(const Migration *m)
 {
-	List	   *versions = NIL;
-	ListCell   *lc;
-
-	foreach(lc, tool_table_rows(t))
-	{
-		ToolRow    *row = lfirst(lc);
-
-		if (row->values[COL_VERSION])
-			versions = lappend(versions, row->values[COL_VERSION]);
-	}
-	return versions;
+	return m->version;
 }
 
 /* What dbmate applied: the migrations whose version has a row */
 static void
 dbmate_adopt(ToolTable *t, MigrationSet *set, const bool *applied)
 {
-	List	   *versions = recorded_versions(t);
-
-	for (int i = 0; i < set->count; i++)
-		if (!applied[i] && string_list_member(versions, set->items[i].version))
-			set->items[i].adopted = true;
+	keyed_rows_adopt(t, COL_VERSION, set, applied, migration_version);
 }
 
 /* dbmate's InsertMigration(): a row for the version */
@@ -95,30 +80,14 @@ dbmate_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 	static const Oid types[1] = {TEXTOID};
 	Datum		values[1];
 
-	if (string_list_member(recorded_versions(t), m->version))
-		return false;
 	values[0] = CStringGetTextDatum(m->version);
-	tool_table_insert(t, 1, columns, types, values);
-	return true;
+	return keyed_rows_record(t, COL_VERSION, m->version, 1, columns, types,
+							 values);
 }
 
 /* dbmate's DeleteMigration(): the version's row goes */
 static bool
 dbmate_forget(ToolTable *t, const AppliedMigration *am)
 {
-	bool		deleted = false;
-	ListCell   *lc;
-
-	foreach(lc, tool_table_rows(t))
-	{
-		ToolRow    *row = lfirst(lc);
-
-		if (row->values[COL_VERSION] &&
-			strcmp(row->values[COL_VERSION], am->version) == 0)
-		{
-			tool_table_delete(t, row);
-			deleted = true;
-		}
-	}
-	return deleted;
+	return keyed_rows_forget(t, COL_VERSION, am->version);
 }

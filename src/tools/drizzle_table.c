@@ -65,23 +65,6 @@ drizzle_create(const char *schema, const char *name)
 			0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
-/* The hashes drizzle-orm (or we) recorded */
-static List *
-recorded_hashes(ToolTable *t)
-{
-	List	   *hashes = NIL;
-	ListCell   *lc;
-
-	foreach(lc, tool_table_rows(t))
-	{
-		ToolRow    *row = lfirst(lc);
-
-		if (row->values[COL_HASH])
-			hashes = lappend(hashes, row->values[COL_HASH]);
-	}
-	return hashes;
-}
-
 /*
  * The hashes in drizzle-orm's table, or NIL when there is none: what its
  * migrator counts as applied (lifecycle.c warns from them).
@@ -94,20 +77,22 @@ drizzle_applied_hashes(void)
 
 	if (t == NULL)
 		return NIL;
-	hashes = recorded_hashes(t);
+	hashes = keyed_rows_keys(t, COL_HASH);
 	tool_table_close(t);
 	return hashes;
+}
+
+static const char *
+migration_checksum(const Migration *m)
+{
+	return m->checksum;
 }
 
 /* What drizzle-orm's own migrator applied: the files of the hashes it wrote */
 static void
 drizzle_adopt(ToolTable *t, MigrationSet *set, const bool *applied)
 {
-	List	   *hashes = recorded_hashes(t);
-
-	for (int i = 0; i < set->count; i++)
-		if (!applied[i] && string_list_member(hashes, set->items[i].checksum))
-			set->items[i].adopted = true;
+	keyed_rows_adopt(t, COL_HASH, set, applied, migration_checksum);
 }
 
 /* Record an applied migration as drizzle-orm's migrator would */
@@ -118,30 +103,15 @@ drizzle_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 	static const Oid types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 
-	if (string_list_member(recorded_hashes(t), m->checksum))
-		return false;
 	values[0] = CStringGetTextDatum(m->checksum);
 	values[1] = Int64GetDatum(m->created_at);
-	tool_table_insert(t, 2, columns, types, values);
-	return true;
+	return keyed_rows_record(t, COL_HASH, m->checksum, 2, columns, types,
+							 values);
 }
 
 /* Remove a rolled-back migration's row, so that drizzle-orm sees it pending */
 static bool
 drizzle_forget(ToolTable *t, const AppliedMigration *am)
 {
-	bool		deleted = false;
-	ListCell   *lc;
-
-	foreach(lc, tool_table_rows(t))
-	{
-		ToolRow    *row = lfirst(lc);
-
-		if (row->values[COL_HASH] && strcmp(row->values[COL_HASH], am->checksum) == 0)
-		{
-			tool_table_delete(t, row);
-			deleted = true;
-		}
-	}
-	return deleted;
+	return keyed_rows_forget(t, COL_HASH, am->checksum);
 }

@@ -205,7 +205,8 @@ warn_if_changed(const ToolTable *t, const MigrationSet *set, const Migration *m,
 	recorded = (int32) strtol(row->values[COL_CHECKSUM], NULL, 10);
 	if (file_checksum(set, m, &checksum) && checksum != recorded)
 		ereport(WARNING,
-				(errmsg("migration \"%s\" changed after Flyway applied it", m->name),
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("migration \"%s\" changed after Flyway applied it", m->name),
 				 errdetail("Flyway's tracking table \"%s\" records checksum %d for version %s, and file \"%s\" has checksum %d now.",
 						   t->qualified, recorded, m->version, m->up_file, checksum),
 				 errhint("pg_migrate records it as applied as the file is now; restore the file as it was applied if it was not meant to change.")));

@@ -127,7 +127,7 @@ read_state(ToolTable *t)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("golang-migrate's tracking table \"%s\" holds a null version or dirty flag",
 						t->qualified),
-				 errhint("Set the row to the version the database is at: UPDATE %s SET version = ..., dirty = false;",
+				 errhint("Set the row to the version the database is at with UPDATE %s SET version = <that version>, dirty = false.",
 						 t->qualified)));
 	state.version = (int64) strtoll(row->values[COL_VERSION], NULL, 10);
 	if (strcmp(row->values[COL_DIRTY], "t") == 0)
@@ -137,7 +137,7 @@ read_state(ToolTable *t)
 						t->qualified, (long long) state.version),
 				 errdetail("golang-migrate marks a version dirty while a migration runs, and leaves it so when the migration fails: the database might hold part of migration %lld or of the one after it.",
 						   (long long) state.version),
-				 errhint("Find out what the failed migration changed, then complete or undo it by hand, and record the version the database is at, as golang-migrate's \"force\" command does: UPDATE %s SET version = <that version>, dirty = false; or DELETE FROM %s; when no migration is applied.",
+				 errhint("Find out what the failed migration changed, then complete or undo it by hand, and record the version the database is at, as golang-migrate's \"force\" command does, with UPDATE %s SET version = <that version>, dirty = false, or with DELETE FROM %s when no migration is applied.",
 						 t->qualified, t->qualified)));
 	/* golang-migrate writes no row for "no version", but reads -1 so */
 	state.present = state.version >= 0;

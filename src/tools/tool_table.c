@@ -253,7 +253,7 @@ check_kind(const ToolTable *t)
 				 errmsg("%s's tracking table \"%s\" is not a plain table",
 						t->spec->tool, t->qualified),
 				 errdetail_relkind(relkind),
-				 errhint("Replace it by a plain table as %s creates it, keeping its rows: CREATE TABLE %s %s.",
+				 errhint("Replace it by a plain table, keeping its rows; create that table as %s does, with CREATE TABLE %s %s.",
 						 t->spec->tool, t->qualified, t->spec->definition)));
 	if (!IS_BUILT_IN(t->rel->rd_rel->relam))
 		ereport(ERROR,
@@ -262,7 +262,7 @@ check_kind(const ToolTable *t)
 						t->spec->tool, t->qualified),
 				 errdetail("It uses table access method \"%s\", which is not built in.",
 						   get_am_name(t->rel->rd_rel->relam)),
-				 errhint("Replace it by a heap table as %s creates it, keeping its rows: CREATE TABLE %s %s USING heap.",
+				 errhint("Replace it by a heap table, keeping its rows; create that table as %s does, with CREATE TABLE %s %s USING heap.",
 						 t->spec->tool, t->qualified, t->spec->definition)));
 }
 
@@ -317,7 +317,7 @@ check_owner(const ToolTable *t)
 					t->spec->tool, t->qualified),
 			 errdetail("It is owned by role \"%s\", and role \"%s\" does not have the privileges of that role.",
 					   owner_name, user_name),
-			 errhint("Run the migrations as role \"%s\", or grant it to the role running them: GRANT %s TO %s;",
+			 errhint("Run the migrations as role \"%s\", or grant that role to the role running them with GRANT %s TO %s.",
 					 owner_name, quote_identifier(owner_name),
 					 quote_identifier(user_name))));
 }
@@ -339,7 +339,7 @@ check_hierarchy(const ToolTable *t)
 				 errmsg("%s's tracking table \"%s\" is a partition",
 						t->spec->tool, t->qualified),
 				 errdetail("Writing it checks its partition constraint, which might call functions of another role."),
-				 errhint("Detach it: ALTER TABLE %s DETACH PARTITION %s;",
+				 errhint("Detach it from its partitioned table with ALTER TABLE %s DETACH PARTITION %s.",
 						 qualified_name(linitial_oid(get_partition_ancestors(RelationGetRelid(t->rel)))),
 						 t->qualified)));
 
@@ -354,7 +354,7 @@ check_hierarchy(const ToolTable *t)
 						t->spec->tool, t->qualified),
 				 errdetail("Table \"%s\" inherits from it: %s counts the child's rows as its own, and statements on the table reach the child's triggers.",
 						   child, t->spec->tool),
-				 errhint("Make it stop inheriting: ALTER TABLE %s NO INHERIT %s;",
+				 errhint("Make the child stop inheriting from it with ALTER TABLE %s NO INHERIT %s.",
 						 child, t->qualified)));
 	}
 }
@@ -386,7 +386,7 @@ check_triggers_and_rules(const ToolTable *t)
 							t->spec->tool, t->qualified),
 					 errdetail("Constraint \"%s\" of table \"%s\" is enforced by triggers on it, which would run when pg_migrate writes it.",
 							   conname, contable),
-					 errhint("Drop the constraint: ALTER TABLE %s DROP CONSTRAINT %s;",
+					 errhint("Drop the constraint with ALTER TABLE %s DROP CONSTRAINT %s.",
 							 contable, quote_identifier(conname))));
 		}
 		ereport(ERROR,
@@ -395,7 +395,7 @@ check_triggers_and_rules(const ToolTable *t)
 						t->spec->tool, t->qualified),
 				 errdetail("Trigger \"%s\" would run its function with the privileges of the role running pg_migrate.",
 						   trig->tgname),
-				 errhint("Drop the table's triggers: DROP TRIGGER %s ON %s;",
+				 errhint("Drop the table's triggers; DROP TRIGGER %s ON %s drops this one.",
 						 quote_identifier(trig->tgname), t->qualified)));
 	}
 
@@ -422,7 +422,7 @@ check_row_security(const ToolTable *t)
 				 errmsg("%s's tracking table \"%s\" has row-level security enabled",
 						t->spec->tool, t->qualified),
 				 errdetail("Its policies decide which rows each role sees, and their expressions would run with the privileges of the role running pg_migrate."),
-				 errhint("Disable it: ALTER TABLE %s DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY;",
+				 errhint("Disable row-level security on it with ALTER TABLE %s DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY.",
 						 t->qualified)));
 }
 
@@ -453,7 +453,7 @@ check_columns(ToolTable *t)
 							format_type_be(col->type)),
 					 errdetail("%s creates it with columns %s.",
 							   spec->tool, spec->columns_text),
-					 errhint("Give it the columns %s creates: CREATE TABLE %s %s; or, when %s keeps its table elsewhere, name that table in migrate.tool_table.",
+					 errhint("Give it the columns %s creates, as in CREATE TABLE %s %s, or, when %s keeps its table elsewhere, name that table in migrate.tool_table.",
 							 spec->tool, t->qualified, spec->definition,
 							 spec->tool)));
 		t->attnums[i] = attnum;
@@ -471,7 +471,7 @@ check_columns(ToolTable *t)
 						NameStr(att->attname), spec->tool, t->qualified),
 				 errdetail("Using it would check or read type %s, which might call functions of another role with the privileges of the role running pg_migrate.",
 						   format_type_be(att->atttypid)),
-				 errhint("Drop the column: ALTER TABLE %s DROP COLUMN %s;",
+				 errhint("Drop the column with ALTER TABLE %s DROP COLUMN %s.",
 						 t->qualified, quote_identifier(NameStr(att->attname)))));
 	}
 }
@@ -505,14 +505,14 @@ check_defaults_and_constraints(const ToolTable *t)
 					 errmsg("generated column \"%s\" of %s's tracking table \"%s\" calls functions that pg_migrate does not trust",
 							NameStr(att->attname), t->spec->tool, t->qualified),
 					 errdetail("Writing a row would run them with the privileges of the role running pg_migrate; only built-in immutable functions are trusted."),
-					 errhint("Drop the column: ALTER TABLE %s DROP COLUMN %s;",
+					 errhint("Drop the column with ALTER TABLE %s DROP COLUMN %s.",
 							 t->qualified, quote_identifier(NameStr(att->attname)))));
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the default of column \"%s\" of %s's tracking table \"%s\" calls functions that pg_migrate does not trust",
 						NameStr(att->attname), t->spec->tool, t->qualified),
 				 errdetail("Writing a row would run them with the privileges of the role running pg_migrate; only constants, built-in immutable functions and nextval() of a sequence are trusted."),
-				 errhint("Drop the default: ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;",
+				 errhint("Drop the default with ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT.",
 						 t->qualified, quote_identifier(NameStr(att->attname)))));
 	}
 
@@ -526,7 +526,7 @@ check_defaults_and_constraints(const ToolTable *t)
 					 errmsg("check constraint \"%s\" of %s's tracking table \"%s\" calls functions that pg_migrate does not trust",
 							check->ccname, t->spec->tool, t->qualified),
 					 errdetail("Writing a row would run them with the privileges of the role running pg_migrate; only built-in immutable functions are trusted."),
-					 errhint("Drop the constraint: ALTER TABLE %s DROP CONSTRAINT %s;",
+					 errhint("Drop the constraint with ALTER TABLE %s DROP CONSTRAINT %s.",
 							 t->qualified, quote_identifier(check->ccname))));
 	}
 }
@@ -581,7 +581,7 @@ check_indexes(const ToolTable *t)
 					 errmsg("index \"%s\" of %s's tracking table \"%s\" calls functions that pg_migrate does not trust",
 							get_rel_name(indexoid), t->spec->tool, t->qualified),
 					 errdetail("Writing a row would run them with the privileges of the role running pg_migrate; only built-in immutable functions, operator classes and access methods are trusted."),
-					 errhint("Drop the index: DROP INDEX %s;", qualified_name(indexoid))));
+					 errhint("Drop the index with DROP INDEX %s.", qualified_name(indexoid))));
 	}
 	list_free(indexes);
 }
@@ -949,6 +949,6 @@ tool_table_check_writers(const ToolTable *t, const Migration *adopted)
 			 errdetail("%s may write it (%s) without the privileges of its owner \"%s\", so its row for migration \"%s\" need not mean that %s applied it; nothing was done.",
 					   writer, privilege_names(privileges), owner,
 					   adopted->name, t->spec->tool),
-			 errhint("Let only its owner write it: REVOKE %s ON %s FROM %s; a privilege held through another role (a group, pg_write_all_data) is revoked from that role.",
+			 errhint("Let only its owner write it, with REVOKE %s ON %s FROM %s; a privilege held through another role (a group, pg_write_all_data) is revoked from that role.",
 					 privilege_names(privileges), t->qualified, grantee)));
 }

@@ -102,6 +102,21 @@ extern void tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
 extern void tool_table_check_writers(const ToolTable *t,
 									 const Migration *adopted);
 
+/*
+ * keyed_rows.c: a table of one row per applied migration, found by one
+ * column, for the tools that keep one (dbmate, drizzle-orm); key gives a
+ * migration's value of that column.
+ */
+typedef const char *(*migration_key) (const Migration *m);
+
+extern List *keyed_rows_keys(ToolTable *t, int column);
+extern void keyed_rows_adopt(ToolTable *t, int column, MigrationSet *set,
+							 const bool *applied, migration_key key);
+extern bool keyed_rows_record(ToolTable *t, int column, const char *key,
+							  int ncolumns, const int *columns,
+							  const Oid *types, Datum *values);
+extern bool keyed_rows_forget(ToolTable *t, int column, const char *key);
+
 /* interop.c: what the runs ask of the folder's tool's table */
 extern void interop_adopt(MigrationSet *set, const bool *applied);
 extern void interop_prepare(const MigrationSet *set);

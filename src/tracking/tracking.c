@@ -61,7 +61,7 @@ tracking_owner(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("tracking table migrate.migrations does not exist"),
-				 errhint("Reinstall the extension with DROP EXTENSION pg_migrate; CREATE EXTENSION pg_migrate;")));
+				 errhint("Reinstall the extension with DROP EXTENSION pg_migrate, then CREATE EXTENSION pg_migrate.")));
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);

@@ -71,11 +71,13 @@ ORDER BY 1, 2;
 SET migrate.lock_timeout = '1s';
 
 -- the opt-out comment, several rules on one line or several lines; an
--- unknown rule is a WARNING
+-- unknown rule is a WARNING; any white space separates rules (a form feed
+-- once made the scan loop forever)
 SELECT migration, rule FROM migrate.lint(jsonb_build_object(
     '0001_allowed.sql', E'-- drops what the previous release stopped using\n-- migrate:allow drop_column, drop_table\n-- migrate:allow table_rewrite\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big ALTER COLUMN id TYPE bigint;\nDROP TABLE lint_parent;\nCREATE INDEX ON lint_big (email);\n',
     '0002_later.sql', E'SELECT 1;\n-- migrate:allow index_not_concurrent\nCREATE INDEX ON lint_big (email);\n',
-    '0003_typo.sql', E'-- migrate:allow drop_tabel\nDROP TABLE lint_parent;\n'))
+    '0003_typo.sql', E'-- migrate:allow drop_tabel\nDROP TABLE lint_parent;\n',
+    '0004_feed.sql', E'-- migrate:allow drop_column\fdrop_table\nDROP TABLE lint_parent;\n'))
 ORDER BY 1, 2;
 
 -- the dir form; applied migrations are not linted
@@ -95,6 +97,12 @@ SHOW migrate.lint;
 BEGIN;
 SELECT name, action FROM migrate.apply('@testdir@/lint');
 ROLLBACK;
+-- each finding's WARNING has the SQLSTATE its ERROR has
+\set VERBOSITY sqlstate
+BEGIN;
+SELECT name, action FROM migrate.apply('@testdir@/lint');
+ROLLBACK;
+\set VERBOSITY default
 
 -- off: nothing said
 SET migrate.lint = off;
@@ -107,6 +115,8 @@ SET migrate.lint = error;
 SELECT name, action FROM migrate.apply('@testdir@/lint');
 \! printf -- '-- migrate:allow drop_column\nALTER TABLE lint_big DROP COLUMN name;\nALTER TABLE lint_big RENAME COLUMN email TO mail;\n' > @testdir@/lint/0002_drop.sql
 CALL migrate.run('@testdir@/lint');
+-- a single finding is raised as it is, with the rule's own hint
+SELECT name, action FROM migrate.apply('@testdir@/lint', target => '0002_drop');
 SELECT count(*) AS columns_left FROM pg_attribute
 WHERE attrelid = 'lint_big'::regclass AND attname IN ('name', 'email');
 SELECT name, state FROM migrate.status('@testdir@/lint');
