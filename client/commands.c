@@ -33,7 +33,7 @@ typedef enum ProgressKind
 } ProgressKind;
 
 /*
- * The runner's messages for clients (src/pg_migrate.h): DEBUG1, class 00,
+ * The runner's messages for clients (src/run/run.h): DEBUG1, class 00,
  * what they are about in the detail
  */
 #define SQLSTATE_COMMITTED	"00M01"
@@ -54,6 +54,7 @@ typedef struct CallProgress
 /* The one call running, for print_action_rows() */
 static const CallProgress *running_call;
 
+static bool runner_file(const char *file);
 static ProgressKind classify_notice(const PGresult *res, char **name);
 static bool runner_message(const PGresult *res, const char *sqlstate);
 static int	severity_rank(const char *severity);
@@ -66,6 +67,18 @@ static int	print_action_rows(const PGresult *res);
 static void run_failure_summary(const CallProgress *progress);
 static int	status_exit(const PGresult *res, bool check);
 static void status_summary(const PGresult *res);
+
+/*
+ * Whether a message was raised by the server's run layer (src/run/): the
+ * files that announce a migration applied, adopted or rolled back
+ */
+static bool
+runner_file(const char *file)
+{
+	return file != NULL &&
+		(strcmp(file, "migration.c") == 0 || strcmp(file, "run.c") == 0 ||
+		 strcmp(file, "rollback.c") == 0);
+}
 
 /*
  * Which migration a notice of the runner announces, if any.  The runner's
@@ -84,8 +97,7 @@ classify_notice(const PGresult *res, char **name)
 			   *close;
 	ProgressKind kind = PROGRESS_NONE;
 
-	if (file == NULL || func == NULL || msg == NULL ||
-		strcmp(file, "runner.c") != 0)
+	if (func == NULL || msg == NULL || !runner_file(file))
 		return PROGRESS_NONE;
 	if (strcmp(func, "apply_one") == 0 ||
 		strncmp(msg, "applying migration \"", 20) == 0)
@@ -115,7 +127,7 @@ runner_message(const PGresult *res, const char *sqlstate)
 	const char *file = PQresultErrorField(res, PG_DIAG_SOURCE_FILE);
 
 	return state != NULL && strcmp(state, sqlstate) == 0 &&
-		file != NULL && strcmp(file, "runner.c") == 0 &&
+		runner_file(file) &&
 		PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) != NULL;
 }
 

@@ -23,7 +23,7 @@
  * be read, is a link to nothing, is not a regular file (a FIFO or a device
  * left out would be applied later, out of order), is larger than a jsonb
  * string may be, or is not valid text.  The server reading a folder on its
- * disk (src/folder.c) refuses the same.  Files are read to their end, not
+ * disk (src/folder/disk.c) refuses the same.  Files are read to their end, not
  * to the size stat() gives: /proc and some FUSE file systems say 0.  The
  * server picks what its format reads from what is sent, as it would from
  * a folder on its disk.

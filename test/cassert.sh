@@ -16,7 +16,7 @@
 #                             copy of the tree)
 #   test/cassert.sh ARGS...   the same, but one `make installcheck ARGS`
 #                             instead of the three suites, e.g.
-#                             REGRESS="01_apply 15_worker_statements" ISOLATION= TAP_TESTS=
+#                             REGRESS="01_apply 16_worker_statements" ISOLATION= TAP_TESTS=
 # The server is built once into $PG_CASSERT_CACHE (default
 # /var/cache/pg_migrate-cassert), one folder per Debian version of
 # postgresql-15: that of the installed package, else the newest source.
@@ -117,8 +117,6 @@ if [ "${1:-}" != "--as-postgres" ]; then
     [ -n "$server" ] || { echo "cassert.sh: could not download any source of postgresql-15" >&2; exit 1; }
     [ "${1:-}" = "--build" ] && exit 0
     . test/cluster.sh
-    # fixtures are copied to fixed paths (see prepare in cluster.sh)
-    rm -rf /tmp/pg_migrate_regress /tmp/pg_migrate_isolation
     as_postgres_copy test/cassert.sh "$server" "$@"
 fi
 
@@ -152,6 +150,10 @@ mkdir "$work/cluster"
 PG_BINDIR=$work/server/bin
 cluster_start "$work/cluster" || exit 1
 trap cleanup EXIT   # cluster_start replaced it
+# the regress and isolation tests' migration folders (@testdir@ in them, see
+# test/launcher.sh): this run's own, removed with $work
+export PG_MIGRATE_TEST_DIR=$work/testdir
+mkdir "$PG_MIGRATE_TEST_DIR"
 log=$work/make.log
 failed_suites=0
 run_suite() {

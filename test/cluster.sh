@@ -65,9 +65,9 @@ as_postgres_copy() {
 }
 
 # The common start of the scripts, from the repository root: as root,
-# install the dependencies, build (warnings are errors), install, clear the
-# fixture folders an earlier run left, and go on as postgres in a copy of
-# the tree (this does not return). Otherwise just build.
+# install the dependencies, build (warnings are errors), install, and go on
+# as postgres in a copy of the tree (this does not return). Otherwise just
+# build.
 # Usage: prepare test/x.sh "$@"
 prepare() {
     local script=$1; shift
@@ -76,9 +76,6 @@ prepare() {
         make -s clean >/dev/null
         make -s WERROR=1 || { echo "build failed" >&2; exit 1; }
         make -s install >/dev/null || { echo "install failed" >&2; exit 1; }
-        # fixtures are copied to fixed paths, so that expected output does
-        # not depend on where the tests run
-        rm -rf /tmp/pg_migrate_regress /tmp/pg_migrate_isolation
         as_postgres_copy "$script" "$@"
     fi
     make -s WERROR=1 || { echo "build failed" >&2; exit 1; }

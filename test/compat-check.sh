@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Compile src/*.c (and the command's client/*.c) with warnings as errors
+# Compile src/*/*.c (and the command's client/*.c) with warnings as errors
 # against the server headers of
 # PostgreSQL 13, 17 and 18, taken from other Debian releases, so that the
-# guards in src/compat.h stay true. PostgreSQL 15 is built and tested for
+# guards in src/util/compat.h stay true. PostgreSQL 15 is built and tested for
 # real; these are compiled only. Debian 12 has no 14 or 16.
 #   test/compat-check.sh --download   fetch the headers (as root), then stop
 #   test/compat-check.sh              compile, one "compat PGnn ... ok" line each
@@ -41,7 +41,7 @@ for pair in $versions; do
         continue
     fi
     ok=1
-    for f in src/*.c; do
+    for f in src/*/*.c; do
         gcc -fsyntax-only -std=gnu99 -D_GNU_SOURCE -Werror -Wall -Wextra \
             -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
             -Wmissing-prototypes -Wdeclaration-after-statement \

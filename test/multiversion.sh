@@ -207,9 +207,12 @@ for pair in $servers; do
     # machine), and psql 15 runs with that newer one as well; 13's libpq is
     # too old for psql 15, and 13's pg_regress does not use libpq.
     [ "$major" -gt 15 ] && export LD_LIBRARY_PATH=$work/server/lib
-    # The tests copy their fixtures from $PG_ABS_SRCDIR, which pg_regress
-    # sets itself only from 15 on
-    export PG_ABS_SRCDIR=$work/build
+    # The tests copy their fixtures from $PG_ABS_SRCDIR (test/), which
+    # pg_regress sets itself only from 15 on, into folders under this
+    # version's own $PG_MIGRATE_TEST_DIR (@testdir@ in them, see
+    # test/launcher.sh)
+    export PG_ABS_SRCDIR=$work/build/test PG_MIGRATE_TEST_DIR=$work/testdir
+    mkdir "$PG_MIGRATE_TEST_DIR"
     if "${mk[@]}" installcheck "bindir=$psql_bindir" ISOLATION= TAP_TESTS= 2>&1; then
         result regress ok
     else
@@ -222,7 +225,7 @@ for pair in $servers; do
         show_diffs "$work/build/output_iso/regression.diffs"
         result isolation FAILED
     fi
-    unset LD_LIBRARY_PATH PG_ABS_SRCDIR
+    unset LD_LIBRARY_PATH PG_ABS_SRCDIR PG_MIGRATE_TEST_DIR
     # what goes wrong in the background worker shows only in the server log
     if grep -E 'PANIC|TRAP:|terminated by signal|leak|not closed|still active|SPI stack' "$work/cluster/server.log"; then
         result log FAILED "crash or leak in the server log, above"

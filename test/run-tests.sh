@@ -22,6 +22,10 @@ fi
 
 work=$(mktemp -d /tmp/pg_migrate_run.XXXXXX)
 cluster_start "$work" || exit 1
+# the migration folders of the regress and isolation tests (@testdir@ in
+# them, see test/launcher.sh): this run's own, removed with the cluster
+export PG_MIGRATE_TEST_DIR=$work/testdir
+mkdir "$PG_MIGRATE_TEST_DIR"
 log=$work/make.log
 failed_suites=0
 

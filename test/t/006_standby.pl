@@ -58,6 +58,15 @@ foreach my $call ("baseline('$dir', '1')", "mark_applied('$dir', '0003_c')",
 	"SELECT migrate.check('$dir')");
 like($stderr, qr/not up to date.*\n.*Pending \(1\): "0003_c"/,
 	'check on the standby: lists the pending migration');
+# lint only reads, and plan rolls back: both answer there, each statement
+# plan executes failing as read-only
+is( $standby->safe_psql('postgres',
+		"SELECT count(*) FROM migrate.lint('$dir')"),
+	'0', 'lint works on the standby');
+is( $standby->safe_psql('postgres',
+		"SELECT string_agg(migration || ' ' || executed || ' ' || error, ',') FROM migrate.plan('$dir')"),
+	'0003_c true 25006: cannot execute CREATE TABLE in a read-only transaction',
+	'plan on the standby: the statement fails as read-only');
 
 # A crash in the middle of a run keeps the migrations committed before it
 migration('0004_slow.sql', "CREATE TABLE d (id int);\nSELECT pg_sleep(60);\n");

@@ -27,7 +27,7 @@ my ($ret, $stdout, $stderr) =
 isnt($ret, 0, 'apply refuses the marked migration');
 like(
 	$stderr,
-	qr/migration "0002_events_kind_idx" cannot run inside a transaction/,
+	qr/migration "0002_events_kind_idx" cannot run inside a transaction block/,
 	'because the file is marked to run outside a transaction');
 like($stderr, qr/HINT:  Apply the folder with CALL migrate\.run/,
 	'with the hint to use migrate.run');
@@ -71,7 +71,7 @@ like($stderr, qr/is in dbmate format/, 'and detects the dbmate format');
   $node->psql('dbmate', "SELECT * FROM migrate.apply('$dbmate')");
 like(
 	$stderr,
-	qr/migration "20240102000000_accounts_email_idx" cannot run inside a transaction/,
+	qr/migration "20240102000000_accounts_email_idx" cannot run inside a transaction block/,
 	'apply refuses the transaction:false migration');
 
 $node->safe_psql('dbmate', "CALL migrate.run('$dbmate')");

@@ -129,7 +129,7 @@ ok($ok, 'dbmate up as app') or diag $out;
 $node->safe_psql('three', q{
 	CREATE TRIGGER t BEFORE INSERT OR DELETE ON schema_migrations
 	FOR EACH ROW EXECUTE FUNCTION appfn.pwn_trigger()}, extra_params => [ '-U', 'app' ]);
-my $trigger = qr/ERROR:  dbmate's tracking table "public\.schema_migrations" has triggers\n.*DETAIL:  Trigger "t" would run its function.*\n.*HINT:  Drop the table's triggers: DROP TRIGGER t ON public\.schema_migrations;/;
+my $trigger = qr/ERROR:  dbmate's tracking table "public\.schema_migrations" has triggers\n.*DETAIL:  Trigger "t" would run its function.*\n.*HINT:  Drop the table's triggers; DROP TRIGGER t ON public\.schema_migrations drops this one\./;
 like(error_of($node, 'three', "SELECT * FROM migrate.status('$full')"),
 	$trigger, 'a trigger of app\'s on dbmate\'s table: status is refused');
 like(error_of($node, 'three', "CALL migrate.run('$full')"),

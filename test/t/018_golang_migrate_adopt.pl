@@ -155,7 +155,7 @@ query('two', 'CREATE EXTENSION pg_migrate');
 golang_up('two', 1, 'public', 'schema_migrations');
 query('two', 'BEGIN; TRUNCATE "public"."schema_migrations"; INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (2, true); COMMIT;');
 my $dirty =
-  qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" marks version 2 as dirty\n.*DETAIL:  golang-migrate marks a version dirty while a migration runs, and leaves it so when the migration fails: the database might hold part of migration 2 or of the one after it\.\n.*HINT:  Find out what the failed migration changed, then complete or undo it by hand, and record the version the database is at, as golang-migrate's "force" command does: UPDATE public\.schema_migrations SET version = <that version>, dirty = false; or DELETE FROM public\.schema_migrations; when no migration is applied\./;
+  qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" marks version 2 as dirty\n.*DETAIL:  golang-migrate marks a version dirty while a migration runs, and leaves it so when the migration fails: the database might hold part of migration 2 or of the one after it\.\n.*HINT:  Find out what the failed migration changed, then complete or undo it by hand, and record the version the database is at, as golang-migrate's "force" command does, with UPDATE public\.schema_migrations SET version = <that version>, dirty = false, or with DELETE FROM public\.schema_migrations when no migration is applied\./;
 like(error_of($node, 'two', "SELECT * FROM migrate.status('$dir')"), $dirty, 'dirty: status is refused');
 like(error_of($node, 'two', "SELECT * FROM migrate.apply('$dir')"), $dirty, 'dirty: apply is refused');
 like(error_of($node, 'two', "CALL migrate.run('$dir')"), $dirty, 'dirty: run is refused');
@@ -197,13 +197,13 @@ my @cases = (
 		'a trigger',
 		'CREATE TRIGGER t BEFORE INSERT OR DELETE ON schema_migrations
 		 FOR EACH ROW EXECUTE FUNCTION appfn.pwn_trigger()',
-		qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" has triggers\n.*\n.*HINT:  Drop the table's triggers: DROP TRIGGER t ON public\.schema_migrations;/,
+		qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" has triggers\n.*\n.*HINT:  Drop the table's triggers; DROP TRIGGER t ON public\.schema_migrations drops this one\./,
 		'DROP TRIGGER t ON schema_migrations'
 	],
 	[
 		'a default calling its function',
 		'ALTER TABLE schema_migrations ADD COLUMN note text DEFAULT appfn.pwn()',
-		qr/ERROR:  the default of column "note" of golang-migrate's tracking table "public\.schema_migrations" calls functions that pg_migrate does not trust\n.*\n.*HINT:  Drop the default: ALTER TABLE public\.schema_migrations ALTER COLUMN note DROP DEFAULT;/,
+		qr/ERROR:  the default of column "note" of golang-migrate's tracking table "public\.schema_migrations" calls functions that pg_migrate does not trust\n.*\n.*HINT:  Drop the default with ALTER TABLE public\.schema_migrations ALTER COLUMN note DROP DEFAULT\./,
 		'ALTER TABLE schema_migrations DROP COLUMN note'
 	],
 	[
@@ -211,7 +211,7 @@ my @cases = (
 		'ALTER TABLE schema_migrations RENAME TO real_versions;
 		 CREATE VIEW schema_migrations AS
 		 SELECT version, dirty FROM real_versions WHERE appfn.pwn() IS NOT NULL',
-		qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" is not a plain table\n.*DETAIL:  It is a view.*\n.*HINT:  Replace it by a plain table as golang-migrate creates it, keeping its rows: CREATE TABLE public\.schema_migrations \(version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL\)\./,
+		qr/ERROR:  golang-migrate's tracking table "public\.schema_migrations" is not a plain table\n.*DETAIL:  It is a view.*\n.*HINT:  Replace it by a plain table, keeping its rows; create that table as golang-migrate does, with CREATE TABLE public\.schema_migrations \(version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL\)\./,
 		'DROP VIEW schema_migrations; ALTER TABLE real_versions RENAME TO schema_migrations'
 	]);
 foreach my $case (@cases)

@@ -1,0 +1,429 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *	  The SQL-callable functions: argument handling, the SPI connection and
+ *	  the result set around the work done in run/ and preflight/.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "run/run.h"
+
+PG_FUNCTION_INFO_V1(migrate_apply);
+PG_FUNCTION_INFO_V1(migrate_status);
+PG_FUNCTION_INFO_V1(migrate_rollback);
+PG_FUNCTION_INFO_V1(migrate_run);
+PG_FUNCTION_INFO_V1(migrate_apply_files);
+PG_FUNCTION_INFO_V1(migrate_status_files);
+PG_FUNCTION_INFO_V1(migrate_run_files);
+PG_FUNCTION_INFO_V1(migrate_run_rollback);
+PG_FUNCTION_INFO_V1(migrate_retry);
+PG_FUNCTION_INFO_V1(migrate_mark_applied);
+PG_FUNCTION_INFO_V1(migrate_mark_applied_files);
+PG_FUNCTION_INFO_V1(migrate_baseline);
+PG_FUNCTION_INFO_V1(migrate_baseline_files);
+PG_FUNCTION_INFO_V1(migrate_forget);
+PG_FUNCTION_INFO_V1(migrate_accept);
+PG_FUNCTION_INFO_V1(migrate_accept_files);
+PG_FUNCTION_INFO_V1(migrate_check);
+PG_FUNCTION_INFO_V1(migrate_check_files);
+PG_FUNCTION_INFO_V1(migrate_lint);
+PG_FUNCTION_INFO_V1(migrate_lint_files);
+PG_FUNCTION_INFO_V1(migrate_plan);
+PG_FUNCTION_INFO_V1(migrate_plan_files);
+
+static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
+static void connect_spi(int options);
+static char *text_arg(FunctionCallInfo fcinfo, int n, const char *argname);
+
+/*
+ * Set up a materialized result set in the per-query context.  Written out
+ * rather than using InitMaterializedSRF(), which only exists from 16 on.
+ */
+static void
+init_result(FunctionCallInfo fcinfo, ResultSink *sink)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	sink->desc = CreateTupleDescCopy(desc);
+	sink->store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = sink->store;
+	rsinfo->setDesc = sink->desc;
+}
+
+static void
+connect_spi(int options)
+{
+	int			rc = SPI_connect_ext(options);
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/* A text argument as a C string; NULL stays NULL unless argname is given */
+static char *
+text_arg(FunctionCallInfo fcinfo, int n, const char *argname)
+{
+	if (PG_ARGISNULL(n))
+	{
+		if (argname)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"%s\" must not be null", argname)));
+		return NULL;
+	}
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* The folder named by a dir argument, or NULL */
+static const Folder *
+dir_arg(FunctionCallInfo fcinfo, int n, const char *argname)
+{
+	char	   *dir = text_arg(fcinfo, n, argname);
+
+	return dir ? folder_on_disk(dir) : NULL;
+}
+
+/* The folder sent as a files argument, with the caller's source name */
+static const Folder *
+files_arg(FunctionCallInfo fcinfo, int n, int source_n)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"files\" must not be null")));
+	return folder_sent(PG_GETARG_JSONB_P(n), text_arg(fcinfo, source_n, NULL));
+}
+
+/*
+ * The options of apply and run: format, allow_drift, then target and retry
+ * at the given argument positions (after source in the files forms).
+ */
+static RunOptions
+run_options(FunctionCallInfo fcinfo, int target_n, int retry_n)
+{
+	RunOptions	opts;
+
+	opts.format = text_arg(fcinfo, 1, "format");
+	opts.allow_drift = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	/* version 0.1's SQL declares neither: the library outlives an update */
+	opts.target = PG_NARGS() > target_n ? text_arg(fcinfo, target_n, NULL) : NULL;
+	opts.retry = PG_NARGS() > retry_n && !PG_ARGISNULL(retry_n) &&
+		PG_GETARG_BOOL(retry_n);
+	return opts;
+}
+
+/*
+ * The functions that return rows take one of three shapes of arguments;
+ * each shape has one driver that reads them, sets up the result and SPI,
+ * and calls the operation.
+ */
+typedef void (*folder_action) (const Folder *folder, const char *format,
+							   ResultSink *sink);
+typedef void (*folder_name_action) (const Folder *folder, const char *format,
+									const char *name, ResultSink *sink);
+typedef void (*name_action) (const char *name, ResultSink *sink);
+
+/* (dir text | files jsonb, format text [, source text]) */
+static Datum
+folder_call(FunctionCallInfo fcinfo, const Folder *folder, folder_action action)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(folder, format, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * (dir text | files jsonb, name text, format text [, source text]): the
+ * lifecycle functions that take a folder and a migration (or baseline's
+ * up_to)
+ */
+static Datum
+folder_name_call(FunctionCallInfo fcinfo, bool sent, const char *argname,
+				 folder_name_action action)
+{
+	const Folder *folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	char	   *name = text_arg(fcinfo, 1, argname);
+	char	   *format = text_arg(fcinfo, 2, "format");
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(folder, format, name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* (name text): a NULL name is refused when argname is given */
+static Datum
+name_call(FunctionCallInfo fcinfo, const char *argname, name_action action)
+{
+	char	   *name = text_arg(fcinfo, 0, argname);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	action(name, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static Datum
+apply_call(FunctionCallInfo fcinfo, const Folder *folder, RunOptions opts)
+{
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	apply_folder(folder, &opts, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.apply(dir, format, allow_drift, target, retry) */
+Datum
+migrate_apply(PG_FUNCTION_ARGS)
+{
+	return apply_call(fcinfo, dir_arg(fcinfo, 0, "dir"),
+					  run_options(fcinfo, 3, 4));
+}
+
+/* migrate.apply(files, format, allow_drift, source, target, retry) */
+Datum
+migrate_apply_files(PG_FUNCTION_ARGS)
+{
+	return apply_call(fcinfo, files_arg(fcinfo, 0, 3),
+					  run_options(fcinfo, 4, 5));
+}
+
+/* migrate.status(dir text, format text) */
+Datum
+migrate_status(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, NULL), status_folder);
+}
+
+/* migrate.status(files jsonb, format text, source text) */
+Datum
+migrate_status_files(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), status_folder);
+}
+
+/* migrate.rollback(name text) */
+Datum
+migrate_rollback(PG_FUNCTION_ARGS)
+{
+	return name_call(fcinfo, NULL, rollback_from);
+}
+
+/*
+ * Refuse an atomic call of a procedure that commits; alternative names
+ * the function that does the same in the caller's transaction.  Only a
+ * nonatomic call may commit: a CALL at top level, not inside a transaction
+ * block or a function.  Forcing nonatomic SPI in an atomic call would
+ * silently commit nothing, so the procedures refuse instead.
+ */
+static void
+require_nonatomic(FunctionCallInfo fcinfo, const char *procedure,
+				  const char *alternative)
+{
+	CallContext *call = (CallContext *) fcinfo->context;
+
+	if (call == NULL || !IsA(call, CallContext) || call->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("%s cannot run inside a transaction block", procedure),
+				 errdetail("It commits after each migration, which only a CALL at top level can do."),
+				 errhint("Run CALL %s on its own, outside BEGIN/COMMIT and not from a function; or use %s, which works in the current transaction.",
+						 procedure, alternative)));
+}
+
+static void
+run_call(FunctionCallInfo fcinfo, bool sent)
+{
+	const Folder *folder;
+	RunOptions	opts;
+
+	require_nonatomic(fcinfo, "migrate.run()", "SELECT * FROM migrate.apply(...)");
+	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
+	connect_spi(SPI_OPT_NONATOMIC);
+	run_folder(folder, &opts);
+	SPI_finish();
+}
+
+/* CALL migrate.run(dir, format, allow_drift, target, retry) */
+Datum
+migrate_run(PG_FUNCTION_ARGS)
+{
+	run_call(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+/* CALL migrate.run(files, format, allow_drift, source, target, retry) */
+Datum
+migrate_run_files(PG_FUNCTION_ARGS)
+{
+	run_call(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/* CALL migrate.run_rollback(name text) */
+Datum
+migrate_run_rollback(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, NULL);
+
+	require_nonatomic(fcinfo, "migrate.run_rollback()",
+					  "SELECT * FROM migrate.rollback(...)");
+	connect_spi(SPI_OPT_NONATOMIC);
+	run_rollback_from(name);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* migrate.retry(name text) */
+Datum
+migrate_retry(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, "name");
+
+	connect_spi(0);
+	retry_migration(name);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* migrate.mark_applied(dir text, name text, format text) */
+Datum
+migrate_mark_applied(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "name", lifecycle_mark_applied);
+}
+
+/* migrate.mark_applied(files jsonb, name text, format text, source text) */
+Datum
+migrate_mark_applied_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "name", lifecycle_mark_applied);
+}
+
+/* migrate.baseline(dir text, up_to text, format text) */
+Datum
+migrate_baseline(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "up_to", lifecycle_baseline);
+}
+
+/* migrate.baseline(files jsonb, up_to text, format text, source text) */
+Datum
+migrate_baseline_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "up_to", lifecycle_baseline);
+}
+
+/* migrate.accept(dir text, name text, format text) */
+Datum
+migrate_accept(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, false, "name", lifecycle_accept);
+}
+
+/* migrate.accept(files jsonb, name text, format text, source text) */
+Datum
+migrate_accept_files(PG_FUNCTION_ARGS)
+{
+	return folder_name_call(fcinfo, true, "name", lifecycle_accept);
+}
+
+/* migrate.forget(name text) */
+Datum
+migrate_forget(PG_FUNCTION_ARGS)
+{
+	return name_call(fcinfo, "name", lifecycle_forget);
+}
+
+static void
+check_folder(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+
+	connect_spi(0);
+	lifecycle_check(folder, format);
+	SPI_finish();
+}
+
+/* migrate.check(dir text, format text) */
+Datum
+migrate_check(PG_FUNCTION_ARGS)
+{
+	check_folder(fcinfo, dir_arg(fcinfo, 0, "dir"));
+	PG_RETURN_VOID();
+}
+
+/* migrate.check(files jsonb, format text, source text) */
+Datum
+migrate_check_files(PG_FUNCTION_ARGS)
+{
+	check_folder(fcinfo, files_arg(fcinfo, 0, 2));
+	PG_RETURN_VOID();
+}
+
+/* migrate.lint(dir text, format text) */
+Datum
+migrate_lint(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), lint_folder);
+}
+
+/* migrate.lint(files jsonb, format text, source text) */
+Datum
+migrate_lint_files(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), lint_folder);
+}
+
+/* migrate.plan(dir text, format text) */
+Datum
+migrate_plan(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), plan_folder);
+}
+
+/* migrate.plan(files jsonb, format text, source text) */
+Datum
+migrate_plan_files(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), plan_folder);
+}

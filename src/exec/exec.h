@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec.h
+ *	  Running a script's statements through SPI: statement by statement
+ *	  with its file and line in errors, lock retries and subtransactions,
+ *	  PL/pgSQL line numbers, and the invalid indexes a script leaves.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_EXEC_H
+#define PG_MIGRATE_EXEC_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "script/script.h"
+
+/*
+ * What running a migration's script reports beside its error, for its
+ * history row: owned by whoever runs the migration and records it, zeroed
+ * by it, and filled in by the calls it passes it to.
+ */
+typedef struct ExecReport
+{
+	int			error_line;		/* file line of the statement that failed,
+								 * or 0 when unknown */
+	int			lock_retries;	/* lock waits retried (lock_retry.c) */
+} ExecReport;
+
+/* execute.c */
+typedef void (*statement_runner) (const Statement *stmt, const char *sql,
+								  ExecReport *report);
+extern void execute_script(const Script *script, const StatementList *statements,
+						   statement_runner run, ExecReport *report);
+extern void execute_spi_statement(const Statement *stmt, const char *sql,
+								  ExecReport *report);
+extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),
+							   void *arg);
+extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
+					const char *nulls, int expected);
+extern List *spi_first_column(void);
+
+/* plpgsql_lines.c */
+extern void plpgsql_lines_start(void);
+extern int	plpgsql_lines_stop(void);
+
+/* indexes.c */
+extern List *invalid_indexes(void);
+extern List *indexes_left_invalid(const Script *script, List *before);
+extern char *drop_index_commands(List *indexes);
+
+/* lock_retry.c */
+extern bool lock_retry_pause(ErrorData *edata, int attempt,
+							 ExecReport *report);
+extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt,
+									 ExecReport *report);
+extern ErrorData *try_in_subtransaction(void (*fn) (void *arg), void *arg);
+extern ErrorData *try_in_subtransaction_or_undo(bool (*fn) (void *arg),
+												void *arg);
+extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql,
+										   ExecReport *report);
+
+#endif							/* PG_MIGRATE_EXEC_H */

@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ *
+ * lock_retry.c
+ *	  Retrying a migration statement that could not get its lock in time.
+ *
+ * With a short migrate.lock_timeout, a migration never makes the
+ * application's queries queue behind its lock request for longer than the
+ * timeout; with migrate.lock_retries it still gets through, by trying
+ * again after a pause that grows, with jitter so that several runners do
+ * not retry in step.  In run(), whose migrations each run in a
+ * subtransaction, the whole migration is retried, which also releases the
+ * locks its earlier statements took; apply() and rollback(), which must
+ * keep the migrations before it, retry the statement in a subtransaction
+ * of its own.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "tcop/cmdtag.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "util/compat.h"
+#include "exec/exec.h"
+
+/* the pause never grows past this, whatever the number of retries */
+#define MAX_PAUSE_MS 30000
+
+/*
+ * Whether an error is one more retry of a lock wait away from success, and
+ * if so, wait before it: NOTICE, then a pause of about delay * 2^attempt
+ * (half of it to all of it, at random), interruptible.  The retry is
+ * counted in report, for the migration's history row.
+ */
+bool
+lock_retry_pause(ErrorData *edata, int attempt, ExecReport *report)
+{
+	double		pause;
+	long		ms;
+
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE ||
+		attempt >= migrate_lock_retries)
+		return false;
+
+	pause = (double) migrate_lock_retry_delay;
+	for (int i = 0; i < attempt && pause < MAX_PAUSE_MS; i++)
+		pause *= 2;
+	pause = Min(pause, MAX_PAUSE_MS);
+	ms = (long) (pause * (0.5 + 0.5 * compat_random_fraction()));
+
+	ereport(NOTICE,
+			(errmsg("could not obtain a lock, retrying in %ld ms (retry %d of %d)",
+					ms, attempt + 1, migrate_lock_retries),
+			 errdetail("%s", edata->message)));
+	report->lock_retries++;
+
+	while (ms > 0)
+	{
+		TimestampTz start = GetCurrentTimestamp();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		ms -= (long) ((GetCurrentTimestamp() - start) / 1000);
+	}
+	return true;
+}
+
+typedef struct RetryPause
+{
+	ErrorData  *edata;
+	int			attempt;
+	ExecReport *report;
+	bool		retry;
+} RetryPause;
+
+static void
+pause_for_retry(void *arg)
+{
+	RetryPause *p = arg;
+
+	p->retry = lock_retry_pause(p->edata, p->attempt, p->report);
+}
+
+/*
+ * lock_retry_pause() for run(), which logs whatever ends a migration as
+ * its failure: a cancel or a timeout during the pause replaces *edata
+ * instead of being raised, and no retry follows.
+ */
+bool
+lock_retry_pause_or_fail(ErrorData **edata, int attempt, ExecReport *report)
+{
+	RetryPause	p = {*edata, attempt, report, false};
+	ErrorData  *interrupted = try_in_subtransaction(pause_for_retry, &p);
+
+	if (interrupted == NULL)
+		return p.retry;
+	FreeErrorData(*edata);
+	*edata = interrupted;
+	return false;
+}
+
+/*
+ * Run fn(arg) in a subtransaction, released when fn returns true (what it
+ * did is kept) and rolled back when it returns false (what it did is
+ * undone, its locks released).  On error it is rolled back too, and the
+ * error is returned, copied into the caller's memory context, for the
+ * caller to retry, report or raise; NULL otherwise.  The caller's
+ * resource owner and memory context are those it had before.
+ */
+ErrorData *
+try_in_subtransaction_or_undo(bool (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (fn(arg))
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+typedef struct KeptCall
+{
+	void		(*fn) (void *arg);
+	void	   *arg;
+} KeptCall;
+
+static bool
+call_and_keep(void *arg)
+{
+	KeptCall   *call = arg;
+
+	call->fn(call->arg);
+	return true;
+}
+
+/*
+ * Run fn(arg) in a subtransaction, kept when it succeeds: see
+ * try_in_subtransaction_or_undo().
+ */
+ErrorData *
+try_in_subtransaction(void (*fn) (void *arg), void *arg)
+{
+	KeptCall	call = {fn, arg};
+
+	return try_in_subtransaction_or_undo(call_and_keep, &call);
+}
+
+typedef struct StatementCall
+{
+	const Statement *stmt;
+	const char *sql;
+	ExecReport *report;
+} StatementCall;
+
+static void
+call_statement(void *arg)
+{
+	StatementCall *call = arg;
+
+	execute_spi_statement(call->stmt, call->sql, call->report);
+}
+
+/*
+ * Whether a statement's own locks can make the application's queries
+ * queue behind it, which is what retrying after a lock timeout is for.
+ * INSERT, UPDATE, DELETE, MERGE and COPY take ROW EXCLUSIVE at most on
+ * their tables, which the application's reads and writes do not conflict
+ * with, and row locks, which only writers of the same rows wait for; a
+ * seed file of such statements must not cost one subtransaction and one
+ * transaction ID each.  Anything else may: DDL, LOCK, and a SELECT, DO or
+ * CALL, which may run a function that takes locks.
+ */
+static bool
+may_block_application(const Statement *stmt)
+{
+	CommandTag	tag = (CommandTag) stmt->tag;
+
+	return !(tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+			 tag == CMDTAG_DELETE || tag == CMDTAG_COPY ||
+			 COMPAT_IS_MERGE(tag));
+}
+
+/*
+ * Run one statement through SPI in a subtransaction of its own, again
+ * after a pause when it could not get its lock in time (apply, rollback).
+ * A statement that cannot block the application runs as it is: if its
+ * lock wait times out, the call fails as without retries.
+ */
+void
+execute_spi_statement_retrying(const Statement *stmt, const char *sql,
+							   ExecReport *report)
+{
+	StatementCall call = {stmt, sql, report};
+	ErrorData  *edata;
+
+	if (!may_block_application(stmt))
+	{
+		execute_spi_statement(stmt, sql, report);
+		return;
+	}
+	for (int attempt = 0; (edata = try_in_subtransaction(call_statement, &call)) != NULL;
+		 attempt++)
+	{
+		if (!lock_retry_pause(edata, attempt, report))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+}

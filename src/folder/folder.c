@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * folder.c
+ *	  A migrations folder, wherever its files are: listing it and reading
+ *	  its files the same way for a folder on the server's disk (disk.c) and
+ *	  for files the caller sent (sent_files.c).  Past these three files,
+ *	  nothing knows which it is.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "folder/folder.h"
+
+/* The files directly in a folder, sorted by name */
+List *
+folder_list_files(const Folder *folder)
+{
+	return folder->files ? sent_list_files(folder) : disk_list_files(folder);
+}
+
+/*
+ * The whole text of a file of the folder (a path relative to it), valid in
+ * the database encoding; NULL when there is none and missing_ok.
+ */
+char *
+folder_read_file(const Folder *folder, const char *file, bool missing_ok)
+{
+	return folder->files ? sent_read_file(folder, file, missing_ok) :
+		disk_read_file(folder, file, missing_ok);
+}
+
+/* Whether the folder holds that file (a path relative to it) */
+bool
+folder_has_file(const Folder *folder, const char *file)
+{
+	return folder->files ? sent_has_file(folder, file) :
+		disk_has_file(folder, file);
+}

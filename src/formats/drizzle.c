@@ -1,0 +1,181 @@
+/*-------------------------------------------------------------------------
+ *
+ * drizzle.c
+ *	  Folders written by drizzle-kit generate: meta/_journal.json lists the
+ *	  migrations in order ("entries": idx, when, tag, breakpoints), and each
+ *	  tag is "<tag>.sql" beside it.  An optional "<tag>.down.sql" is its
+ *	  down script.
+ *
+ * The journal is parsed with PostgreSQL's own JSON parser (as jsonb).
+ * drizzle's "--> statement-breakpoint" separators are SQL comments, so the
+ * server's parser splits those files like any other.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+
+#include "formats/formats.h"
+
+#define JOURNAL "meta/_journal.json"
+
+static bool drizzle_claims(const Folder *folder, List *files);
+static void drizzle_scan(MigrationSet *set, List *files);
+static JsonbContainer *parse_journal(const MigrationSet *set, const char *text);
+static char *add_entry(MigrationSet *set, List *files, List *tags,
+					   JsonbContainer *array, uint32 i);
+static void journal_error_callback(void *arg);
+static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
+							   enum jbvType type, int index, const char *dir);
+
+const MigrationFormat drizzle_format = {
+	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files
+};
+
+static bool
+drizzle_claims(const Folder *folder, List *files)
+{
+	return folder_has_file(folder, JOURNAL);
+}
+
+static void
+journal_error_callback(void *arg)
+{
+	errcontext("drizzle journal \"%s/%s\"", (const char *) arg, JOURNAL);
+}
+
+/* A field of a journal entry, of the given type, or an error naming it */
+static JsonbValue *
+entry_field(JsonbContainer *entry, const char *key, enum jbvType type,
+			int index, const char *dir)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(entry, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entry %d of drizzle journal \"%s/%s\" has no valid \"%s\"",
+						index, dir, JOURNAL, key),
+				 errdetail("drizzle-kit writes \"idx\" and \"when\" as numbers and \"tag\" as a string in every entry."),
+				 errhint("Regenerate the journal with drizzle-kit, or fix the entry by hand.")));
+	return v;
+}
+
+/* The journal's "entries" array, parsed with PostgreSQL's JSON parser */
+static JsonbContainer *
+parse_journal(const MigrationSet *set, const char *text)
+{
+	Jsonb	   *journal;
+	JsonbValue *entries;
+
+	journal = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	entries = JsonContainerIsObject(&journal->root) ?
+		getKeyJsonValueFromContainer(&journal->root, "entries", 7, NULL) : NULL;
+	if (entries == NULL || entries->type != jbvBinary ||
+		!JsonContainerIsArray(entries->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drizzle journal \"%s/%s\" has no \"entries\" array",
+						set->dir, JOURNAL),
+				 errhint("Regenerate the journal with drizzle-kit generate.")));
+	return entries->val.binary.data;
+}
+
+/*
+ * Add the migration of journal entry i (tag, idx, when), whose file must
+ * be in the folder.  Returns its tag.
+ */
+static char *
+add_entry(MigrationSet *set, List *files, List *tags, JsonbContainer *array,
+		  uint32 i)
+{
+	JsonbValue *entry = getIthJsonbValueFromContainer(array, i);
+	JsonbValue *v;
+	char	   *tag;
+	char	   *file;
+	char	   *down;
+	int32		idx;
+	Migration  *m;
+
+	if (entry->type != jbvBinary || !JsonContainerIsObject(entry->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entry %u of drizzle journal \"%s/%s\" is not an object",
+						i, set->dir, JOURNAL)));
+	v = entry_field(entry->val.binary.data, "tag", jbvString, i, set->dir);
+	tag = pnstrdup(v->val.string.val, v->val.string.len);
+	v = entry_field(entry->val.binary.data, "idx", jbvNumeric, i, set->dir);
+	idx = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+											NumericGetDatum(v->val.numeric)));
+	v = entry_field(entry->val.binary.data, "when", jbvNumeric, i, set->dir);
+
+	if (strchr(tag, '/') != NULL || string_list_member(tags, tag))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drizzle journal \"%s/%s\" has an invalid or repeated tag \"%s\"",
+						set->dir, JOURNAL, tag)));
+	file = psprintf("%s.sql", tag);
+	down = psprintf("%s.down.sql", tag);
+	if (!string_list_member(files, file))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("drizzle journal entry \"%s\" has no file \"%s\"", tag, file),
+				 errdetail("The journal \"%s/%s\" lists it, but the folder does not hold it.",
+						   set->dir, JOURNAL),
+				 errhint("Restore the file, or regenerate the migrations with drizzle-kit.")));
+
+	m = source_add(set, tag, psprintf("%d", idx), file);
+	m->created_at = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+													  NumericGetDatum(v->val.numeric)));
+	if (string_list_member(files, down))
+		m->down_file = down;
+	return tag;
+}
+
+static void
+drizzle_scan(MigrationSet *set, List *files)
+{
+	char	   *text = folder_read_file(set->folder, JOURNAL, true);
+	ErrorContextCallback cb;
+	JsonbContainer *array;
+	List	   *tags = NIL;
+	ListCell   *lc;
+
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("folder \"%s\" has no drizzle journal \"%s\"", set->dir, JOURNAL),
+				 errhint("Pass the folder drizzle-kit generate writes to (its \"out\" setting), or another format.")));
+
+	cb.callback = journal_error_callback;
+	cb.arg = (void *) set->dir;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	array = parse_journal(set, text);
+	for (uint32 i = 0; i < JsonContainerSize(array); i++)
+		tags = lappend(tags, add_entry(set, files, tags, array, i));
+	error_context_stack = cb.previous;
+
+	/* drizzle-orm follows its journal: a file it does not list never runs */
+	foreach(lc, files)
+	{
+		char	   *file = pstrdup(lfirst(lc));
+
+		if (!strip_suffix(file, ".sql"))
+			continue;
+		(void) strip_suffix(file, ".down");
+		if (!string_list_member(tags, file))
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("file \"%s\" is not in the drizzle journal and is ignored",
+							(char *) lfirst(lc)),
+					 errdetail("Folder \"%s\" is in drizzle format, where \"%s\" lists the migrations; drizzle-orm's migrator ignores the file too.",
+							   set->dir, JOURNAL),
+					 errhint("Generate migrations with drizzle-kit generate, which records them in the journal, or move the file away.")));
+	}
+}

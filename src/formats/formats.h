@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * formats.h
+ *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle):
+ *	  detecting a folder's format, finding its migrations, and reading their
+ *	  scripts; and refusing the files of tools not read yet.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_FORMATS_H
+#define PG_MIGRATE_FORMATS_H
+
+#include "postgres.h"
+
+#include "folder/folder.h"
+
+/*
+ * A folder format: whether a folder looks like it, how to find its
+ * migrations, and how to read one migration's scripts.  A format whose tool
+ * keeps its own tracking table shares it through tools.h, by format name.
+ */
+typedef struct MigrationFormat
+{
+	const char *name;
+	bool		(*claims) (const Folder *folder, List *files);
+	void		(*scan) (struct MigrationSet *set, List *files);
+	void		(*load) (const MigrationSet *set, const Migration *m,
+						 LoadedMigration *out, bool with_down);
+} MigrationFormat;
+
+/* formats.c: a folder's migration set, in the folder's format */
+extern MigrationSet *source_load(const Folder *folder, const char *format,
+								 int elevel);
+extern void migration_load(const MigrationSet *set, const Migration *m,
+						   LoadedMigration *out, bool with_down);
+
+/* the formats: plain.c, golang_migrate.c, dbmate.c, flyway.c, drizzle.c */
+extern const MigrationFormat plain_format;
+extern const MigrationFormat golang_format;
+extern const MigrationFormat dbmate_format;
+extern const MigrationFormat flyway_format;
+extern const MigrationFormat drizzle_format;
+extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
+
+/* plain.c: numbered SQL files, as plain and golang-migrate name them */
+typedef enum FileKind
+{
+	FILE_BARE,					/* 0001_x.sql */
+	FILE_UP,					/* 0001_x.up.sql */
+	FILE_DOWN					/* 0001_x.down.sql, 0001_x_down.sql */
+} FileKind;
+
+typedef struct NumberedFile
+{
+	char	   *file;
+	char	   *name;
+	FileKind	kind;
+} NumberedFile;
+
+extern bool numbered_parse(const char *file, NumberedFile *out);
+extern void numbered_scan(MigrationSet *set, List *files, bool golang);
+
+/* foreign.c: files of the tools pg_migrate does not read yet */
+extern void foreign_check_folder(const Folder *folder, List *files);
+extern void foreign_check_script(const MigrationSet *set, const Migration *m,
+								 const Script *up);
+
+#endif							/* PG_MIGRATE_FORMATS_H */

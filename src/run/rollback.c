@@ -1,0 +1,286 @@
+/*-------------------------------------------------------------------------
+ *
+ * rollback.c
+ *	  migrate.rollback(): the stored down scripts of a migration and of
+ *	  everything applied after it, newest first, in the caller's transaction
+ *	  or (the procedure form) each committed on its own.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "util/compat.h"
+#include "run/run.h"
+
+/*
+ * A stored down script as a Script, and whether it runs outside a
+ * transaction block: only migrate.run_rollback() runs such down scripts,
+ * in the background worker, as run() does up scripts.
+ */
+static Script
+down_script(const AppliedMigration *am, bool commits, bool *no_transaction)
+{
+	Script		down = {psprintf("%s (down)", am->name), am->down_sql, 1};
+
+	*no_transaction = commits &&
+		script_has_directive(am->down_sql, "migrate:no-transaction");
+	return down;
+}
+
+/* A stored down script's statements, checked for how it will run */
+static StatementList *
+prepare_down(const Script *down, bool no_transaction)
+{
+	StatementList *stmts = script_split_to_run(down, true, !no_transaction, NULL);
+
+	script_check(down, stmts, no_transaction ? CHECK_NOTHING : CHECK_DOWN_SCRIPT);
+	return stmts;
+}
+
+/*
+ * Refuse a rollback that cannot be done whole, before undoing anything: a
+ * migration without a down script, or whose down script would run with
+ * privileges the caller cannot take on.  Each down script runs as the
+ * role that applied the migration, never with more than that role had;
+ * the session must be allowed to SET ROLE to it.
+ */
+static void
+check_rollback_targets(const char *name, List *targets, bool commits)
+{
+	ListCell   *lc;
+
+	foreach(lc, targets)
+	{
+		AppliedMigration *am = lfirst(lc);
+		Oid			role;
+		bool		no_transaction;
+
+		if (!am->has_down)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" has no down script", am->name),
+					 list_length(targets) > 1 ?
+					 errdetail("Rolling back \"%s\" means undoing %d migrations, newest first; nothing was undone.",
+							   name ? name : am->name, list_length(targets)) :
+					 errdetail("Nothing was undone."),
+					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then delete its row from migrate.migrations.",
+							 am->name)));
+
+		role = get_role_oid(am->applied_by, true);
+		if (!OidIsValid(role))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\" that applied migration \"%s\" does not exist",
+							am->applied_by, am->name),
+					 errdetail("A down script runs as the role that applied its migration; nothing was undone."),
+					 errhint("Create the role again, or undo \"%s\" by hand and delete its row from migrate.migrations.",
+							 am->name)));
+		if (!compat_can_set_role(GetSessionUserId(), role))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to roll back migration \"%s\"",
+							am->name),
+					 errdetail("Its down script runs as role \"%s\", which applied it, and session user \"%s\" cannot SET ROLE to it; nothing was undone.",
+							   am->applied_by,
+							   GetUserNameFromId(GetSessionUserId(), false)),
+					 errhint("Roll it back as \"%s\", or as a member of that role.",
+							 am->applied_by)));
+		(void) down_script(am, commits, &no_transaction);
+		if (no_transaction && !worker_can_log_in_as(role))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot roll back migration \"%s\" as role \"%s\", which cannot log in",
+							am->name, am->applied_by),
+					 errdetail("Its down script runs outside a transaction block, in a background worker that logs in as the role that applied the migration, and before PostgreSQL 17 a background worker cannot log in as a role without LOGIN; nothing was undone."),
+					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand and delete its row from migrate.migrations.",
+							 quote_identifier(am->applied_by), am->name)));
+	}
+}
+
+/*
+ * Undo one migration with its stored down script, run as the role that
+ * applied it, in a way the script cannot leave: the role that applied it
+ * wrote the script, and whoever rolls it back (a superuser, often) must
+ * not lend it more.  In the transaction, as a security-definer function
+ * runs (SECURITY_LOCAL_USERID_CHANGE), so that the server refuses SET
+ * ROLE, RESET ROLE and SET SESSION AUTHORIZATION in any form; a
+ * transaction abort restores our own user.  With commits
+ * (migrate.run_rollback()), a no-transaction down script runs in the
+ * background worker logged in as that role, after a commit so that we hold
+ * no snapshot.
+ */
+static int64
+rollback_one(const AppliedMigration *am, const char *caller, bool commits)
+{
+	bool		no_transaction;
+	Script		down = down_script(am, commits, &no_transaction);
+	StatementList *stmts;
+	TimestampTz start;
+	int64		duration;
+	Oid			role = get_role_oid(am->applied_by, false);
+	ExecReport	report = {0};
+
+	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
+	stmts = prepare_down(&down, no_transaction);
+
+	start = GetCurrentTimestamp();
+	if (no_transaction)
+	{
+		Migration	m = {0};
+
+		COMPAT_SPI_COMMIT();
+		m.name = am->name;
+		worker_run_script(&m, &down, role, &report);
+	}
+	else
+	{
+		Oid			saved_user;
+		int			saved_context;
+
+		GetUserIdAndSecContext(&saved_user, &saved_context);
+		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+		execute_in_transaction(&down, stmts, true, &report);
+		SetUserIdAndSecContext(saved_user, saved_context);
+	}
+	duration = GetCurrentTimestamp() - start;
+
+	tracking_record_rollback(am->name, duration, caller, am->applied_by,
+							 report.lock_retries);
+	interop_forget(am);
+	return duration;
+}
+
+/*
+ * The migrations a rollback of name undoes, newest first, after refusing
+ * before anything runs what cannot be done whole: a missing or broken
+ * down script, a role the session cannot become.
+ */
+static List *
+rollback_targets(const char *name, bool commits)
+{
+	List	   *targets = tracking_rollback_targets(name);
+
+	if (targets == NIL && name)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("migration \"%s\" is not applied", name),
+				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
+	if (targets == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no migration is applied, so there is nothing to roll back")));
+	check_rollback_targets(name, targets, commits);
+	/* the tools' tables they will be removed from */
+	interop_check_forget(targets);
+	return targets;
+}
+
+/*
+ * migrate.rollback(): the stored down scripts of name and of everything
+ * applied after it, newest first, in the caller's transaction.  Refuses
+ * before running anything when one of them cannot be run.
+ */
+void
+rollback_from(const char *name, ResultSink *sink)
+{
+	List	   *targets;
+	ListCell   *lc;
+	MemoryContext per_migration,
+				old;
+	const char *caller = GetUserNameFromId(GetUserId(), false);
+
+	PreventCommandIfReadOnly("migrate.rollback()");
+	PreventCommandDuringRecovery("migrate.rollback()");
+
+	take_run_lock(false);
+	tracking_check_snapshot("migrate.rollback()");
+	targets = rollback_targets(name, false);
+	per_migration = AllocSetContextCreate(CurrentMemoryContext,
+										  "pg_migrate migration",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	/* every down script parsed and checked before the first one runs */
+	foreach(lc, targets)
+	{
+		bool		no_transaction;
+		Script		down = down_script(lfirst(lc), false, &no_transaction);
+
+		old = MemoryContextSwitchTo(per_migration);
+		(void) prepare_down(&down, no_transaction);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_migration);
+	}
+
+	foreach(lc, targets)
+	{
+		AppliedMigration *am = lfirst(lc);
+
+		old = MemoryContextSwitchTo(per_migration);
+		emit(sink, am->name, "rolled back", rollback_one(am, caller, false));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_migration);
+	}
+	MemoryContextDelete(per_migration);
+}
+
+static void
+rollback_migrations(const char *name)
+{
+	List	   *targets = rollback_targets(name, true);
+	const char *caller = GetUserNameFromId(GetUserId(), false);
+	ListCell   *lc;
+
+	foreach(lc, targets)
+	{
+		bool		no_transaction;
+		Script		down = down_script(lfirst(lc), true, &no_transaction);
+
+		(void) prepare_down(&down, no_transaction);
+	}
+	foreach(lc, targets)
+	{
+		(void) rollback_one(lfirst(lc), caller, true);
+		COMPAT_SPI_COMMIT();
+	}
+}
+
+/*
+ * CALL migrate.run_rollback(): like rollback, but committing after each
+ * undone migration, so that a down script needing to run outside a
+ * transaction block (DROP INDEX CONCURRENTLY) can, in the worker.  A
+ * failure keeps what was undone before it.  The caller has checked that
+ * the call is nonatomic.
+ */
+void
+run_rollback_from(const char *name)
+{
+	PreventCommandIfReadOnly("migrate.run_rollback()");
+	PreventCommandDuringRecovery("migrate.run_rollback()");
+
+	take_session_run_lock();
+	PG_TRY();
+	{
+		rollback_migrations(name);
+	}
+	PG_FINALLY();
+	{
+		release_run_lock();
+	}
+	PG_END_TRY();
+}

@@ -1,0 +1,191 @@
+/*-------------------------------------------------------------------------
+ *
+ * run.c
+ *	  migrate.run(): every pending migration, each committed on its own,
+ *	  the no-transaction ones in the background worker; a failure is logged
+ *	  and committed before it is raised.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "util/compat.h"
+#include "run/run.h"
+
+/* One attempt at a migration of migrate.run(), in its subtransaction */
+typedef struct RunAttempt
+{
+	const MigrationSet *set;
+	const Migration *m;
+	List	   *invalid_before; /* invalid indexes before a no-transaction one */
+	LoadedMigration *lm;		/* its scripts, once read */
+	ExecReport	report;			/* lock retries of every attempt; the line
+								 * of the last one's failure */
+} RunAttempt;
+
+static void
+run_attempt(void *arg)
+{
+	RunAttempt *at = arg;
+
+	at->lm = palloc(sizeof(LoadedMigration));
+	load_as_checked(at->set, at->m, at->lm);
+	(void) apply_one(at->set, at->m, at->lm, MODE_RUN, &at->report);
+	/* all its statements succeeded, but an index might not be usable */
+	if (at->m->no_transaction &&
+		indexes_left_invalid(&at->lm->up, at->invalid_before) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("migration \"%s\" left an invalid index", at->m->name),
+				 errdetail("An index the migration creates is invalid: an earlier attempt was interrupted, and CREATE INDEX ... IF NOT EXISTS skipped it rather than build it again.")));
+}
+
+/*
+ * One migration of migrate.run(), in a subtransaction so that a failure
+ * can be caught: the failure is then logged in a transaction of its own,
+ * committed, and raised again.
+ */
+static void
+run_one(const MigrationSet *set, const Migration *m)
+{
+	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
+	ErrorData  *edata;
+	List	   *invalid;
+
+	/* committed with the migration, or before the worker runs it */
+	interop_prepare(set);
+	if (m->no_transaction)
+	{
+		at.invalid_before = invalid_indexes();
+		/* the worker must not wait for our snapshot: hold none */
+		COMPAT_SPI_COMMIT();
+	}
+
+	for (int attempt = 0;; attempt++)
+	{
+		/* no line is known until one of its statements fails */
+		at.report.error_line = 0;
+		at.lm = NULL;
+		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
+			return;
+
+		/*
+		 * A lock wait that timed out: the rollback released every lock the
+		 * migration held, so the application's queries are not blocked
+		 * while we wait to try the whole migration again.  The worker's
+		 * statements commit one by one and are not run twice.  A cancel
+		 * during the pause is the migration's failure.
+		 */
+		if (m->no_transaction ||
+			!lock_retry_pause_or_fail(&edata, attempt, &at.report))
+			break;
+		FreeErrorData(edata);
+	}
+
+	/*
+	 * A failure that is not transient also needs migrate.retry(), or the
+	 * next run refuses the unchanged file: say so with the DROP INDEX.
+	 */
+	if (m->no_transaction && at.lm &&
+		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
+		edata->hint = transient_failure(unpack_sql_state(edata->sqlerrcode)) ?
+			psprintf("Drop the invalid index the migration left before running it again: %s",
+					 drop_index_commands(invalid)) :
+			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
+					 drop_index_commands(invalid), quote_literal_cstr(m->name));
+	tracking_record_failure(set, m, edata, at.report.error_line);
+	COMPAT_SPI_COMMIT();
+	ReThrowError(edata);
+}
+
+static void
+run_migrations(const Folder *folder, const RunOptions *opts)
+{
+	RunQueue	queue;
+
+	run_queue_prepare(&queue, folder, opts, MODE_RUN);
+
+	for (int i = 0; i <= queue.last; i++)
+	{
+		Migration  *m = &queue.set->items[i];
+		MemoryContext old;
+
+		if (queue.is_applied[i])
+			continue;
+		refuse_failed_again(m, queue.failed[i], opts->retry, MODE_RUN);
+		old = MemoryContextSwitchTo(queue.per_migration);
+		if (m->adopted)
+			adopt_one(queue.set, m);
+		else
+			run_one(queue.set, m);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(queue.per_migration);
+		COMPAT_SPI_COMMIT();
+
+		/*
+		 * Only now is the migration applied for good.  A client cannot tell
+		 * that from the NOTICE raised before it, which each lock retry
+		 * raises again and a failure follows.
+		 */
+		ereport(DEBUG1,
+				(errcode(m->adopted ? ERRCODE_MIGRATE_ADOPTED : ERRCODE_MIGRATE_COMMITTED),
+				 errmsg_internal("migration \"%s\" committed", m->name),
+				 errdetail_internal("%s", m->name)));
+	}
+}
+
+/*
+ * Take the run lock for the session of a procedure that commits.  It waits
+ * holding no snapshot, not even the CALL's: a running migration's CREATE
+ * INDEX CONCURRENTLY waits for every older snapshot, ours included.  The
+ * commit after it gives the run a snapshot newer than the lock, which in
+ * REPEATABLE READ too sees what a runner we waited for committed.
+ */
+void
+take_session_run_lock(void)
+{
+	COMPAT_SPI_COMMIT();
+	take_run_lock(true);
+	COMPAT_SPI_COMMIT();
+}
+
+/*
+ * migrate.run(): like apply, but committing after each migration, and
+ * running no-transaction migrations outside any transaction.  The caller
+ * has checked that the call is nonatomic and connected SPI accordingly.
+ * The run lock is session-level, as commits would release a transaction
+ * one, so it is released here however the run ends.
+ */
+void
+run_folder(const Folder *folder, const RunOptions *opts)
+{
+	PreventCommandIfReadOnly("migrate.run()");
+	PreventCommandDuringRecovery("migrate.run()");
+
+	take_session_run_lock();
+	PG_TRY();
+	{
+		run_migrations(folder, opts);
+	}
+	PG_FINALLY();
+	{
+		release_run_lock();
+	}
+	PG_END_TRY();
+}

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * run.h
+ *	  The runs: apply, run, rollback, status, retry and the lifecycle
+ *	  functions, and the background worker that runs no-transaction
+ *	  scripts.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_RUN_H
+#define PG_MIGRATE_RUN_H
+
+#include "postgres.h"
+
+#include "exec/exec.h"
+#include "preflight/preflight.h"
+
+/* status.c: one row of migrate.status() */
+typedef struct StatusRow
+{
+	const char *name;
+	const char *version;
+	const char *state;			/* pending, failed, applied, modified, missing */
+	TimestampTz applied_at;
+	bool		applied;
+	const char *checksum;
+	bool		repeatable;
+} StatusRow;
+/* What apply and run were asked for */
+typedef struct RunOptions
+{
+	const char *format;
+	bool		allow_drift;
+	const char *target;			/* stop after this migration, or NULL */
+	bool		retry;			/* run again what failed with the same file */
+} RunOptions;
+
+/* How a migration's up script is run */
+typedef enum RunMode
+{
+	MODE_APPLY,					/* in the caller's transaction: apply() */
+	MODE_RUN					/* in a transaction of its own, or the worker */
+} RunMode;
+
+/* queue.c: what a run of apply or run will execute, checked beforehand */
+typedef struct RunQueue
+{
+	MigrationSet *set;
+	bool	   *is_applied;		/* by index in set */
+	FailedMigration **failed;	/* by index: its latest attempt, if failed */
+	int			last;			/* index of the last migration to run */
+	MemoryContext per_migration;	/* reset after each migration */
+} RunQueue;
+
+extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
+							  const RunOptions *opts, RunMode mode);
+extern void emit(ResultSink *sink, const char *name, const char *action,
+				 int64 duration_us);
+
+/* migration.c: one migration */
+extern int64 apply_one(const MigrationSet *set, const Migration *m,
+					   const LoadedMigration *lm, RunMode mode,
+					   ExecReport *report);
+extern void adopt_one(const MigrationSet *set, const Migration *m);
+extern void execute_in_transaction(const Script *script,
+								   const StatementList *stmts,
+								   bool retry_statements, ExecReport *report);
+
+/* retry.c */
+extern bool transient_failure(const char *sqlstate);
+extern void refuse_failed_again(const Migration *m, const FailedMigration *f,
+								bool retry, RunMode mode);
+extern void retry_migration(const char *name);
+
+/* apply.c, run.c, rollback.c, status.c: the SQL functions of their names */
+extern void apply_folder(const Folder *folder, const RunOptions *opts,
+						 ResultSink *sink);
+extern void run_folder(const Folder *folder, const RunOptions *opts);
+extern void take_session_run_lock(void);
+extern void rollback_from(const char *name, ResultSink *sink);
+extern void run_rollback_from(const char *name);
+extern void status_folder(const Folder *folder, const char *format,
+						  ResultSink *sink);
+extern StatusRow *status_rows(const Folder *folder, const char *format,
+							  int *count);
+
+/* lifecycle.c */
+extern void lifecycle_mark_applied(const Folder *folder, const char *format,
+								   const char *name, ResultSink *sink);
+extern void lifecycle_baseline(const Folder *folder, const char *format,
+							   const char *up_to, ResultSink *sink);
+extern void lifecycle_forget(const char *name, ResultSink *sink);
+extern void lifecycle_accept(const Folder *folder, const char *format,
+							 const char *name, ResultSink *sink);
+extern void lifecycle_check(const Folder *folder, const char *format);
+
+/* worker.c: a no-transaction script, run by a background worker */
+extern void worker_run_script(const Migration *m, const Script *script,
+							  Oid role, ExecReport *report);
+extern bool worker_can_log_in_as(Oid role);
+
+/*
+ * SQLSTATEs of the messages the runner raises for clients (the pg_migrate
+ * command) at DEBUG1, which psql does not show by default: class 00
+ * (successful completion) with subclasses of our own.  A client tells them
+ * by SQLSTATE and finds what they are about verbatim in the detail; neither
+ * is translated.
+ */
+#define ERRCODE_MIGRATE_COMMITTED	MAKE_SQLSTATE('0','0','M','0','1')	/* run committed an applied migration: detail is its name */
+#define ERRCODE_MIGRATE_ADOPTED		MAKE_SQLSTATE('0','0','M','0','2')	/* run committed an adopted one: detail is its name */
+#define ERRCODE_MIGRATE_TOOL		MAKE_SQLSTATE('0','0','M','0','3')	/* the folder's tool applied what is adopted: detail is its name */
+
+#endif							/* PG_MIGRATE_RUN_H */

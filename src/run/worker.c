@@ -1,0 +1,539 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Running a "-- migrate:no-transaction" migration in a dynamic
+ *	  background worker, where each statement is a top-level statement in
+ *	  autocommit, as psql would run it.
+ *
+ * CREATE INDEX CONCURRENTLY, VACUUM and friends refuse to run from SPI
+ * ("cannot be executed from a function"), even in a nonatomic procedure.
+ * A background worker connected to the same database can run them, the
+ * way exec_simple_query() does.  It logs in as the role the script runs
+ * as (the caller's current user for an up script, the role that applied
+ * the migration for a down script), so that RESET ROLE or SET SESSION
+ * AUTHORIZATION in the script cannot reach a role the caller's session
+ * could (a superuser who SET ROLE to a deploy role, or rolls back).  The
+ * caller hands the script over in a DSM segment and reads the worker's
+ * notices and errors back from a shm_mq, rethrowing them as its own.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+
+#include "util/compat.h"
+#include "run/run.h"
+
+#define WORKER_MAGIC		0x70676d77	/* "pgmw" */
+#define WORKER_QUEUE_SIZE	65536
+
+/* shm_toc keys */
+#define KEY_ARGS	1
+#define KEY_SETTINGS 2
+#define KEY_FILE	3
+#define KEY_SQL		4
+#define KEY_QUEUE	5
+
+/* What the worker needs to be the caller, in fixed-size form */
+typedef struct WorkerArgs
+{
+	Oid			database;
+	Oid			role;			/* who runs the script */
+	bool		log_in_as_role; /* else log in as ours, then SET ROLE */
+	Oid			authenticated_user;
+	Oid			outer_user;
+	bool		outer_is_superuser;
+	Oid			current_user;
+	int			sec_context;
+	int			lock_timeout;
+	int			statement_timeout;
+	int			first_line;
+} WorkerArgs;
+
+PGDLLEXPORT void migrate_worker_main(Datum arg);
+
+/*
+ * The caller's settings the worker takes over, besides the timeouts, so
+ * that a statement means in the worker what it means in a transaction:
+ * where names resolve; how literals and the statement's text are read
+ * (dates, times, zones, intervals, backslashes, arrays, XML, "= NULL",
+ * money and numbers, text search); what DDL creates (tablespaces, table
+ * access method, TOAST compression, password hashing, the checks of
+ * function bodies, createrole_self_grant from 16 on); which rows and
+ * triggers data changes see (row_security, session_replication_role); how
+ * PL/pgSQL resolves a name that is both a variable and a column; and what
+ * an index build may use.  Output-only settings (extra_float_digits,
+ * bytea_output, lc_messages) change no migration's effect and stay the
+ * worker's.  A name this server does not know is skipped.
+ */
+static const char *const inherited_settings[] = {
+	"search_path",
+	"TimeZone", "timezone_abbreviations", "DateStyle", "IntervalStyle",
+	"standard_conforming_strings", "backslash_quote", "array_nulls",
+	"transform_null_equals", "xmloption", "lc_monetary", "lc_numeric",
+	"lc_time", "default_text_search_config",
+	"temp_tablespaces", "default_tablespace", "default_table_access_method",
+	"default_toast_compression", "password_encryption",
+	"check_function_bodies", "createrole_self_grant",
+	"row_security", "session_replication_role",
+	"plpgsql.variable_conflict",
+	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem"
+};
+
+static void terminate_worker(dsm_segment *seg, Datum arg);
+static char *serialize_settings(Size *len);
+static void put_string(shm_toc *toc, uint64 key, const char *s);
+static void forward_messages(shm_mq_handle *mqh, const char *name,
+							 ExecReport *report);
+static void run_top_level(const Statement *stmt, const char *sql,
+						  ExecReport *report);
+static dsm_segment *create_segment(const Script *script, Oid role,
+								   shm_mq **mq);
+static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
+
+/*
+ * Detaching from the segment (normal end, error, cancel, FATAL) stops the
+ * worker, so that it never runs on orphaned.
+ */
+static void
+terminate_worker(dsm_segment *seg, Datum arg)
+{
+	BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) DatumGetPointer(arg);
+
+	TerminateBackgroundWorker(handle);
+}
+
+/* The inherited settings as "name\0value\0" pairs, ending with "\0" */
+static char *
+serialize_settings(Size *len)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(inherited_settings); i++)
+	{
+		const char *value = GetConfigOption(inherited_settings[i], true, false);
+
+		/*
+		 * A placeholder (plpgsql.* before PL/pgSQL is loaded here) holds a
+		 * value nobody checked the caller's right to set: leave it out
+		 */
+		if (value == NULL ||
+			(GetConfigOptionFlags(inherited_settings[i], true) & GUC_CUSTOM_PLACEHOLDER))
+			continue;
+		appendBinaryStringInfo(&buf, inherited_settings[i],
+							   strlen(inherited_settings[i]) + 1);
+		appendBinaryStringInfo(&buf, value, strlen(value) + 1);
+	}
+	appendStringInfoChar(&buf, '\0');
+	*len = buf.len;
+	return buf.data;
+}
+
+static void
+put_string(shm_toc *toc, uint64 key, const char *s)
+{
+	char	   *dest = shm_toc_allocate(toc, strlen(s) + 1);
+
+	strcpy(dest, s);
+	shm_toc_insert(toc, key, dest);
+}
+
+/*
+ * Relay the worker's notices to our client and its error as our own,
+ * until it is done.  The line of a failed statement comes ahead of the
+ * error, as a number, into report.  Returns normally only when the worker
+ * reported success.
+ */
+static void
+forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
+{
+	bool		done = false;
+
+	report->error_line = 0;
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+		StringInfoData msg;
+		char		msgtype;
+
+		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+			break;
+
+		initStringInfo(&msg);
+		appendBinaryStringInfo(&msg, data, nbytes);
+		msgtype = pq_getmsgbyte(&msg);
+		if (msgtype == 'E' || msgtype == 'N')
+		{
+			ErrorData	edata;
+
+			pq_parse_errornotice(&msg, &edata);
+			/* a FATAL in the worker is an ERROR for us, not our own exit */
+			edata.elevel = Min(edata.elevel, ERROR);
+			ThrowErrorData(&edata);
+		}
+		else if (msgtype == 'L')
+			report->error_line = pq_getmsgint(&msg, 4);
+		else if (msgtype == 'C')
+			done = true;
+		pfree(msg.data);
+	}
+
+	if (!done)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("background worker running migration \"%s\" exited unexpectedly",
+						name),
+				 errhint("The server log might say why.")));
+}
+
+/*
+ * Whether the worker can log in as role: from PostgreSQL 17 any role (the
+ * login check can be bypassed), before only a role with LOGIN.
+ */
+bool
+worker_can_log_in_as(Oid role)
+{
+	HeapTuple	tuple;
+	bool		can_login;
+
+	if (COMPAT_BGWORKER_ANY_ROLE != 0)
+		return true;
+	tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for role %u", role);
+	can_login = ((Form_pg_authid) GETSTRUCT(tuple))->rolcanlogin;
+	ReleaseSysCache(tuple);
+	return can_login;
+}
+
+/*
+ * A DSM segment holding what the worker needs: who to be, the settings,
+ * the script, and the queue its messages come back on.
+ */
+static dsm_segment *
+create_segment(const Script *script, Oid role, shm_mq **mq)
+{
+	shm_toc_estimator e;
+	Size		size;
+	dsm_segment *seg;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	Size		settings_len;
+	char	   *settings = serialize_settings(&settings_len);
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
+	shm_toc_estimate_chunk(&e, settings_len);
+	shm_toc_estimate_chunk(&e, strlen(script->file) + 1);
+	shm_toc_estimate_chunk(&e, strlen(script->sql) + 1);
+	shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 5);
+	size = shm_toc_estimate(&e);
+
+	seg = dsm_create(size, 0);
+	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(seg), size);
+
+	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
+	args->database = MyDatabaseId;
+	args->role = role;
+	args->log_in_as_role = worker_can_log_in_as(role);
+	args->authenticated_user = GetAuthenticatedUserId();
+	args->outer_user = GetOuterUserId();
+	args->outer_is_superuser = superuser_arg(args->outer_user);
+	GetUserIdAndSecContext(&args->current_user, &args->sec_context);
+	args->lock_timeout = migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
+	args->statement_timeout = migrate_statement_timeout > 0 ?
+		migrate_statement_timeout : StatementTimeout;
+	args->first_line = script->first_line;
+	shm_toc_insert(toc, KEY_ARGS, args);
+	shm_toc_insert(toc, KEY_SETTINGS,
+				   memcpy(shm_toc_allocate(toc, settings_len), settings, settings_len));
+	put_string(toc, KEY_FILE, script->file);
+	put_string(toc, KEY_SQL, script->sql);
+
+	*mq = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE), WORKER_QUEUE_SIZE);
+	shm_toc_insert(toc, KEY_QUEUE, *mq);
+	shm_mq_set_receiver(*mq, MyProc);
+	return seg;
+}
+
+/*
+ * Register the worker for a segment.  The detach callback that stops the
+ * worker uses the handle while an error aborts the (sub)transaction, so
+ * the handle lives in the transaction's memory, freed only after that.
+ */
+static BackgroundWorkerHandle *
+start_worker(const Migration *m, dsm_segment *seg)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "migrate_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, MIGRATE_WORKER_TYPE);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	old = MemoryContextSwitchTo(CurTransactionContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a background worker for migration \"%s\"",
+						m->name),
+				 errdetail("A migration marked \"-- migrate:no-transaction\" runs in a background worker, and all %d worker slots are in use.",
+						   max_worker_processes),
+				 errhint("Raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
+	MemoryContextSwitchTo(old);
+	on_dsm_detach(seg, terminate_worker, PointerGetDatum(handle));
+	return handle;
+}
+
+/*
+ * Run a no-transaction script in a background worker and wait for it.  The
+ * caller must have committed and must hold no snapshot: CREATE INDEX
+ * CONCURRENTLY waits for every transaction with an older snapshot, and
+ * would wait forever on ours.  The line of a failed statement comes back
+ * in report.
+ */
+void
+worker_run_script(const Migration *m, const Script *script, Oid role,
+				  ExecReport *report)
+{
+	shm_mq	   *mq;
+	dsm_segment *seg = create_segment(script, role, &mq);
+	BackgroundWorkerHandle *handle;
+	shm_mq_handle *mqh;
+	pid_t		pid;
+
+	/* a catalog snapshot taken above would hold back our xmin just the same */
+	InvalidateCatalogSnapshot();
+
+	handle = start_worker(m, seg);
+	mqh = shm_mq_attach(mq, seg, handle);
+
+	/*
+	 * A short script can be done, and the worker gone, before its start is
+	 * seen: what it did is in the queue all the same, and a worker that
+	 * never started leaves the queue detached, which forward_messages()
+	 * reports.
+	 */
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("background worker for migration \"%s\" did not start",
+						m->name),
+				 errdetail("The postmaster died.")));
+
+	forward_messages(mqh, m->name, report);
+	dsm_detach(seg);
+	pfree(handle);
+}
+
+/*
+ * One statement as a top-level command in its own transaction, as
+ * exec_simple_query() would run it.  The statement is parsed again on its
+ * own so that error positions are relative to its text.
+ *
+ * The parse, query and plan trees are made in the caller's per-statement
+ * context (execute_script() resets it after each statement), not in the
+ * transaction's: CREATE INDEX CONCURRENTLY, REINDEX and DROP INDEX
+ * CONCURRENTLY, VACUUM and a procedure that commits end the transaction
+ * and start new ones while the portal still walks those trees, as
+ * exec_simple_query() keeps them in MessageContext for the same reason.
+ * StartTransactionCommand() and CommitTransactionCommand() each switch
+ * memory contexts, so the statement's context is made current again after
+ * both.
+ */
+static void
+run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
+{
+	MemoryContext stmt_cxt = CurrentMemoryContext;
+	List	   *raw = compat_raw_parser(sql);
+	ListCell   *lc;
+
+	foreach(lc, raw)
+	{
+		RawStmt    *rs = lfirst_node(RawStmt, lc);
+		bool		snapshot_set = false;
+		List	   *querytrees;
+		List	   *plans;
+		Portal		portal;
+		DestReceiver *receiver;
+		QueryCompletion qc;
+
+		/* what the server does for a client's statement */
+		SetCurrentStatementStartTimestamp();
+		debug_query_string = sql;
+		pgstat_report_activity(STATE_RUNNING, sql);
+
+		StartTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
+		if (StatementTimeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+
+		if (analyze_requires_snapshot(rs))
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			snapshot_set = true;
+		}
+		querytrees = compat_analyze_and_rewrite(rs, sql);
+		plans = pg_plan_queries(querytrees, sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		if (snapshot_set)
+			PopActiveSnapshot();
+
+		portal = CreatePortal("", true, true);
+		portal->visible = false;
+		PortalDefineQuery(portal, NULL, sql,
+						  CreateCommandTag(rs->stmt), plans, NULL);
+		PortalStart(portal, NULL, 0, InvalidSnapshot);
+		receiver = CreateDestReceiver(DestNone);
+		InitializeQueryCompletion(&qc);
+		compat_portal_run(portal, receiver, &qc);
+		receiver->rDestroy(receiver);
+		PortalDrop(portal, false);
+
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(stmt_cxt);
+		debug_query_string = NULL;
+	}
+}
+
+/* Entry point of the background worker */
+void
+migrate_worker_main(Datum arg)
+{
+	dsm_segment *seg;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	Script		script;
+	StatementList *stmts;
+	MemoryContext cxt;
+	ExecReport *report;
+	StringInfoData done;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_migrate worker");
+	seg = dsm_attach(DatumGetUInt32(arg));
+	if (seg == NULL)
+		elog(ERROR, "could not map dynamic shared memory segment");
+	toc = shm_toc_attach(WORKER_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		elog(ERROR, "bad magic number in dynamic shared memory segment");
+
+	/* from here on, our errors and notices go to the caller */
+	mq = shm_toc_lookup(toc, KEY_QUEUE, false);
+	shm_mq_set_sender(mq, MyProc);
+	mqh = shm_mq_attach(mq, seg, NULL);
+	pq_redirect_to_shm_mq(seg, mqh);
+
+	args = shm_toc_lookup(toc, KEY_ARGS, false);
+
+	/*
+	 * Logged in as the role, the script can RESET ROLE only to it.  Before
+	 * PostgreSQL 17 a role without LOGIN cannot be logged in as: an up
+	 * script then runs as the caller's session does, SET ROLE to its
+	 * current user (a down script is refused before it gets here).
+	 */
+	if (args->log_in_as_role)
+		BackgroundWorkerInitializeConnectionByOid(args->database, args->role,
+												  COMPAT_BGWORKER_ANY_ROLE);
+	else
+		BackgroundWorkerInitializeConnectionByOid(args->database,
+												  args->authenticated_user, 0);
+	/* messages travel in the server encoding, as the caller expects */
+	SetClientEncoding(GetDatabaseEncoding());
+	if (!args->log_in_as_role)
+	{
+		SetCurrentRoleId(args->outer_user, args->outer_is_superuser);
+		SetUserIdAndSecContext(args->current_user, args->sec_context);
+	}
+
+	StartTransactionCommand();
+	for (const char *p = shm_toc_lookup(toc, KEY_SETTINGS, false); *p;)
+	{
+		const char *value = p + strlen(p) + 1;
+
+		/*
+		 * As superuser context: session_replication_role is one, and the
+		 * caller could only have values it was allowed to set
+		 */
+		SetConfigOption(p, value, PGC_SUSET, PGC_S_SESSION);
+		p = value + strlen(value) + 1;
+	}
+	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),
+					PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),
+					PGC_USERSET, PGC_S_SESSION);
+	CommitTransactionCommand();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pg_migrate worker",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	script.file = shm_toc_lookup(toc, KEY_FILE, false);
+	script.sql = shm_toc_lookup(toc, KEY_SQL, false);
+	script.first_line = args->first_line;
+	stmts = script_split(&script);
+	/* not a local: written in the PG_TRY below, read in its PG_CATCH */
+	report = palloc0(sizeof(ExecReport));
+
+	PG_TRY();
+	{
+		execute_script(&script, stmts, run_top_level, report);
+	}
+	PG_CATCH();
+	{
+		StringInfoData line;
+
+		/* the error's file line, as a number, ahead of the error itself */
+		pq_beginmessage(&line, 'L');
+		pq_sendint32(&line, report->error_line);
+		pq_endmessage(&line);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* tell the caller that every statement ran */
+	pq_beginmessage(&done, 'C');
+	pq_sendstring(&done, "done");
+	pq_endmessage(&done);
+}

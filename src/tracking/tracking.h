@@ -1,0 +1,91 @@
+/*-------------------------------------------------------------------------
+ *
+ * tracking.h
+ *	  The tracking tables (migrate.migrations, migrate.history): reading and
+ *	  writing them; and the run lock, which serialises the runs that write
+ *	  them.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MIGRATE_TRACKING_H
+#define PG_MIGRATE_TRACKING_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "exec/exec.h"
+#include "formats/formats.h"
+
+/* tracking.c */
+typedef struct AppliedMigration
+{
+	char	   *name;
+	char	   *version;
+	char	   *checksum;
+	TimestampTz applied_at;
+	bool		has_down;
+	bool		repeatable;
+	char	   *format;			/* format of the folder it came from */
+	char	   *down_sql;		/* only from tracking_rollback_targets() and
+								 * tracking_find() */
+	char	   *applied_by;		/* likewise */
+	char	   *up_sql;			/* only from tracking_find() */
+	bool		no_transaction; /* only from tracking_find() */
+	char	   *source;			/* only from tracking_rollback_targets() and
+								 * tracking_forget() */
+} AppliedMigration;
+
+extern List *tracking_applied(void);
+extern List *tracking_rollback_targets(const char *name);
+extern void tracking_record_apply(const MigrationSet *set, const Migration *m,
+								  const LoadedMigration *lm,
+								  const char *checksum, int64 duration_us,
+								  const char *action, int lock_retries);
+extern void tracking_record_adopt(const MigrationSet *set, const Migration *m,
+								  const LoadedMigration *lm);
+extern void tracking_record_tool(const char *action, const char *name,
+								 const char *source, const char *checksum,
+								 const char *tool_table);
+extern void tracking_record_rollback(const char *name, int64 duration_us,
+									 const char *caller, const char *ran_as,
+									 int lock_retries);
+extern void tracking_check_snapshot(const char *function);
+extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
+									ErrorData *edata, int line);
+/* A migration whose latest attempt failed */
+typedef struct FailedMigration
+{
+	char	   *name;
+	char	   *checksum;		/* of the script that failed, or NULL */
+	char	   *sqlstate;
+	char	   *message;
+	char	   *file;
+	int			line;			/* 0 when unknown */
+	TimestampTz failed_at;
+	int			attempts;		/* failures in a row */
+	bool		refusal_logged; /* a run refused it since */
+} FailedMigration;
+
+extern List *tracking_failures(void);
+extern void tracking_record_action(const char *action, const char *name,
+								   const char *checksum);
+extern AppliedMigration *tracking_find(const char *name);
+extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
+								   const LoadedMigration *lm,
+								   const char *old_checksum);
+extern AppliedMigration *tracking_forget(const char *name);
+extern void tracking_record_lint_allowed(const Migration *m, const char *file,
+										 int line, const char *rule,
+										 const char *finding);
+
+/* run_lock.c: the lock that serialises runs on one database */
+extern void take_run_lock(bool session);
+extern void release_run_lock(void);
+
+/* worker.c: how pg_stat_activity and the run lock know our workers */
+#define MIGRATE_WORKER_TYPE "pg_migrate worker"
+
+#endif							/* PG_MIGRATE_TRACKING_H */

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *	  The migrate.* settings: their variables, read by every layer, and
+ *	  their definitions, which the module's entry point makes at load.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/varlena.h"
+
+#include "util/compat.h"
+#include "util/util.h"
+
+#define ALLOWED_DIRECTORIES "migrate.allowed_directories"
+
+/* 0 leaves the session's own lock_timeout / statement_timeout in force */
+int			migrate_lock_timeout = 0;
+int			migrate_statement_timeout = 0;
+
+/* retries of a statement (or run()'s migration) that timed out on a lock */
+int			migrate_lock_retries = 0;
+int			migrate_lock_retry_delay = 500;
+/* what a lint finding does in apply and run; the lint rules' thresholds */
+int			migrate_lint_action = LINT_WARNING;
+int			migrate_lint_large_table_rows = 1000000;
+int			migrate_lint_long_transaction = 60000;
+/* migrate.plan(): its lock timeout, and the largest table it runs on (kB) */
+int			migrate_plan_lock_timeout = 1000;
+int			migrate_plan_max_table_size = 100 * 1024;
+
+static const struct config_enum_entry lint_options[] = {
+	{"off", LINT_OFF, false},
+	{"warning", LINT_WARNING, false},
+	{"error", LINT_ERROR, false},
+	{NULL, 0, false}
+};
+
+/* empty: any folder the caller may read; else only folders below these */
+char	   *migrate_allowed_directories = NULL;
+
+/* a value set for this session was refused: see define_allowed_directories */
+bool		migrate_allowed_directories_rejected = false;
+
+/* empty: the tool's own table where the tool keeps it (see tool_table.c) */
+char	   *migrate_tool_table = NULL;
+
+/* What a session had set for a string parameter, and how */
+typedef struct SettingState
+{
+	bool		present;
+	char	   *value;
+	GucSource	source;
+	char	   *reset_val;		/* NULL when there is none */
+	GucSource	reset_source;
+	int			depth;			/* stacked values: SET LOCAL, SET clauses */
+} SettingState;
+
+static void read_setting_state(const char *name, SettingState *state);
+static void define_allowed_directories(void);
+static bool check_tool_table(char **newval, void **extra, GucSource source);
+
+static void
+read_setting_state(const char *name, SettingState *state)
+{
+	struct config_generic *gen = compat_find_guc(name);
+	struct config_string *conf = (struct config_string *) gen;
+
+	memset(state, 0, sizeof(SettingState));
+	if (gen == NULL)
+		return;
+	/* a placeholder, and our own parameter, are strings */
+	if (gen->vartype != PGC_STRING)
+		elog(ERROR, "parameter \"%s\" is not a string", name);
+	state->present = true;
+	state->value = pstrdup(*conf->variable ? *conf->variable : "");
+	state->source = gen->source;
+	state->reset_val = conf->reset_val ? pstrdup(conf->reset_val) : NULL;
+	state->reset_source = gen->reset_source;
+	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
+		state->depth++;
+}
+
+/*
+ * migrate.allowed_directories is PGC_SUSET, but a session can give it a
+ * value before this module is loaded: a connection option (-c), SET,
+ * set_config(), a function's SET clause.  PostgreSQL keeps such values in a
+ * placeholder and, when the module defines the parameter, applies them again
+ * with the privileges of the role that set them, refusing with a mere
+ * WARNING those that role may not set.  A refused value does not simply
+ * vanish: a connection option also replaced the placeholder's reset value,
+ * so the value from postgresql.conf or ALTER SYSTEM is lost and the
+ * parameter falls back to its built-in empty default, which allows every
+ * folder.  What the administrator meant for this session can no longer be
+ * known, so a session in which any value was refused reads no folder at all
+ * (disk.c refuses while migrate_allowed_directories_rejected is set; it
+ * stays set for the session's life, as RESET would go back to the lost
+ * value).
+ *
+ * Refusals are found by comparing the placeholder with the parameter once
+ * defined: the reset value, the current value, their sources and the number
+ * of stacked values must all have survived.  Values alone would not do: a
+ * refused empty value equals the default.  A value that survived is one its
+ * setter was entitled to: a superuser's, postgresql.conf's (ALTER SYSTEM
+ * writes there), ALTER ROLE/DATABASE ... SET (stored only by a superuser or
+ * a role granted SET on the parameter, and applied as such), or from a role
+ * granted SET ON PARAMETER (PostgreSQL 15+), which may loosen it by design.
+ * A refused value at a stacked level would fall back to the level below,
+ * which is itself legitimate, but it is a refusal all the same and is
+ * treated alike rather than reasoned about.
+ *
+ * Once the parameter is defined, the server refuses such assignments itself,
+ * with an error.  With pg_migrate in shared_preload_libraries it is defined
+ * before any session starts, so no placeholder ever exists and a connection
+ * option a role may not set fails the connection.
+ */
+static void
+define_allowed_directories(void)
+{
+	SettingState before;
+	SettingState after;
+
+	read_setting_state(ALLOWED_DIRECTORIES, &before);
+
+	DefineCustomStringVariable(ALLOWED_DIRECTORIES,
+							   "Folders below which migrations may be read.",
+							   "A comma-separated list of absolute paths; empty allows any folder the caller may read.",
+							   &migrate_allowed_directories,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	if (!before.present)
+		return;
+	read_setting_state(ALLOWED_DIRECTORIES, &after);
+	if (!after.present ||
+		strcmp(before.value, after.value) != 0 ||
+		before.source != after.source ||
+		before.depth != after.depth ||
+		(before.reset_val != NULL &&
+		 (after.reset_val == NULL ||
+		  strcmp(before.reset_val, after.reset_val) != 0 ||
+		  before.reset_source != after.reset_source)))
+		migrate_allowed_directories_rejected = true;
+}
+
+/* migrate.tool_table: empty, or a table name, qualified or not */
+static bool
+check_tool_table(char **newval, void **extra, GucSource source)
+{
+	char	   *raw;
+	List	   *names;
+	bool		ok;
+
+	if (**newval == '\0')
+		return true;
+	raw = pstrdup(*newval);
+	ok = SplitIdentifierString(raw, '.', &names) &&
+		list_length(names) >= 1 && list_length(names) <= 2;
+	list_free(names);
+	pfree(raw);
+	if (!ok)
+		GUC_check_errdetail("It must be a table name, optionally qualified by its schema, such as \"app.schema_migrations\".");
+	return ok;
+}
+
+/* Define the settings; called once, when the module is loaded */
+void
+settings_define(void)
+{
+	DefineCustomIntVariable("migrate.lock_timeout",
+							"Longest wait for a lock by any migration statement.",
+							"Zero leaves the session's own lock_timeout in force.",
+							&migrate_lock_timeout,
+							0, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.statement_timeout",
+							"Longest run time of any migration statement.",
+							"Zero leaves the session's own statement_timeout in force.",
+							&migrate_statement_timeout,
+							0, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lock_retries",
+							"Retries of a migration statement that could not get its lock in time.",
+							"run() retries the whole migration, apply() and rollback() the statement; zero retries nothing.",
+							&migrate_lock_retries,
+							0, 0, 1000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lock_retry_delay",
+							"Pause before the first lock retry; it doubles at each retry, with jitter.",
+							NULL,
+							&migrate_lock_retry_delay,
+							500, 1, 30000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("migrate.lint",
+							 "What a lint finding does in migrate.apply() and migrate.run().",
+							 "off: nothing; warning: a WARNING per finding; error: the run refuses before anything runs.",
+							 &migrate_lint_action,
+							 LINT_WARNING,
+							 lint_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lint_large_table_rows",
+							"Estimated rows above which lint calls a table large.",
+							"Index builds, VACUUM FULL, CLUSTER and REFRESH MATERIALIZED VIEW on a larger table are findings.",
+							&migrate_lint_large_table_rows,
+							1000000, 0, INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lint_long_transaction",
+							"Age above which an open transaction holding a lock on a table a migration locks is a lint finding.",
+							NULL,
+							&migrate_lint_long_transaction,
+							60000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.plan_lock_timeout",
+							"Longest wait for a lock by a statement of migrate.plan().",
+							"Zero uses migrate.lock_timeout, or the session's lock_timeout when that is zero too.",
+							&migrate_plan_lock_timeout,
+							1000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.plan_max_table_size",
+							"Size above which migrate.plan() does not execute a statement on a table.",
+							"The table's size with its indexes and TOAST; -1 executes statements on tables of any size.",
+							&migrate_plan_max_table_size,
+							100 * 1024, -1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	define_allowed_directories();
+
+	DefineCustomStringVariable("migrate.tool_table",
+							   "The table in which the migrations folder's own tool records what it applied.",
+							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations or flyway_schema_history in the current schema.",
+							   &migrate_tool_table,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_tool_table, NULL, NULL);
+
+	MarkGUCPrefixReserved("migrate");
+}

@@ -1,0 +1,97 @@
+-- ALTER EXTENSION pg_migrate UPDATE from 0.1 keeps every tracking row, and
+-- an updated database has the same catalog as a fresh install.
+\! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
+
+-- what a fresh install has: its tables' columns and its functions
+\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
+CREATE DATABASE regress_fresh;
+\c regress_fresh
+CREATE EXTENSION pg_migrate;
+:catalog \gset fresh_
+SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as,
+       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table;
+SELECT pg_get_constraintdef(oid) LIKE '%tool_record%tool_forget%' AS tool_actions
+FROM pg_constraint WHERE conname = 'history_action_check';
+\c contrib_regression
+DROP DATABASE regress_fresh;
+
+CREATE DATABASE regress_upgrade;
+\c regress_upgrade
+CREATE EXTENSION pg_migrate VERSION '0.1';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+
+-- the library works on 0.1's tables: apply, roll back one, fail one
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT name, action FROM migrate.rollback();
+\! printf 'SELECT 1/0;\n' > @testdir@/upgrade/0006_fails.sql
+CALL migrate.run('@testdir@/upgrade');
+\! rm @testdir@/upgrade/0006_fails.sql
+-- a deploy role granted the functions before the update keeps them
+CREATE ROLE regress_upgrade_deployer;
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean) TO regress_upgrade_deployer;
+GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO regress_upgrade_deployer;
+CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
+CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
+
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+
+SELECT has_function_privilege('regress_upgrade_deployer', 'migrate.apply(text, text, boolean, text, boolean)', 'EXECUTE') AS apply_granted,
+       has_function_privilege('regress_upgrade_deployer', 'migrate.run(text, text, boolean, text, boolean)', 'EXECUTE') AS run_granted,
+       has_function_privilege('regress_upgrade_deployer', 'migrate.rollback(text)', 'EXECUTE') AS rollback_not_granted;
+
+-- nothing was lost; old history rows ran as their caller
+SELECT count(*) AS migrations FROM migrate.migrations;
+SELECT (SELECT count(*) FROM before_migrations) AS before,
+       (SELECT count(*) FROM (SELECT * FROM before_migrations
+                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+SELECT count(*) AS history,
+       count(*) FILTER (WHERE performed_as = performed_by) AS as_caller
+FROM migrate.history;
+SELECT count(*) AS lost_history FROM (
+    SELECT id, action, name, performed_by, performed_at, duration, source,
+           sqlstate, message, detail, file, line FROM before_history
+    EXCEPT
+    SELECT id, action, name, performed_by, performed_at, duration, source,
+           sqlstate, message, detail, file, line FROM migrate.history) d;
+
+-- the same catalog as a fresh install
+:catalog \gset updated_
+SELECT :'updated_catalog' = :'fresh_catalog' AS same_catalog;
+
+-- and it goes on working: status, apply, rollback with performed_as
+SELECT name, state FROM migrate.status('@testdir@/upgrade');
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT name, action FROM migrate.rollback('0004_rewards_system');
+SELECT action, name, performed_as = performed_by AS as_caller
+FROM migrate.history ORDER BY id DESC LIMIT 3;
+
+\c contrib_regression
+DROP DATABASE regress_upgrade;
+DROP ROLE regress_upgrade_deployer;
+
+-- another tool's table is kept in step on 0.1 too, whose history can name
+-- neither the table nor the writes; once updated, it logs both.
+-- golang-migrate applied version 1: apply adopts it and runs 2.
+CREATE DATABASE regress_upgrade_tool;
+\c regress_upgrade_tool
+CREATE EXTENSION pg_migrate VERSION '0.1';
+SET migrate.lock_timeout = '5s';
+\! rm -rf @testdir@/upgrade_golang && mkdir @testdir@/upgrade_golang && cd @testdir@/upgrade_golang && printf 'CREATE TABLE up_gm (id int);\n' > 1_gm.up.sql && printf 'DROP TABLE up_gm;\n' > 1_gm.down.sql && printf 'ALTER TABLE up_gm ADD COLUMN b int;\n' > 2_gm.up.sql && printf 'ALTER TABLE up_gm DROP COLUMN b;\n' > 2_gm.down.sql
+CREATE TABLE up_gm (id int);
+CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+INSERT INTO schema_migrations (version, dirty) VALUES (1, false);
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_golang');
+SELECT version, dirty FROM schema_migrations;
+SELECT name, action FROM migrate.rollback('2_gm');
+SELECT version, dirty FROM schema_migrations;
+
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_golang');
+SELECT version, dirty FROM schema_migrations;
+SELECT name, action FROM migrate.rollback('1_gm');
+SELECT count(*) AS golang_rows FROM schema_migrations;
+SELECT action, name, tool_table FROM migrate.history ORDER BY id;
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_tool;
