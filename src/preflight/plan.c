@@ -927,7 +927,10 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 	pm.stmt_cxt = AllocSetContextCreate(pm.cxt, "pg_migrate plan statement",
 										ALLOCSET_DEFAULT_SIZES);
 
+	/* its DDL is the migration's, were it not rolled back: never blocked */
+	ddl_log_mark(m->name, set->folder->source);
 	edata = try_in_subtransaction_or_undo(plan_statements, &pm);
+	ddl_log_unmark();
 	if (edata)
 		plan_failed(&pm, edata, script_check_line());
 

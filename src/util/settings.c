@@ -43,6 +43,23 @@ static const struct config_enum_entry lint_options[] = {
 	{NULL, 0, false}
 };
 
+/*
+ * The DDL log: what DDL made outside any migration meets (superuser-only,
+ * so that the roles it watches cannot turn it off), the superuser's way
+ * past a block, and how long rows are kept (minutes; 0 keeps them all)
+ */
+int			migrate_ddl_policy = DDL_POLICY_RECORD;
+bool		migrate_allow_out_of_band_ddl = false;
+int			migrate_ddl_log_retention = 0;
+
+static const struct config_enum_entry ddl_policy_options[] = {
+	{"off", DDL_POLICY_OFF, false},
+	{"record", DDL_POLICY_RECORD, false},
+	{"warn", DDL_POLICY_WARN, false},
+	{"block", DDL_POLICY_BLOCK, false},
+	{NULL, 0, false}
+};
+
 /* empty: any folder the caller may read; else only folders below these */
 char	   *migrate_allowed_directories = NULL;
 
@@ -268,6 +285,34 @@ settings_define(void)
 							   PGC_USERSET,
 							   0,
 							   check_tool_table, NULL, NULL);
+
+	DefineCustomEnumVariable("migrate.ddl_policy",
+							 "What DDL made outside any migration meets.",
+							 "record: logged in migrate.ddl_log; warn: logged, with a WARNING; block: refused; off: DDL is not logged at all.",
+							 &migrate_ddl_policy,
+							 DDL_POLICY_RECORD,
+							 ddl_policy_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migrate.allow_out_of_band_ddl",
+							 "Lets this session change the schema outside migrations whatever migrate.ddl_policy says.",
+							 "Each change it lets through is logged in migrate.ddl_log with break_glass set.",
+							 &migrate_allow_out_of_band_ddl,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.ddl_log_retention",
+							"How long rows of migrate.ddl_log are kept.",
+							"Older rows are deleted when migrate.apply() or migrate.run() starts; zero keeps every row.",
+							&migrate_ddl_log_retention,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");
 }
