@@ -57,7 +57,7 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		refuse_failed_again(m, queue.failed[i], opts->retry, MODE_APPLY);
 		old = MemoryContextSwitchTo(queue.per_migration);
 		/* its DDL, and the tool's table it may create, are the migration's */
-		ddl_log_mark(m->name, folder->source);
+		ddl_log_mark(m->name, folder->source, true);
 		if (m->adopted)
 		{
 			adopt_one(queue.set, m);

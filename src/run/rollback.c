@@ -139,7 +139,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
 	/* what the down script does is the migration's, in the worker too */
-	ddl_log_mark(am->name, am->source);
+	ddl_log_mark(am->name, am->source, true);
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)

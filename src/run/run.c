@@ -73,7 +73,7 @@ run_one(const MigrationSet *set, const Migration *m)
 	 * create are the migration's; the mark lasts through the commits and
 	 * the attempts' subtransactions
 	 */
-	ddl_log_mark(m->name, set->folder->source);
+	ddl_log_mark(m->name, set->folder->source, true);
 	/* committed with the migration, or before the worker runs it */
 	interop_prepare(set);
 	if (m->no_transaction)

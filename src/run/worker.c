@@ -528,7 +528,7 @@ migrate_worker_main(Datum arg)
 		const char *name = shm_toc_lookup(toc, KEY_MARK, false);
 		const char *source = name + strlen(name) + 1;
 
-		ddl_log_mark(name, *source ? source : NULL);
+		ddl_log_mark(name, *source ? source : NULL, true);
 	}
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_migrate worker",

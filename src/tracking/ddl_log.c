@@ -50,6 +50,7 @@ typedef struct DdlMark
 	bool		set;
 	char	   *name;
 	char	   *source;			/* or NULL */
+	bool		logged;			/* false: migrate.plan(), always rolled back */
 	int			level;			/* transaction nest level it was set at */
 } DdlMark;
 
@@ -149,11 +150,12 @@ ddl_log_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 /*
  * Say that what runs from now on is migration name's, from source (NULL
  * when not known), until ddl_log_unmark() or the abort of the current
- * (sub)transaction.  The background worker is told by the run that starts
- * it and marks its own session.
+ * (sub)transaction; logged false when it will not be kept anyway.  The
+ * background worker is told by the run that starts it and marks its own
+ * session.
  */
 void
-ddl_log_mark(const char *name, const char *source)
+ddl_log_mark(const char *name, const char *source, bool logged)
 {
 	if (!callbacks_registered)
 	{
@@ -165,6 +167,7 @@ ddl_log_mark(const char *name, const char *source)
 	mark.name = MemoryContextStrdup(TopMemoryContext, name);
 	mark.source = source ? MemoryContextStrdup(TopMemoryContext, source) : NULL;
 	mark.level = GetCurrentTransactionNestLevel();
+	mark.logged = logged;
 	mark.set = true;
 }
 
@@ -283,6 +286,7 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 	MemoryContext caller = CurrentMemoryContext;
 
 	if (migrate_ddl_policy == DDL_POLICY_OFF || creating_extension ||
+		(in_migration && !mark.logged) ||
 		tag == CMDTAG_REFRESH_MATERIALIZED_VIEW || tag == CMDTAG_REINDEX ||
 		(!in_migration && restoring()) || !OidIsValid(ddl_log_relid()))
 		return;

@@ -100,7 +100,7 @@ typedef enum DdlEvent
 	DDL_EVENT_REWRITE			/* table_rewrite */
 } DdlEvent;
 
-extern void ddl_log_mark(const char *name, const char *source);
+extern void ddl_log_mark(const char *name, const char *source, bool logged);
 extern void ddl_log_unmark(void);
 extern bool ddl_log_marked(const char **name, const char **source);
 extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
