@@ -353,7 +353,7 @@ ddl_log_prune(void)
 	values[0] = Int32GetDatum(migrate_ddl_log_retention);
 	tracking_become_owner(&sw);
 	spi_run("DELETE FROM migrate.ddl_log WHERE logged_at OPERATOR(pg_catalog.<)"
-			" pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1)",
+			" (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1))",
 			1, types, values, NULL, SPI_OK_DELETE);
 	tracking_restore_user(&sw);
 }

@@ -6,12 +6,13 @@
 CREATE DATABASE regress_ddl_log;
 \c regress_ddl_log
 CREATE EXTENSION pg_migrate;
-CREATE ROLE regress_ddl_app;
-GRANT CREATE ON SCHEMA public TO regress_ddl_app;
 
 -- the triggers are installed, and the extension's own objects are not logged
 SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
 SELECT count(*) AS rows_after_create_extension FROM migrate.ddl_log;
+
+CREATE ROLE regress_ddl_app;
+GRANT CREATE ON SCHEMA public TO regress_ddl_app;
 
 \set log 'SELECT event, command_tag, object_type, object_identity, schema_name, statement, migration, origin, break_glass FROM migrate.ddl_log ORDER BY id'
 \set clear 'DELETE FROM migrate.ddl_log'
