@@ -111,6 +111,7 @@ static void ddl_log_subxact_callback(SubXactEvent event,
 									 SubTransactionId parentSubid, void *arg);
 static Oid	ddl_log_relid(void);
 static bool restoring(void);
+static DdlPolicy policy(void);
 static SPIPlanPtr event_plan(DdlEvent event);
 static void apply_policy(const void *command, const char *tag,
 						 const char *identity);
@@ -211,6 +212,13 @@ restoring(void)
 		 superuser_arg(GetAuthenticatedUserId()));
 }
 
+/* migrate.ddl_policy, or block for a session whose own value was refused */
+static DdlPolicy
+policy(void)
+{
+	return migrate_ddl_policy_rejected ? DDL_POLICY_BLOCK : migrate_ddl_policy;
+}
+
 static SPIPlanPtr
 event_plan(DdlEvent event)
 {
@@ -238,7 +246,13 @@ event_plan(DdlEvent event)
 static void
 apply_policy(const void *command, const char *tag, const char *identity)
 {
-	if (migrate_ddl_policy == DDL_POLICY_BLOCK)
+	if (migrate_ddl_policy_rejected)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run %s outside a migration", tag),
+				 errdetail("This session gave migrate.ddl_policy a value before pg_migrate was loaded, which only a superuser may, so the session is under the strictest policy, block."),
+				 errhint("Connect without setting migrate.ddl_policy, and make schema changes through migrations.")));
+	if (policy() == DDL_POLICY_BLOCK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to run %s outside a migration", tag),
@@ -248,7 +262,7 @@ apply_policy(const void *command, const char *tag, const char *identity)
 				 errdetail("migrate.ddl_policy is \"block\": the schema changes only through migrations."),
 				 errhint("Write the statement into a migration file and apply it with migrate.apply(), migrate.run() or the pg_migrate command. To make the change by hand anyway, a superuser can SET migrate.allow_out_of_band_ddl = on for the session; what it changes is logged in migrate.ddl_log with break_glass set.")));
 
-	if (migrate_ddl_policy == DDL_POLICY_WARN &&
+	if (policy() == DDL_POLICY_WARN &&
 		!(command == warned_command &&
 		  warned_at == GetCurrentStatementStartTimestamp()))
 	{
@@ -285,7 +299,7 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 	uint64		logged;
 	MemoryContext caller = CurrentMemoryContext;
 
-	if (migrate_ddl_policy == DDL_POLICY_OFF || creating_extension ||
+	if (policy() == DDL_POLICY_OFF || creating_extension ||
 		(in_migration && !mark.logged) ||
 		tag == CMDTAG_REFRESH_MATERIALIZED_VIEW || tag == CMDTAG_REINDEX ||
 		(!in_migration && restoring()) || !OidIsValid(ddl_log_relid()))

@@ -65,6 +65,7 @@ typedef enum DdlPolicy
 	DDL_POLICY_BLOCK			/* refused */
 } DdlPolicy;
 extern int	migrate_ddl_policy;
+extern bool migrate_ddl_policy_rejected;
 extern bool migrate_allow_out_of_band_ddl;
 extern int	migrate_ddl_log_retention;
 

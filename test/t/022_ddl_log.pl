@@ -39,7 +39,7 @@ sub set_policy
 {
 	my ($policy) = @_;
 	$node->safe_psql('postgres',
-		"ALTER SYSTEM SET migrate.ddl_policy = '$policy'; SELECT pg_reload_conf()");
+		"LOAD 'pg_migrate'; ALTER SYSTEM SET migrate.ddl_policy = '$policy'; SELECT pg_reload_conf()");
 	return;
 }
 
@@ -83,9 +83,15 @@ my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM migrate.ddl_log');
 isnt($ret, 0, 'block: the change is refused');
 like($stderr, qr/ERROR:  permission denied to run ALTER TABLE outside a migration/, 'block: with the error');
 like($stderr, qr/HINT:  Write the statement into a migration file/, 'block: saying how to make it');
-($ret, $stderr) = app('SET migrate.allow_out_of_band_ddl = on;');
-like($stderr, qr/permission denied to set parameter "migrate.allow_out_of_band_ddl"/,
+($ret, $stderr) = app("SET migrate.allow_out_of_band_ddl = on;\nALTER TABLE items ADD COLUMN glass int;");
+like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
 	'block: the application cannot break glass');
+{
+	local $ENV{PGOPTIONS} = '-c migrate.ddl_policy=off';
+	($ret, $stderr) = app('ALTER TABLE items ADD COLUMN policy_off int;');
+	like($stderr, qr/ERROR:  permission denied to run ALTER TABLE outside a migration.*DETAIL:  This session gave migrate.ddl_policy a value/s,
+		'block: nor turn the policy off from its connection options');
+}
 ($ret, $stderr) = app(q{SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
 ALTER TABLE public.items ADD COLUMN restoring int;});
@@ -104,7 +110,7 @@ write_migration($dir, '0002_sku.sql', "ALTER TABLE items ADD COLUMN sku text;\n"
 write_migration($dir, '0003_sku_index.sql', "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY items_sku ON items (sku);\n");
 $node->safe_psql('postgres', "CALL migrate.run('$dir')");
 is( $node->safe_psql('postgres',
-		q{SELECT string_agg(command_tag || ' ' || migration, ',' ORDER BY id) FROM migrate.ddl_log WHERE origin = 'in_migration' AND migration > '0001'}),
+		q{SELECT string_agg(command_tag || ' ' || migration, ',' ORDER BY id) FROM migrate.ddl_log WHERE migration IN ('0002_sku', '0003_sku_index')}),
 	'ALTER TABLE 0002_sku,CREATE INDEX 0003_sku_index', 'block: migrations still run and are logged');
 
 # breaking glass: a superuser's session, logged
@@ -114,6 +120,16 @@ $node->safe_psql('postgres', q{
 	ALTER TABLE items ADD COLUMN hotfix int;});
 like(last_row(), qr/^postgres\|postgres\|incident\|ALTER TABLE\|public\.items\|.*ADD COLUMN hotfix int;\|out_of_band\|-\|t$/s,
 	'break glass: the change is made and logged with break_glass');
+
+# under record, a session that tries to turn the policy off gets block
+set_policy('record');
+{
+	local $ENV{PGOPTIONS} = '-c migrate.ddl_policy=off';
+	($ret, $stderr) = app('ALTER TABLE items ADD COLUMN policy_off int;');
+	like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
+		'a session that set migrate.ddl_policy without the right to is under block');
+}
+set_policy('block');
 
 # a role let through by name (its partition maintenance, say)
 $node->safe_psql('postgres', 'ALTER ROLE app SET migrate.allow_out_of_band_ddl = on');
