@@ -45,6 +45,11 @@ COMMENT ON COLUMN migrate.ddl_log.break_glass IS
 SELECT pg_catalog.pg_extension_config_dump('migrate.ddl_log', '');
 SELECT pg_catalog.pg_extension_config_dump('migrate.ddl_log_id_seq', '');
 
+CREATE FUNCTION migrate.ddl_command_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'migrate_ddl_command_start'
+LANGUAGE C;
+
 CREATE FUNCTION migrate.ddl_command_end()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'migrate_ddl_command_end'
@@ -60,6 +65,8 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'migrate_ddl_table_rewrite'
 LANGUAGE C;
 
+COMMENT ON FUNCTION migrate.ddl_command_start() IS
+    'event trigger: under migrate.ddl_policy = block, refuses CREATE/DROP INDEX CONCURRENTLY outside migrations before they start';
 COMMENT ON FUNCTION migrate.ddl_command_end() IS
     'event trigger: logs the commands of a DDL statement in migrate.ddl_log';
 COMMENT ON FUNCTION migrate.ddl_sql_drop() IS
@@ -67,10 +74,16 @@ COMMENT ON FUNCTION migrate.ddl_sql_drop() IS
 COMMENT ON FUNCTION migrate.ddl_table_rewrite() IS
     'event trigger: logs a table rewrite in migrate.ddl_log';
 
+REVOKE ALL ON FUNCTION migrate.ddl_command_start() FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.ddl_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.ddl_table_rewrite() FROM PUBLIC;
 
+-- CREATE and DROP INDEX CONCURRENTLY commit before ddl_command_end, where
+-- refusing them would be too late
+CREATE EVENT TRIGGER pg_migrate_ddl_command_start ON ddl_command_start
+    WHEN TAG IN ('CREATE INDEX', 'DROP INDEX')
+    EXECUTE FUNCTION migrate.ddl_command_start();
 CREATE EVENT TRIGGER pg_migrate_ddl_command_end ON ddl_command_end
     EXECUTE FUNCTION migrate.ddl_command_end();
 CREATE EVENT TRIGGER pg_migrate_sql_drop ON sql_drop

@@ -2,8 +2,8 @@
  *
  * ddl_triggers.c
  *	  The functions of the extension's event triggers (ddl_command_end,
- *	  sql_drop, table_rewrite), which hand each DDL command to the DDL log
- *	  (tracking/ddl_log.c).
+ *	  sql_drop, table_rewrite; ddl_command_start of CREATE and DROP INDEX),
+ *	  which hand each DDL command to the DDL log (tracking/ddl_log.c).
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -16,21 +16,40 @@
 
 #include "tracking/tracking.h"
 
+PG_FUNCTION_INFO_V1(migrate_ddl_command_start);
 PG_FUNCTION_INFO_V1(migrate_ddl_command_end);
 PG_FUNCTION_INFO_V1(migrate_ddl_sql_drop);
 PG_FUNCTION_INFO_V1(migrate_ddl_table_rewrite);
 
-static void
-log_event(FunctionCallInfo fcinfo, DdlEvent event)
+static EventTriggerData *
+trigger_data(FunctionCallInfo fcinfo)
 {
-	EventTriggerData *trigdata;
-
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function was not called by an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
+	return (EventTriggerData *) fcinfo->context;
+}
+
+static void
+log_event(FunctionCallInfo fcinfo, DdlEvent event)
+{
+	EventTriggerData *trigdata = trigger_data(fcinfo);
+
 	ddl_log_record(event, trigdata->tag, trigdata->parsetree);
+}
+
+/*
+ * migrate.ddl_command_start(): refuses, under block, what would commit
+ * before ddl_command_end (CREATE INDEX CONCURRENTLY)
+ */
+Datum
+migrate_ddl_command_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata = trigger_data(fcinfo);
+
+	ddl_log_check_start(trigdata->tag, trigdata->parsetree);
+	PG_RETURN_VOID();
 }
 
 /* migrate.ddl_command_end(): the commands a DDL statement ran */

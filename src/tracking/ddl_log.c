@@ -30,6 +30,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -112,6 +113,7 @@ static void ddl_log_subxact_callback(SubXactEvent event,
 static Oid	ddl_log_relid(void);
 static bool restoring(void);
 static DdlPolicy policy(void);
+static bool names_temporary_relation(Node *parsetree);
 static SPIPlanPtr event_plan(DdlEvent event);
 static void apply_policy(const void *command, const char *tag,
 						 const char *identity);
@@ -349,6 +351,42 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 
 	if (first_tag)
 		apply_policy(command, first_tag, first_identity);
+}
+
+/* Whether an index statement is on a temporary table or index */
+static bool
+names_temporary_relation(Node *parsetree)
+{
+	RangeVar   *rv = NULL;
+	Oid			relid;
+
+	if (IsA(parsetree, IndexStmt))
+		rv = ((IndexStmt *) parsetree)->relation;
+	else if (IsA(parsetree, DropStmt) &&
+			 list_length(((DropStmt *) parsetree)->objects) == 1)
+		rv = makeRangeVarFromNameList(linitial(((DropStmt *) parsetree)->objects));
+	if (rv == NULL)
+		return false;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+}
+
+/*
+ * At ddl_command_start (of CREATE INDEX and DROP INDEX only): CREATE INDEX
+ * CONCURRENTLY and DROP INDEX CONCURRENTLY commit before ddl_command_end,
+ * where an error would no longer undo them, so under block one made
+ * outside migrations is refused before it starts.  Everything else is
+ * refused at its end, which rolls it back whole.
+ */
+void
+ddl_log_check_start(CommandTag tag, Node *parsetree)
+{
+	if (policy() != DDL_POLICY_BLOCK || mark.set || creating_extension ||
+		migrate_allow_out_of_band_ddl || restoring() ||
+		!script_statement_top_level_only(parsetree) ||
+		names_temporary_relation(parsetree) || !OidIsValid(ddl_log_relid()))
+		return;
+	apply_policy(parsetree, GetCommandTagName(tag), NULL);
 }
 
 /*

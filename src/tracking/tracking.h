@@ -104,6 +104,7 @@ extern void ddl_log_mark(const char *name, const char *source, bool logged);
 extern void ddl_log_unmark(void);
 extern bool ddl_log_marked(const char **name, const char **source);
 extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
+extern void ddl_log_check_start(CommandTag tag, Node *parsetree);
 extern void ddl_log_prune(void);
 
 /* run_lock.c: the lock that serialises runs on one database */

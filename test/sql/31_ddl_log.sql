@@ -113,6 +113,7 @@ RESET ROLE;
 SET migrate.ddl_policy = warn;
 CREATE TABLE warned (id int);
 ALTER TABLE warned ADD COLUMN note text, DROP COLUMN id;
+CREATE INDEX warned_note ON warned (note);
 CREATE TEMP TABLE tmp_warned (id int);
 SELECT command_tag, object_identity, origin FROM migrate.ddl_log ORDER BY id;
 :clear;
@@ -122,9 +123,18 @@ SELECT command_tag, object_identity, origin FROM migrate.ddl_log ORDER BY id;
 SET migrate.ddl_policy = block;
 ALTER TABLE warned ADD COLUMN blocked int;
 DROP TABLE warned;
+-- CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY commit before their
+-- end, where refusing them would be too late: they are refused before they
+-- start (on a temporary table, built without CONCURRENTLY, they are not)
+CREATE INDEX CONCURRENTLY warned_note_c ON warned (note);
+DROP INDEX CONCURRENTLY warned_note;
+SELECT relname, indisvalid FROM pg_index JOIN pg_class ON oid = indexrelid
+WHERE relname LIKE 'warned_note%' ORDER BY 1;
 SET ROLE regress_ddl_app;
 CREATE TABLE app_blocked (id int);
 CREATE TEMP TABLE tmp_blocked (id int);
+CREATE INDEX CONCURRENTLY tmp_blocked_id ON tmp_blocked (id);
+DROP INDEX CONCURRENTLY tmp_blocked_id;
 DROP TABLE tmp_blocked;
 RESET ROLE;
 \! printf 'CREATE TABLE ddl_under_block (id int);\n' > @testdir@/ddl_log/0004_under_block.sql

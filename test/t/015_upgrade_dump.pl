@@ -47,7 +47,7 @@ for my $db ('old', 'old_02')
 is( $node->safe_psql('old_02',
 		'SELECT string_agg(id || action || name || performed_at, \',\' ORDER BY id) FROM migrate.history'),
 	$history_02, 'the history of 0.2 came through the update');
-is($node->safe_psql('old', 'SELECT count(*) FROM pg_event_trigger'), '3',
+is($node->safe_psql('old', 'SELECT count(*) FROM pg_event_trigger'), '4',
 	'the DDL log\'s event triggers are installed');
 
 # the updated database logs DDL, and its log goes through the dump too
