@@ -114,6 +114,9 @@ static Oid	ddl_log_relid(void);
 static bool restoring(void);
 static DdlPolicy policy(void);
 static bool names_temporary_relation(Node *parsetree);
+static bool not_logged(CommandTag tag);
+static uint64 insert_rows(DdlEvent event, CommandTag command_tag,
+						  bool break_glass, char **tag, char **identity);
 static SPIPlanPtr event_plan(DdlEvent event);
 static void apply_policy(const void *command, const char *tag,
 						 const char *identity);
@@ -281,52 +284,45 @@ apply_policy(const void *command, const char *tag, const char *identity)
 	}
 }
 
+/* Whether the DDL log leaves a command alone (see the top of this file) */
+static bool
+not_logged(CommandTag tag)
+{
+	return policy() == DDL_POLICY_OFF || creating_extension ||
+		(mark.set && !mark.logged) ||
+		tag == CMDTAG_REFRESH_MATERIALIZED_VIEW || tag == CMDTAG_REINDEX ||
+		(!mark.set && restoring()) || !OidIsValid(ddl_log_relid());
+}
+
 /*
- * Log what a DDL command did, as one event trigger saw it, and apply the
- * policy when no migration ran it.  command identifies the command across
- * its events (its parse tree); tag is its command tag.
+ * Write the event's rows, as the log's owner.  Returns how many; the
+ * command tag and object identity (or NULL) of the first are put in *tag
+ * and *identity, in the caller's memory context, when those are given.
  */
-void
-ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
+static uint64
+insert_rows(DdlEvent event, CommandTag command_tag, bool break_glass,
+			char **tag, char **identity)
 {
 	bool		in_migration = mark.set;
-	bool		break_glass;
-	const char *statement;
+	const char *statement = in_migration && exec_current_statement() ?
+		exec_current_statement() : debug_query_string;
 	Datum		values[7];
 	char		nulls[7] = "       ";
-	OwnerSwitch sw;
-	int			rc;
-	char	   *first_tag = NULL;
-	char	   *first_identity = NULL;
-	uint64		logged;
 	MemoryContext caller = CurrentMemoryContext;
-
-	if (policy() == DDL_POLICY_OFF || creating_extension ||
-		(in_migration && !mark.logged) ||
-		tag == CMDTAG_REFRESH_MATERIALIZED_VIEW || tag == CMDTAG_REINDEX ||
-		(!in_migration && restoring()) || !OidIsValid(ddl_log_relid()))
-		return;
-
-	break_glass = !in_migration && migrate_allow_out_of_band_ddl;
-	statement = in_migration && exec_current_statement() ?
-		exec_current_statement() : debug_query_string;
+	OwnerSwitch sw;
+	uint64		logged;
+	int			rc;
 
 	values[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	if (statement)
-		values[1] = CStringGetTextDatum(statement);
-	else
-		nulls[1] = 'n';
-	if (in_migration)
-		values[2] = CStringGetTextDatum(mark.name);
-	else
-		nulls[2] = 'n';
-	if (in_migration && mark.source)
-		values[3] = CStringGetTextDatum(mark.source);
-	else
-		nulls[3] = 'n';
+	values[1] = statement ? CStringGetTextDatum(statement) : (Datum) 0;
+	nulls[1] = statement ? ' ' : 'n';
+	values[2] = in_migration ? CStringGetTextDatum(mark.name) : (Datum) 0;
+	nulls[2] = in_migration ? ' ' : 'n';
+	values[3] = mark.source ? CStringGetTextDatum(mark.source) : (Datum) 0;
+	nulls[3] = mark.source ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(in_migration ? "in_migration" : "out_of_band");
 	values[5] = BoolGetDatum(break_glass);
-	values[6] = CStringGetTextDatum(GetCommandTagName(tag));
+	values[6] = CStringGetTextDatum(GetCommandTagName(command_tag));
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
@@ -337,19 +333,37 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 		elog(ERROR, "internal query failed: %s: %s", SPI_result_code_string(rc),
 			 event_queries[event]);
 	logged = SPI_processed;
-	if (logged > 0 && !in_migration && !break_glass)
+	if (logged > 0 && tag)
 	{
-		/* copied to the caller's context: SPI_finish() frees SPI's */
-		first_tag = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		first_identity = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		first_tag = MemoryContextStrdup(caller, first_tag ? first_tag :
-										GetCommandTagName(tag));
-		if (first_identity)
-			first_identity = MemoryContextStrdup(caller, first_identity);
+		/* copied out: SPI_finish() frees SPI's memory */
+		char	   *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *i = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		*tag = MemoryContextStrdup(caller, t ? t : GetCommandTagName(command_tag));
+		*identity = i ? MemoryContextStrdup(caller, i) : NULL;
 	}
 	SPI_finish();
+	return logged;
+}
 
-	if (first_tag)
+/*
+ * Log what a DDL command did, as one event trigger saw it, and apply the
+ * policy when no migration ran it.  command identifies the command across
+ * its events (its parse tree); tag is its command tag.
+ */
+void
+ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
+{
+	bool		out_of_band = !mark.set;
+	bool		break_glass = out_of_band && migrate_allow_out_of_band_ddl;
+	bool		policed = out_of_band && !break_glass;
+	char	   *first_tag = NULL;
+	char	   *first_identity = NULL;
+
+	if (not_logged(tag))
+		return;
+	if (insert_rows(event, tag, break_glass,
+					policed ? &first_tag : NULL, &first_identity) > 0 && policed)
 		apply_policy(command, first_tag, first_identity);
 }
 
