@@ -75,7 +75,9 @@ static TimestampTz warned_at = 0;
  * One query per event, each saved for the session: ddl_command_end's rows
  * are the commands pg_event_trigger_ddl_commands() collected, sql_drop's
  * the objects the command named (not what went with them), table_rewrite's
- * the table about to be rewritten.  $1 current user, $2 statement,
+ * the table about to be rewritten.  They run as the log's owner under the
+ * caller's search_path: every name and operator is qualified (IS DISTINCT
+ * FROM would look "=" up in it).  $1 current user, $2 statement,
  * $3 migration, $4 its source, $5 origin, $6 break_glass, $7 command tag.
  */
 static const char *const event_queries[] = {
@@ -84,7 +86,8 @@ static const char *const event_queries[] = {
 	" c.schema_name, $2, $3, $4, $5, $6"
 	" FROM pg_catalog.pg_event_trigger_ddl_commands() c"
 	" WHERE NOT c.in_extension"
-	"  AND c.schema_name IS DISTINCT FROM 'pg_temp'"
+	"  AND (c.schema_name IS NULL"
+	"       OR c.schema_name OPERATOR(pg_catalog.<>) 'pg_temp')"
 	"  AND NOT (c.object_type OPERATOR(pg_catalog.=) 'extension'"
 	"           AND c.object_identity OPERATOR(pg_catalog.=) 'pg_migrate')"
 	" RETURNING command_tag, object_identity",

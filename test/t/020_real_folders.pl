@@ -192,7 +192,7 @@ sub ddl_origins
 {
 	my ($db) = @_;
 	return $node->safe_psql($db,
-		"SELECT count(*) FILTER (WHERE origin = 'in_migration' AND migration IS NOT NULL) > 0 "
+		"SELECT (count(*) FILTER (WHERE origin = 'in_migration' AND migration IS NOT NULL) > 0) "
 		  . "|| ' in_migration, ' || count(*) FILTER (WHERE origin = 'out_of_band') || ' out_of_band' "
 		  . 'FROM migrate.ddl_log');
 }
