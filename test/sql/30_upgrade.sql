@@ -4,8 +4,9 @@
 -- block never stands in the way of the update.
 \! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
 
--- what a fresh install has: its tables' columns and its functions
-\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
+-- what a fresh install has: its tables' columns and its functions, in
+-- name order (not in pg_proc's, which differs as dead rows' space is reused)
+\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY p.oid::regprocedure::text) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
 CREATE DATABASE regress_fresh;
 \c regress_fresh
 CREATE EXTENSION pg_migrate;
