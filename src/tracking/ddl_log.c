@@ -235,7 +235,12 @@ event_plan(DdlEvent event)
 
 	if (event_plans[event] == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(event_queries[event], lengthof(types), types);
+		/*
+		 * Generic: a custom plan would be planned again at every DDL
+		 * command, for parameters that change nothing in the plan
+		 */
+		SPIPlanPtr	plan = SPI_prepare_cursor(event_queries[event], lengthof(types),
+											  types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare internal query: %s: %s",
