@@ -118,7 +118,10 @@ record_without_running(const MigrationSet *set, Migration *m,
 
 	load_current(set, m, &lm);
 	tracking_record_apply(set, m, &lm, m->checksum, 0, action, 0);
+	/* the tool's table it may create is the migration's */
+	ddl_log_mark(m->name, set->folder->source, true);
 	interop_record(set, m);
+	ddl_log_unmark();
 }
 
 /*
@@ -390,7 +393,9 @@ lifecycle_accept(const Folder *folder, const char *format, const char *name,
 	if (set->format == &drizzle_format && strcmp(am->checksum, m->checksum) != 0)
 	{
 		interop_forget(am);
+		ddl_log_mark(m->name, set->folder->source, true);
 		interop_record(set, m);
+		ddl_log_unmark();
 	}
 	emit_row(sink, m->name, "accepted");
 }

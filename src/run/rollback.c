@@ -138,6 +138,8 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
+	/* what the down script does is the migration's, in the worker too */
+	ddl_log_mark(am->name, am->source, true);
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)
@@ -159,6 +161,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	duration = GetCurrentTimestamp() - start;
+	ddl_log_unmark();
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by,
 							 report.lock_retries);

@@ -68,6 +68,12 @@ run_one(const MigrationSet *set, const Migration *m)
 	ErrorData  *edata;
 	List	   *invalid;
 
+	/*
+	 * Its DDL, in this backend or the worker, and the tool's table it may
+	 * create are the migration's; the mark lasts through the commits and
+	 * the attempts' subtransactions
+	 */
+	ddl_log_mark(m->name, set->folder->source, true);
 	/* committed with the migration, or before the worker runs it */
 	interop_prepare(set);
 	if (m->no_transaction)
@@ -83,7 +89,10 @@ run_one(const MigrationSet *set, const Migration *m)
 		at.report.error_line = 0;
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
+		{
+			ddl_log_unmark();
 			return;
+		}
 
 		/*
 		 * A lock wait that timed out: the rollback released every lock the
@@ -109,6 +118,7 @@ run_one(const MigrationSet *set, const Migration *m)
 					 drop_index_commands(invalid)) :
 			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
+	ddl_log_unmark();
 	tracking_record_failure(set, m, edata, at.report.error_line);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
@@ -120,6 +130,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 	RunQueue	queue;
 
 	run_queue_prepare(&queue, folder, opts, MODE_RUN);
+	ddl_log_prune();
 
 	for (int i = 0; i <= queue.last; i++)
 	{

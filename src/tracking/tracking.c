@@ -32,19 +32,11 @@
 
 #include "tracking/tracking.h"
 
-typedef struct OwnerSwitch
-{
-	Oid			saved_user;
-	int			saved_context;
-} OwnerSwitch;
-
-static void become_owner(OwnerSwitch *sw);
 static bool history_is_0_2(void);
 static void record_apply(const MigrationSet *set, const Migration *m,
 						 const LoadedMigration *lm, const char *checksum,
 						 int64 duration_us, const char *action,
 						 const char *tool_table, int lock_retries);
-static void restore_user(OwnerSwitch *sw);
 static void run_tracking_query(const char *query, int nargs, Oid *types,
 							   Datum *values, const char *nulls, int expected);
 
@@ -74,16 +66,16 @@ tracking_owner(void)
  * An error in between needs no cleanup: aborting the (sub)transaction
  * restores the user id and security context.
  */
-static void
-become_owner(OwnerSwitch *sw)
+void
+tracking_become_owner(OwnerSwitch *sw)
 {
 	GetUserIdAndSecContext(&sw->saved_user, &sw->saved_context);
 	SetUserIdAndSecContext(tracking_owner(),
 						   sw->saved_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
-static void
-restore_user(OwnerSwitch *sw)
+void
+tracking_restore_user(OwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->saved_user, sw->saved_context);
 }
@@ -95,9 +87,9 @@ run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 {
 	OwnerSwitch sw;
 
-	become_owner(&sw);
+	tracking_become_owner(&sw);
 	spi_run(query, nargs, types, values, nulls, expected);
-	restore_user(&sw);
+	tracking_restore_user(&sw);
 }
 
 /*
@@ -139,7 +131,7 @@ tracking_check_snapshot(const char *function)
 	if (!IsolationUsesXactSnapshot())
 		return;
 
-	become_owner(&sw);
+	tracking_become_owner(&sw);
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare tracking query: %s",
@@ -166,7 +158,7 @@ tracking_check_snapshot(const char *function)
 	}
 	SPI_freetuptable(SPI_tuptable);
 	SPI_freeplan(plan);
-	restore_user(&sw);
+	tracking_restore_user(&sw);
 	MemoryContextSwitchTo(cxt);
 
 	if (seen_null != isnull || seen != latest)

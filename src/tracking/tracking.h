@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * tracking.h
- *	  The tracking tables (migrate.migrations, migrate.history): reading and
- *	  writing them; and the run lock, which serialises the runs that write
- *	  them.
+ *	  The tracking tables (migrate.migrations, migrate.history) and the DDL
+ *	  log (migrate.ddl_log): reading and writing them; and the run lock,
+ *	  which serialises the runs that write them.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -15,11 +15,22 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "tcop/cmdtag.h"
 
 #include "exec/exec.h"
 #include "formats/formats.h"
 
 /* tracking.c */
+
+/* The user we were before taking on the tracking tables' owner */
+typedef struct OwnerSwitch
+{
+	Oid			saved_user;
+	int			saved_context;
+} OwnerSwitch;
+
+extern void tracking_become_owner(OwnerSwitch *sw);
+extern void tracking_restore_user(OwnerSwitch *sw);
 typedef struct AppliedMigration
 {
 	char	   *name;
@@ -80,6 +91,21 @@ extern AppliedMigration *tracking_forget(const char *name);
 extern void tracking_record_lint_allowed(const Migration *m, const char *file,
 										 int line, const char *rule,
 										 const char *finding);
+
+/* ddl_log.c: the DDL log, and the mark on the migration being run */
+typedef enum DdlEvent
+{
+	DDL_EVENT_COMMAND,			/* ddl_command_end */
+	DDL_EVENT_DROP,				/* sql_drop */
+	DDL_EVENT_REWRITE			/* table_rewrite */
+} DdlEvent;
+
+extern void ddl_log_mark(const char *name, const char *source, bool logged);
+extern void ddl_log_unmark(void);
+extern bool ddl_log_marked(const char **name, const char **source);
+extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
+extern void ddl_log_check_start(CommandTag tag, Node *parsetree);
+extern void ddl_log_prune(void);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);

@@ -1,9 +1,12 @@
--- ALTER EXTENSION pg_migrate UPDATE from 0.1 keeps every tracking row, and
--- an updated database has the same catalog as a fresh install.
+-- ALTER EXTENSION pg_migrate UPDATE from 0.1 and from 0.2 keeps every
+-- tracking row, installs the DDL log's event triggers, and an updated
+-- database has the same catalog as a fresh install.  migrate.ddl_policy =
+-- block never stands in the way of the update.
 \! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
 
--- what a fresh install has: its tables' columns and its functions
-\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
+-- what a fresh install has: its tables' columns and its functions, in
+-- name order (not in pg_proc's, which differs as dead rows' space is reused)
+\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY p.oid::regprocedure::text) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
 CREATE DATABASE regress_fresh;
 \c regress_fresh
 CREATE EXTENSION pg_migrate;
@@ -33,8 +36,13 @@ GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO regress_upgrade_d
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 
+SET migrate.ddl_policy = block;
 ALTER EXTENSION pg_migrate UPDATE;
+RESET migrate.ddl_policy;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+-- the DDL log's triggers are installed; the update itself is not logged
+SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
+SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
 
 SELECT has_function_privilege('regress_upgrade_deployer', 'migrate.apply(text, text, boolean, text, boolean)', 'EXECUTE') AS apply_granted,
        has_function_privilege('regress_upgrade_deployer', 'migrate.run(text, text, boolean, text, boolean)', 'EXECUTE') AS run_granted,
@@ -69,6 +77,36 @@ FROM migrate.history ORDER BY id DESC LIMIT 3;
 \c contrib_regression
 DROP DATABASE regress_upgrade;
 DROP ROLE regress_upgrade_deployer;
+
+-- from 0.2, with data: DDL made before the update is not in the log (there
+-- was none), DDL made after it is
+CREATE DATABASE regress_upgrade_02;
+\c regress_upgrade_02
+CREATE EXTENSION pg_migrate VERSION '0.2';
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT name, action FROM migrate.rollback('0005_leaderboard');
+CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
+CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
+CREATE TABLE before_update (id int);
+SET migrate.ddl_policy = block;
+ALTER EXTENSION pg_migrate UPDATE;
+RESET migrate.ddl_policy;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+SELECT (SELECT count(*) FROM before_migrations) AS before,
+       (SELECT count(*) FROM (SELECT * FROM before_migrations
+                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+SELECT (SELECT count(*) FROM before_history) AS history_before,
+       (SELECT count(*) FROM (SELECT * FROM before_history
+                              EXCEPT SELECT * FROM migrate.history) d) AS lost_history;
+SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
+SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
+:catalog \gset updated_02_
+SELECT :'updated_02_catalog' = :'fresh_catalog' AS same_catalog;
+CREATE TABLE after_update (id int);
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT command_tag, object_identity, migration, origin FROM migrate.ddl_log ORDER BY id;
+\c contrib_regression
+DROP DATABASE regress_upgrade_02;
 
 -- another tool's table is kept in step on 0.1 too, whose history can name
 -- neither the table nor the writes; once updated, it logs both.

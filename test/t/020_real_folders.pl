@@ -5,7 +5,8 @@
 # the project's own tool runs them, into a third. The three schemas must be
 # identical, status must show every migration applied in that order, and
 # where the folder has down scripts, rollback must undo the latest
-# migrations back to the schema of the ones before.
+# migrations back to the schema of the ones before.  The DDL log holds
+# every DDL command of apply and run as in_migration, none out of band.
 #
 # A folder that pg_migrate does not take as its tool does is marked TODO,
 # saying why: remove the mark when pg_migrate follows the tool there.
@@ -181,7 +182,19 @@ sub fresh_db
 	my $setup = $fixture->{setup} ? $fixture->{setup}->($db) : '';
 	$node->safe_psql('postgres',
 		"CREATE DATABASE $db;\n\\c $db\nCREATE EXTENSION pg_migrate;\n$setup");
+	# the DDL log from here on is the migrations'
+	$node->safe_psql($db, 'DELETE FROM migrate.ddl_log');
 	return $db;
+}
+
+# "N in_migration, M out_of_band" of the DDL log
+sub ddl_origins
+{
+	my ($db) = @_;
+	return $node->safe_psql($db,
+		"SELECT (count(*) FILTER (WHERE origin = 'in_migration' AND migration IS NOT NULL) > 0) "
+		  . "|| ' in_migration, ' || count(*) FILTER (WHERE origin = 'out_of_band') || ' out_of_band' "
+		  . 'FROM migrate.ddl_log');
 }
 
 # psql -f of each script, in order, stopping at the first error
@@ -310,6 +323,8 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_apply"), $expected,
 			'... the schema is the one psql made');
+		is(ddl_origins("${db}_apply"), 'true in_migration, 0 out_of_band',
+			'... the DDL log has its DDL as in_migration, none out of band');
 	}
 
 	# migrate.run, with the format named
@@ -325,6 +340,8 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_run"), $expected,
 			'... the schema is the one psql made');
+		is(ddl_origins("${db}_run"), 'true in_migration, 0 out_of_band',
+			'... the DDL log has its DDL as in_migration, none out of band');
 	}
 
 	# rollback, in the database migrate.run made: the latest migrations
