@@ -148,6 +148,35 @@ run_queue_prepare(RunQueue *queue, const Folder *folder,
 		MemoryContextReset(queue->per_migration);
 	}
 	report_problems(queue->set, problems);
+
+	/*
+	 * What changed outside migrations before this run stays drift after
+	 * it: the fingerprint taken after the run keeps those objects' rows.
+	 * What another tool applied (adopted now) is a migration's work, and
+	 * the fingerprint then takes the whole schema.
+	 */
+	queue->runs_any = false;
+	queue->adopts = false;
+	for (int i = 0; i <= queue->last; i++)
+	{
+		if (queue->is_applied[i])
+			continue;
+		queue->runs_any = true;
+		queue->adopts |= queue->set->items[i].adopted;
+	}
+	queue->drifted = queue->runs_any && !queue->adopts ? fingerprint_drift() : NIL;
+}
+
+/*
+ * The fingerprint after a run that applied or adopted migrations (or
+ * tried to: run() takes it after a failure too, as the migrations before
+ * the failed one are committed).
+ */
+void
+run_queue_fingerprint(const RunQueue *queue)
+{
+	if (queue->runs_any)
+		fingerprint_take(queue->drifted);
 }
 
 void

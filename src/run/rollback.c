@@ -200,6 +200,7 @@ void
 rollback_from(const char *name, ResultSink *sink)
 {
 	List	   *targets;
+	List	   *drifted;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -211,6 +212,7 @@ rollback_from(const char *name, ResultSink *sink)
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false);
+	drifted = fingerprint_drift();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -237,12 +239,14 @@ rollback_from(const char *name, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
+	fingerprint_take(drifted);
 }
 
 static void
 rollback_migrations(const char *name)
 {
 	List	   *targets = rollback_targets(name, true);
+	List	   *drifted = fingerprint_drift();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
 	ListCell   *lc;
 
@@ -258,6 +262,7 @@ rollback_migrations(const char *name)
 		(void) rollback_one(lfirst(lc), caller, true);
 		COMPAT_SPI_COMMIT();
 	}
+	fingerprint_take(drifted);
 }
 
 /*

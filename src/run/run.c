@@ -62,8 +62,9 @@ run_attempt(void *arg)
  * committed, and raised again.
  */
 static void
-run_one(const MigrationSet *set, const Migration *m)
+run_one(const RunQueue *queue, const Migration *m)
 {
+	const MigrationSet *set = queue->set;
 	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
 	ErrorData  *edata;
 	List	   *invalid;
@@ -110,6 +111,8 @@ run_one(const MigrationSet *set, const Migration *m)
 			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	tracking_record_failure(set, m, edata, at.report.error_line);
+	/* the migrations before this one are committed */
+	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
 }
@@ -133,7 +136,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 		if (m->adopted)
 			adopt_one(queue.set, m);
 		else
-			run_one(queue.set, m);
+			run_one(&queue, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
 		COMPAT_SPI_COMMIT();
@@ -148,6 +151,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 				 errmsg_internal("migration \"%s\" committed", m->name),
 				 errdetail_internal("%s", m->name)));
 	}
+	run_queue_fingerprint(&queue);
 }
 
 /*

@@ -45,8 +45,6 @@ static void record_apply(const MigrationSet *set, const Migration *m,
 						 int64 duration_us, const char *action,
 						 const char *tool_table, int lock_retries);
 static void restore_user(OwnerSwitch *sw);
-static void run_tracking_query(const char *query, int nargs, Oid *types,
-							   Datum *values, const char *nulls, int expected);
 
 /* Owner of migrate.migrations; the extension's objects share one owner */
 static Oid
@@ -89,7 +87,7 @@ restore_user(OwnerSwitch *sw)
 }
 
 /* Run a query on the tracking tables as their owner */
-static void
+void
 run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 				   const char *nulls, int expected)
 {
