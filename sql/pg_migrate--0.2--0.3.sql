@@ -119,11 +119,10 @@ objects(object_type, object_identity, parent, definition) AS (
     WHERE co.contype <> 'n'
     UNION ALL
     -- the index of a primary key, unique or exclusion constraint is the
-    -- constraint's
+    -- constraint's; whether an index is valid or clustered is its state,
+    -- not the schema's
     SELECT 'index', ix.qname, tbl.kind || ' ' || tbl.qname,
-           concat_ws(' ', pg_get_indexdef(ix.oid),
-                     CASE WHEN NOT i.indisvalid THEN 'invalid' END,
-                     CASE WHEN i.indisclustered THEN 'clustered' END)
+           pg_get_indexdef(ix.oid)
     FROM rel ix
     JOIN pg_index i ON i.indexrelid = ix.oid
     JOIN tbl ON tbl.oid = i.indrelid
@@ -162,6 +161,15 @@ objects(object_type, object_identity, parent, definition) AS (
       AND NOT EXISTS (SELECT FROM pg_depend d
                       WHERE d.classid = 'pg_class'::regclass
                         AND d.objid = s.oid AND d.deptype = 'i')
+      -- nor that of a serial column of another tool's tracking table
+      AND NOT EXISTS (SELECT FROM pg_depend d
+                      JOIN pg_class t ON t.oid = d.refobjid
+                      WHERE d.classid = 'pg_class'::regclass
+                        AND d.objid = s.oid AND d.deptype = 'a'
+                        AND d.refclassid = 'pg_class'::regclass
+                        AND t.relkind IN ('r', 'p')
+                        AND t.relname IN ('schema_migrations', 'flyway_schema_history',
+                                          '__drizzle_migrations'))
     UNION ALL
     SELECT (pg_identify_object('pg_proc'::regclass, p.oid, 0)).type,
            (pg_identify_object('pg_proc'::regclass, p.oid, 0)).identity,
