@@ -178,7 +178,8 @@ trimmed_part(const char *s, int len)
  * What changed between two definitions, in a few words: the words that
  * differ, between the words both begin and end with.  "integer" and
  * "bigint" give: "integer" became "bigint"; "text" and "text not null"
- * give: added "not null".
+ * give: added "not null"; "increment 1 cache" and "increment 10 cache"
+ * give: "increment 1" became "increment 10".
  */
 static char *
 describe_change(const char *was_raw, const char *now_raw)
@@ -210,6 +211,11 @@ describe_change(const char *was_raw, const char *now_raw)
 		while (tail > 0 && was[wlen - tail] != ' ')
 			tail--;
 
+	/* a word alone says little: "1" became "10"; say which */
+	if (head > 0 && memchr(was + head, ' ', wlen - head - tail) == NULL &&
+		memchr(now + head, ' ', nlen - head - tail) == NULL)
+		for (head--; head > 0 && was[head - 1] != ' '; head--)
+			;
 	wlen -= head + tail;
 	nlen -= head + tail;
 	if (strspn(was + head, " ") >= wlen)
