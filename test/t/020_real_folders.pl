@@ -5,7 +5,9 @@
 # the project's own tool runs them, into a third. The three schemas must be
 # identical, status must show every migration applied in that order, and
 # where the folder has down scripts, rollback must undo the latest
-# migrations back to the schema of the ones before.
+# migrations back to the schema of the ones before. After each apply, run
+# and rollback, migrate.drift() finds nothing: the fingerprint taken after
+# a migration is the schema it left.
 #
 # A folder that pg_migrate does not take as its tool does is marked TODO,
 # saying why: remove the mark when pg_migrate follows the tool there.
@@ -174,14 +176,26 @@ my %migrations_of = (
 
 # --- databases and schemas -----------------------------------------------
 
-# A database with pg_migrate and the fixture's setup, in one psql call
+# A database with the fixture's setup and pg_migrate, in one psql call:
+# the setup first, as it is done before the tool runs, so that the schema
+# pg_migrate starts from has it
 sub fresh_db
 {
 	my ($db, $fixture) = @_;
 	my $setup = $fixture->{setup} ? $fixture->{setup}->($db) : '';
 	$node->safe_psql('postgres',
-		"CREATE DATABASE $db;\n\\c $db\nCREATE EXTENSION pg_migrate;\n$setup");
+		"CREATE DATABASE $db;\n\\c $db\n$setup;\nCREATE EXTENSION pg_migrate;");
 	return $db;
+}
+
+# What migrate.drift() finds, one line per object: nothing after a migration
+sub drift_of
+{
+	my ($db) = @_;
+	return $node->safe_psql($db,
+		    "SELECT string_agg(format('%s %s %s: %s', object_type, "
+		  . "object_identity, change, description), E'\\n' "
+		  . "ORDER BY object_type, object_identity) FROM migrate.drift()");
 }
 
 # psql -f of each script, in order, stopping at the first error
@@ -310,6 +324,7 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_apply"), $expected,
 			'... the schema is the one psql made');
+		is(drift_of("${db}_apply"), '', '... and drift() finds nothing');
 	}
 
 	# migrate.run, with the format named
@@ -325,6 +340,7 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_run"), $expected,
 			'... the schema is the one psql made');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 	}
 
 	# rollback, in the database migrate.run made: the latest migrations
@@ -360,6 +376,7 @@ for my $fixture (@fixtures)
 		  or diag $stderr;
 		same_schema(schema_of("${db}_run"), schema_of("${db}_before"),
 			'... back to the schema psql made with the ones before');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 		($ret, $stdout, $stderr) = $node->psql("${db}_run",
 			"SELECT count(*) FILTER (WHERE state = 'pending') "
 			  . "FROM migrate.status('$dir')");
