@@ -265,10 +265,13 @@ COMMENT ON TABLE migrate.fingerprint IS
 
 SELECT pg_catalog.pg_extension_config_dump('migrate.fingerprint', '');
 
--- The schema as it is when the extension is installed or updated is where
--- drift starts from.
+-- A database updated with migrations applied: drift starts from the
+-- schema as it is at the update.  Not on CREATE EXTENSION, fresh or by
+-- pg_restore (whose data, the fingerprint's rows included, come after it):
+-- there the first migration takes it.
 INSERT INTO migrate.fingerprint
-SELECT * FROM migrate.schema_objects();
+SELECT * FROM migrate.schema_objects()
+WHERE EXISTS (SELECT FROM migrate.migrations);
 
 -- The objects that changed since the last migration.  changed_by and
 -- changed_at come from the DDL log where it knows the change.

@@ -169,6 +169,10 @@ drift_rows(ResultSink *sink)
 {
 	ListCell   *lc;
 
+	if (!fingerprint_taken())
+		ereport(NOTICE,
+				(errmsg("no fingerprint of the schema has been taken yet, so nothing can have drifted"),
+				 errdetail("The fingerprint is taken after each migration: apply, run, rollback, baseline or mark_applied.")));
 	foreach(lc, fingerprint_drift())
 	{
 		DriftedObject *d = lfirst(lc);

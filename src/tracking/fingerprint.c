@@ -115,6 +115,24 @@ fingerprint_available(void)
 		OidIsValid(get_relname_relid("fingerprint", nsp));
 }
 
+/*
+ * Whether a fingerprint was taken: not before the first migration after
+ * CREATE EXTENSION (or after the update of a database with none)
+ */
+bool
+fingerprint_taken(void)
+{
+	bool		taken;
+
+	if (!fingerprint_available())
+		return false;
+	run_tracking_query("SELECT FROM migrate.fingerprint LIMIT 1",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	taken = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return taken;
+}
+
 /* One of our queries, as the tables' owner, with search_path pg_catalog */
 static void
 fingerprint_query(const char *query, int nargs, Oid *types, Datum *values,
@@ -228,14 +246,15 @@ describe_change(const char *was_raw, const char *now_raw)
 
 /*
  * The objects added, removed or changed since the fingerprint was taken,
- * by type and identity; NIL where there is no fingerprint (before 0.3).
+ * by type and identity; NIL where there is no fingerprint (before 0.3, or
+ * before the first migration).
  */
 List *
 fingerprint_drift(void)
 {
 	List	   *result = NIL;
 
-	if (!fingerprint_available())
+	if (!fingerprint_taken())
 		return NIL;
 	fingerprint_query(drift_query, 0, NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)

@@ -94,6 +94,7 @@ typedef struct DriftedObject
 } DriftedObject;
 
 extern bool fingerprint_available(void);
+extern bool fingerprint_taken(void);
 extern List *fingerprint_drift(void);
 extern void fingerprint_take(List *keep);
 

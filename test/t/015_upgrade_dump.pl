@@ -1,7 +1,9 @@
-# A database that had pg_migrate 0.1, updated to the current version with
-# ALTER EXTENSION ... UPDATE, keeps its tracking rows through pg_dump and
-# pg_restore, and its catalog is that of a fresh install (\dx+ and the
-# tables' definitions).
+# A database that had pg_migrate 0.1, and one that had 0.2, updated to the
+# current version with ALTER EXTENSION ... UPDATE, keep their tracking
+# rows (the first through pg_dump and pg_restore too), and their catalog is
+# that of a fresh install (\dx+ and the tables' definitions).  The schema's
+# fingerprint, taken at the update, comes through the dump: the restored
+# database has no drift.
 use strict;
 use warnings;
 use Test::More;
@@ -20,7 +22,8 @@ write_migration($dir, '0001_users.down.sql', "DROP TABLE users;\n");
 write_migration($dir, '0002_seed.sql', "INSERT INTO users VALUES (1);\n");
 write_migration($dir, '0002_seed.down.sql', "DELETE FROM users;\n");
 
-$node->safe_psql('postgres', q{CREATE DATABASE old; CREATE DATABASE fresh});
+$node->safe_psql('postgres',
+	q{CREATE DATABASE old; CREATE DATABASE old02; CREATE DATABASE fresh});
 $node->safe_psql('old', q{CREATE EXTENSION pg_migrate VERSION '0.1'});
 $node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
 my $rows_before = $node->safe_psql('old',
@@ -28,11 +31,31 @@ my $rows_before = $node->safe_psql('old',
 $node->safe_psql('old', 'ALTER EXTENSION pg_migrate UPDATE');
 $node->safe_psql('fresh', 'CREATE EXTENSION pg_migrate');
 
+$node->safe_psql('old02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.apply('$dir')");
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.rollback('0002_seed')");
+my $rows_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations');
+my $history_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history');
+$node->safe_psql('old02', 'ALTER EXTENSION pg_migrate UPDATE');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
+	$rows_before_02, '0.2: the tracking rows came through the update');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history'),
+	$history_before_02, '0.2: and the history rows');
+is($node->safe_psql('old02', 'SELECT count(*) FROM migrate.drift()'),
+	'0', '0.2: no drift after the update');
+
 # the same catalog as a fresh install
-for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history')
+for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history',
+	'\d migrate.fingerprint')
 {
 	is($node->safe_psql('old', $describe), $node->safe_psql('fresh', $describe),
 		"$describe: updated and fresh installs agree");
+	is($node->safe_psql('old02', $describe), $node->safe_psql('fresh', $describe),
+		"$describe: updated from 0.2 and fresh installs agree");
 }
 
 # dump and restore the updated database
@@ -50,6 +73,11 @@ is( $node->safe_psql('restored',
 	't', 'old history rows have performed_as');
 is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied',
 	'status agrees in the restored database');
+is( $node->safe_psql('restored', 'SELECT count(*) FROM migrate.fingerprint'),
+	$node->safe_psql('old', 'SELECT count(*) FROM migrate.fingerprint'),
+	'the fingerprint came through the dump');
+is($node->safe_psql('restored', 'SELECT count(*) FROM migrate.drift()'),
+	'0', 'the restored database has no drift');
 # and the update's new functions work there
 is( $node->safe_psql('restored',
 		"SELECT count(*) FROM migrate.status('{\"0001_users.sql\": \"CREATE TABLE users (id int PRIMARY KEY);\\n\"}'::jsonb)"),
