@@ -32,8 +32,10 @@ AS $fingerprint$
 WITH nsp AS MATERIALIZED (
     SELECT n.oid, quote_ident(n.nspname) AS qname
     FROM pg_namespace n
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+    -- no user schema is named pg_*: those are the system's, pg_toast and
+    -- the temporary ones (pg_temp_N, pg_toast_temp_N) included
+    WHERE n.nspname <> 'information_schema'
+      AND n.nspname NOT LIKE 'pg\_%'
       AND NOT EXISTS (SELECT FROM pg_extension e
                       WHERE e.extname = 'pg_migrate' AND e.extnamespace = n.oid)
       AND NOT EXISTS (SELECT FROM pg_depend d
@@ -232,9 +234,9 @@ objects(object_type, object_identity, parent, definition) AS (
     FROM pg_type t JOIN nsp ON nsp.oid = t.typnamespace
     WHERE (t.typtype IN ('e', 'd', 'r')
            OR (t.typtype = 'c'
-               AND EXISTS (SELECT FROM rel WHERE rel.oid = t.typrelid AND rel.relkind = 'c'))
-           OR (t.typtype = 'b'
-               AND NOT EXISTS (SELECT FROM pg_type el WHERE el.typarray = t.oid)))
+               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+           -- a base type, not an array (whose element type is the object)
+           OR (t.typtype = 'b' AND NOT (t.typelem <> 0 AND t.typlen = -1)))
       AND NOT EXISTS (SELECT FROM ext WHERE ext.classid = 'pg_type'::regclass
                                         AND ext.objid = t.oid)
 )
