@@ -7,8 +7,9 @@ SET migrate.lint = off;
 TRUNCATE migrate.fingerprint;
 INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
 CREATE ROLE regress_drift_reader;
--- the descriptions name owners: the test's own role is written ME
-\set drift 'SELECT object_type, object_identity, change, replace(description, current_user, \'ME\') AS description FROM migrate.drift()'
+-- the descriptions name owners: the test's own role is written ME; a
+-- view's is left out, as PostgreSQL versions deparse views differently
+\set drift 'SELECT object_type, object_identity, change, CASE WHEN object_type <> \'view\' THEN replace(description, current_user, \'ME\') END AS description FROM migrate.drift()'
 
 -- nothing has drifted after a clean apply
 SELECT name, action FROM migrate.apply('@testdir@/schema_drift', target => '0001_shop');
