@@ -168,9 +168,10 @@ run_queue_prepare(RunQueue *queue, const Folder *folder,
 }
 
 /*
- * The fingerprint after a run that applied or adopted migrations (or
- * tried to: run() takes it after a failure too, as the migrations before
- * the failed one are committed).
+ * The fingerprint after a run that applied or adopted migrations: after
+ * apply's last one, in its transaction; in run(), in the transaction of
+ * each migration, and in that which records a failure (a no-transaction
+ * migration's statements that the worker committed stay).
  */
 void
 run_queue_fingerprint(const RunQueue *queue)

@@ -260,9 +260,10 @@ rollback_migrations(const char *name)
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		/* committed with the migration undone */
+		fingerprint_take(drifted);
 		COMPAT_SPI_COMMIT();
 	}
-	fingerprint_take(drifted);
 }
 
 /*

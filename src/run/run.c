@@ -139,6 +139,8 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 			run_one(&queue, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
+		/* committed with the migration: no drift between two of them */
+		run_queue_fingerprint(&queue);
 		COMPAT_SPI_COMMIT();
 
 		/*
@@ -151,7 +153,6 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 				 errmsg_internal("migration \"%s\" committed", m->name),
 				 errdetail_internal("%s", m->name)));
 	}
-	run_queue_fingerprint(&queue);
 }
 
 /*
