@@ -10,7 +10,7 @@
 -- event_triggers = off, or a managed service that allows no event
 -- trigger).  The objects are those of every schema but the system ones and
 -- pg_migrate's own, leaving out other extensions' members and the other
--- tools' tracking tables (doc/reference.md, "Drift").
+-- tools' tracking tables (doc/reference.md, "migrate.drift").
 -------------------------------------------------------------------------
 
 -- Every object in the schemas that migrations touch, as a canonical text
