@@ -160,9 +160,13 @@ drift_list(List *drifted, int max)
 
 /*
  * migrate.drift(): one row per object changed since the last migration.
- * changed_by and changed_at stay null until the DDL log (issue 17,
- * section 1: migrate.ddl_log) is joined here: the latest out-of-band log
- * row for the object's identity, or for its table's.
+ *
+ * JOIN POINT, work left (issue 17, section 1): changed_by and changed_at
+ * stay null until the DDL log (migrate.ddl_log, written by the event
+ * triggers) is joined here: its latest out-of-band row since the last
+ * migration whose object identity is the object's (d->object_identity) or
+ * its table's (d->parent, "type identity": ALTER TABLE logs the table, not
+ * the column).  DDL that bypassed the triggers has no row, and stays null.
  */
 void
 drift_rows(ResultSink *sink)

@@ -289,7 +289,7 @@ fingerprint_drift(void)
 
 		d->object_type = SPI_getvalue(tup, desc, 1);
 		d->object_identity = SPI_getvalue(tup, desc, 2);
-		parents[i] = SPI_getvalue(tup, desc, 3);
+		d->parent = parents[i] = SPI_getvalue(tup, desc, 3);
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));

@@ -89,6 +89,9 @@ typedef struct DriftedObject
 {
 	char	   *object_type;	/* as pg_identify_object() names them */
 	char	   *object_identity;
+	char	   *parent;			/* "type identity" of its table (or type), or
+								 * NULL: the DDL log names a column's change
+								 * by its table (ALTER TABLE) */
 	char	   *change;			/* added, removed, changed */
 	char	   *description;
 } DriftedObject;
