@@ -42,6 +42,7 @@ PG_FUNCTION_INFO_V1(migrate_lint);
 PG_FUNCTION_INFO_V1(migrate_lint_files);
 PG_FUNCTION_INFO_V1(migrate_plan);
 PG_FUNCTION_INFO_V1(migrate_plan_files);
+PG_FUNCTION_INFO_V1(migrate_drift);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -426,4 +427,17 @@ Datum
 migrate_plan_files(PG_FUNCTION_ARGS)
 {
 	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), plan_folder);
+}
+
+/* migrate.drift() */
+Datum
+migrate_drift(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	drift_rows(&sink);
+	SPI_finish();
+	return (Datum) 0;
 }

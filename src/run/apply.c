@@ -74,4 +74,5 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
 	}
+	run_queue_fingerprint(&queue);
 }

@@ -207,6 +207,8 @@ lifecycle_mark_applied(const Folder *folder, const char *format,
 			(errmsg("recording migration \"%s\" as applied without running it",
 					m->name)));
 	record_without_running(set, m, "mark_applied");
+	/* the schema has what the migration makes: whoever made it */
+	fingerprint_take(NIL);
 	emit_row(sink, m->name, "marked applied");
 }
 
@@ -298,6 +300,8 @@ lifecycle_baseline(const Folder *folder, const char *format,
 		emit_row(sink, m->name, "baselined");
 	}
 	MemoryContextDelete(per_migration);
+	/* the schema is what the migrations up to up_to make */
+	fingerprint_take(NIL);
 }
 
 /*
@@ -426,8 +430,10 @@ state_list_append(StringInfo detail, const StateList *list)
 
 /*
  * migrate.check(): nothing when every migration of the folder is applied
- * as it is, else an error listing what is pending, failed, modified or
- * missing, so that a pipeline step fails.  The states are migrate.status()'s.
+ * as it is and the schema is as the last migration left it, else an error
+ * listing what is pending, failed, modified or missing, and what changed
+ * outside migrations (migrate.drift()), so that a pipeline step fails.
+ * The states are migrate.status()'s.
  */
 void
 lifecycle_check(const Folder *folder, const char *format)
@@ -439,6 +445,8 @@ lifecycle_check(const Folder *folder, const char *format)
 		{"Missing from the folder"}
 	};
 	StringInfoData detail;
+	List	   *drifted = fingerprint_drift();
+	bool		only_drift;
 
 	for (int i = 0; i < 4; i++)
 		initStringInfo(&lists[i].names);
@@ -459,14 +467,25 @@ lifecycle_check(const Folder *folder, const char *format)
 	initStringInfo(&detail);
 	for (int i = 0; i < 4; i++)
 		state_list_append(&detail, &lists[i]);
+	if (drifted != NIL)
+		appendStringInfo(&detail, "%sChanged outside migrations (%d): %s.",
+						 detail.len > 0 ? "\n" : "", list_length(drifted),
+						 drift_list(drifted, CHECK_LIST_MAX));
 	if (detail.len == 0)
 		return;
 
+	only_drift = lists[0].count + lists[1].count + lists[2].count +
+		lists[3].count == 0;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 only_drift ?
+			 errmsg("database schema changed outside migrations since the last migration of folder \"%s\"",
+					folder->name) :
 			 errmsg("database is not up to date with migrations folder \"%s\"",
 					folder->name),
 			 errdetail_internal("%s", detail.data),
+			 only_drift ?
+			 errhint("SELECT * FROM migrate.drift() shows what changed. Make the change in a migration, or undo it.") :
 			 lists[2].count + lists[3].count > 0 ?
 			 errhint("Restore modified and missing files, or record them as they are with migrate.accept() and migrate.forget(); apply pending migrations with CALL migrate.run().") :
 			 errhint("Apply the pending migrations with CALL migrate.run() or migrate.apply(); migrate.status() shows each migration's state.")));

@@ -148,6 +148,36 @@ run_queue_prepare(RunQueue *queue, const Folder *folder,
 		MemoryContextReset(queue->per_migration);
 	}
 	report_problems(queue->set, problems);
+
+	/*
+	 * What changed outside migrations before this run stays drift after
+	 * it: the fingerprint taken after the run keeps those objects' rows.
+	 * What another tool applied (adopted now) is a migration's work, and
+	 * the fingerprint then takes the whole schema.
+	 */
+	queue->runs_any = false;
+	queue->adopts = false;
+	for (int i = 0; i <= queue->last; i++)
+	{
+		if (queue->is_applied[i])
+			continue;
+		queue->runs_any = true;
+		queue->adopts |= queue->set->items[i].adopted;
+	}
+	queue->drifted = queue->runs_any && !queue->adopts ? fingerprint_drift() : NIL;
+}
+
+/*
+ * The fingerprint after a run that applied or adopted migrations: after
+ * apply's last one, in its transaction; in run(), in the transaction of
+ * each migration, and in that which records a failure (a no-transaction
+ * migration's statements that the worker committed stay).
+ */
+void
+run_queue_fingerprint(const RunQueue *queue)
+{
+	if (queue->runs_any)
+		fingerprint_take(queue->drifted);
 }
 
 void

@@ -203,6 +203,7 @@ void
 rollback_from(const char *name, ResultSink *sink)
 {
 	List	   *targets;
+	List	   *drifted;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -214,6 +215,7 @@ rollback_from(const char *name, ResultSink *sink)
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false);
+	drifted = fingerprint_drift();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -240,12 +242,14 @@ rollback_from(const char *name, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
+	fingerprint_take(drifted);
 }
 
 static void
 rollback_migrations(const char *name)
 {
 	List	   *targets = rollback_targets(name, true);
+	List	   *drifted = fingerprint_drift();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
 	ListCell   *lc;
 
@@ -259,6 +263,8 @@ rollback_migrations(const char *name)
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		/* committed with the migration undone */
+		fingerprint_take(drifted);
 		COMPAT_SPI_COMMIT();
 	}
 }

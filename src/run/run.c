@@ -62,8 +62,9 @@ run_attempt(void *arg)
  * committed, and raised again.
  */
 static void
-run_one(const MigrationSet *set, const Migration *m)
+run_one(const RunQueue *queue, const Migration *m)
 {
+	const MigrationSet *set = queue->set;
 	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
 	ErrorData  *edata;
 	List	   *invalid;
@@ -120,6 +121,8 @@ run_one(const MigrationSet *set, const Migration *m)
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	ddl_log_unmark();
 	tracking_record_failure(set, m, edata, at.report.error_line);
+	/* the migrations before this one are committed */
+	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
 }
@@ -144,9 +147,11 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 		if (m->adopted)
 			adopt_one(queue.set, m);
 		else
-			run_one(queue.set, m);
+			run_one(&queue, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
+		/* committed with the migration: no drift between two of them */
+		run_queue_fingerprint(&queue);
 		COMPAT_SPI_COMMIT();
 
 		/*

@@ -52,12 +52,16 @@ typedef struct RunQueue
 	FailedMigration **failed;	/* by index: its latest attempt, if failed */
 	int			last;			/* index of the last migration to run */
 	MemoryContext per_migration;	/* reset after each migration */
+	bool		runs_any;		/* a migration is to be applied or adopted */
+	bool		adopts;			/* one is to be adopted from another tool */
+	List	   *drifted;		/* DriftedObjects before the run */
 } RunQueue;
 
 extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
 							  const RunOptions *opts, RunMode mode);
 extern void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
+extern void run_queue_fingerprint(const RunQueue *queue);
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,
@@ -85,6 +89,8 @@ extern void status_folder(const Folder *folder, const char *format,
 						  ResultSink *sink);
 extern StatusRow *status_rows(const Folder *folder, const char *format,
 							  int *count);
+extern void drift_rows(ResultSink *sink);
+extern char *drift_list(List *drifted, int max);
 
 /* lifecycle.c */
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,

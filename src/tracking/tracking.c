@@ -37,8 +37,6 @@ static void record_apply(const MigrationSet *set, const Migration *m,
 						 const LoadedMigration *lm, const char *checksum,
 						 int64 duration_us, const char *action,
 						 const char *tool_table, int lock_retries);
-static void run_tracking_query(const char *query, int nargs, Oid *types,
-							   Datum *values, const char *nulls, int expected);
 
 /* Owner of migrate.migrations; the extension's objects share one owner */
 static Oid
@@ -81,7 +79,7 @@ tracking_restore_user(OwnerSwitch *sw)
 }
 
 /* Run a query on the tracking tables as their owner */
-static void
+void
 run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 				   const char *nulls, int expected)
 {

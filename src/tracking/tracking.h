@@ -2,8 +2,9 @@
  *
  * tracking.h
  *	  The tracking tables (migrate.migrations, migrate.history) and the DDL
- *	  log (migrate.ddl_log): reading and writing them; and the run lock,
- *	  which serialises the runs that write them.
+ *	  log (migrate.ddl_log): reading and writing them; the schema's
+ *	  fingerprint (migrate.fingerprint) and the drift from it; and the run
+ *	  lock, which serialises the runs that write them.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -88,6 +89,8 @@ extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
 								   const LoadedMigration *lm,
 								   const char *old_checksum);
 extern AppliedMigration *tracking_forget(const char *name);
+extern void run_tracking_query(const char *query, int nargs, Oid *types,
+							   Datum *values, const char *nulls, int expected);
 extern void tracking_record_lint_allowed(const Migration *m, const char *file,
 										 int line, const char *rule,
 										 const char *finding);
@@ -106,6 +109,23 @@ extern bool ddl_log_marked(const char **name, const char **source);
 extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
 extern void ddl_log_check_start(CommandTag tag, Node *parsetree);
 extern void ddl_log_prune(void);
+
+/* fingerprint.c: an object changed since the last migration */
+typedef struct DriftedObject
+{
+	char	   *object_type;	/* as pg_identify_object() names them */
+	char	   *object_identity;
+	char	   *parent;			/* "type identity" of its table (or type), or
+								 * NULL: the DDL log names a column's change
+								 * by its table (ALTER TABLE) */
+	char	   *change;			/* added, removed, changed */
+	char	   *description;
+} DriftedObject;
+
+extern bool fingerprint_available(void);
+extern bool fingerprint_taken(void);
+extern List *fingerprint_drift(void);
+extern void fingerprint_take(List *keep);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);

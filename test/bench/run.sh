@@ -78,6 +78,25 @@ status_ms=$( { echo '\timing on'; for _ in $(seq 1 $((REPEAT + 2))); do
                  echo "SELECT count(*) FROM migrate.status('$work/status');"; done; } |
              psql_q -d bench_status | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | median)
 
+# 2b. drift() on the N tables apply made (a table, its columns, primary
+#     key, sequence and index each): server-side time, in a new session
+#     (catalog caches cold, as a pipeline's check finds them) and warm,
+#     against a plain scan of the same tables' pg_class and pg_attribute
+#     rows in the same sessions
+drift_ms() {
+    { echo '\timing on'; echo "$1"; echo "$1"; } | psql_q -d bench_apply 2>/dev/null |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+scan_sql="SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid WHERE c.relnamespace = 'public'::regnamespace;"
+: > "$work/drift_cold"; : > "$work/drift_warm"; : > "$work/scan_cold"; : > "$work/scan_warm"
+for _ in $(seq 1 "$REPEAT"); do
+    drift_ms "SELECT count(*) FROM migrate.drift();" | { read -r c; read -r w; echo "$c" >> "$work/drift_cold"; echo "$w" >> "$work/drift_warm"; }
+    drift_ms "$scan_sql" | { read -r c; read -r w; echo "$c" >> "$work/scan_cold"; echo "$w" >> "$work/scan_warm"; }
+done
+drift_objects=$(psql_q -At -d bench_apply -c "SELECT count(*) FROM migrate.fingerprint")
+drift_cold=$(median < "$work/drift_cold"); drift_warm=$(median < "$work/drift_warm")
+scan_cold=$(median < "$work/scan_cold"); scan_warm=$(median < "$work/scan_warm")
+
 # 3. peak private memory (RssAnon: shared buffers excluded) of the backend
 #    applying N and 10*N migrations that create no new objects, sampled
 #    while it runs, so that only the runner's own memory could grow
@@ -124,6 +143,10 @@ printf 'pg_migrate apply N=%d M=%d, folder read on the client and sent: %.3f s, 
     "$N" "$M" "$command_time" "$command_ratio" "$(verdict "$command_ratio <= 1.2")"
 printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \
     "$STATUS_N" "$status_ms" "$(verdict "$status_ms < 200")"
+printf 'drift() on %d tables (%d objects): %.1f ms in a new session, %.1f ms warm (target < 500 ms: %s);\n' \
+    "$N" "$drift_objects" "$drift_cold" "$drift_warm" "$(verdict "$drift_cold < 500")"
+printf '  a plain scan of their pg_class and pg_attribute rows: %.1f ms new, %.1f ms warm (ratio %.1f warm)\n' \
+    "$scan_cold" "$scan_warm" "$(echo "$drift_warm / $scan_warm" | bc -l)"
 printf 'peak private memory of the backend, apply of %d -> %d migrations: %.1f MB -> %.1f MB, ratio %.2f,\n' \
     "$N" $((N * 10)) "$(echo "$small_kb / 1024" | bc -l)" "$(echo "$large_kb / 1024" | bc -l)" "$mem_ratio"
 printf '  %d bytes per extra migration (target < 1024, no script text kept: %s)\n' \

@@ -1,7 +1,8 @@
 -- ALTER EXTENSION pg_migrate UPDATE from 0.1 and from 0.2 keeps every
 -- tracking row, installs the DDL log's event triggers, and an updated
--- database has the same catalog as a fresh install.  migrate.ddl_policy =
--- block never stands in the way of the update.
+-- database has the same catalog as a fresh install; drift is counted from
+-- the schema as it was at the update.  migrate.ddl_policy = block never
+-- stands in the way of the update.
 \! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
 
 -- what a fresh install has: its tables' columns and its functions, in
@@ -12,7 +13,8 @@ CREATE DATABASE regress_fresh;
 CREATE EXTENSION pg_migrate;
 :catalog \gset fresh_
 SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as,
-       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table;
+       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table,
+       :'fresh_catalog' LIKE '%fingerprint digest text%' AS has_fingerprint;
 SELECT pg_get_constraintdef(oid) LIKE '%tool_record%tool_forget%' AS tool_actions
 FROM pg_constraint WHERE conname = 'history_action_check';
 \c contrib_regression
@@ -67,24 +69,33 @@ SELECT count(*) AS lost_history FROM (
 :catalog \gset updated_
 SELECT :'updated_catalog' = :'fresh_catalog' AS same_catalog;
 
+-- the schema as it is at the update is the fingerprint: no drift
+SELECT count(*) > 0 AS fingerprinted FROM migrate.fingerprint;
+SELECT * FROM migrate.drift();
+
 -- and it goes on working: status, apply, rollback with performed_as
 SELECT name, state FROM migrate.status('@testdir@/upgrade');
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT name, action FROM migrate.rollback('0004_rewards_system');
 SELECT action, name, performed_as = performed_by AS as_caller
 FROM migrate.history ORDER BY id DESC LIMIT 3;
+SELECT * FROM migrate.drift();
 
 \c contrib_regression
 DROP DATABASE regress_upgrade;
 DROP ROLE regress_upgrade_deployer;
 
--- from 0.2, with data: DDL made before the update is not in the log (there
--- was none), DDL made after it is
+-- from 0.2, with migrations applied, one rolled back and one failed: DDL
+-- made before the update is not in the log (there was none), DDL made
+-- after it is
 CREATE DATABASE regress_upgrade_02;
 \c regress_upgrade_02
 CREATE EXTENSION pg_migrate VERSION '0.2';
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT name, action FROM migrate.rollback('0005_leaderboard');
+\! printf 'SELECT 1/0;\n' > @testdir@/upgrade/0006_fails.sql
+CALL migrate.run('@testdir@/upgrade');
+\! rm @testdir@/upgrade/0006_fails.sql
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 CREATE TABLE before_update (id int);
@@ -102,9 +113,20 @@ SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
 SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
 :catalog \gset updated_02_
 SELECT :'updated_02_catalog' = :'fresh_catalog' AS same_catalog;
+-- the schema as it was at the update, before_update included, is no drift
+SELECT * FROM migrate.drift();
 CREATE TABLE after_update (id int);
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT command_tag, object_identity, migration, origin FROM migrate.ddl_log ORDER BY id;
+
+-- a change by hand after the update is drift, and stays drift after the
+-- next migrations
+ALTER TABLE users ADD COLUMN hotfix int;
+SELECT object_type, object_identity, change, description FROM migrate.drift();
+SELECT name, action FROM migrate.rollback();
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT object_type, object_identity, change, description FROM migrate.drift();
+
 \c contrib_regression
 DROP DATABASE regress_upgrade_02;
 

@@ -2,7 +2,9 @@
 # current version with ALTER EXTENSION ... UPDATE, keep their tracking rows
 # (and, once updated, their DDL log) through pg_dump and pg_restore, and
 # their catalog is that of a fresh install (\dx+, the tables' definitions,
-# the DDL log's event triggers).
+# the DDL log's event triggers).  The schema's fingerprint, taken at the
+# update, comes through the dump: the restored database has the drift the
+# dumped one had.
 use strict;
 use warnings;
 use Test::More;
@@ -21,7 +23,8 @@ write_migration($dir, '0001_users.down.sql', "DROP TABLE users;\n");
 write_migration($dir, '0002_seed.sql', "INSERT INTO users VALUES (1);\n");
 write_migration($dir, '0002_seed.down.sql', "DELETE FROM users;\n");
 
-$node->safe_psql('postgres', q{CREATE DATABASE old; CREATE DATABASE old_02; CREATE DATABASE fresh});
+$node->safe_psql('postgres',
+	q{CREATE DATABASE old; CREATE DATABASE old_02; CREATE DATABASE old02; CREATE DATABASE fresh});
 $node->safe_psql('old', q{CREATE EXTENSION pg_migrate VERSION '0.1'});
 $node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
 $node->safe_psql('old_02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
@@ -34,11 +37,28 @@ $node->safe_psql('old', 'ALTER EXTENSION pg_migrate UPDATE');
 $node->safe_psql('old_02', 'ALTER EXTENSION pg_migrate UPDATE');
 $node->safe_psql('fresh', 'CREATE EXTENSION pg_migrate');
 
+$node->safe_psql('old02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.apply('$dir')");
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.rollback('0002_seed')");
+my $rows_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations');
+my $history_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history');
+$node->safe_psql('old02', 'ALTER EXTENSION pg_migrate UPDATE');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
+	$rows_before_02, '0.2: the tracking rows came through the update');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history'),
+	$history_before_02, '0.2: and the history rows');
+is($node->safe_psql('old02', 'SELECT count(*) FROM migrate.drift()'),
+	'0', '0.2: no drift after the update');
+
 # the same catalog as a fresh install
-for my $db ('old', 'old_02')
+for my $db ('old', 'old_02', 'old02')
 {
 	for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history',
-		'\d migrate.ddl_log', '\dy')
+		'\d migrate.ddl_log', '\d migrate.fingerprint', '\dy')
 	{
 		is($node->safe_psql($db, $describe), $node->safe_psql('fresh', $describe),
 			"$db: $describe: updated and fresh installs agree");
@@ -77,6 +97,14 @@ is( $node->safe_psql('restored',
 	't', 'old history rows have performed_as');
 is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied,0003_emails=applied',
 	'status agrees in the restored database');
+is( $node->safe_psql('restored', 'SELECT count(*) FROM migrate.fingerprint'),
+	$node->safe_psql('old', 'SELECT count(*) FROM migrate.fingerprint'),
+	'the fingerprint came through the dump');
+my $drift_query = q{SELECT string_agg(object_type || ' ' || object_identity || ' ' || change, ',' ORDER BY object_identity) FROM migrate.drift()};
+is($node->safe_psql('old', $drift_query), 'index public.users_email added',
+	'the index made by hand is drift in the dumped database');
+is($node->safe_psql('restored', $drift_query), $node->safe_psql('old', $drift_query),
+	'the restored database has the same drift');
 # and the update's new functions work there
 is( $node->safe_psql('restored',
 		"SELECT count(*) FROM migrate.status('{\"0001_users.sql\": \"CREATE TABLE users (id int PRIMARY KEY);\\n\"}'::jsonb)"),

@@ -7,6 +7,8 @@
 # where the folder has down scripts, rollback must undo the latest
 # migrations back to the schema of the ones before.  The DDL log holds
 # every DDL command of apply and run as in_migration, none out of band.
+# After each apply, run and rollback, migrate.drift() finds nothing: the
+# fingerprint taken after a migration is the schema it left.
 #
 # A folder that pg_migrate does not take as its tool does is marked TODO,
 # saying why: remove the mark when pg_migrate follows the tool there.
@@ -175,13 +177,15 @@ my %migrations_of = (
 
 # --- databases and schemas -----------------------------------------------
 
-# A database with pg_migrate and the fixture's setup, in one psql call
+# A database with the fixture's setup and pg_migrate, in one psql call:
+# the setup first, as it is done before the tool runs, so that the schema
+# pg_migrate starts from has it
 sub fresh_db
 {
 	my ($db, $fixture) = @_;
 	my $setup = $fixture->{setup} ? $fixture->{setup}->($db) : '';
 	$node->safe_psql('postgres',
-		"CREATE DATABASE $db;\n\\c $db\nCREATE EXTENSION pg_migrate;\n$setup");
+		"CREATE DATABASE $db;\n\\c $db\n$setup;\nCREATE EXTENSION pg_migrate;");
 	# the DDL log from here on is the migrations'
 	$node->safe_psql($db, 'DELETE FROM migrate.ddl_log');
 	return $db;
@@ -195,6 +199,16 @@ sub ddl_origins
 		"SELECT (count(*) FILTER (WHERE origin = 'in_migration' AND migration IS NOT NULL) > 0) "
 		  . "|| ' in_migration, ' || count(*) FILTER (WHERE origin = 'out_of_band') || ' out_of_band' "
 		  . 'FROM migrate.ddl_log');
+}
+
+# What migrate.drift() finds, one line per object: nothing after a migration
+sub drift_of
+{
+	my ($db) = @_;
+	return $node->safe_psql($db,
+		    "SELECT string_agg(format('%s %s %s: %s', object_type, "
+		  . "object_identity, change, description), E'\\n' "
+		  . "ORDER BY object_type, object_identity) FROM migrate.drift()");
 }
 
 # psql -f of each script, in order, stopping at the first error
@@ -325,6 +339,7 @@ for my $fixture (@fixtures)
 			'... the schema is the one psql made');
 		is(ddl_origins("${db}_apply"), 'true in_migration, 0 out_of_band',
 			'... the DDL log has its DDL as in_migration, none out of band');
+		is(drift_of("${db}_apply"), '', '... and drift() finds nothing');
 	}
 
 	# migrate.run, with the format named
@@ -342,6 +357,7 @@ for my $fixture (@fixtures)
 			'... the schema is the one psql made');
 		is(ddl_origins("${db}_run"), 'true in_migration, 0 out_of_band',
 			'... the DDL log has its DDL as in_migration, none out of band');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 	}
 
 	# rollback, in the database migrate.run made: the latest migrations
@@ -377,6 +393,7 @@ for my $fixture (@fixtures)
 		  or diag $stderr;
 		same_schema(schema_of("${db}_run"), schema_of("${db}_before"),
 			'... back to the schema psql made with the ones before');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 		($ret, $stdout, $stderr) = $node->psql("${db}_run",
 			"SELECT count(*) FILTER (WHERE state = 'pending') "
 			  . "FROM migrate.status('$dir')");

@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * fingerprint.c
+ *	  The schema's fingerprint (migrate.fingerprint): taking it after a
+ *	  migration, and comparing it with the live catalog (migrate.drift()).
+ *
+ * The fingerprint is migrate.schema_objects() stored: one row per object of
+ * the schemas that migrations touch, with the MD5 of a canonical text of
+ * it.  It finds what changed outside any migration even when no event
+ * trigger saw the change (a superuser with session_replication_role =
+ * replica, event_triggers = off, a managed service without event
+ * triggers), at the cost of one catalog query per class of object.
+ *
+ * Taking it keeps what had drifted before the migration as it was, so that
+ * a migration does not hide a hotfix made before it: only baseline and
+ * mark_applied, which say the schema is what the migrations make, take
+ * all of it.  A database whose extension is older than 0.3 has neither the
+ * table nor the function, and these calls do nothing there.
+ *
+ * The queries run as the tracking tables' owner (tracking.c) with
+ * search_path pinned to pg_catalog, so that no object of the caller's
+ * search_path can stand in for a function or an operator they use.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "tracking/tracking.h"
+
+/* Longest part of a definition a description quotes */
+#define DESCRIBE_MAX 80
+
+/*
+ * The objects whose fingerprint differs from the live catalog, with the
+ * table (or type) each belongs to.  (Written without a CTE: a hash join
+ * inside one built its table a hundred times slower, PostgreSQL 15.)
+ */
+static const char *const drift_query =
+"SELECT coalesce(l.object_type, f.object_type),"
+"       coalesce(l.object_identity, f.object_identity),"
+"       coalesce(l.parent, f.parent),"
+"       CASE WHEN f.digest IS NULL THEN 'added'"
+"            WHEN l.digest IS NULL THEN 'removed'"
+"            ELSE 'changed' END,"
+"       f.definition, l.definition"
+" FROM migrate.schema_objects() l FULL JOIN migrate.fingerprint f"
+"   ON f.object_type = l.object_type"
+"  AND f.object_identity = l.object_identity"
+" WHERE l.digest IS DISTINCT FROM f.digest"
+" ORDER BY 1, 2";
+
+/*
+ * Store the live schema as the fingerprint, writing only the rows that
+ * changed.  $1 and $2 are the types and identities of objects whose row
+ * stays as it was; $3 says whether each was added, removed or changed:
+ * the columns, constraints and the like of a table added or removed stay
+ * as they were too (drift_query lists the table alone).
+ */
+static const char *const take_query =
+"WITH keep AS (SELECT k.t, k.i,"
+"                     CASE WHEN k.c <> 'changed' THEN k.t || ' ' || k.i END AS parent"
+"              FROM unnest($1::text[], $2::text[], $3::text[]) k(t, i, c)),"
+" live AS MATERIALIZED ("
+"  SELECT o.* FROM migrate.schema_objects() o"
+"  WHERE NOT EXISTS (SELECT FROM keep"
+"                    WHERE (keep.t = o.object_type AND keep.i = o.object_identity)"
+"                       OR keep.parent = o.parent)),"
+" gone AS ("
+"  DELETE FROM migrate.fingerprint f"
+"  WHERE NOT EXISTS (SELECT FROM live l"
+"                    WHERE l.object_type = f.object_type"
+"                      AND l.object_identity = f.object_identity)"
+"    AND NOT EXISTS (SELECT FROM keep"
+"                    WHERE (keep.t = f.object_type AND keep.i = f.object_identity)"
+"                       OR keep.parent = f.parent))"
+" INSERT INTO migrate.fingerprint AS f"
+"  (object_type, object_identity, parent, digest, definition)"
+" SELECT object_type, object_identity, parent, digest, definition FROM live"
+" ON CONFLICT (object_type, object_identity) DO UPDATE"
+"  SET parent = excluded.parent, digest = excluded.digest,"
+"      definition = excluded.definition"
+"  WHERE f.digest IS DISTINCT FROM excluded.digest"
+"     OR f.parent IS DISTINCT FROM excluded.parent";
+
+/* Whether the extension's SQL is 0.3 or later, with the fingerprint */
+bool
+fingerprint_available(void)
+{
+	Oid			nsp = get_namespace_oid("migrate", true);
+
+	return OidIsValid(nsp) &&
+		OidIsValid(get_relname_relid("fingerprint", nsp));
+}
+
+/*
+ * Whether a fingerprint was taken: not before the first migration after
+ * CREATE EXTENSION (or after the update of a database with none)
+ */
+bool
+fingerprint_taken(void)
+{
+	bool		taken;
+
+	if (!fingerprint_available())
+		return false;
+	run_tracking_query("SELECT FROM migrate.fingerprint LIMIT 1",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	taken = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return taken;
+}
+
+/* One of our queries, as the tables' owner, with search_path pg_catalog */
+static void
+fingerprint_query(const char *query, int nargs, Oid *types, Datum *values,
+				  int expected)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	run_tracking_query(query, nargs, types, values, NULL, expected);
+	AtEOXact_GUC(true, nest);
+}
+
+/* s with each run of white space made one space, and trimmed */
+static char *
+squeeze_space(const char *s)
+{
+	StringInfoData buf;
+	bool		space = false;
+
+	initStringInfo(&buf);
+	for (; *s; s++)
+	{
+		if (isspace((unsigned char) *s))
+			space = buf.len > 0;
+		else
+		{
+			if (space)
+				appendStringInfoChar(&buf, ' ');
+			space = false;
+			appendStringInfoChar(&buf, *s);
+		}
+	}
+	return buf.data;
+}
+
+/* The first DESCRIBE_MAX bytes of len bytes of s, cut at a character */
+static char *
+quote_part(const char *s, int len)
+{
+	int			cut = len;
+
+	if (len > DESCRIBE_MAX)
+		cut = pg_mbcliplen(s, len, DESCRIBE_MAX);
+	return psprintf("\"%.*s%s\"", cut, s, cut < len ? "..." : "");
+}
+
+/* A part of a definition, without the spaces around it */
+static char *
+trimmed_part(const char *s, int len)
+{
+	while (len > 0 && *s == ' ')
+		s++, len--;
+	while (len > 0 && s[len - 1] == ' ')
+		len--;
+	return quote_part(s, len);
+}
+
+/*
+ * What changed between two definitions, in a few words: the words that
+ * differ, between the words both begin and end with.  "integer" and
+ * "bigint" give: "integer" became "bigint"; "text" and "text not null"
+ * give: added "not null"; "increment 1 cache" and "increment 10 cache"
+ * give: "increment 1" became "increment 10".
+ */
+static char *
+describe_change(const char *was_raw, const char *now_raw)
+{
+	char	   *was = squeeze_space(was_raw);
+	char	   *now = squeeze_space(now_raw);
+	int			wlen = strlen(was);
+	int			nlen = strlen(now);
+	int			same = 0;
+	int			head;
+	int			tail;
+
+	/* the words both begin with */
+	while (same < wlen && same < nlen && was[same] == now[same])
+		same++;
+	head = same;
+	if (!((same == wlen || was[same] == ' ') && (same == nlen || now[same] == ' ')))
+		while (head > 0 && was[head - 1] != ' ')
+			head--;
+
+	/* the words both end with, after those */
+	same = 0;
+	while (same < wlen - head && same < nlen - head &&
+		   was[wlen - 1 - same] == now[nlen - 1 - same])
+		same++;
+	tail = same;
+	if (!((tail == wlen - head || was[wlen - 1 - tail] == ' ') &&
+		  (tail == nlen - head || now[nlen - 1 - tail] == ' ')))
+		while (tail > 0 && was[wlen - tail] != ' ')
+			tail--;
+
+	/* a word alone says little: "1" became "10"; say which */
+	if (head > 0 && memchr(was + head, ' ', wlen - head - tail) == NULL &&
+		memchr(now + head, ' ', nlen - head - tail) == NULL)
+		for (head--; head > 0 && was[head - 1] != ' '; head--)
+			;
+	wlen -= head + tail;
+	nlen -= head + tail;
+	if (strspn(was + head, " ") >= wlen)
+		return psprintf("added %s", trimmed_part(now + head, nlen));
+	if (strspn(now + head, " ") >= nlen)
+		return psprintf("removed %s", trimmed_part(was + head, wlen));
+	return psprintf("%s became %s", trimmed_part(was + head, wlen),
+					trimmed_part(now + head, nlen));
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A drifted object's description, from what it was and what it is */
+static char *
+describe(const char *was, const char *now)
+{
+	char	   *d;
+
+	if (was == NULL)
+		d = squeeze_space(now);
+	else if (now == NULL)
+		d = squeeze_space(was);
+	else
+		d = describe_change(was, now);
+	if (strlen(d) > DESCRIBE_MAX + 40)
+		d = psprintf("%.*s...", pg_mbcliplen(d, strlen(d), DESCRIBE_MAX + 40), d);
+	return d;
+}
+
+/*
+ * The objects added, removed or changed since the fingerprint was taken,
+ * by type and identity; NIL where there is no fingerprint (before 0.3, or
+ * before the first migration).  A column, constraint, index, trigger or
+ * policy of a table that was added or removed as a whole is not listed
+ * apart from its table.
+ */
+List *
+fingerprint_drift(void)
+{
+	List	   *result = NIL;
+	uint64		n;
+	char	  **parents;
+	char	  **whole;			/* "change type identity" of each object
+								 * added or removed, sorted */
+	int			nwhole = 0;
+
+	if (!fingerprint_taken())
+		return NIL;
+	fingerprint_query(drift_query, 0, NULL, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	parents = palloc(sizeof(char *) * Max(n, 1));
+	whole = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DriftedObject *d = palloc0(sizeof(DriftedObject));
+
+		d->object_type = SPI_getvalue(tup, desc, 1);
+		d->object_identity = SPI_getvalue(tup, desc, 2);
+		d->parent = parents[i] = SPI_getvalue(tup, desc, 3);
+		d->change = SPI_getvalue(tup, desc, 4);
+		d->description = describe(SPI_getvalue(tup, desc, 5),
+								  SPI_getvalue(tup, desc, 6));
+		if (strcmp(d->change, "changed") != 0)
+			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
+									   d->object_identity);
+		result = lappend(result, d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* leave out what belongs to a table added or removed with it */
+	qsort(whole, nwhole, sizeof(char *), compare_strings);
+	for (int i = list_length(result) - 1; i >= 0; i--)
+	{
+		DriftedObject *d = list_nth(result, i);
+		char	   *key;
+
+		if (parents[i] == NULL || strcmp(d->change, "changed") == 0)
+			continue;
+		key = psprintf("%s %s", d->change, parents[i]);
+		if (bsearch(&key, whole, nwhole, sizeof(char *), compare_strings))
+			result = list_delete_nth_cell(result, i);
+	}
+	return result;
+}
+
+/*
+ * Store the schema as it is now as the fingerprint, except for the
+ * objects in keep (DriftedObjects, from fingerprint_drift() before the
+ * migration), whose rows stay as they were so that their drift still
+ * shows.
+ */
+void
+fingerprint_take(List *keep)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+	Datum	   *t = palloc(sizeof(Datum) * Max(list_length(keep), 1));
+	Datum	   *id = palloc(sizeof(Datum) * Max(list_length(keep), 1));
+	Datum	   *change = palloc(sizeof(Datum) * Max(list_length(keep), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	if (!fingerprint_available())
+		return;
+	foreach(lc, keep)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		t[n] = CStringGetTextDatum(d->object_type);
+		change[n] = CStringGetTextDatum(d->change);
+		id[n++] = CStringGetTextDatum(d->object_identity);
+	}
+	values[0] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(change, n, TEXTOID, -1, false, TYPALIGN_INT));
+	fingerprint_query(take_query, 3, types, values, SPI_OK_INSERT);
+}
