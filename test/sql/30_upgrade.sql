@@ -92,10 +92,10 @@ CREATE DATABASE regress_upgrade_02;
 \c regress_upgrade_02
 CREATE EXTENSION pg_migrate VERSION '0.2';
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
-SELECT name, action FROM migrate.rollback('0005_leaderboard');
 \! printf 'SELECT 1/0;\n' > @testdir@/upgrade/0006_fails.sql
 CALL migrate.run('@testdir@/upgrade');
 \! rm @testdir@/upgrade/0006_fails.sql
+SELECT name, action FROM migrate.rollback('0005_leaderboard');
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 CREATE TABLE before_update (id int);
