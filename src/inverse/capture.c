@@ -1,0 +1,204 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *	  What the statement families of the generator share: writing down an
+ *	  inverse, a note on it, or why a statement is not undone; reading the
+ *	  catalog with names printed schema-qualified; naming a relation, and
+ *	  finding the schema a CREATE puts its object in.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "inverse/inverse.h"
+
+/* Add an inverse of the running statement, in the order they must run */
+void
+inverse_add(DownGenerator *g, const char *fmt,...)
+{
+	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	g->inverses = lappend(g->inverses, buf.data);
+	MemoryContextSwitchTo(old);
+}
+
+/* A comment on the running statement's inverse, for whoever reviews it */
+void
+inverse_note(DownGenerator *g, const char *fmt,...)
+{
+	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	g->notes = lappend(g->notes, buf.data);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Note that the running statement is not (wholly) undone, and why: the
+ * reason is a sentence fragment, lowercase, without period.  Statements in
+ * a row with the same reason make one entry.
+ */
+void
+inverse_partial(DownGenerator *g, const char *fmt,...)
+{
+	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+	InversePartial *last = g->partials ? llast(g->partials) : NULL;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	if (last && last->last_index == g->index - 1 &&
+		strcmp(last->reason, buf.data) == 0)
+	{
+		last->last_line = g->line;
+		last->last_index = g->index;
+		last->count++;
+		pfree(buf.data);
+	}
+	else if (!(last && last->last_index == g->index &&
+			   strcmp(last->reason, buf.data) == 0))
+	{
+		InversePartial *p = palloc0(sizeof(InversePartial));
+
+		p->line = p->last_line = g->line;
+		p->count = 1;
+		p->last_index = g->index;
+		p->statement = pstrdup(g->statement);
+		p->reason = buf.data;
+		g->partials = lappend(g->partials, p);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Run a catalog query with search_path = pg_catalog and return its rows,
+ * each an array of ncols strings (NULL for a null), in the caller's
+ * memory context.
+ */
+List *
+inverse_query(const char *query, int nargs, Oid *types, Datum *values,
+			  int ncols)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			nest = NewGUCNestLevel();
+	List	   *rows = NIL;
+	int			rc;
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "internal query failed: %s: %s",
+			 SPI_result_code_string(rc), query);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	  **row = palloc0(sizeof(char *) * ncols);
+
+		for (int c = 0; c < ncols; c++)
+			row[c] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  c + 1);
+		rows = lappend(rows, row);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	AtEOXact_GUC(true, nest);
+	return rows;
+}
+
+/* The one value of a catalog query about one object, or NULL */
+char *
+inverse_query_value(const char *query, Oid arg)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(arg)};
+	List	   *rows = inverse_query(query, 1, types, values, 1);
+
+	return rows ? ((char **) linitial(rows))[0] : NULL;
+}
+
+/* A relation's name, schema-qualified and quoted */
+char *
+qualified_relation(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * The schema a CREATE of rv puts its relation in, as the statement will
+ * resolve it, or InvalidOid when it does not exist (the statement fails).
+ */
+Oid
+creation_namespace_of(RangeVar *rv)
+{
+	RangeVar	copy = *rv;
+
+	if (copy.schemaname)
+		return get_namespace_oid(copy.schemaname, true);
+	return RangeVarGetCreationNamespace(&copy);
+}
+
+/*
+ * A definition as the deparse functions print it, without the blanks and
+ * the semicolon around it: the generated script adds its own.
+ */
+char *
+inverse_trim(char *def)
+{
+	int			len;
+
+	while (*def == ' ' || *def == '\n')
+		def++;
+	len = strlen(def);
+	while (len > 0 && (def[len - 1] == '\n' || def[len - 1] == ';' ||
+					   def[len - 1] == ' '))
+		def[--len] = '\0';
+	return def;
+}

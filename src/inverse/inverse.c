@@ -1,0 +1,536 @@
+/*-------------------------------------------------------------------------
+ *
+ * inverse.c
+ *	  The down script generated as an up script runs, statement by
+ *	  statement: the statement parsed again, handed to its family (create.c,
+ *	  drop.c, table.c, or here for renames, comments and what needs no
+ *	  inverse) before it runs, to read from the catalog what it is about to
+ *	  change, and after, to write its inverse.  Inverses are kept newest
+ *	  statement first, the order rollback must run them in.
+ *
+ * Names in the inverses are schema-qualified and quoted, as the statement
+ * resolved them (the migration's search_path); the catalog's deparse
+ * functions run with search_path = pg_catalog so that what they print is
+ * qualified too, and the generated script means the same whatever the
+ * search_path of the rollback.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_type.h"
+#include "commands/comment.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "parser/parser.h"
+#include "tcop/cmdtag.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "util/compat.h"
+#include "inverse/inverse.h"
+
+/* What a rename or a comment captured before it ran */
+typedef struct Captured
+{
+	Oid			relid;
+	char	   *old_name;
+	char	   *text;			/* a whole inverse, written before */
+} Captured;
+
+DownGenerator *
+inverse_start(const char *file, bool top_level)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "pg_migrate generated down",
+											  ALLOCSET_DEFAULT_SIZES);
+	DownGenerator *g = MemoryContextAllocZero(cxt, sizeof(DownGenerator));
+
+	g->cxt = cxt;
+	g->file = MemoryContextStrdup(cxt, file);
+	g->top_level = top_level;
+	return g;
+}
+
+/* The first line of a statement, shortened, for a comment */
+static char *
+first_line(const char *sql)
+{
+	int			len = strcspn(sql, "\r\n");
+
+	if (len > 72)
+		return psprintf("%s...", pnstrdup(sql, script_chars_to_bytes(sql, 69)));
+	return pnstrdup(sql, len);
+}
+
+/* ALTER ... RENAME of a relation, a column, a constraint, a schema, a type */
+static void
+rename_before(DownGenerator *g, RenameStmt *stmt)
+{
+	Captured   *c = palloc0(sizeof(Captured));
+
+	g->captured = c;
+	if (stmt->relation)
+	{
+		c->relid = RangeVarGetRelid(stmt->relation, NoLock, stmt->missing_ok);
+		if (!OidIsValid(c->relid))
+		{
+			g->skip = true;
+			return;
+		}
+		c->old_name = get_rel_name(c->relid);
+	}
+}
+
+static void
+rename_after(DownGenerator *g, RenameStmt *stmt)
+{
+	Captured   *c = g->captured;
+	const char *what;
+
+	switch (stmt->renameType)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_SEQUENCE:
+		case OBJECT_INDEX:
+		case OBJECT_FOREIGN_TABLE:
+			what = stmt->renameType == OBJECT_TABLE ? "TABLE" :
+				stmt->renameType == OBJECT_VIEW ? "VIEW" :
+				stmt->renameType == OBJECT_MATVIEW ? "MATERIALIZED VIEW" :
+				stmt->renameType == OBJECT_SEQUENCE ? "SEQUENCE" :
+				stmt->renameType == OBJECT_INDEX ? "INDEX" : "FOREIGN TABLE";
+			inverse_add(g, "ALTER %s %s RENAME TO %s", what,
+						qualified_relation(c->relid), quote_identifier(c->old_name));
+			break;
+		case OBJECT_COLUMN:
+			inverse_add(g, "ALTER TABLE %s RENAME COLUMN %s TO %s",
+						qualified_relation(c->relid),
+						quote_identifier(stmt->newname),
+						quote_identifier(stmt->subname));
+			break;
+		case OBJECT_TABCONSTRAINT:
+			inverse_add(g, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s",
+						qualified_relation(c->relid),
+						quote_identifier(stmt->newname),
+						quote_identifier(stmt->subname));
+			break;
+		case OBJECT_SCHEMA:
+			inverse_add(g, "ALTER SCHEMA %s RENAME TO %s",
+						quote_identifier(stmt->newname),
+						quote_identifier(stmt->subname));
+			break;
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+			{
+				List	   *names = castNode(List, stmt->object);
+				char	   *schema;
+				char	   *name;
+				List	   *renamed;
+
+				DeconstructQualifiedName(names, &schema, &name);
+				/* the type keeps its schema: find it under its new name */
+				renamed = list_make1(makeString(stmt->newname));
+				if (schema)
+					renamed = lcons(makeString(schema), renamed);
+				inverse_add(g, "ALTER %s %s RENAME TO %s",
+							stmt->renameType == OBJECT_TYPE ? "TYPE" : "DOMAIN",
+							format_type_be_qualified(typenameTypeId(NULL,
+																	makeTypeNameFromNameList(renamed))),
+							quote_identifier(name));
+			}
+			break;
+		default:
+			inverse_partial(g, "this rename is not inverted");
+			break;
+	}
+}
+
+/* The keyword COMMENT ON uses for the kinds whose comments are restored */
+static const char *
+comment_keyword(ObjectType type)
+{
+	switch (type)
+	{
+		case OBJECT_TABLE:
+			return "TABLE";
+		case OBJECT_COLUMN:
+			return "COLUMN";
+		case OBJECT_INDEX:
+			return "INDEX";
+		case OBJECT_SEQUENCE:
+			return "SEQUENCE";
+		case OBJECT_VIEW:
+			return "VIEW";
+		case OBJECT_MATVIEW:
+			return "MATERIALIZED VIEW";
+		case OBJECT_FOREIGN_TABLE:
+			return "FOREIGN TABLE";
+		case OBJECT_FUNCTION:
+			return "FUNCTION";
+		case OBJECT_PROCEDURE:
+			return "PROCEDURE";
+		case OBJECT_ROUTINE:
+			return "ROUTINE";
+		case OBJECT_TYPE:
+			return "TYPE";
+		case OBJECT_DOMAIN:
+			return "DOMAIN";
+		case OBJECT_SCHEMA:
+			return "SCHEMA";
+		case OBJECT_EXTENSION:
+			return "EXTENSION";
+		case OBJECT_TABCONSTRAINT:
+			return "CONSTRAINT";
+		case OBJECT_TRIGGER:
+			return "TRIGGER";
+		case OBJECT_POLICY:
+			return "POLICY";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * COMMENT ON: the comment it replaces, written back on the same object,
+ * named by its identity (which pg_identify_object() prints qualified).
+ */
+static void
+comment_before(DownGenerator *g, CommentStmt *stmt)
+{
+	const char *keyword = comment_keyword(stmt->objtype);
+	Relation	rel = NULL;
+	ObjectAddress address;
+	Oid			types[3] = {OIDOID, OIDOID, INT4OID};
+	Datum		values[3];
+	List	   *rows;
+	char	   *prior;
+
+	if (keyword == NULL)
+	{
+		inverse_partial(g, "COMMENT ON this kind of object is not inverted");
+		return;
+	}
+	/* the lock COMMENT ON takes itself */
+	address = get_object_address(stmt->objtype, stmt->object, &rel,
+								 ShareUpdateExclusiveLock, false);
+	if (rel)
+		relation_close(rel, NoLock);
+	values[0] = ObjectIdGetDatum(address.classId);
+	values[1] = ObjectIdGetDatum(address.objectId);
+	values[2] = Int32GetDatum(address.objectSubId);
+	rows = inverse_query("SELECT identity FROM pg_identify_object($1, $2, $3)",
+						 3, types, values, 1);
+	prior = GetComment(address.objectId, address.classId, address.objectSubId);
+	inverse_add(g, "COMMENT ON %s %s IS %s", keyword,
+				((char **) linitial(rows))[0],
+				prior ? quote_literal_cstr(prior) : "NULL");
+}
+
+/* ALTER TYPE ... ADD VALUE cannot be undone; RENAME VALUE can */
+static void
+alter_enum_before(DownGenerator *g, AlterEnumStmt *stmt)
+{
+	Oid			typid;
+
+	if (stmt->oldVal == NULL)
+	{
+		inverse_partial(g, "a value added to an enum type cannot be removed");
+		return;
+	}
+	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
+	inverse_add(g, "ALTER TYPE %s RENAME VALUE %s TO %s",
+				format_type_be_qualified(typid), quote_literal_cstr(stmt->newVal),
+				quote_literal_cstr(stmt->oldVal));
+}
+
+/* A statement that changes nothing a rollback must undo */
+static bool
+needs_no_inverse(Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_TransactionStmt:
+		case T_LockStmt:
+		case T_VacuumStmt:
+		case T_CheckPointStmt:
+		case T_NotifyStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_DiscardStmt:
+		case T_ReindexStmt:
+		case T_ClusterStmt:
+		case T_RefreshMatViewStmt:
+		case T_ConstraintsSetStmt:
+		case T_ExplainStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Why a statement of this kind is not undone by the generated script */
+static void
+not_invertible(DownGenerator *g, Node *node, const Statement *stmt)
+{
+	switch (nodeTag(node))
+	{
+		case T_DoStmt:
+			inverse_partial(g, "a DO block is procedural code, which is not inverted");
+			break;
+		case T_InsertStmt:
+			inverse_partial(g, "the rows an INSERT added are not removed: no key is known to find them by");
+			break;
+		case T_UpdateStmt:
+			inverse_partial(g, "the rows an UPDATE changed were not kept");
+			break;
+		case T_DeleteStmt:
+			inverse_partial(g, "the rows a DELETE removed were not kept");
+			break;
+		case T_TruncateStmt:
+			inverse_partial(g, "the rows a TRUNCATE removed were not kept");
+			break;
+		case T_CopyStmt:
+			inverse_partial(g, "the rows a COPY added are not removed");
+			break;
+		case T_SelectStmt:
+			inverse_partial(g, "a query may change data through the functions it calls, which is not inverted");
+			break;
+		case T_CallStmt:
+			inverse_partial(g, "a procedure's work is not inverted");
+			break;
+		default:
+			inverse_partial(g, "%s is not inverted",
+							GetCommandTagName((CommandTag) stmt->tag));
+			break;
+	}
+}
+
+static bool
+is_create(Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_CreateStmt:
+		case T_IndexStmt:
+		case T_ViewStmt:
+		case T_CreateTableAsStmt:
+		case T_CreateSeqStmt:
+		case T_CreateFunctionStmt:
+		case T_CreateTrigStmt:
+		case T_CompositeTypeStmt:
+		case T_CreateEnumStmt:
+		case T_CreateRangeStmt:
+		case T_CreateDomainStmt:
+		case T_CreateSchemaStmt:
+		case T_CreateExtensionStmt:
+		case T_CreatePolicyStmt:
+			return true;
+		case T_SelectStmt:
+			return ((SelectStmt *) node)->intoClause != NULL;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Before a statement runs: parse it again (script.c keeps no parse trees)
+ * and read what it is about to change.  Called in the statement's memory
+ * context, which lives until inverse_after().
+ */
+void
+inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
+{
+	List	   *raw;
+	Node	   *node;
+
+	g->index++;
+	g->line = stmt->line;
+	g->statement = first_line(sql);
+	g->parsetree = NULL;
+	g->captured = NULL;
+	g->inverses = NIL;
+	g->notes = NIL;
+	g->skip = false;
+
+	/* the rows of seed data, without parsing them all again */
+	if (stmt->tag == CMDTAG_INSERT || stmt->kind == STMT_COPY_FROM_STDIN)
+	{
+		inverse_partial(g, stmt->tag == CMDTAG_INSERT ?
+						"the rows an INSERT added are not removed: no key is known to find them by" :
+						"the rows a COPY added are not removed");
+		g->skip = true;
+		return;
+	}
+	if (stmt->kind == STMT_WRAPPER_BEGIN || stmt->kind == STMT_WRAPPER_COMMIT ||
+		stmt->kind == STMT_TRANSACTION_CONTROL)
+	{
+		g->skip = true;
+		return;
+	}
+
+	raw = compat_raw_parser(sql);
+	if (list_length(raw) != 1)
+	{
+		inverse_partial(g, "the statement could not be read on its own");
+		g->skip = true;
+		return;
+	}
+	node = linitial_node(RawStmt, raw)->stmt;
+	g->parsetree = node;
+
+	if (needs_no_inverse(node))
+		g->skip = true;
+	else if (is_create(node))
+		inverse_create_before(g, node);
+	else if (IsA(node, AlterTableStmt))
+		inverse_alter_table_before(g, (AlterTableStmt *) node);
+	else if (IsA(node, DropStmt))
+	{
+		inverse_drop_before(g, (DropStmt *) node);
+		g->skip = true;			/* the inverse is written already */
+	}
+	else if (IsA(node, RenameStmt))
+		rename_before(g, (RenameStmt *) node);
+	else if (IsA(node, CommentStmt))
+	{
+		comment_before(g, (CommentStmt *) node);
+		g->skip = true;
+	}
+	else if (IsA(node, AlterEnumStmt))
+	{
+		alter_enum_before(g, (AlterEnumStmt *) node);
+		g->skip = true;
+	}
+	else
+	{
+		not_invertible(g, node, stmt);
+		g->skip = true;
+	}
+}
+
+/* Keep the running statement's inverses as one block, newest first */
+static void
+keep_block(DownGenerator *g, const Statement *stmt)
+{
+	StringInfoData buf;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (g->inverses == NIL)
+		return;
+	old = MemoryContextSwitchTo(g->cxt);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "-- undoes line %d: %s\n", g->line, g->statement);
+	foreach(lc, g->notes)
+		appendStringInfo(&buf, "-- note: %s\n", (char *) lfirst(lc));
+	foreach(lc, g->inverses)
+		appendStringInfo(&buf, "%s;\n", (char *) lfirst(lc));
+	g->blocks = lcons(buf.data, g->blocks);
+	list_free_deep(g->inverses);
+	g->inverses = NIL;
+	g->notes = NIL;
+	MemoryContextSwitchTo(old);
+}
+
+/* After the statement ran: write its inverse from what changed */
+void
+inverse_after(DownGenerator *g, const Statement *stmt, const char *sql)
+{
+	Node	   *node = g->parsetree;
+
+	if (!g->skip && node)
+	{
+		/* what the statement changed, seen by the lookups below */
+		CommandCounterIncrement();
+		if (is_create(node))
+			inverse_create_after(g, node);
+		else if (IsA(node, AlterTableStmt))
+			inverse_alter_table_after(g, (AlterTableStmt *) node);
+		else if (IsA(node, RenameStmt))
+			rename_after(g, (RenameStmt *) node);
+	}
+	keep_block(g, stmt);
+	g->parsetree = NULL;
+	g->captured = NULL;
+}
+
+/*
+ * The generated down script: a header, the no-transaction directive when
+ * an inverse needs it, each statement's inverse newest first, and a
+ * comment for each statement left out.
+ */
+char *
+inverse_script(DownGenerator *g)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	if (g->no_transaction)
+		appendStringInfoString(&buf, "-- migrate:no-transaction\n");
+	appendStringInfo(&buf, "-- Generated by pg_migrate from %s as it ran: review it, and commit it as the down script to make it yours.\n",
+					 g->file);
+	foreach(lc, g->partials)
+	{
+		InversePartial *p = lfirst(lc);
+
+		if (p->count > 1)
+			appendStringInfo(&buf, "-- NOT UNDONE: lines %d to %d (%d statements): %s\n",
+							 p->line, p->last_line, p->count, p->reason);
+		else
+			appendStringInfo(&buf, "-- NOT UNDONE: line %d: %s\n", p->line, p->reason);
+	}
+	foreach(lc, g->blocks)
+		appendStringInfo(&buf, "\n%s", (char *) lfirst(lc));
+	return buf.data;
+}
+
+/*
+ * The statements the generated script does not undo, as a JSON array of
+ * {file, line, last_line, statements, statement, reason}, or NULL when it
+ * undoes them all.
+ */
+char *
+inverse_partial_json(DownGenerator *g)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (g->partials == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	foreach(lc, g->partials)
+	{
+		InversePartial *p = lfirst(lc);
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, "{\"file\": ");
+		escape_json(&buf, g->file);
+		appendStringInfo(&buf, ", \"line\": %d, \"last_line\": %d, \"statements\": %d, \"statement\": ",
+						 p->line, p->last_line, p->count);
+		escape_json(&buf, p->statement);
+		appendStringInfoString(&buf, ", \"reason\": ");
+		escape_json(&buf, p->reason);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
