@@ -241,11 +241,22 @@ migrate_status_files(PG_FUNCTION_ARGS)
 	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), status_folder);
 }
 
-/* migrate.rollback(name text) */
+/*
+ * migrate.rollback(name text, skip_partial boolean); before version 0.4
+ * of the extension's SQL, migrate.rollback(name text)
+ */
 Datum
 migrate_rollback(PG_FUNCTION_ARGS)
 {
-	return name_call(fcinfo, NULL, rollback_from);
+	char	   *name = text_arg(fcinfo, 0, NULL);
+	bool		skip_partial = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	rollback_from(name, skip_partial, &sink);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
@@ -300,16 +311,17 @@ migrate_run_files(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* CALL migrate.run_rollback(name text) */
+/* CALL migrate.run_rollback(name text, skip_partial boolean) */
 Datum
 migrate_run_rollback(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, NULL);
+	bool		skip_partial = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 
 	require_nonatomic(fcinfo, "migrate.run_rollback()",
 					  "SELECT * FROM migrate.rollback(...)");
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_rollback_from(name);
+	run_rollback_from(name, skip_partial);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -482,7 +482,7 @@ execute_one(void *arg)
 {
 	OneStatement *call = arg;
 
-	execute_script(call->script, &call->one, execute_spi_statement,
+	execute_script(call->script, &call->one, execute_spi_statement, NULL,
 				   call->report);
 }
 

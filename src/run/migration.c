@@ -29,19 +29,47 @@
 #include "util/compat.h"
 #include "run/run.h"
 
+static void
+generate_before(void *arg, const Statement *stmt, const char *sql)
+{
+	inverse_before(arg, stmt, sql);
+}
+
+static void
+generate_after(void *arg, const Statement *stmt, const char *sql)
+{
+	inverse_after(arg, stmt, sql);
+}
+
+/*
+ * Whether running m's up script generates its down script: when it has
+ * none, is undone by rollback (not repeatable), and the tracking table can
+ * say the down script was generated.  A no-transaction migration runs in
+ * the background worker, which does not generate yet.
+ */
+static bool
+generates_down(const Migration *m, const LoadedMigration *lm)
+{
+	return migrate_generate_down && lm->down.sql == NULL && !m->repeatable &&
+		!m->no_transaction && tracking_stores_generated_down();
+}
+
 /*
  * Run a script's statements through SPI, with migrate.lock_timeout (when
  * set) in place of the session's lock_timeout while they run.  Whatever
  * the script changes of the settings (SET search_path, SET ROLE, RESET
  * ALL...) is undone afterwards, as when a transaction aborts: each
  * migration starts from the caller's settings and role, and the caller
- * gets them back.
+ * gets them back.  With down, the statements' inverses are generated as
+ * they run.
  */
 void
 execute_in_transaction(const Script *script, const StatementList *stmts,
-					   bool retry_statements, ExecReport *report)
+					   bool retry_statements, DownGenerator *down,
+					   ExecReport *report)
 {
 	int			nest = NewGUCNestLevel();
+	StatementObserver observer = {generate_before, generate_after, down};
 
 	if (migrate_lock_timeout > 0)
 		(void) set_config_option("lock_timeout",
@@ -51,7 +79,7 @@ execute_in_transaction(const Script *script, const StatementList *stmts,
 	execute_script(script, stmts,
 				   retry_statements && migrate_lock_retries > 0 ?
 				   execute_spi_statement_retrying : execute_spi_statement,
-				   report);
+				   down ? &observer : NULL, report);
 	AtEOXact_GUC(false, nest);
 }
 
@@ -94,6 +122,8 @@ apply_one(const MigrationSet *set, const Migration *m,
 	StatementList *stmts;
 	TimestampTz start;
 	int64		duration;
+	DownGenerator *down = NULL;
+	LoadedMigration recorded = *lm;
 
 	ereport(NOTICE, (errmsg("applying migration \"%s\"", m->name)));
 	stmts = script_split_to_run(&lm->up, false, !m->no_transaction, NULL);
@@ -109,13 +139,24 @@ apply_one(const MigrationSet *set, const Migration *m,
 	}
 	else
 	{
-		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY, report);
+		if (generates_down(m, lm))
+			down = inverse_start(lm->up.file, false);
+		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY, down, report);
 		if (mode == MODE_RUN)
 			check_deferred_constraints(m);
 	}
 	duration = GetCurrentTimestamp() - start;
 
-	tracking_record_apply(set, m, lm, m->checksum, duration, "apply",
+	/* stored like a written down script, saying it was generated */
+	if (down)
+	{
+		recorded.down.file = psprintf("%s (generated down)", lm->up.file);
+		recorded.down.sql = inverse_script(down);
+		recorded.down.first_line = 1;
+		recorded.down_generated = true;
+		recorded.down_partial = inverse_partial_json(down);
+	}
+	tracking_record_apply(set, m, &recorded, m->checksum, duration, "apply",
 						  report->lock_retries);
 	/* keep the tool's own table in step, so the tool still agrees */
 	interop_record(set, m);

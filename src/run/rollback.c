@@ -43,6 +43,18 @@ down_script(const AppliedMigration *am, bool commits, bool *no_transaction)
 	return down;
 }
 
+/*
+ * Whether a stored down script has nothing to run: a generated one can
+ * hold only comments, when the up script changed nothing a rollback must
+ * undo (SET, ANALYZE) or nothing it can (its statements are listed as not
+ * undone).  A written one is never blank: an empty file is no down script.
+ */
+static bool
+nothing_to_run(const AppliedMigration *am)
+{
+	return am->down_generated && script_is_blank(am->down_sql);
+}
+
 /* A stored down script's statements, checked for how it will run */
 static StatementList *
 prepare_down(const Script *down, bool no_transaction)
@@ -58,10 +70,13 @@ prepare_down(const Script *down, bool no_transaction)
  * migration without a down script, or whose down script would run with
  * privileges the caller cannot take on.  Each down script runs as the
  * role that applied the migration, never with more than that role had;
- * the session must be allowed to SET ROLE to it.
+ * the session must be allowed to SET ROLE to it.  A generated down script
+ * that does not undo every statement of its migration is refused unless
+ * skip_partial says to run what it does undo.
  */
 static void
-check_rollback_targets(const char *name, List *targets, bool commits)
+check_rollback_targets(const char *name, List *targets, bool commits,
+					   bool skip_partial)
 {
 	ListCell   *lc;
 
@@ -80,6 +95,20 @@ check_rollback_targets(const char *name, List *targets, bool commits)
 							   name ? name : am->name, list_length(targets)) :
 					 errdetail("Nothing was undone."),
 					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then delete its row from migrate.migrations.",
+							 am->name)));
+
+		if (am->down_generated && am->partial_count > 0 && !skip_partial)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" cannot be rolled back whole: its generated down script does not undo every statement",
+							am->name),
+					 am->partial_count > 1 ?
+					 errdetail("%s, line %d: %s; and %d more (see down_partial in migrate.migrations). Nothing was undone.",
+							   am->partial_file, am->partial_line, am->partial_reason,
+							   am->partial_count - 1) :
+					 errdetail("%s, line %d: %s. Nothing was undone.",
+							   am->partial_file, am->partial_line, am->partial_reason),
+					 errhint("Roll back with skip_partial => true to run what the generated down script does undo, or undo \"%s\" by hand and delete its row from migrate.migrations.",
 							 am->name)));
 
 		role = get_role_oid(am->applied_by, true);
@@ -137,6 +166,12 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	ExecReport	report = {0};
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
+	if (nothing_to_run(am))
+	{
+		tracking_record_rollback(am->name, 0, caller, am->applied_by, 0);
+		interop_forget(am);
+		return 0;
+	}
 	stmts = prepare_down(&down, no_transaction);
 	/* what the down script does is the migration's, in the worker too */
 	ddl_log_mark(am->name, am->source, true);
@@ -157,7 +192,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		GetUserIdAndSecContext(&saved_user, &saved_context);
 		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-		execute_in_transaction(&down, stmts, true, &report);
+		execute_in_transaction(&down, stmts, true, NULL, &report);
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	duration = GetCurrentTimestamp() - start;
@@ -175,7 +210,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
  * down script, a role the session cannot become.
  */
 static List *
-rollback_targets(const char *name, bool commits)
+rollback_targets(const char *name, bool commits, bool skip_partial)
 {
 	List	   *targets = tracking_rollback_targets(name);
 
@@ -188,7 +223,7 @@ rollback_targets(const char *name, bool commits)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no migration is applied, so there is nothing to roll back")));
-	check_rollback_targets(name, targets, commits);
+	check_rollback_targets(name, targets, commits, skip_partial);
 	/* the tools' tables they will be removed from */
 	interop_check_forget(targets);
 	return targets;
@@ -200,7 +235,7 @@ rollback_targets(const char *name, bool commits)
  * before running anything when one of them cannot be run.
  */
 void
-rollback_from(const char *name, ResultSink *sink)
+rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 {
 	List	   *targets;
 	List	   *drifted;
@@ -214,7 +249,7 @@ rollback_from(const char *name, ResultSink *sink)
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
-	targets = rollback_targets(name, false);
+	targets = rollback_targets(name, false, skip_partial);
 	drifted = fingerprint_drift();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
@@ -226,6 +261,8 @@ rollback_from(const char *name, ResultSink *sink)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
+		if (nothing_to_run(lfirst(lc)))
+			continue;
 		old = MemoryContextSwitchTo(per_migration);
 		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
@@ -246,9 +283,9 @@ rollback_from(const char *name, ResultSink *sink)
 }
 
 static void
-rollback_migrations(const char *name)
+rollback_migrations(const char *name, bool skip_partial)
 {
-	List	   *targets = rollback_targets(name, true);
+	List	   *targets = rollback_targets(name, true, skip_partial);
 	List	   *drifted = fingerprint_drift();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
 	ListCell   *lc;
@@ -258,7 +295,8 @@ rollback_migrations(const char *name)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
-		(void) prepare_down(&down, no_transaction);
+		if (!nothing_to_run(lfirst(lc)))
+			(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
@@ -277,7 +315,7 @@ rollback_migrations(const char *name)
  * the call is nonatomic.
  */
 void
-run_rollback_from(const char *name)
+run_rollback_from(const char *name, bool skip_partial)
 {
 	PreventCommandIfReadOnly("migrate.run_rollback()");
 	PreventCommandDuringRecovery("migrate.run_rollback()");
@@ -285,7 +323,7 @@ run_rollback_from(const char *name)
 	take_session_run_lock();
 	PG_TRY();
 	{
-		rollback_migrations(name);
+		rollback_migrations(name, skip_partial);
 	}
 	PG_FINALLY();
 	{

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "exec/exec.h"
+#include "inverse/inverse.h"
 #include "preflight/preflight.h"
 
 /* status.c: one row of migrate.status() */
@@ -70,7 +71,8 @@ extern int64 apply_one(const MigrationSet *set, const Migration *m,
 extern void adopt_one(const MigrationSet *set, const Migration *m);
 extern void execute_in_transaction(const Script *script,
 								   const StatementList *stmts,
-								   bool retry_statements, ExecReport *report);
+								   bool retry_statements, DownGenerator *down,
+								   ExecReport *report);
 
 /* retry.c */
 extern bool transient_failure(const char *sqlstate);
@@ -83,8 +85,9 @@ extern void apply_folder(const Folder *folder, const RunOptions *opts,
 						 ResultSink *sink);
 extern void run_folder(const Folder *folder, const RunOptions *opts);
 extern void take_session_run_lock(void);
-extern void rollback_from(const char *name, ResultSink *sink);
-extern void run_rollback_from(const char *name);
+extern void rollback_from(const char *name, bool skip_partial,
+						  ResultSink *sink);
+extern void run_rollback_from(const char *name, bool skip_partial);
 extern void status_folder(const Folder *folder, const char *format,
 						  ResultSink *sink);
 extern StatusRow *status_rows(const Folder *folder, const char *format,

@@ -543,7 +543,7 @@ migrate_worker_main(Datum arg)
 
 	PG_TRY();
 	{
-		execute_script(&script, stmts, run_top_level, report);
+		execute_script(&script, stmts, run_top_level, NULL, report);
 	}
 	PG_CATCH();
 	{

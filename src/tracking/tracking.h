@@ -48,6 +48,13 @@ typedef struct AppliedMigration
 	bool		no_transaction; /* only from tracking_find() */
 	char	   *source;			/* only from tracking_rollback_targets() and
 								 * tracking_forget() */
+	/* only from tracking_rollback_targets(): */
+	bool		down_generated;
+	int			partial_count;	/* statements its down script does not
+								 * undo (entries of down_partial) */
+	char	   *partial_file;	/* the first of them */
+	int			partial_line;
+	char	   *partial_reason;
 } AppliedMigration;
 
 extern List *tracking_applied(void);
@@ -65,6 +72,7 @@ extern void tracking_record_rollback(const char *name, int64 duration_us,
 									 const char *caller, const char *ran_as,
 									 int lock_retries);
 extern void tracking_check_snapshot(const char *function);
+extern bool tracking_stores_generated_down(void);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata, int line);
 /* A migration whose latest attempt failed */

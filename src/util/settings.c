@@ -36,6 +36,8 @@ int			migrate_lint_long_transaction = 60000;
 /* migrate.plan(): its lock timeout, and the largest table it runs on (kB) */
 int			migrate_plan_lock_timeout = 1000;
 int			migrate_plan_max_table_size = 100 * 1024;
+/* down scripts generated for migrations that have none */
+bool		migrate_generate_down = true;
 
 static const struct config_enum_entry lint_options[] = {
 	{"off", LINT_OFF, false},
@@ -359,6 +361,15 @@ settings_define(void)
 							PGC_SUSET,
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migrate.generate_down",
+							 "Generates a down script, as it runs, for a migration that has none.",
+							 "The generated script is stored like a written one and run by migrate.rollback().",
+							 &migrate_generate_down,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");
 }
