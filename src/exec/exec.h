@@ -28,6 +28,10 @@ typedef struct ExecReport
 	int			error_line;		/* file line of the statement that failed,
 								 * or 0 when unknown */
 	int			lock_retries;	/* lock waits retried (lock_retry.c) */
+	char	   *generated_down; /* the down script the background worker
+								 * generated, or NULL */
+	char	   *generated_partial;	/* what it does not undo, as JSON, or
+									 * NULL */
 } ExecReport;
 
 /* execute.c */

@@ -183,7 +183,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		COMPAT_SPI_COMMIT();
 		m.name = am->name;
-		worker_run_script(&m, &down, role, &report);
+		worker_run_script(&m, &down, role, false, &report);
 	}
 	else
 	{

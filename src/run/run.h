@@ -107,7 +107,8 @@ extern void lifecycle_check(const Folder *folder, const char *format);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,
-							  Oid role, ExecReport *report);
+							  Oid role, bool generate_down,
+							  ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
 
 /*
