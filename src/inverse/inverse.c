@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 
 #include "util/compat.h"
+#include "exec/exec.h"
 #include "inverse/inverse.h"
 
 /* What a rename or a comment captured before it ran */
@@ -286,7 +287,7 @@ needs_no_inverse(Node *node)
 
 /* Why a statement of this kind is not undone by the generated script */
 static void
-not_invertible(DownGenerator *g, Node *node, const Statement *stmt)
+not_invertible(DownGenerator *g, Node *node, uint16 tag)
 {
 	switch (nodeTag(node))
 	{
@@ -316,7 +317,7 @@ not_invertible(DownGenerator *g, Node *node, const Statement *stmt)
 			break;
 		default:
 			inverse_partial(g, "%s is not inverted",
-							GetCommandTagName((CommandTag) stmt->tag));
+							GetCommandTagName((CommandTag) tag));
 			break;
 	}
 }
@@ -348,41 +349,12 @@ is_create(Node *node)
 	}
 }
 
-/*
- * Before a statement runs: parse it again (script.c keeps no parse trees)
- * and read what it is about to change.  Called in the statement's memory
- * context, which lives until inverse_after().
- */
-void
-inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
+/* The running statement parsed again, and what it is about to change read */
+static void
+read_before(DownGenerator *g, const char *sql)
 {
 	List	   *raw;
 	Node	   *node;
-
-	g->index++;
-	g->line = stmt->line;
-	g->statement = first_line(sql);
-	g->parsetree = NULL;
-	g->captured = NULL;
-	g->inverses = NIL;
-	g->notes = NIL;
-	g->skip = false;
-
-	/* the rows of seed data, without parsing them all again */
-	if (stmt->tag == CMDTAG_INSERT || stmt->kind == STMT_COPY_FROM_STDIN)
-	{
-		inverse_partial(g, stmt->tag == CMDTAG_INSERT ?
-						"the rows an INSERT added are not removed: no key is known to find them by" :
-						"the rows a COPY added are not removed");
-		g->skip = true;
-		return;
-	}
-	if (stmt->kind == STMT_WRAPPER_BEGIN || stmt->kind == STMT_WRAPPER_COMMIT ||
-		stmt->kind == STMT_TRANSACTION_CONTROL)
-	{
-		g->skip = true;
-		return;
-	}
 
 	raw = compat_raw_parser(sql);
 	if (list_length(raw) != 1)
@@ -419,9 +391,102 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 	}
 	else
 	{
-		not_invertible(g, node, stmt);
+		not_invertible(g, node, g->tag);
 		g->skip = true;
 	}
+}
+
+/* The running statement's inverse, from what it changed */
+static void
+write_after(DownGenerator *g, const char *sql)
+{
+	Node	   *node = g->parsetree;
+
+	/* what the statement changed, seen by the lookups below */
+	CommandCounterIncrement();
+	if (is_create(node))
+		inverse_create_after(g, node);
+	else if (IsA(node, AlterTableStmt))
+		inverse_alter_table_after(g, (AlterTableStmt *) node);
+	else if (IsA(node, RenameStmt))
+		rename_after(g, (RenameStmt *) node);
+}
+
+typedef struct GuardedStep
+{
+	void		(*step) (DownGenerator *g, const char *sql);
+	DownGenerator *g;
+	const char *sql;
+} GuardedStep;
+
+static void
+call_step(void *arg)
+{
+	GuardedStep *s = arg;
+
+	s->step(s->g, s->sql);
+}
+
+/*
+ * Run a step of the generator in a subtransaction, so that a statement the
+ * generator cannot read (a case it does not foresee, an object it may not
+ * look at) costs its inverse, not the migration: the statement is then
+ * listed as not undone, with the error.  A cancel is the migration's.
+ */
+static void
+guarded(DownGenerator *g, void (*step) (DownGenerator *g, const char *sql),
+		const char *sql)
+{
+	GuardedStep s = {step, g, sql};
+	ErrorData  *edata = try_in_subtransaction(call_step, &s);
+
+	if (edata == NULL)
+		return;
+	if (edata->elevel > ERROR || edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	list_free_deep(g->inverses);
+	g->inverses = NIL;
+	g->notes = NIL;
+	g->skip = true;
+	inverse_partial(g, "its inverse could not be generated: %s", edata->message);
+	FreeErrorData(edata);
+}
+
+/*
+ * Before a statement runs: parse it again (script.c keeps no parse trees)
+ * and read what it is about to change.  Called in the statement's memory
+ * context, which lives until inverse_after().
+ */
+void
+inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
+{
+	g->index++;
+	g->line = stmt->line;
+	g->statement = first_line(sql);
+	g->parsetree = NULL;
+	g->captured = NULL;
+	g->inverses = NIL;
+	g->notes = NIL;
+	g->skip = false;
+	g->tag = stmt->tag;
+
+	/* the rows of seed data, without parsing them all again */
+	if (stmt->tag == CMDTAG_INSERT || stmt->kind == STMT_COPY_FROM_STDIN)
+	{
+		inverse_partial(g, stmt->tag == CMDTAG_INSERT ?
+						"the rows an INSERT added are not removed: no key is known to find them by" :
+						"the rows a COPY added are not removed");
+		g->skip = true;
+		return;
+	}
+	if (stmt->kind == STMT_WRAPPER_BEGIN || stmt->kind == STMT_WRAPPER_COMMIT ||
+		stmt->kind == STMT_TRANSACTION_CONTROL)
+	{
+		g->skip = true;
+		return;
+	}
+	guarded(g, read_before, sql);
 }
 
 /* Keep the running statement's inverses as one block, newest first */
@@ -452,19 +517,8 @@ keep_block(DownGenerator *g, const Statement *stmt)
 void
 inverse_after(DownGenerator *g, const Statement *stmt, const char *sql)
 {
-	Node	   *node = g->parsetree;
-
-	if (!g->skip && node)
-	{
-		/* what the statement changed, seen by the lookups below */
-		CommandCounterIncrement();
-		if (is_create(node))
-			inverse_create_after(g, node);
-		else if (IsA(node, AlterTableStmt))
-			inverse_alter_table_after(g, (AlterTableStmt *) node);
-		else if (IsA(node, RenameStmt))
-			rename_after(g, (RenameStmt *) node);
-	}
+	if (!g->skip && g->parsetree)
+		guarded(g, write_after, sql);
 	keep_block(g, stmt);
 	g->parsetree = NULL;
 	g->captured = NULL;

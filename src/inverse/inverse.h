@@ -58,6 +58,7 @@ typedef struct DownGenerator
 	List	   *inverses;		/* its inverses, in the order written */
 	List	   *notes;			/* comments on them, for the reader */
 	bool		skip;			/* it needs no inverse */
+	uint16		tag;			/* its CommandTag */
 } DownGenerator;
 
 /* inverse.c: the generator */
