@@ -85,4 +85,31 @@ WHERE name = '0001_index_concurrently';
 SELECT name, action FROM migrate.forget('0001_index_concurrently');
 DROP TABLE gen_nt;
 RESET migrate.generate_down;
+
+-- a statement the generator cannot read costs its inverse, not the
+-- migration: here the sequence's owner revoked its own right to read it,
+-- so its value cannot be kept for the inverse of DROP SEQUENCE
+CREATE ROLE regress_gendown;
+GRANT CREATE ON SCHEMA public TO regress_gendown;
+GRANT USAGE ON SCHEMA migrate TO regress_gendown;
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean) TO regress_gendown;
+GRANT pg_read_server_files TO regress_gendown;
+SET ROLE regress_gendown;
+CREATE SEQUENCE gen_guard_seq;
+REVOKE ALL ON SEQUENCE gen_guard_seq FROM regress_gendown;
+RESET ROLE;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+\! mkdir -p @testdir@/gendown_guard && printf 'DROP SEQUENCE gen_guard_seq;\n' > @testdir@/gendown_guard/0001_drop_sequence.sql
+SET ROLE regress_gendown;
+SELECT name, action FROM migrate.apply('@testdir@/gendown_guard');
+RESET ROLE;
+SELECT to_regclass('gen_guard_seq') IS NULL AS dropped,
+       down_partial -> 0 ->> 'reason' AS reason
+FROM migrate.migrations WHERE name = '0001_drop_sequence';
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+REVOKE ALL ON SCHEMA public FROM regress_gendown;
+REVOKE ALL ON SCHEMA migrate FROM regress_gendown;
+REVOKE ALL ON FUNCTION migrate.apply(text, text, boolean, text, boolean) FROM regress_gendown;
+DROP ROLE regress_gendown;
 RESET migrate.lint;
