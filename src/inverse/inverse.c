@@ -389,6 +389,16 @@ read_before(DownGenerator *g, const char *sql)
 		alter_enum_before(g, (AlterEnumStmt *) node);
 		g->skip = true;
 	}
+	else if (IsA(node, GrantStmt))
+	{
+		inverse_grant_before(g, (GrantStmt *) node);
+		g->skip = g->captured == NULL;
+	}
+	else if (IsA(node, AlterOwnerStmt))
+	{
+		inverse_owner_before(g, (AlterOwnerStmt *) node);
+		g->skip = true;
+	}
 	else
 	{
 		not_invertible(g, node, g->tag);
@@ -410,6 +420,8 @@ write_after(DownGenerator *g, const char *sql)
 		inverse_alter_table_after(g, (AlterTableStmt *) node);
 	else if (IsA(node, RenameStmt))
 		rename_after(g, (RenameStmt *) node);
+	else if (IsA(node, GrantStmt))
+		inverse_grant_after(g, (GrantStmt *) node);
 }
 
 typedef struct GuardedStep

@@ -95,4 +95,9 @@ extern void inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt);
 extern bool table_definition(Oid relid, List **create, List **then,
 							 char **reason);
 
+/* privileges.c: GRANT, REVOKE, ALTER ... OWNER TO */
+extern void inverse_grant_before(DownGenerator *g, GrantStmt *stmt);
+extern void inverse_grant_after(DownGenerator *g, GrantStmt *stmt);
+extern void inverse_owner_before(DownGenerator *g, AlterOwnerStmt *stmt);
+
 #endif							/* PG_MIGRATE_INVERSE_H */

@@ -53,6 +53,7 @@ typedef struct TableState
 	List	   *columns;		/* Column, by attnum */
 	List	   *constraints;	/* Named, but NOT NULL ones */
 	List	   *indexes;		/* Named: those no constraint made */
+	char	   *owner;			/* quoted; read only for OWNER TO */
 } TableState;
 
 static List *
@@ -186,6 +187,13 @@ column_definition(Column *c)
 	return buf.data;
 }
 
+static char *
+table_owner(Oid relid)
+{
+	return inverse_query_value("SELECT quote_ident(pg_get_userbyid(relowner)) FROM pg_class WHERE oid = $1",
+							   relid);
+}
+
 /*
  * Whether an ALTER TABLE action's effect is one the difference of the
  * table's columns, constraints and indexes describes.
@@ -204,6 +212,7 @@ action_covered(AlterTableCmd *cmd)
 		case AT_AlterColumnType:
 		case AT_ValidateConstraint:
 		case AT_DropColumn:
+		case AT_ChangeOwner:
 			return true;
 		default:
 			return false;
@@ -245,6 +254,9 @@ inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt)
 						 cmd->name);
 	}
 	g->captured = read_table(relid);
+	foreach(lc, stmt->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_ChangeOwner)
+			((TableState *) g->captured)->owner = table_owner(relid);
 }
 
 /*
@@ -345,6 +357,8 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 		if (!named_oid(after->indexes, b->oid))
 			inverse_add(g, "%s", b->definition);
 	}
+	if (before->owner && strcmp(before->owner, table_owner(before->relid)) != 0)
+		inverse_add(g, "ALTER TABLE %s OWNER TO %s", q, before->owner);
 }
 
 /*

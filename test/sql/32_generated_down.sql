@@ -112,4 +112,35 @@ REVOKE ALL ON SCHEMA public FROM regress_gendown;
 REVOKE ALL ON SCHEMA migrate FROM regress_gendown;
 REVOKE ALL ON FUNCTION migrate.apply(text, text, boolean, text, boolean) FROM regress_gendown;
 DROP ROLE regress_gendown;
+
+-- GRANT, REVOKE and ALTER ... OWNER TO: privileges and owners come back
+CREATE ROLE regress_gendown_reader;
+\! rm -rf @testdir@/gendown_priv && mkdir -p @testdir@/gendown_priv && cp -R "$PG_ABS_SRCDIR/fixtures/generated_down_privileges/." @testdir@/gendown_priv/
+SELECT name, action FROM migrate.apply('@testdir@/gendown_priv', target => '0001_objects');
+INSERT INTO objects_before SELECT 10, object_type, object_identity, digest FROM migrate.schema_objects();
+CREATE TEMP TABLE acl_before AS
+SELECT (SELECT relacl::text || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass) AS t,
+       (SELECT coalesce(proacl::text, 'null') || ' ' || proowner::regrole FROM pg_proc WHERE oid = 'gen_priv.f()'::regprocedure) AS f,
+       (SELECT coalesce(nspacl::text, 'null') || ' ' || nspowner::regrole FROM pg_namespace WHERE nspname = 'gen_priv') AS s;
+SELECT name, action FROM migrate.apply('@testdir@/gendown_priv');
+-- (the role running the test written <caller>)
+SELECT replace(down_sql, current_user, '<caller>') AS down_sql,
+       jsonb_array_length(down_partial) AS partial, down_partial -> 0 ->> 'reason' AS reason
+FROM migrate.migrations WHERE name = '0002_privileges';
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+-- the same privileges and owners, written differently: a default (null)
+-- ACL comes back written out, the grant options the new owner held stay
+-- with the owner's entry, and the GRANT on all tables of the schema (not
+-- undone) left PUBLIC's SELECT
+SELECT * FROM pg_temp.differs(10);
+SELECT replace(t, current_user, '<caller>') AS t, replace(f, current_user, '<caller>') AS f,
+       replace(s, current_user, '<caller>') AS s
+FROM (SELECT * FROM acl_before
+      UNION ALL
+      SELECT (SELECT relacl::text || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass),
+             (SELECT coalesce(proacl::text, 'null') || ' ' || proowner::regrole FROM pg_proc WHERE oid = 'gen_priv.f()'::regprocedure),
+             (SELECT coalesce(nspacl::text, 'null') || ' ' || nspowner::regrole FROM pg_namespace WHERE nspname = 'gen_priv')) acl;
+SELECT name, action FROM migrate.rollback();
+SELECT * FROM pg_temp.differs(0);
+DROP ROLE regress_gendown_reader;
 RESET migrate.lint;
