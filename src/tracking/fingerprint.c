@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "tracking/tracking.h"
 
@@ -46,21 +47,36 @@
 
 /*
  * The objects whose fingerprint differs from the live catalog, with the
- * table (or type) each belongs to.  (Written without a CTE: a hash join
- * inside one built its table a hundred times slower, PostgreSQL 15.)
+ * table (or type) each belongs to, and who changed each and when: the
+ * latest out-of-band DDL log row that concerns it (ddl_log_concerns(),
+ * doc/reference.md "Who changed what"), not accepted with accept_drift()
+ * and logged after the last baseline or mark_applied, which take the
+ * whole schema as it is.  (Written without a CTE: a hash join inside one
+ * built its table a hundred times slower, PostgreSQL 15.)
  */
 static const char *const drift_query =
-"SELECT coalesce(l.object_type, f.object_type),"
-"       coalesce(l.object_identity, f.object_identity),"
-"       coalesce(l.parent, f.parent),"
-"       CASE WHEN f.digest IS NULL THEN 'added'"
-"            WHEN l.digest IS NULL THEN 'removed'"
-"            ELSE 'changed' END,"
-"       f.definition, l.definition"
+"SELECT d.*, w.session_user_name, w.logged_at FROM ("
+" SELECT coalesce(l.object_type, f.object_type),"
+"        coalesce(l.object_identity, f.object_identity),"
+"        coalesce(l.parent, f.parent),"
+"        CASE WHEN f.digest IS NULL THEN 'added'"
+"             WHEN l.digest IS NULL THEN 'removed'"
+"             ELSE 'changed' END,"
+"        f.definition, l.definition"
 " FROM migrate.schema_objects() l FULL JOIN migrate.fingerprint f"
 "   ON f.object_type = l.object_type"
 "  AND f.object_identity = l.object_identity"
 " WHERE l.digest IS DISTINCT FROM f.digest"
+") d(object_type, object_identity, parent, change, was, now)"
+" LEFT JOIN LATERAL ("
+"  SELECT l.session_user_name, l.logged_at FROM migrate.ddl_log l"
+"  WHERE l.origin = 'out_of_band' AND NOT l.accepted"
+"    AND l.logged_at > coalesce((SELECT max(h.performed_at) FROM migrate.history h"
+"                               WHERE h.action IN ('baseline', 'mark_applied')),"
+"                              '-infinity')"
+"    AND migrate.ddl_log_concerns(l.object_identity, l.statement,"
+"                                 d.object_type, d.object_identity, d.parent)"
+"  ORDER BY l.id DESC LIMIT 1) w ON true"
 " ORDER BY 1, 2";
 
 /*
@@ -286,6 +302,7 @@ fingerprint_drift(void)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		DriftedObject *d = palloc0(sizeof(DriftedObject));
+		bool		isnull;
 
 		d->object_type = SPI_getvalue(tup, desc, 1);
 		d->object_identity = SPI_getvalue(tup, desc, 2);
@@ -293,6 +310,10 @@ fingerprint_drift(void)
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));
+		d->changed_by = SPI_getvalue(tup, desc, 7);
+		d->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		if (isnull)
+			d->changed_at = DT_NOBEGIN;
 		if (strcmp(d->change, "changed") != 0)
 			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
 									   d->object_identity);
@@ -347,4 +368,80 @@ fingerprint_take(List *keep)
 	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(change, n, TEXTOID, -1, false, TYPALIGN_INT));
 	fingerprint_query(take_query, 3, types, values, SPI_OK_INSERT);
+}
+
+/*
+ * Whether name is the identity (or "type identity") of an object of the
+ * schemas migrations touch, as it is or as the fingerprint has it
+ */
+bool
+fingerprint_knows(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		known;
+
+	if (!fingerprint_available())
+		return false;
+	values[0] = CStringGetTextDatum(name);
+	fingerprint_query("SELECT FROM (SELECT object_type, object_identity"
+					  "              FROM migrate.schema_objects()"
+					  "              UNION ALL"
+					  "              SELECT object_type, object_identity"
+					  "              FROM migrate.fingerprint) o"
+					  " WHERE o.object_identity = $1"
+					  "    OR o.object_type || ' ' || o.object_identity = $1"
+					  " LIMIT 1",
+					  1, types, values, SPI_OK_SELECT);
+	known = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return known;
+}
+
+/*
+ * Accept the drift of the objects in accepted (DriftedObjects from
+ * fingerprint_drift()): the fingerprint takes them as they are, keeping
+ * the rows of the drifted objects in keep, and the out-of-band DDL log rows
+ * that concern them, those drift() would name, are marked accepted, so
+ * that drift() does not name them again and capture leaves them out.
+ */
+void
+fingerprint_accept(List *accepted, List *keep)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+	int			n = list_length(accepted);
+	Datum	   *t = palloc(sizeof(Datum) * n);
+	Datum	   *id = palloc(sizeof(Datum) * n);
+	Datum	   *parent = palloc(sizeof(Datum) * n);
+	bool	   *parent_null = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i = 0;
+	ListCell   *lc;
+
+	fingerprint_take(keep);
+	foreach(lc, accepted)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		t[i] = CStringGetTextDatum(d->object_type);
+		id[i] = CStringGetTextDatum(d->object_identity);
+		parent_null[i] = d->parent == NULL;
+		parent[i++] = d->parent ? CStringGetTextDatum(d->parent) : (Datum) 0;
+	}
+	values[0] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(parent, parent_null, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+	fingerprint_query("UPDATE migrate.ddl_log l SET accepted = true"
+					  " WHERE l.origin = 'out_of_band' AND NOT l.accepted"
+					  "   AND l.logged_at > coalesce((SELECT max(h.performed_at)"
+					  "                               FROM migrate.history h"
+					  "                               WHERE h.action IN ('baseline', 'mark_applied')),"
+					  "                              '-infinity')"
+					  "   AND EXISTS (SELECT FROM unnest($1::text[], $2::text[], $3::text[]) o(t, i, p)"
+					  "               WHERE migrate.ddl_log_concerns(l.object_identity, l.statement,"
+					  "                                              o.t, o.i, o.p))",
+					  3, types, values, SPI_OK_UPDATE);
 }
