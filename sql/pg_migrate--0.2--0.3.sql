@@ -651,11 +651,20 @@ BEGIN
     -- a table's (or view's) indexes, constraints, triggers and policies,
     -- as they are and as the fingerprint has them
     IF o_type IN ('table', 'foreign table', 'view', 'materialized view') THEN
-        children := ARRAY(SELECT s.object_identity FROM migrate.schema_objects() s
-                          WHERE s.parent = o_type || ' ' || o_identity
-                          UNION
-                          SELECT f.object_identity FROM migrate.fingerprint f
-                          WHERE f.parent = o_type || ' ' || o_identity);
+        -- (a primary key's, unique or exclusion constraint's index is the
+        -- constraint's, and the log names it as an index of the same name)
+        children := ARRAY(SELECT c.i
+                          FROM (SELECT s.object_type, s.object_identity FROM migrate.schema_objects() s
+                                WHERE s.parent = o_type || ' ' || o_identity
+                                UNION
+                                SELECT f.object_type, f.object_identity FROM migrate.fingerprint f
+                                WHERE f.parent = o_type || ' ' || o_identity) o,
+                          LATERAL (VALUES (o.object_identity),
+                                          (CASE WHEN o.object_type = 'table constraint'
+                                                THEN quote_ident((parse_ident(o_identity))[1]) || '.'
+                                                     || quote_ident(migrate.object_name(o.object_type, o.object_identity))
+                                           END)) c(i)
+                          WHERE c.i IS NOT NULL);
     END IF;
     SELECT min(l.logged_at) INTO first_log FROM migrate.ddl_log l;
 
@@ -676,7 +685,9 @@ BEGIN
                      AND (right(l.object_identity, length(o_identity) + 4) = ' on ' || o_identity
                           OR (l.object_type = 'table column'
                               AND left(l.object_identity, length(o_identity) + 1) = o_identity || '.')
+                          -- an index made and dropped since: by its statement
                           OR (l.object_type = 'index' AND l.command_tag = 'CREATE INDEX'
+                              AND l.statement ~* '^\s*create\s+(unique\s+)?index\M'
                               AND migrate.mentions(l.statement, o_name)))))
           UNION ALL
           SELECT NULL, m.applied_at, 'migration_script', m.name, NULL,
