@@ -1,11 +1,11 @@
 # The DDL log and migrate.ddl_policy seen from a second session: an
 # ordinary login role with its own application_name adds a column outside
-# any migration (logged with that role, application and statement; warned
-# about; blocked; named by drift() and blame()), a superuser breaks glass
-# (logged), a role may be let through by name; and a database with a long DDL log goes through
-# pg_dump and pg_restore (custom format, in parallel, and plain through
-# psql) under every policy, the log coming through whole and no restore
-# statement blocked, warned about or logged.
+# any migration (logged with that role, application and statement; named
+# by drift() and blame(); warned about; blocked), a superuser breaks glass
+# (logged), a role may be let through by name; and a database with a long
+# DDL log goes through pg_dump and pg_restore (custom format, in parallel,
+# and plain through psql) under every policy, the log coming through whole
+# and no restore statement blocked, warned about or logged.
 use strict;
 use warnings;
 use Test::More;
