@@ -423,16 +423,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $name$
 SELECT CASE WHEN object_type OPERATOR(pg_catalog.~) '(constraint|trigger|policy|rule)$'
             THEN (pg_catalog.parse_ident(object_identity, false))[1]
-            ELSE (SELECT p[pg_catalog.array_upper(p, 1)]
-                  FROM pg_catalog.parse_ident(object_identity, false) p) END
+            ELSE (pg_catalog.parse_ident(object_identity, false))
+                 [pg_catalog.array_upper(pg_catalog.parse_ident(object_identity, false), 1)] END
 $name$;
 
--- Whether a statement mentions a name, as a word, whatever its case
+-- Whether a statement mentions a name, as a word, whatever its case (the
+-- plain search first: a regular expression per name and row is slow)
 CREATE FUNCTION migrate.mentions(statement text, name text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $mentions$
-SELECT statement OPERATOR(pg_catalog.~*)
+SELECT pg_catalog.strpos(pg_catalog.lower(statement), pg_catalog.lower(name)) OPERATOR(pg_catalog.>) 0
+   AND statement OPERATOR(pg_catalog.~*)
        ('(^|[^[:alnum:]_$])'
         OPERATOR(pg_catalog.||) pg_catalog.regexp_replace(name, '([^[:alnum:]_])', '\\\1', 'g')
         OPERATOR(pg_catalog.||) '($|[^[:alnum:]_$])')
@@ -440,7 +442,8 @@ $mentions$;
 
 -- Whether a DDL log row (its object identity and statement) concerns an
 -- object of schema_objects() (type, identity and parent, "type identity"
--- of its table or type)
+-- of its table or type), for blame(); ddl_log_changes() says the same for
+-- many objects at once.  The comparisons come first, the text search last.
 CREATE FUNCTION migrate.ddl_log_concerns(log_identity text, log_statement text,
                                          object_type text, object_identity text,
                                          parent text)
@@ -449,9 +452,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $concerns$
 SELECT coalesce(log_identity OPERATOR(pg_catalog.=) object_identity, false)
     OR (parent IS NOT NULL
-        AND coalesce(log_identity OPERATOR(pg_catalog.=)
-                     pg_catalog.regexp_replace(parent, '^(foreign table|table|type) ', ''),
-                     true)
+        AND coalesce(parent OPERATOR(pg_catalog.=) ('table ' OPERATOR(pg_catalog.||) log_identity)
+                     OR parent OPERATOR(pg_catalog.=) ('foreign table ' OPERATOR(pg_catalog.||) log_identity)
+                     OR parent OPERATOR(pg_catalog.=) ('type ' OPERATOR(pg_catalog.||) log_identity),
+                     log_identity IS NULL)
         AND migrate.mentions(log_statement, migrate.object_name(object_type, object_identity))
         AND (log_identity IS NOT NULL
              OR migrate.mentions(log_statement,
@@ -461,9 +465,61 @@ SELECT coalesce(log_identity OPERATOR(pg_catalog.=) object_identity, false)
         AND migrate.mentions(log_statement, migrate.object_name(object_type, object_identity)))
 $concerns$;
 
+-- The out-of-band DDL log rows, not accepted and logged after the last
+-- baseline or mark_applied (which take the whole schema as it is), that
+-- concern each of a list of objects (types, identities, parents as
+-- schema_objects() gives them): pairs of the object's place in the list
+-- and the row's id.  What ddl_log_concerns() says for one object, for many
+-- at once: the statements are cut into words once and joined with the
+-- objects' names, so that drift() and accept_drift() stay fast with a
+-- thousand drifted objects and as many rows.
+CREATE FUNCTION migrate.ddl_log_changes(object_types text[], object_identities text[],
+                                        parents text[])
+RETURNS TABLE (n integer, log_id bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $changes$
+WITH o AS MATERIALIZED (
+    SELECT o.n::integer AS n, o.i AS identity, o.parent_identity,
+           lower(migrate.object_name(o.t, o.i)) AS name,
+           lower(migrate.object_name('table', o.parent_identity)) AS table_name
+    FROM (SELECT o.*, regexp_replace(o.p, '^(foreign table|table|type) ', '') AS parent_identity
+          FROM unnest(object_types, object_identities, parents) WITH ORDINALITY o(t, i, p, n)) o
+),
+l AS MATERIALIZED (
+    SELECT l.id, l.object_identity, l.statement
+    FROM migrate.ddl_log l
+    WHERE l.origin = 'out_of_band' AND NOT l.accepted
+      AND l.logged_at > coalesce((SELECT max(h.performed_at) FROM migrate.history h
+                                  WHERE h.action IN ('baseline', 'mark_applied')),
+                                 '-infinity')
+),
+-- the words of the statements logged against a drifted object's table, or
+-- against no object (GRANT, REVOKE)
+w AS MATERIALIZED (
+    SELECT l.id, l.object_identity, w.word
+    FROM l, regexp_split_to_table(lower(l.statement), '[^[:alnum:]_$]+') w(word)
+    WHERE l.object_identity IS NULL
+       OR l.object_identity IN (SELECT o.parent_identity FROM o)
+)
+SELECT o.n, l.id FROM o JOIN l ON l.object_identity = o.identity
+UNION
+-- logged against its table, or against nothing for an object of no table
+-- (joined on equalities alone, so that the join is hashed)
+SELECT o.n, w.id FROM o
+JOIN w ON coalesce(w.object_identity, '') = coalesce(o.parent_identity, '')
+      AND w.word = o.name
+UNION
+SELECT o.n, w.id
+FROM o JOIN w ON w.word = o.name
+JOIN w t ON t.id = w.id AND t.word = o.table_name
+WHERE w.object_identity IS NULL
+$changes$;
+
 REVOKE ALL ON FUNCTION migrate.object_name(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.mentions(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.ddl_log_concerns(text, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.ddl_log_changes(text[], text[], text[]) FROM PUBLIC;
 
 -- Acknowledge drift that is intended: the fingerprint takes the objects as
 -- they are, history logs one 'accept_drift' row for each, and their

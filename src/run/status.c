@@ -166,13 +166,16 @@ drift_list(List *drifted, int max)
 void
 drift_rows(ResultSink *sink)
 {
+	List	   *drifted;
 	ListCell   *lc;
 
 	if (!fingerprint_taken())
 		ereport(NOTICE,
 				(errmsg("no fingerprint of the schema has been taken yet, so nothing can have drifted"),
 				 errdetail("The fingerprint is taken after each migration: apply, run, rollback, baseline or mark_applied.")));
-	foreach(lc, fingerprint_drift())
+	drifted = fingerprint_drift();
+	fingerprint_changed_by(drifted);
+	foreach(lc, drifted)
 	{
 		DriftedObject *d = lfirst(lc);
 		Datum		values[6];

@@ -47,37 +47,33 @@
 
 /*
  * The objects whose fingerprint differs from the live catalog, with the
- * table (or type) each belongs to, and who changed each and when: the
- * latest out-of-band DDL log row that concerns it (ddl_log_concerns(),
- * doc/reference.md "Who changed what"), not accepted with accept_drift()
- * and logged after the last baseline or mark_applied, which take the
- * whole schema as it is.  (Written without a CTE: a hash join inside one
- * built its table a hundred times slower, PostgreSQL 15.)
+ * table (or type) each belongs to.  (Written without a CTE: a hash join
+ * inside one built its table a hundred times slower, PostgreSQL 15.)
  */
 static const char *const drift_query =
-"SELECT d.*, w.session_user_name, w.logged_at FROM ("
-" SELECT coalesce(l.object_type, f.object_type),"
-"        coalesce(l.object_identity, f.object_identity),"
-"        coalesce(l.parent, f.parent),"
-"        CASE WHEN f.digest IS NULL THEN 'added'"
-"             WHEN l.digest IS NULL THEN 'removed'"
-"             ELSE 'changed' END,"
-"        f.definition, l.definition"
+"SELECT coalesce(l.object_type, f.object_type),"
+"       coalesce(l.object_identity, f.object_identity),"
+"       coalesce(l.parent, f.parent),"
+"       CASE WHEN f.digest IS NULL THEN 'added'"
+"            WHEN l.digest IS NULL THEN 'removed'"
+"            ELSE 'changed' END,"
+"       f.definition, l.definition"
 " FROM migrate.schema_objects() l FULL JOIN migrate.fingerprint f"
 "   ON f.object_type = l.object_type"
 "  AND f.object_identity = l.object_identity"
 " WHERE l.digest IS DISTINCT FROM f.digest"
-") d(object_type, object_identity, parent, change, was, now)"
-" LEFT JOIN LATERAL ("
-"  SELECT l.session_user_name, l.logged_at FROM migrate.ddl_log l"
-"  WHERE l.origin = 'out_of_band' AND NOT l.accepted"
-"    AND l.logged_at > coalesce((SELECT max(h.performed_at) FROM migrate.history h"
-"                               WHERE h.action IN ('baseline', 'mark_applied')),"
-"                              '-infinity')"
-"    AND migrate.ddl_log_concerns(l.object_identity, l.statement,"
-"                                 d.object_type, d.object_identity, d.parent)"
-"  ORDER BY l.id DESC LIMIT 1) w ON true"
 " ORDER BY 1, 2";
+
+/*
+ * Who changed each of a list of drifted objects ($1 types, $2 identities,
+ * $3 parents), and when: the latest of the out-of-band DDL log rows that
+ * ddl_log_changes() finds about it.
+ */
+static const char *const changed_by_query =
+"SELECT DISTINCT ON (c.n) c.n, l.session_user_name, l.logged_at"
+" FROM migrate.ddl_log_changes($1, $2, $3) c"
+" JOIN migrate.ddl_log l ON l.id = c.log_id"
+" ORDER BY c.n, l.id DESC";
 
 /*
  * Store the live schema as the fingerprint, writing only the rows that
@@ -302,7 +298,6 @@ fingerprint_drift(void)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		DriftedObject *d = palloc0(sizeof(DriftedObject));
-		bool		isnull;
 
 		d->object_type = SPI_getvalue(tup, desc, 1);
 		d->object_identity = SPI_getvalue(tup, desc, 2);
@@ -310,10 +305,7 @@ fingerprint_drift(void)
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));
-		d->changed_by = SPI_getvalue(tup, desc, 7);
-		d->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
-		if (isnull)
-			d->changed_at = DT_NOBEGIN;
+		d->changed_at = DT_NOBEGIN;
 		if (strcmp(d->change, "changed") != 0)
 			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
 									   d->object_identity);
@@ -399,29 +391,23 @@ fingerprint_knows(const char *name)
 }
 
 /*
- * Accept the drift of the objects in accepted (DriftedObjects from
- * fingerprint_drift()): the fingerprint takes them as they are, keeping
- * the rows of the drifted objects in keep, and the out-of-band DDL log rows
- * that concern them, those drift() would name, are marked accepted, so
- * that drift() does not name them again and capture leaves them out.
+ * The types, identities and parents of a list of DriftedObjects as three
+ * text arrays, ddl_log_changes()'s arguments
  */
-void
-fingerprint_accept(List *accepted, List *keep)
+static void
+drifted_arrays(List *drifted, Datum *values)
 {
-	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		values[3];
-	int			n = list_length(accepted);
-	Datum	   *t = palloc(sizeof(Datum) * n);
-	Datum	   *id = palloc(sizeof(Datum) * n);
-	Datum	   *parent = palloc(sizeof(Datum) * n);
-	bool	   *parent_null = palloc(sizeof(bool) * n);
+	int			n = list_length(drifted);
+	Datum	   *t = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *id = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *parent = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *parent_null = palloc(sizeof(bool) * Max(n, 1));
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	int			i = 0;
 	ListCell   *lc;
 
-	fingerprint_take(keep);
-	foreach(lc, accepted)
+	foreach(lc, drifted)
 	{
 		DriftedObject *d = lfirst(lc);
 
@@ -434,14 +420,55 @@ fingerprint_accept(List *accepted, List *keep)
 	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_md_array(parent, parent_null, 1, dims, lbs,
 												   TEXTOID, -1, false, TYPALIGN_INT));
-	fingerprint_query("UPDATE migrate.ddl_log l SET accepted = true"
-					  " WHERE l.origin = 'out_of_band' AND NOT l.accepted"
-					  "   AND l.logged_at > coalesce((SELECT max(h.performed_at)"
-					  "                               FROM migrate.history h"
-					  "                               WHERE h.action IN ('baseline', 'mark_applied')),"
-					  "                              '-infinity')"
-					  "   AND EXISTS (SELECT FROM unnest($1::text[], $2::text[], $3::text[]) o(t, i, p)"
-					  "               WHERE migrate.ddl_log_concerns(l.object_identity, l.statement,"
-					  "                                              o.t, o.i, o.p))",
+}
+
+/*
+ * Fill in changed_by and changed_at of the objects from fingerprint_drift()
+ * where the DDL log knows who changed them, in one query whatever their
+ * number.  Only drift() needs them: apply and run, which read the drift
+ * before each run, do not pay for this.
+ */
+void
+fingerprint_changed_by(List *drifted)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	if (drifted == NIL)
+		return;
+	drifted_arrays(drifted, values);
+	fingerprint_query(changed_by_query, 3, types, values, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			n = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		DriftedObject *d = list_nth(drifted, n - 1);
+
+		d->changed_by = SPI_getvalue(tup, desc, 2);
+		d->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Accept the drift of the objects in accepted (DriftedObjects from
+ * fingerprint_drift()): the fingerprint takes them as they are, keeping
+ * the rows of the drifted objects in keep, and the out-of-band DDL log rows
+ * that concern them, those drift() names them by, are marked accepted, so
+ * that drift() does not name them again and capture leaves them out.
+ */
+void
+fingerprint_accept(List *accepted, List *keep)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	fingerprint_take(keep);
+	drifted_arrays(accepted, values);
+	fingerprint_query("UPDATE migrate.ddl_log SET accepted = true"
+					  " WHERE id IN (SELECT c.log_id"
+					  "              FROM migrate.ddl_log_changes($1, $2, $3) c)",
 					  3, types, values, SPI_OK_UPDATE);
 }

@@ -131,6 +131,7 @@ extern bool fingerprint_taken(void);
 extern List *fingerprint_drift(void);
 extern void fingerprint_take(List *keep);
 extern bool fingerprint_knows(const char *name);
+extern void fingerprint_changed_by(List *drifted);
 extern void fingerprint_accept(List *accepted, List *keep);
 
 /* run_lock.c: the lock that serialises runs on one database */
