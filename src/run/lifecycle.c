@@ -5,8 +5,9 @@
  *	  back: record a migration as applied without running it
  *	  (mark_applied), adopt a database whose schema already exists
  *	  (baseline), delete a record without undoing it (forget), record an
- *	  edited file as it is now (accept), and tell whether a database is up
- *	  to date with a folder (check).
+ *	  edited file as it is now (accept), tell whether a database is up to
+ *	  date with a folder (check), and acknowledge a change made outside
+ *	  migrations that is meant to stay (accept_drift).
  *
  * Without these, people edit the tracking tables by hand.  Each function
  * that writes does so under the run lock, like apply, and logs what it did

@@ -2,7 +2,9 @@
  *
  * fingerprint.c
  *	  The schema's fingerprint (migrate.fingerprint): taking it after a
- *	  migration, and comparing it with the live catalog (migrate.drift()).
+ *	  migration, comparing it with the live catalog (migrate.drift()),
+ *	  naming who made each change from the DDL log, and accepting drift
+ *	  (migrate.accept_drift()).
  *
  * The fingerprint is migrate.schema_objects() stored: one row per object of
  * the schemas that migrations touch, with the MD5 of a canonical text of
