@@ -533,6 +533,7 @@ COMMENT ON FUNCTION migrate.accept_drift(text[]) IS
     'acknowledge drift that is intended without a migration: the objects named (all of drift() when NULL) are taken into the fingerprint';
 
 REVOKE ALL ON FUNCTION migrate.accept_drift(text[]) FROM PUBLIC;
+
 -- Lookups that give NULL rather than an error for a name that is not
 -- valid (to_regclass() raises one for "a.b.c.d" before PostgreSQL 16);
 -- the search_path is the caller's, so every name in them is qualified
