@@ -15,6 +15,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -43,6 +45,7 @@ PG_FUNCTION_INFO_V1(migrate_lint_files);
 PG_FUNCTION_INFO_V1(migrate_plan);
 PG_FUNCTION_INFO_V1(migrate_plan_files);
 PG_FUNCTION_INFO_V1(migrate_drift);
+PG_FUNCTION_INFO_V1(migrate_accept_drift);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -438,6 +441,41 @@ migrate_drift(PG_FUNCTION_ARGS)
 	init_result(fcinfo, &sink);
 	connect_spi(0);
 	drift_rows(&sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * migrate.accept_drift(objects text[]): the objects named, or all that
+ * drifted when objects is NULL
+ */
+Datum
+migrate_accept_drift(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	List	   *names = NIL;
+	bool		all = PG_ARGISNULL(0);
+
+	if (!all)
+	{
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &elem_nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (elem_nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("argument \"objects\" must not contain nulls")));
+			names = lappend(names, TextDatumGetCString(elems[i]));
+		}
+	}
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	lifecycle_accept_drift(names, all, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -101,6 +101,7 @@ extern void lifecycle_forget(const char *name, ResultSink *sink);
 extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
+extern void lifecycle_accept_drift(List *names, bool all, ResultSink *sink);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,

@@ -2,7 +2,9 @@
  *
  * fingerprint.c
  *	  The schema's fingerprint (migrate.fingerprint): taking it after a
- *	  migration, and comparing it with the live catalog (migrate.drift()).
+ *	  migration, comparing it with the live catalog (migrate.drift()),
+ *	  naming who made each change from the DDL log, and accepting drift
+ *	  (migrate.accept_drift()).
  *
  * The fingerprint is migrate.schema_objects() stored: one row per object of
  * the schemas that migrations touch, with the MD5 of a canonical text of
@@ -38,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "tracking/tracking.h"
 
@@ -62,6 +65,17 @@ static const char *const drift_query =
 "  AND f.object_identity = l.object_identity"
 " WHERE l.digest IS DISTINCT FROM f.digest"
 " ORDER BY 1, 2";
+
+/*
+ * Who changed each of a list of drifted objects ($1 types, $2 identities,
+ * $3 parents), and when: the latest of the out-of-band DDL log rows that
+ * ddl_log_changes() finds about it.
+ */
+static const char *const changed_by_query =
+"SELECT DISTINCT ON (c.n) c.n, l.session_user_name, l.logged_at"
+" FROM migrate.ddl_log_changes($1, $2, $3) c"
+" JOIN migrate.ddl_log l ON l.id = c.log_id"
+" ORDER BY c.n, l.id DESC";
 
 /*
  * Store the live schema as the fingerprint, writing only the rows that
@@ -293,6 +307,7 @@ fingerprint_drift(void)
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));
+		d->changed_at = DT_NOBEGIN;
 		if (strcmp(d->change, "changed") != 0)
 			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
 									   d->object_identity);
@@ -347,4 +362,115 @@ fingerprint_take(List *keep)
 	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(change, n, TEXTOID, -1, false, TYPALIGN_INT));
 	fingerprint_query(take_query, 3, types, values, SPI_OK_INSERT);
+}
+
+/*
+ * Whether name is the identity (or "type identity") of an object of the
+ * schemas migrations touch, as it is or as the fingerprint has it
+ */
+bool
+fingerprint_knows(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		known;
+
+	if (!fingerprint_available())
+		return false;
+	values[0] = CStringGetTextDatum(name);
+	fingerprint_query("SELECT FROM (SELECT object_type, object_identity"
+					  "              FROM migrate.schema_objects()"
+					  "              UNION ALL"
+					  "              SELECT object_type, object_identity"
+					  "              FROM migrate.fingerprint) o"
+					  " WHERE o.object_identity = $1"
+					  "    OR o.object_type || ' ' || o.object_identity = $1"
+					  " LIMIT 1",
+					  1, types, values, SPI_OK_SELECT);
+	known = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return known;
+}
+
+/*
+ * The types, identities and parents of a list of DriftedObjects as three
+ * text arrays, ddl_log_changes()'s arguments
+ */
+static void
+drifted_arrays(List *drifted, Datum *values)
+{
+	int			n = list_length(drifted);
+	Datum	   *t = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *id = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *parent = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *parent_null = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, drifted)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		t[i] = CStringGetTextDatum(d->object_type);
+		id[i] = CStringGetTextDatum(d->object_identity);
+		parent_null[i] = d->parent == NULL;
+		parent[i++] = d->parent ? CStringGetTextDatum(d->parent) : (Datum) 0;
+	}
+	values[0] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(parent, parent_null, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Fill in changed_by and changed_at of the objects from fingerprint_drift()
+ * where the DDL log knows who changed them, in one query whatever their
+ * number.  Only drift() needs them: apply and run, which read the drift
+ * before each run, do not pay for this.
+ */
+void
+fingerprint_changed_by(List *drifted)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	if (drifted == NIL)
+		return;
+	drifted_arrays(drifted, values);
+	fingerprint_query(changed_by_query, 3, types, values, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			n = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		DriftedObject *d = list_nth(drifted, n - 1);
+
+		d->changed_by = SPI_getvalue(tup, desc, 2);
+		d->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Accept the drift of the objects in accepted (DriftedObjects from
+ * fingerprint_drift()): the fingerprint takes them as they are, keeping
+ * the rows of the drifted objects in keep, and the out-of-band DDL log rows
+ * that concern them, those drift() names them by, are marked accepted, so
+ * that drift() does not name them again and capture leaves them out.
+ */
+void
+fingerprint_accept(List *accepted, List *keep)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	fingerprint_take(keep);
+	drifted_arrays(accepted, values);
+	fingerprint_query("UPDATE migrate.ddl_log SET accepted = true"
+					  " WHERE id IN (SELECT c.log_id"
+					  "              FROM migrate.ddl_log_changes($1, $2, $3) c)",
+					  3, types, values, SPI_OK_UPDATE);
 }

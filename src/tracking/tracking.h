@@ -84,6 +84,8 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+extern void tracking_record_drift_accepted(const char *identity,
+										   const char *detail);
 extern AppliedMigration *tracking_find(const char *name);
 extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
 								   const LoadedMigration *lm,
@@ -120,12 +122,17 @@ typedef struct DriftedObject
 								 * by its table (ALTER TABLE) */
 	char	   *change;			/* added, removed, changed */
 	char	   *description;
+	char	   *changed_by;		/* session user of the DDL log row, or NULL */
+	TimestampTz changed_at;		/* its time, or DT_NOBEGIN */
 } DriftedObject;
 
 extern bool fingerprint_available(void);
 extern bool fingerprint_taken(void);
 extern List *fingerprint_drift(void);
 extern void fingerprint_take(List *keep);
+extern bool fingerprint_knows(const char *name);
+extern void fingerprint_changed_by(List *drifted);
+extern void fingerprint_accept(List *accepted, List *keep);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);

@@ -1,11 +1,11 @@
 # The DDL log and migrate.ddl_policy seen from a second session: an
 # ordinary login role with its own application_name adds a column outside
-# any migration (logged with that role, application and statement; warned
-# about; blocked), a superuser breaks glass (logged), a role may be let
-# through by name; and a database with a long DDL log goes through
-# pg_dump and pg_restore (custom format, in parallel, and plain through
-# psql) under every policy, the log coming through whole and no restore
-# statement blocked, warned about or logged.
+# any migration (logged with that role, application and statement; named
+# by drift() and blame(); warned about; blocked), a superuser breaks glass
+# (logged), a role may be let through by name; and a database with a long
+# DDL log goes through pg_dump and pg_restore (custom format, in parallel,
+# and plain through psql) under every policy, the log coming through whole
+# and no restore statement blocked, warned about or logged.
 use strict;
 use warnings;
 use Test::More;
@@ -65,6 +65,17 @@ unlike($stderr, qr/WARNING/, 'record: without a warning');
 is(last_row(),
 	'app|app|hotfix-console|ALTER TABLE|public.items|ALTER TABLE items ADD COLUMN note text;|out_of_band|-|f',
 	'record: the row names the role, the application and the statement');
+is( $node->safe_psql('postgres', q{
+		SELECT concat_ws('|', object_type, object_identity, change, changed_by,
+		                 changed_at = (SELECT logged_at FROM migrate.ddl_log ORDER BY id DESC LIMIT 1))
+		FROM migrate.drift()}),
+	'table column|public.items.note|added|app|t',
+	'drift() names the role that made the change and when');
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(concat_ws(' ', origin, migration, session_user_name, application_name), ',')
+		FROM migrate.blame('items.note')}),
+	'out_of_band app hotfix-console',
+	'blame() of the column names the same');
 
 # warn
 set_policy('warn');
