@@ -379,3 +379,51 @@ COMMENT ON FUNCTION migrate.drift() IS
     'the objects of the schemas migrations touch that were added, removed or changed since the last migration';
 
 REVOKE ALL ON FUNCTION migrate.drift() FROM PUBLIC;
+
+
+---------------------------------------------------------------------------
+-- capture (issue 17, section 4): the DDL run outside migrations made into
+-- a migration, recorded as applied, so that the repository catches up
+-- with the database.  See doc/reference.md, "migrate.capture".
+---------------------------------------------------------------------------
+
+-- The migration a row was captured into; a row captured is no longer
+-- waiting for one.  "accepted" is migrate.accept_drift()'s, added here too
+-- (IF NOT EXISTS) because capture leaves accepted rows out by default.
+ALTER TABLE migrate.ddl_log ADD COLUMN captured_as text;
+ALTER TABLE migrate.ddl_log ADD COLUMN IF NOT EXISTS accepted boolean NOT NULL DEFAULT false;
+
+COMMENT ON COLUMN migrate.ddl_log.captured_as IS
+    'the migration migrate.capture() made of this out-of-band statement, or null';
+
+ALTER TABLE migrate.history DROP CONSTRAINT history_action_check;
+ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
+    CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
+                      'forget', 'accept', 'failure', 'retry', 'refused',
+                      'lint_allowed', 'tool_record', 'tool_forget', 'capture'));
+
+-- The name form: a plain migration of that name; the caller writes the
+-- file it returns.  The files form (the pg_migrate command's): the next
+-- migration of the folder sent, in its format, named after description;
+-- it returns every file to write (drizzle: the journal too).
+CREATE FUNCTION migrate.capture(name text, ids bigint[] DEFAULT NULL)
+RETURNS TABLE (name text, file text, content text)
+AS 'MODULE_PATHNAME', 'migrate_capture'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.capture(files jsonb, description text,
+                                ids bigint[] DEFAULT NULL,
+                                format text DEFAULT 'auto',
+                                source text DEFAULT NULL)
+RETURNS TABLE (name text, file text, content text)
+AS 'MODULE_PATHNAME', 'migrate_capture_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.capture(text, bigint[]) IS
+    'record the DDL run outside migrations as an applied migration, and return its file';
+COMMENT ON FUNCTION migrate.capture(jsonb, text, bigint[], text, text) IS
+    'record the DDL run outside migrations as the next migration of a folder sent as data, and return the files to write';
+
+REVOKE ALL ON FUNCTION migrate.capture(text, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.capture(jsonb, text, bigint[], text, text) FROM PUBLIC;
+-- end of capture
