@@ -59,7 +59,8 @@ static char *statement_text(const char *statement);
 static void inspect_statement(const DdlLogRow *row, CaptureScript *cs);
 static void build_script(List *rows, CaptureScript *cs);
 static Folder *folder_with(const Folder *folder, const NewMigration *nm);
-static List *drift_not_captured(List *drifted, List *objects);
+static List *drift_not_captured(List *drifted, List *objects, List *left);
+static List *objects_left(ArrayType *ids);
 static void emit_file(ResultSink *sink, const char *name, const char *file,
 					  const char *content);
 
@@ -201,7 +202,7 @@ inspect_statement(const DdlLogRow *row, CaptureScript *cs)
 					(errcode(ERRCODE_WARNING),
 					 errmsg("the statement of migrate.ddl_log row %lld also changes data",
 							(long long) row->id),
-					 errdetail("It was sent as one query with the schema change and holds a %s statement; the migration holds it as it ran, so the data change runs again wherever the migration is applied.",
+					 errdetail("It was sent in one query string with the schema change and holds a data change (%s); the migration holds it as it ran, so the data change runs again wherever the migration is applied.",
 							   tag),
 					 errhint("If it must not, edit the migration file, then record the file as it is with migrate.accept().")));
 			break;
@@ -306,7 +307,7 @@ folder_with(const Folder *folder, const NewMigration *nm)
  * nor belong to (a column added by a captured ALTER TABLE is the table's)
  */
 static List *
-drift_not_captured(List *drifted, List *objects)
+drift_not_captured(List *drifted, List *objects, List *left)
 {
 	List	   *keep = NIL;
 	ListCell   *lc;
@@ -314,14 +315,47 @@ drift_not_captured(List *drifted, List *objects)
 	foreach(lc, drifted)
 	{
 		DriftedObject *d = lfirst(lc);
+		char	   *self = psprintf("%s %s", d->object_type, d->object_identity);
 
-		if (string_list_member(objects, psprintf("%s %s", d->object_type,
-												 d->object_identity)) ||
-			(d->parent && string_list_member(objects, d->parent)))
+		if ((string_list_member(objects, self) && !string_list_member(left, self)) ||
+			(d->parent && string_list_member(objects, d->parent) &&
+			 !string_list_member(left, d->parent)))
 			continue;
 		keep = lappend(keep, d);
 	}
 	return keep;
+}
+
+/*
+ * The objects that rows left waiting also changed, when the caller named
+ * the rows to capture: the log names an ALTER TABLE by its table, so
+ * which column each row changed is unknown, and such a table's drift stays
+ * until the other rows are captured too, rather than vanish unrecorded.
+ */
+static List *
+objects_left(ArrayType *ids)
+{
+	List	   *left = NIL;
+	ListCell   *lc;
+	Datum	   *captured;
+	int			n;
+
+	if (ids == NULL)
+		return NIL;
+	deconstruct_array(ids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &captured, NULL, &n);
+	foreach(lc, ddl_log_capture_rows(NULL))
+	{
+		const DdlLogRow *r = lfirst(lc);
+		bool		in_capture = false;
+
+		for (int i = 0; i < n && !in_capture; i++)
+			in_capture = DatumGetInt64(captured[i]) == r->id;
+		if (!in_capture && r->object_type && r->object_identity)
+			left = lappend(left, psprintf("%s %s", r->object_type,
+										  r->object_identity));
+	}
+	return left;
 }
 
 static void
@@ -361,6 +395,7 @@ capture_migration(const Folder *folder, const char *format, const char *name,
 	Migration  *m;
 	LoadedMigration lm;
 	List	   *drifted;
+	List	   *left;
 
 	begin_write("migrate.capture()");
 	rows = ddl_log_capture_rows(ids);
@@ -410,6 +445,7 @@ capture_migration(const Folder *folder, const char *format, const char *name,
 	migration_load(added_set, m, &lm, true);
 
 	drifted = fingerprint_drift();
+	left = objects_left(ids);
 	ereport(NOTICE,
 			(errmsg("recording the DDL of migrate.ddl_log %s as migration \"%s\"",
 					cs.ids_text.data, m->name)));
@@ -419,7 +455,7 @@ capture_migration(const Folder *folder, const char *format, const char *name,
 	interop_record(added_set, m);
 	ddl_log_unmark();
 	ddl_log_set_captured(cs.ids, m->name);
-	fingerprint_take(drift_not_captured(drifted, cs.objects));
+	fingerprint_take(drift_not_captured(drifted, cs.objects, left));
 
 	emit_file(sink, m->name, nm.file, nm.content);
 	if (nm.journal)
