@@ -288,7 +288,7 @@ apply_policy(const void *command, const char *tag, const char *identity)
 				 errdetail("It changed %s; migrate.ddl_log records it, and no migration holds it.",
 						   identity) :
 				 errdetail("migrate.ddl_log records it, and no migration holds it."),
-				 errhint("Add the statement to a migration file too, so that every database gets the change: the statement column of its row in migrate.ddl_log holds it.")));
+				 errhint("Make it a migration, so that every database gets the change: pg_migrate capture DIR NAME (or migrate.capture()) writes the statement into the folder's next migration and records it as applied.")));
 	}
 }
 
