@@ -24,6 +24,7 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "util/compat.h"
 #include "formats/formats.h"
 
 #define JOURNAL "meta/_journal.json"

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "util/compat.h"
 #include "tracking/tracking.h"
 
 /* The migration the runs are executing, set with ddl_log_mark() */
