@@ -440,8 +440,15 @@ capture_migration(const Folder *folder, const char *format, const char *name,
 	added_set = source_load(added, set->format->name, DEBUG1);
 	m = source_find(added_set, nm.name);
 	if (m == NULL)
-		elog(ERROR, "migration \"%s\" is not found in the folder it was added to",
-			 nm.name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not add migration \"%s\" to folder \"%s\"",
+						nm.name, set->dir),
+				 errdetail("The %s format's reader does not find it among the files the capture would write; nothing was recorded.",
+						   set->format->name),
+				 set->format == &drizzle_format ?
+				 errhint("Check that \"entries\" is the last array of the drizzle journal, or write the migration by hand from the statements in migrate.ddl_log.") :
+				 errhint("Write the migration by hand from the statements in migrate.ddl_log.")));
 	migration_load(added_set, m, &lm, true);
 
 	drifted = fingerprint_drift();

@@ -152,6 +152,10 @@ SELECT * FROM pg_temp.capture_in(jsonb_build_object(
 ALTER TABLE tags ADD COLUMN e int;
 SELECT * FROM pg_temp.capture_in('{"meta/_journal.json": "{\"version\": \"7\", \"dialect\": \"postgresql\", \"entries\": []}"}', 'first');
 RESET client_min_messages;
+-- a journal whose last array is not "entries": refused, nothing recorded
+ALTER TABLE tags ADD COLUMN odd int;
+SELECT * FROM migrate.capture('{"meta/_journal.json": "{\"entries\": [], \"extra\": []}"}', 'odd');
+SELECT count(*) AS odd_captured FROM migrate.ddl_log WHERE statement LIKE '%odd%' AND captured_as IS NOT NULL;
 SELECT hash IS NOT NULL AS drizzle_recorded, created_at > 1700000000000 AS newer
 FROM drizzle.__drizzle_migrations ORDER BY id;
 
