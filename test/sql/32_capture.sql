@@ -40,10 +40,8 @@ SELECT * FROM migrate.capture('0002_hotfix', ARRAY[NULL]::bigint[]);
 SELECT * FROM migrate.capture('0002_hotfix', ARRAY[-1]);
 SELECT * FROM migrate.capture('0002_hotfix',
     ARRAY[(SELECT min(id) FROM migrate.ddl_log WHERE origin = 'in_migration')]);
-\set VERBOSITY verbose
 SELECT * FROM migrate.capture(:'plain'::jsonb, 'add nickname');
 SELECT * FROM migrate.capture(:'plain'::jsonb, 'hotfix', format => 'flyway');
-\set VERBOSITY default
 -- a row without its statement (a server that gave the trigger no text)
 INSERT INTO migrate.ddl_log (session_user_name, current_user_name, backend_pid,
                              event, command_tag, object_type, object_identity,
@@ -154,7 +152,7 @@ SELECT * FROM pg_temp.capture_in('{"meta/_journal.json": "{\"version\": \"7\", \
 RESET client_min_messages;
 -- a journal whose last array is not "entries": refused, nothing recorded
 ALTER TABLE tags ADD COLUMN odd int;
-SELECT * FROM migrate.capture('{"meta/_journal.json": "{\"entries\": [], \"extra\": []}"}', 'odd');
+SELECT * FROM migrate.capture('{"meta/_journal.json": "{\"entries\": [], \"extra\": []}"}'::jsonb, 'odd');
 SELECT count(*) AS odd_captured FROM migrate.ddl_log WHERE statement LIKE '%odd%' AND captured_as IS NOT NULL;
 SELECT hash IS NOT NULL AS drizzle_recorded, created_at > 1700000000000 AS newer
 FROM drizzle.__drizzle_migrations ORDER BY id;

@@ -192,6 +192,34 @@ is( $node->safe_psql('dprod',
 		  . $journal->{entries}[1]{when}),
 	'1', "drizzle: drizzle-orm's table records the capture, as of the entry");
 
+# drizzle-orm's own migrator agrees: nothing to do where the capture was
+# recorded, and a fresh database gets the captured file, split at its
+# breakpoints, as from pg_migrate
+SKIP:
+{
+	my $npm_dir = ($ENV{TESTDIR} || '.') . '/test/drizzle';
+	skip 'node and npm are not installed', 3
+	  unless system('node --version >/dev/null 2>&1') == 0
+	  && system('npm --version >/dev/null 2>&1') == 0;
+	system("cd '$npm_dir' && npm ci --no-audit --no-fund --loglevel=error >/dev/null") == 0
+	  or die 'npm ci failed in test/drizzle';
+	my $drizzle_migrate = sub {
+		my ($db) = @_;
+		local $ENV{PGHOST} = $node->host;
+		local $ENV{PGPORT} = $node->port;
+		local $ENV{PGUSER} = scalar getpwuid($<);
+		my $out = `node '$npm_dir/migrate.mjs' '$drizzle' '$db' 2>&1`;
+		return ($? == 0, $out);
+	};
+	my ($ok, $orm_out) = $drizzle_migrate->('dprod');
+	ok($ok, "drizzle-orm's migrate() after the capture raises nothing") or diag($orm_out);
+	setup_db('dorm');
+	($ok, $orm_out) = $drizzle_migrate->('dorm');
+	ok($ok, "drizzle-orm's migrate() applies the folder to a fresh database") or diag($orm_out);
+	is(schema_of('dorm'), schema_of('dprod'),
+		"drizzle-orm's fresh database has the schema of the one with the hotfix");
+}
+
 # a file that cannot be written: nothing recorded, the folder unchanged
 app('postgres', 'ALTER TABLE users ADD COLUMN score int;');
 chmod 0500, $plain or die "chmod: $!";
