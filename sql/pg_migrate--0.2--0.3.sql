@@ -401,6 +401,13 @@ ALTER TABLE migrate.ddl_log ADD COLUMN accepted boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN migrate.ddl_log.accepted IS
     'out_of_band: the change was acknowledged with migrate.accept_drift()';
 
+-- The migration migrate.capture() made of a row (below): a row captured
+-- is no longer waiting for one, and drift() no longer names it.
+ALTER TABLE migrate.ddl_log ADD COLUMN captured_as text;
+
+COMMENT ON COLUMN migrate.ddl_log.captured_as IS
+    'the migration migrate.capture() made of this out-of-band statement, or null';
+
 -- drift() looks up the out-of-band rows not yet accepted, a few among many
 CREATE INDEX ddl_log_out_of_band ON migrate.ddl_log (id)
     WHERE origin = 'out_of_band' AND NOT accepted;
@@ -410,7 +417,7 @@ ALTER TABLE migrate.history ADD CONSTRAINT history_action_check
     CHECK (action IN ('apply', 'adopt', 'rollback', 'baseline', 'mark_applied',
                       'forget', 'accept', 'failure', 'retry', 'refused',
                       'lint_allowed', 'tool_record', 'tool_forget',
-                      'accept_drift'));
+                      'accept_drift', 'capture'));
 
 -- An object's own name, unquoted, from its identity as schema_objects()
 -- and the DDL log write it: "c" for the column public.t.c, the constraint,
@@ -489,7 +496,7 @@ WITH o AS MATERIALIZED (
 l AS MATERIALIZED (
     SELECT l.id, l.object_identity, l.statement
     FROM migrate.ddl_log l
-    WHERE l.origin = 'out_of_band' AND NOT l.accepted
+    WHERE l.origin = 'out_of_band' AND NOT l.accepted AND l.captured_as IS NULL
       AND l.logged_at > coalesce((SELECT max(h.performed_at) FROM migrate.history h
                                   WHERE h.action IN ('baseline', 'mark_applied')),
                                  '-infinity')
@@ -729,7 +736,9 @@ BEGIN
     SELECT b.logged_at, b.origin, b.migration, b.command_tag, b.object_type,
            b.object_identity, b.statement, b.session_user_name,
            b.current_user_name, b.application_name
-    FROM (SELECT l.id, l.logged_at, l.origin, l.migration, l.command_tag,
+    -- an out-of-band row captured names the migration made of it
+    FROM (SELECT l.id, l.logged_at, l.origin, coalesce(l.migration, l.captured_as) AS migration,
+                 l.command_tag,
                  l.object_type, l.object_identity, l.statement, l.session_user_name,
                  l.current_user_name, l.application_name
           FROM migrate.ddl_log l
@@ -774,3 +783,36 @@ COMMENT ON FUNCTION migrate.blame(text, text) IS
 
 REVOKE ALL ON FUNCTION migrate.blame(text, text) FROM PUBLIC;
 -- end of who changed what
+
+
+---------------------------------------------------------------------------
+-- capture (issue 17, section 4): the DDL run outside migrations made into
+-- a migration, recorded as applied, so that the repository catches up
+-- with the database.  See doc/reference.md, "migrate.capture".
+---------------------------------------------------------------------------
+
+-- The name form: a plain migration of that name; the caller writes the
+-- file it returns.  The files form (the pg_migrate command's): the next
+-- migration of the folder sent, in its format, named after description;
+-- it returns every file to write (drizzle: the journal too).
+CREATE FUNCTION migrate.capture(name text, ids bigint[] DEFAULT NULL)
+RETURNS TABLE (name text, file text, content text)
+AS 'MODULE_PATHNAME', 'migrate_capture'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION migrate.capture(files jsonb, description text,
+                                ids bigint[] DEFAULT NULL,
+                                format text DEFAULT 'auto',
+                                source text DEFAULT NULL)
+RETURNS TABLE (name text, file text, content text)
+AS 'MODULE_PATHNAME', 'migrate_capture_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.capture(text, bigint[]) IS
+    'record the DDL run outside migrations as an applied migration, and return its file';
+COMMENT ON FUNCTION migrate.capture(jsonb, text, bigint[], text, text) IS
+    'record the DDL run outside migrations as the next migration of a folder sent as data, and return the files to write';
+
+REVOKE ALL ON FUNCTION migrate.capture(text, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.capture(jsonb, text, bigint[], text, text) FROM PUBLIC;
+-- end of capture

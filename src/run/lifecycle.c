@@ -44,7 +44,6 @@ typedef struct StateList
 	StringInfoData names;
 } StateList;
 
-static void begin_write(const char *function);
 static void emit_row(ResultSink *sink, const char *name, const char *action);
 static Migration *find_in_folder(const MigrationSet *set, const char *name);
 static void load_current(const MigrationSet *set, Migration *m,
@@ -58,9 +57,9 @@ static void check_may_replace_scripts(const AppliedMigration *am);
 /*
  * What every function that writes the tracking tables does first: refuse
  * where nothing may be written, then wait for any run in progress and make
- * sure its work is visible.
+ * sure its work is visible.  capture.c's too.
  */
-static void
+void
 begin_write(const char *function)
 {
 	PreventCommandIfReadOnly(function);

@@ -93,6 +93,7 @@ extern void drift_rows(ResultSink *sink);
 extern char *drift_list(List *drifted, int max);
 
 /* lifecycle.c */
+extern void begin_write(const char *function);
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,
 								   const char *name, ResultSink *sink);
 extern void lifecycle_baseline(const Folder *folder, const char *format,
@@ -102,6 +103,11 @@ extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
 extern void lifecycle_accept_drift(List *names, bool all, ResultSink *sink);
+
+/* capture.c */
+extern void capture_migration(const Folder *folder, const char *format,
+							  const char *name, ArrayType *ids,
+							  ResultSink *sink);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,

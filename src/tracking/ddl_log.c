@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "util/compat.h"
 #include "tracking/tracking.h"
 
 /* The migration the runs are executing, set with ddl_log_mark() */
@@ -288,7 +289,7 @@ apply_policy(const void *command, const char *tag, const char *identity)
 				 errdetail("It changed %s; migrate.ddl_log records it, and no migration holds it.",
 						   identity) :
 				 errdetail("migrate.ddl_log records it, and no migration holds it."),
-				 errhint("Add the statement to a migration file too, so that every database gets the change: the statement column of its row in migrate.ddl_log holds it.")));
+				 errhint("Make it a migration, so that every database gets the change: pg_migrate capture DIR NAME (or migrate.capture()) writes the statement into the folder's next migration and records it as applied.")));
 	}
 }
 
@@ -430,4 +431,82 @@ ddl_log_prune(void)
 			" (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1))",
 			1, types, values, NULL, SPI_OK_DELETE);
 	tracking_restore_user(&sw);
+}
+
+/*
+ * The rows migrate.capture() reads: without ids, every out-of-band row
+ * neither captured nor accepted yet; with ids, those rows whatever they
+ * are (found false for an id no row has), for the caller to judge.  In id
+ * order, which is the order the statements ran in.
+ */
+static const char *const capture_pending_query =
+"SELECT l.id, true, l.origin, l.captured_as, l.statement, l.xid::pg_catalog.text,"
+"       l.backend_pid, l.object_type, l.object_identity, l.session_user_name,"
+"       l.application_name,"
+"       pg_catalog.to_char(pg_catalog.timezone('UTC', l.logged_at),"
+"                          'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) ' UTC'"
+" FROM migrate.ddl_log l"
+" WHERE l.origin OPERATOR(pg_catalog.=) 'out_of_band'"
+"   AND l.captured_as IS NULL AND NOT l.accepted"
+" ORDER BY l.id";
+
+static const char *const capture_ids_query =
+"SELECT u.id, l.id IS NOT NULL, l.origin, l.captured_as, l.statement,"
+"       l.xid::pg_catalog.text, l.backend_pid, l.object_type, l.object_identity,"
+"       l.session_user_name, l.application_name,"
+"       pg_catalog.to_char(pg_catalog.timezone('UTC', l.logged_at),"
+"                          'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) ' UTC'"
+" FROM (SELECT DISTINCT i AS id FROM pg_catalog.unnest($1::pg_catalog.int8[]) i) u"
+" LEFT JOIN migrate.ddl_log l ON l.id OPERATOR(pg_catalog.=) u.id"
+" ORDER BY u.id NULLS FIRST";
+
+List *
+ddl_log_capture_rows(ArrayType *ids)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	List	   *rows = NIL;
+
+	values[0] = PointerGetDatum(ids);
+	run_tracking_query(ids ? capture_ids_query : capture_pending_query,
+					   ids ? 1 : 0, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DdlLogRow  *r = palloc0(sizeof(DdlLogRow));
+		char	   *id = SPI_getvalue(tup, desc, 1);
+		char	   *pid = SPI_getvalue(tup, desc, 7);
+
+		/* a null in the array is an id no row has */
+		r->id = id ? strtoi64(id, NULL, 10) : 0;
+		r->found = id && strcmp(SPI_getvalue(tup, desc, 2), "t") == 0;
+		r->origin = SPI_getvalue(tup, desc, 3);
+		r->captured_as = SPI_getvalue(tup, desc, 4);
+		r->statement = SPI_getvalue(tup, desc, 5);
+		r->xid = SPI_getvalue(tup, desc, 6);
+		r->backend_pid = pid ? (int32) strtol(pid, NULL, 10) : 0;
+		r->object_type = SPI_getvalue(tup, desc, 8);
+		r->object_identity = SPI_getvalue(tup, desc, 9);
+		r->role = SPI_getvalue(tup, desc, 10);
+		r->application = SPI_getvalue(tup, desc, 11);
+		r->logged_at = SPI_getvalue(tup, desc, 12);
+		rows = lappend(rows, r);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+/* Mark the rows a capture made a migration of with its name */
+void
+ddl_log_set_captured(ArrayType *ids, const char *name)
+{
+	Oid			types[2] = {INT8ARRAYOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = PointerGetDatum(ids);
+	values[1] = CStringGetTextDatum(name);
+	run_tracking_query("UPDATE migrate.ddl_log SET captured_as = $2"
+					   " WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+					   2, types, values, NULL, SPI_OK_UPDATE);
 }

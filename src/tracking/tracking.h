@@ -17,6 +17,7 @@
 
 #include "datatype/timestamp.h"
 #include "tcop/cmdtag.h"
+#include "utils/array.h"
 
 #include "exec/exec.h"
 #include "formats/formats.h"
@@ -111,6 +112,26 @@ extern bool ddl_log_marked(const char **name, const char **source);
 extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
 extern void ddl_log_check_start(CommandTag tag, Node *parsetree);
 extern void ddl_log_prune(void);
+
+/* ddl_log.c: the rows migrate.capture() makes a migration of */
+typedef struct DdlLogRow
+{
+	int64		id;
+	bool		found;			/* false: no row has that id */
+	char	   *origin;
+	char	   *captured_as;	/* or NULL */
+	char	   *statement;		/* or NULL */
+	char	   *xid;			/* as text, or NULL */
+	int32		backend_pid;
+	char	   *object_type;	/* or NULL */
+	char	   *object_identity;	/* or NULL */
+	char	   *role;			/* session_user_name */
+	char	   *application;	/* or NULL */
+	char	   *logged_at;		/* UTC, to the second */
+} DdlLogRow;
+
+extern List *ddl_log_capture_rows(ArrayType *ids);
+extern void ddl_log_set_captured(ArrayType *ids, const char *name);
 
 /* fingerprint.c: an object changed since the last migration */
 typedef struct DriftedObject
