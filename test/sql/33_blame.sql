@@ -98,7 +98,8 @@ DROP TABLE app.orders;
 SELECT origin, command_tag, object_type, object_identity FROM migrate.blame('app.orders');
 SELECT object_identity FROM migrate.accept_drift() ORDER BY 1;
 
--- bad input
+-- bad input (without the PL/pgSQL line each error comes from)
+\set SHOW_CONTEXT never
 SELECT * FROM migrate.blame(NULL);
 SELECT * FROM migrate.blame('');
 SELECT * FROM migrate.blame('app.nothing');
@@ -106,6 +107,7 @@ SELECT * FROM migrate.blame('nothing');
 SELECT * FROM migrate.blame('app.users.nothing');
 SELECT * FROM migrate.blame('a.b.c.d.e');
 SELECT * FROM migrate.blame('app.order_count(text)');
+\set SHOW_CONTEXT errors
 
 -- migrations the log has no row of (applied before 0.3, or pruned): their
 -- up scripts that mention the object, marked migration_script
