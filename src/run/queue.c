@@ -165,19 +165,24 @@ run_queue_prepare(RunQueue *queue, const Folder *folder,
 		queue->adopts |= queue->set->items[i].adopted;
 	}
 	queue->drifted = queue->runs_any && !queue->adopts ? fingerprint_drift() : NIL;
+	/* what the adopted migrations did, no log row says */
+	queue->log_position = queue->runs_any && !queue->adopts ?
+		fingerprint_log_position() : -1;
 }
 
 /*
  * The fingerprint after a run that applied or adopted migrations: after
  * apply's last one, in its transaction; in run(), in the transaction of
  * each migration, and in that which records a failure (a no-transaction
- * migration's statements that the worker committed stay).
+ * migration's statements that the worker committed stay).  Of the
+ * schemas the migrations since the last take touched, where the DDL log
+ * can tell.
  */
 void
-run_queue_fingerprint(const RunQueue *queue)
+run_queue_fingerprint(RunQueue *queue)
 {
 	if (queue->runs_any)
-		fingerprint_take(queue->drifted);
+		fingerprint_take_since(queue->drifted, &queue->log_position);
 }
 
 void

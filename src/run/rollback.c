@@ -204,6 +204,7 @@ rollback_from(const char *name, ResultSink *sink)
 {
 	List	   *targets;
 	List	   *drifted;
+	int64		log_position;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -216,6 +217,7 @@ rollback_from(const char *name, ResultSink *sink)
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false);
 	drifted = fingerprint_drift();
+	log_position = fingerprint_log_position();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -242,7 +244,7 @@ rollback_from(const char *name, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
-	fingerprint_take(drifted);
+	fingerprint_take_since(drifted, &log_position);
 }
 
 static void
@@ -250,6 +252,7 @@ rollback_migrations(const char *name)
 {
 	List	   *targets = rollback_targets(name, true);
 	List	   *drifted = fingerprint_drift();
+	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
 	ListCell   *lc;
 
@@ -264,7 +267,7 @@ rollback_migrations(const char *name)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
 		/* committed with the migration undone */
-		fingerprint_take(drifted);
+		fingerprint_take_since(drifted, &log_position);
 		COMPAT_SPI_COMMIT();
 	}
 }

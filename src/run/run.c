@@ -62,7 +62,7 @@ run_attempt(void *arg)
  * committed, and raised again.
  */
 static void
-run_one(const RunQueue *queue, const Migration *m)
+run_one(RunQueue *queue, const Migration *m)
 {
 	const MigrationSet *set = queue->set;
 	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};

@@ -126,6 +126,8 @@ extern bool fingerprint_available(void);
 extern bool fingerprint_taken(void);
 extern List *fingerprint_drift(void);
 extern void fingerprint_take(List *keep);
+extern int64 fingerprint_log_position(void);
+extern void fingerprint_take_since(List *keep, int64 *position);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);
