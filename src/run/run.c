@@ -121,7 +121,15 @@ run_one(RunQueue *queue, const Migration *m)
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	ddl_log_unmark();
 	tracking_record_failure(set, m, edata, at.report.error_line);
-	/* the migrations before this one are committed */
+
+	/*
+	 * The migrations before this one are committed.  What the worker's
+	 * statements committed before one failed stays, and a failed statement
+	 * leaves no DDL log row (an invalid index of CREATE INDEX CONCURRENTLY):
+	 * the whole schema then.
+	 */
+	if (m->no_transaction)
+		queue->log_position = -1;
 	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
