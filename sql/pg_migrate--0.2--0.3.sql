@@ -127,6 +127,8 @@ CREATE FUNCTION migrate.schema_objects(
 RETURNS SETOF record
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+-- compiling this query costs more than running it
+SET jit = off
 AS $fingerprint$
 WITH nsp AS MATERIALIZED (
     SELECT n.oid, quote_ident(n.nspname) AS qname
@@ -367,8 +369,7 @@ SELECT o.object_type, o.object_identity, o.parent, md5(o.definition),
        -- OID is below FirstNormalObjectId is the system's)
        (SELECT array_agg(DISTINCT quote_ident(rn.nspname))
         FROM pg_depend d
-        JOIN pg_namespace rn
-          ON rn.oid = CASE d.refclassid
+        CROSS JOIN LATERAL (SELECT CASE d.refclassid
                  WHEN 'pg_class'::regclass
                  THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = d.refobjid)
                  WHEN 'pg_type'::regclass
@@ -381,13 +382,18 @@ SELECT o.object_type, o.object_identity, o.parent, md5(o.definition),
                  THEN (SELECT op.oprnamespace FROM pg_operator op WHERE op.oid = d.refobjid)
                  WHEN 'pg_constraint'::regclass
                  THEN (SELECT co.connamespace FROM pg_constraint co WHERE co.oid = d.refobjid)
-             END
-        WHERE ((d.classid = o.dep_class AND d.objid = o.dep_obj
-                AND (o.dep_sub IS NULL OR d.objsubid = o.dep_sub))
-               OR (d.classid = o.dep_class2 AND d.objid = o.dep_obj2))
+             END AS oid) r
+        JOIN pg_namespace rn ON rn.oid = r.oid
+        -- (a class paired with the other part's OID finds nothing, or
+        -- after OID wraparound another object: a schema too many at worst)
+        WHERE d.classid IN (o.dep_class, o.dep_class2)
+          AND d.objid IN (o.dep_obj, o.dep_obj2)
+          AND (d.classid = o.dep_class2 OR o.dep_sub IS NULL OR d.objsubid = o.dep_sub)
           AND d.refobjid >= 16384
-          AND quote_ident(rn.nspname) <> o.nspname)
-FROM objects o
+          AND d.refclassid <> 'pg_namespace'::regclass
+          AND r.oid <> o.nspoid)
+FROM (SELECT ob.*, (SELECT n.oid FROM nsp n WHERE n.qname = ob.nspname) AS nspoid
+      FROM objects ob) o
 $fingerprint$;
 
 REVOKE ALL ON FUNCTION migrate.schema_objects(text[]) FROM PUBLIC;
