@@ -228,6 +228,8 @@ rollback_from(const char *name, ResultSink *sink)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
+		if (script_may_bypass_log(&down))
+			log_position = -1;
 		old = MemoryContextSwitchTo(per_migration);
 		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
@@ -254,6 +256,7 @@ rollback_migrations(const char *name)
 	List	   *drifted = fingerprint_drift();
 	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
+	bool	   *bypasses = palloc0(sizeof(bool) * Max(list_length(targets), 1));
 	ListCell   *lc;
 
 	foreach(lc, targets)
@@ -261,11 +264,14 @@ rollback_migrations(const char *name)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
+		bypasses[foreach_current_index(lc)] = script_may_bypass_log(&down);
 		(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		if (bypasses[foreach_current_index(lc)])
+			log_position = -1;
 		/* committed with the migration undone */
 		fingerprint_take_since(drifted, &log_position);
 		COMPAT_SPI_COMMIT();

@@ -91,6 +91,8 @@ run_one(RunQueue *queue, const Migration *m)
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
 		{
+			if (script_may_bypass_log(&at.lm->up))
+				queue->log_position = -1;
 			ddl_log_unmark();
 			return;
 		}

@@ -64,6 +64,7 @@ extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
 extern void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
 extern void run_queue_fingerprint(RunQueue *queue);
+extern bool script_may_bypass_log(const Script *script);
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,

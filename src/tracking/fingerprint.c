@@ -17,6 +17,14 @@
  * all of it.  A database whose extension is older than 0.3 has neither the
  * table nor the function, and these calls do nothing there.
  *
+ * After a migration only the schemas it changed are read, when the DDL log
+ * says which (fingerprint_take_since()): its event triggers saw every DDL
+ * command of the migration, and the rows name the schemas.  The rest of
+ * the fingerprint cannot have changed in the migration, so that a run of
+ * many migrations on a large database, or on one schema of many, costs in
+ * proportion to what they touch.  Anything the log cannot vouch for reads
+ * every schema, as a take always did.
+ *
  * The queries run as the tracking tables' owner (tracking.c) with
  * search_path pinned to pg_catalog, so that no object of the caller's
  * search_path can stand in for a function or an operator they use.
@@ -227,7 +235,8 @@ ddl_log_whole(void)
 	bool		whole;
 	bool		isnull;
 
-	if (!IsUnderPostmaster || (migrate_ddl_policy == DDL_POLICY_OFF && !migrate_ddl_policy_rejected) ||
+	if (!IsUnderPostmaster ||
+		(migrate_ddl_policy == DDL_POLICY_OFF && !migrate_ddl_policy_rejected) ||
 		SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ||
 		(event_triggers && strcmp(event_triggers, "on") != 0) ||
 		!OidIsValid(nsp) || !OidIsValid(get_relname_relid("ddl_log", nsp)))
@@ -287,9 +296,10 @@ touched_schemas(int64 position)
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		/* copied out of SPI's memory */
-		schemas = PointerGetDatum(DatumGetArrayTypePCopy(
-														 SPI_getbinval(SPI_tuptable->vals[0],
-																	   SPI_tuptable->tupdesc, 2, &isnull)));
+		Datum		found = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull);
+
+		schemas = PointerGetDatum(DatumGetArrayTypePCopy(found));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_freetuptable(SPI_tuptable);

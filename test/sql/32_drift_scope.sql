@@ -97,10 +97,21 @@ RESET session_replication_role;
 :run;
 :read;
 
+-- a statement whose effect no log row records: every schema
+CREATE ROLE regress_scope_old;
+CREATE ROLE regress_scope_new;
+\set target 0012_owned
+:run;
+:read;
+\set target 0013_reassign
+:run;
+:read;
+:drift;
+
 -- apply and rollback bound theirs the same way
 SELECT name, action FROM migrate.apply('@testdir@/drift_scope');
 :read;
-SELECT name, action FROM migrate.rollback('0012_public');
+SELECT name, action FROM migrate.rollback('0014_public');
 :read;
 :drift;
 
@@ -111,3 +122,4 @@ ALTER TABLE d.x DROP COLUMN hotfix_d;
 
 \c contrib_regression
 DROP DATABASE regress_drift_scope;
+DROP ROLE regress_scope_old, regress_scope_new;
