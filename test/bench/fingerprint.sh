@@ -19,13 +19,14 @@
 #   FP_TABLES   tables per schema (100)
 #   FP_N        migrations run() applies (100, at most FP_TABLES)
 #   REPEAT      runs per timing, the median is kept (3)
+#   FP_WAYS     which of the three to time ("none bounded whole")
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 . test/cluster.sh
 
 FP_SCHEMAS=${FP_SCHEMAS:-10}; FP_TABLES=${FP_TABLES:-100}; FP_N=${FP_N:-100}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-3}; FP_WAYS=${FP_WAYS:-none bounded whole}
 
 [ "${1:-}" = "--as-postgres" ] || prepare test/bench/fingerprint.sh "$@"
 
@@ -72,11 +73,12 @@ run_ms() {
 }
 : > "$work/none"; : > "$work/bounded"; : > "$work/whole"
 for _ in $(seq 1 "$REPEAT"); do
-    for way in none bounded whole; do
+    for way in $FP_WAYS; do
         run_ms $way >> "$work/$way"
     done
 done
 none=$(median < "$work/none"); bounded=$(median < "$work/bounded"); whole=$(median < "$work/whole")
+none=${none:-0}; bounded=${bounded:-0}; whole=${whole:-0}
 
 verdict() { if [ "$(echo "$1" | bc)" -eq 1 ]; then echo "ok"; else echo "MISSED"; fi; }
 echo
