@@ -113,13 +113,22 @@ CREATE EVENT TRIGGER pg_migrate_table_rewrite ON table_rewrite
 -- a dropped table once rather than with each of its columns.  The
 -- identities are written as pg_identify_object() and the event triggers'
 -- pg_event_trigger_ddl_commands() write them, so that the DDL log can be
--- joined.
+-- joined.  With schemas (names as quote_ident() writes them), only the
+-- objects of those schemas: what a migration's DDL log rows name
+-- (doc/reference.md, "What the fingerprint costs").  schema_name is the
+-- object's schema, as quote_ident() writes it; refs the other schemas
+-- whose objects it depends on (pg_depend), whose renaming or dropping can
+-- change or drop it too.
 CREATE FUNCTION migrate.schema_objects(
+    schemas text[] DEFAULT NULL,
     OUT object_type text, OUT object_identity text, OUT parent text,
-    OUT digest text, OUT definition text)
+    OUT digest text, OUT definition text, OUT schema_name text,
+    OUT refs text[])
 RETURNS SETOF record
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+-- compiling this query costs more than running it
+SET jit = off
 AS $fingerprint$
 WITH nsp AS MATERIALIZED (
     SELECT n.oid, quote_ident(n.nspname) AS qname
@@ -128,6 +137,7 @@ WITH nsp AS MATERIALIZED (
     -- the temporary ones (pg_temp_N, pg_toast_temp_N) included
     WHERE n.nspname <> 'information_schema'
       AND n.nspname NOT LIKE 'pg\_%'
+      AND (schemas IS NULL OR quote_ident(n.nspname) = ANY (schemas))
       AND NOT EXISTS (SELECT FROM pg_extension e
                       WHERE e.extname = 'pg_migrate' AND e.extnamespace = n.oid)
       AND NOT EXISTS (SELECT FROM pg_depend d
@@ -141,7 +151,7 @@ ext AS MATERIALIZED (
 rel AS MATERIALIZED (
     SELECT c.oid, c.relkind, c.relname, c.relowner, c.relacl, c.reloptions,
            c.relpersistence, c.relrowsecurity, c.relforcerowsecurity,
-           c.relispartition, c.relpartbound,
+           c.relispartition, c.relpartbound, nsp.qname AS nspname,
            nsp.qname || '.' || quote_ident(c.relname) AS qname
     FROM pg_class c JOIN nsp ON nsp.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'i', 'I', 'c')
@@ -157,10 +167,15 @@ tbl AS MATERIALIZED (
            CASE rel.relkind WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind
     FROM rel WHERE rel.relkind IN ('r', 'p', 'f')
 ),
-objects(object_type, object_identity, parent, definition) AS (
+-- dep_class, dep_obj and dep_sub (null: any) name the object in
+-- pg_depend, and dep_class2 and dep_obj2 a second part of it (a column's
+-- default, a composite type's attributes), for refs
+objects(object_type, object_identity, parent, definition, nspname,
+        dep_class, dep_obj, dep_sub, dep_class2, dep_obj2) AS (
     SELECT 'schema', nsp.qname, NULL,
            concat_ws(' ', 'owner ' || quote_ident(pg_get_userbyid(n.nspowner)),
-                     'acl ' || n.nspacl::text)
+                     'acl ' || n.nspacl::text),
+           nsp.qname, NULL::regclass, NULL::oid, NULL::int, NULL::regclass, NULL::oid
     FROM nsp JOIN pg_namespace n ON n.oid = nsp.oid
     UNION ALL
     SELECT tbl.kind, tbl.qname, NULL,
@@ -175,7 +190,8 @@ objects(object_type, object_identity, parent, definition) AS (
                      CASE WHEN tbl.relrowsecurity THEN 'row level security' END,
                      CASE WHEN tbl.relforcerowsecurity THEN 'forced' END,
                      'with ' || tbl.reloptions::text,
-                     'acl ' || tbl.relacl::text)
+                     'acl ' || tbl.relacl::text),
+           tbl.nspname, 'pg_class'::regclass, tbl.oid, 0, NULL, NULL
     FROM tbl
     UNION ALL
     SELECT 'table column', tbl.qname || '.' || quote_ident(a.attname),
@@ -190,7 +206,9 @@ objects(object_type, object_identity, parent, definition) AS (
                           || pg_get_expr(ad.adbin, ad.adrelid) || ')'
                           WHEN ad.adbin IS NOT NULL
                           THEN 'default ' || pg_get_expr(ad.adbin, ad.adrelid) END,
-                     'acl ' || a.attacl::text)
+                     'acl ' || a.attacl::text),
+           tbl.nspname, 'pg_class'::regclass, tbl.oid, a.attnum::int,
+           'pg_attrdef'::regclass, ad.oid
     FROM tbl
     JOIN pg_attribute a ON a.attrelid = tbl.oid AND a.attnum > 0 AND NOT a.attisdropped
     JOIN pg_type t ON t.oid = a.atttypid
@@ -199,14 +217,16 @@ objects(object_type, object_identity, parent, definition) AS (
     -- NOT NULL is the column's (PostgreSQL 18 also makes it a constraint)
     SELECT 'table constraint', quote_ident(co.conname) || ' on ' || tbl.qname,
            tbl.kind || ' ' || tbl.qname,
-           pg_get_constraintdef(co.oid)
+           pg_get_constraintdef(co.oid),
+           tbl.nspname, 'pg_constraint'::regclass, co.oid, NULL, NULL, NULL
     FROM pg_constraint co JOIN tbl ON tbl.oid = co.conrelid
     WHERE co.contype <> 'n'
     UNION ALL
     SELECT 'domain constraint',
            quote_ident(co.conname) || ' on ' || nsp.qname || '.' || quote_ident(t.typname),
            'type ' || nsp.qname || '.' || quote_ident(t.typname),
-           pg_get_constraintdef(co.oid)
+           pg_get_constraintdef(co.oid),
+           nsp.qname, 'pg_constraint'::regclass, co.oid, NULL, NULL, NULL
     FROM pg_constraint co
     JOIN pg_type t ON t.oid = co.contypid
     JOIN nsp ON nsp.oid = t.typnamespace
@@ -216,7 +236,8 @@ objects(object_type, object_identity, parent, definition) AS (
     -- constraint's; whether an index is valid or clustered is its state,
     -- not the schema's
     SELECT 'index', ix.qname, tbl.kind || ' ' || tbl.qname,
-           pg_get_indexdef(ix.oid)
+           pg_get_indexdef(ix.oid),
+           ix.nspname, 'pg_class'::regclass, ix.oid, NULL, NULL, NULL
     FROM rel ix
     JOIN pg_index i ON i.indexrelid = ix.oid
     JOIN tbl ON tbl.oid = i.indrelid
@@ -229,7 +250,11 @@ objects(object_type, object_identity, parent, definition) AS (
            v.qname, NULL,
            concat_ws(' ', pg_get_viewdef(v.oid),
                      'owner ' || quote_ident(pg_get_userbyid(v.relowner)),
-                     'with ' || v.reloptions::text, 'acl ' || v.relacl::text)
+                     'with ' || v.reloptions::text, 'acl ' || v.relacl::text),
+           v.nspname, 'pg_rewrite'::regclass,
+           (SELECT r.oid FROM pg_rewrite r
+            WHERE r.ev_class = v.oid AND r.rulename = '_RETURN'),
+           NULL, 'pg_class'::regclass, v.oid
     FROM rel v WHERE v.relkind IN ('v', 'm')
     UNION ALL
     -- a sequence of an identity column is the column's
@@ -249,7 +274,8 @@ objects(object_type, object_identity, parent, definition) AS (
                                     AND d.refclassid = 'pg_class'::regclass
                                   LIMIT 1),
                      'owner ' || quote_ident(pg_get_userbyid(s.relowner)),
-                     'acl ' || s.relacl::text)
+                     'acl ' || s.relacl::text),
+           s.nspname, 'pg_class'::regclass, s.oid, NULL, NULL, NULL
     FROM rel s JOIN pg_sequence sq ON sq.seqrelid = s.oid
     WHERE s.relkind = 'S'
       AND NOT EXISTS (SELECT FROM pg_depend d
@@ -274,7 +300,8 @@ objects(object_type, object_identity, parent, definition) AS (
                                 WHERE ag.aggfnoid = p.oid)
                           ELSE pg_get_functiondef(p.oid) END,
                      'owner ' || quote_ident(pg_get_userbyid(p.proowner)),
-                     'acl ' || p.proacl::text)
+                     'acl ' || p.proacl::text),
+           nsp.qname, 'pg_proc'::regclass, p.oid, NULL, NULL, NULL
     FROM pg_proc p JOIN nsp ON nsp.oid = p.pronamespace
     WHERE NOT EXISTS (SELECT FROM ext WHERE ext.classid = 'pg_proc'::regclass
                                         AND ext.objid = p.oid)
@@ -284,7 +311,8 @@ objects(object_type, object_identity, parent, definition) AS (
            concat_ws(' ', pg_get_triggerdef(tg.oid),
                      CASE tg.tgenabled WHEN 'D' THEN 'disabled'
                                        WHEN 'R' THEN 'enabled replica'
-                                       WHEN 'A' THEN 'enabled always' END)
+                                       WHEN 'A' THEN 'enabled always' END),
+           tbl.nspname, 'pg_trigger'::regclass, tg.oid, NULL, NULL, NULL
     FROM pg_trigger tg JOIN tbl ON tbl.oid = tg.tgrelid
     WHERE NOT tg.tgisinternal
     UNION ALL
@@ -298,7 +326,8 @@ objects(object_type, object_identity, parent, definition) AS (
                                             ELSE quote_ident(pg_get_userbyid(u)) END
                                      FROM unnest(po.polroles) u) r(name)),
                      'using ' || pg_get_expr(po.polqual, po.polrelid),
-                     'with check ' || pg_get_expr(po.polwithcheck, po.polrelid))
+                     'with check ' || pg_get_expr(po.polwithcheck, po.polrelid)),
+           tbl.nspname, 'pg_policy'::regclass, po.oid, NULL, NULL, NULL
     FROM pg_policy po JOIN tbl ON tbl.oid = po.polrelid
     UNION ALL
     -- enums, domains, composite and range types; not the types that come
@@ -322,7 +351,9 @@ objects(object_type, object_identity, parent, definition) AS (
                                         FROM pg_range r WHERE r.rngtypid = t.oid)
                          ELSE t.typtype::text END,
                      'owner ' || quote_ident(pg_get_userbyid(t.typowner)),
-                     'acl ' || t.typacl::text)
+                     'acl ' || t.typacl::text),
+           nsp.qname, 'pg_type'::regclass, t.oid, NULL,
+           CASE WHEN t.typrelid <> 0 THEN 'pg_class'::regclass END, t.typrelid
     FROM pg_type t JOIN nsp ON nsp.oid = t.typnamespace
     WHERE (t.typtype IN ('e', 'd', 'r')
            OR (t.typtype = 'c'
@@ -332,13 +363,42 @@ objects(object_type, object_identity, parent, definition) AS (
       AND NOT EXISTS (SELECT FROM ext WHERE ext.classid = 'pg_type'::regclass
                                         AND ext.objid = t.oid)
 )
-SELECT o.object_type, o.object_identity, o.parent, md5(o.definition), o.definition
-FROM objects o
+SELECT o.object_type, o.object_identity, o.parent, md5(o.definition),
+       o.definition, o.nspname,
+       -- the user objects it depends on, in other schemas (an object whose
+       -- OID is below FirstNormalObjectId is the system's)
+       (SELECT array_agg(DISTINCT quote_ident(rn.nspname))
+        FROM pg_depend d
+        CROSS JOIN LATERAL (SELECT CASE d.refclassid
+                 WHEN 'pg_class'::regclass
+                 THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = d.refobjid)
+                 WHEN 'pg_type'::regclass
+                 THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.refobjid)
+                 WHEN 'pg_proc'::regclass
+                 THEN (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = d.refobjid)
+                 WHEN 'pg_collation'::regclass
+                 THEN (SELECT c.collnamespace FROM pg_collation c WHERE c.oid = d.refobjid)
+                 WHEN 'pg_operator'::regclass
+                 THEN (SELECT op.oprnamespace FROM pg_operator op WHERE op.oid = d.refobjid)
+                 WHEN 'pg_constraint'::regclass
+                 THEN (SELECT co.connamespace FROM pg_constraint co WHERE co.oid = d.refobjid)
+             END AS oid) r
+        JOIN pg_namespace rn ON rn.oid = r.oid
+        -- (a class paired with the other part's OID finds nothing, or
+        -- after OID wraparound another object: a schema too many at worst)
+        WHERE d.classid IN (o.dep_class, o.dep_class2)
+          AND d.objid IN (o.dep_obj, o.dep_obj2)
+          AND (d.classid = o.dep_class2 OR o.dep_sub IS NULL OR d.objsubid = o.dep_sub)
+          AND d.refobjid >= 16384
+          AND d.refclassid <> 'pg_namespace'::regclass
+          AND r.oid <> o.nspoid)
+FROM (SELECT ob.*, (SELECT n.oid FROM nsp n WHERE n.qname = ob.nspname) AS nspoid
+      FROM objects ob) o
 $fingerprint$;
 
-REVOKE ALL ON FUNCTION migrate.schema_objects() FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.schema_objects(text[]) FROM PUBLIC;
 
-COMMENT ON FUNCTION migrate.schema_objects() IS
+COMMENT ON FUNCTION migrate.schema_objects(text[]) IS
     'every object of the schemas migrations touch, with its canonical definition and its MD5: what the fingerprint keeps';
 
 -- The fingerprint: schema_objects() as it was after the last migration
@@ -351,8 +411,15 @@ CREATE TABLE migrate.fingerprint (
     parent          text,
     digest          text NOT NULL,
     definition      text NOT NULL,
+    schema_name     text,
+    refs            text[],
     PRIMARY KEY (object_type, object_identity)
 );
+
+-- a take after a migration rewrites the rows of the schemas it touched,
+-- and of those whose objects depend on them (refs)
+CREATE INDEX fingerprint_schema_name ON migrate.fingerprint (schema_name);
+CREATE INDEX fingerprint_refs ON migrate.fingerprint USING gin (refs);
 
 COMMENT ON TABLE migrate.fingerprint IS
     'pg_migrate: each object of the schemas migrations touch as it was after the last migration; written by the migrate.* functions';

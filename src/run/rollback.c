@@ -204,6 +204,7 @@ rollback_from(const char *name, ResultSink *sink)
 {
 	List	   *targets;
 	List	   *drifted;
+	int64		log_position;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -216,6 +217,7 @@ rollback_from(const char *name, ResultSink *sink)
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false);
 	drifted = fingerprint_drift();
+	log_position = fingerprint_log_position();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -226,6 +228,8 @@ rollback_from(const char *name, ResultSink *sink)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
+		if (script_may_bypass_log(&down))
+			log_position = -1;
 		old = MemoryContextSwitchTo(per_migration);
 		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
@@ -242,7 +246,7 @@ rollback_from(const char *name, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
-	fingerprint_take(drifted);
+	fingerprint_take_since(drifted, &log_position);
 }
 
 static void
@@ -250,7 +254,9 @@ rollback_migrations(const char *name)
 {
 	List	   *targets = rollback_targets(name, true);
 	List	   *drifted = fingerprint_drift();
+	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
+	bool	   *bypasses = palloc0(sizeof(bool) * Max(list_length(targets), 1));
 	ListCell   *lc;
 
 	foreach(lc, targets)
@@ -258,13 +264,16 @@ rollback_migrations(const char *name)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
+		bypasses[foreach_current_index(lc)] = script_may_bypass_log(&down);
 		(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		if (bypasses[foreach_current_index(lc)])
+			log_position = -1;
 		/* committed with the migration undone */
-		fingerprint_take(drifted);
+		fingerprint_take_since(drifted, &log_position);
 		COMPAT_SPI_COMMIT();
 	}
 }

@@ -55,13 +55,16 @@ typedef struct RunQueue
 	bool		runs_any;		/* a migration is to be applied or adopted */
 	bool		adopts;			/* one is to be adopted from another tool */
 	List	   *drifted;		/* DriftedObjects before the run */
+	int64		log_position;	/* DDL log before the migrations not yet
+								 * fingerprinted: fingerprint_take_since() */
 } RunQueue;
 
 extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
 							  const RunOptions *opts, RunMode mode);
 extern void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
-extern void run_queue_fingerprint(const RunQueue *queue);
+extern void run_queue_fingerprint(RunQueue *queue);
+extern bool script_may_bypass_log(const Script *script);
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,

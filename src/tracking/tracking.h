@@ -154,6 +154,8 @@ extern void fingerprint_take(List *keep);
 extern bool fingerprint_knows(const char *name);
 extern void fingerprint_changed_by(List *drifted);
 extern void fingerprint_accept(List *accepted, List *keep);
+extern int64 fingerprint_log_position(void);
+extern void fingerprint_take_since(List *keep, int64 *position);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);
