@@ -584,7 +584,7 @@ fingerprint_knows(const char *name)
 					  " WHERE o.object_identity = $1"
 					  "    OR o.object_type || ' ' || o.object_identity = $1"
 					  " LIMIT 1",
-					  1, types, values, SPI_OK_SELECT);
+					  1, types, values, NULL, SPI_OK_SELECT);
 	known = SPI_processed > 0;
 	SPI_freetuptable(SPI_tuptable);
 	return known;
@@ -637,7 +637,7 @@ fingerprint_changed_by(List *drifted)
 	if (drifted == NIL)
 		return;
 	drifted_arrays(drifted, values);
-	fingerprint_query(changed_by_query, 3, types, values, SPI_OK_SELECT);
+	fingerprint_query(changed_by_query, 3, types, values, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -670,5 +670,5 @@ fingerprint_accept(List *accepted, List *keep)
 	fingerprint_query("UPDATE migrate.ddl_log SET accepted = true"
 					  " WHERE id IN (SELECT c.log_id"
 					  "              FROM migrate.ddl_log_changes($1, $2, $3) c)",
-					  3, types, values, SPI_OK_UPDATE);
+					  3, types, values, NULL, SPI_OK_UPDATE);
 }
