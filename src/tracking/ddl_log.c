@@ -44,6 +44,7 @@
 #include "utils/timestamp.h"
 
 #include "tracking/tracking.h"
+#include "util/compat.h"
 
 /* The migration the runs are executing, set with ddl_log_mark() */
 typedef struct DdlMark
@@ -117,6 +118,7 @@ static Oid	ddl_log_relid(void);
 static bool restoring(void);
 static DdlPolicy policy(void);
 static bool names_temporary_relation(Node *parsetree);
+static bool detaches_concurrently(Node *parsetree);
 static bool not_logged(CommandTag tag);
 static uint64 insert_rows(DdlEvent event, CommandTag command_tag,
 						  bool break_glass, char **tag, char **identity);
@@ -375,37 +377,66 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 		apply_policy(command, first_tag, first_identity);
 }
 
-/* Whether an index statement is on a temporary table or index */
+static bool
+is_temporary_relation(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+}
+
+/* Whether an index statement or ALTER TABLE is on a temporary relation */
 static bool
 names_temporary_relation(Node *parsetree)
 {
 	RangeVar   *rv = NULL;
-	Oid			relid;
 
 	if (IsA(parsetree, IndexStmt))
 		rv = ((IndexStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterTableStmt))
+		rv = ((AlterTableStmt *) parsetree)->relation;
 	else if (IsA(parsetree, DropStmt) &&
 			 list_length(((DropStmt *) parsetree)->objects) == 1)
 		rv = makeRangeVarFromNameList(linitial(((DropStmt *) parsetree)->objects));
-	if (rv == NULL)
-		return false;
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+	return rv != NULL && is_temporary_relation(rv);
+}
+
+/* Whether an ALTER TABLE detaches a partition concurrently */
+static bool
+detaches_concurrently(Node *parsetree)
+{
+	ListCell   *lc;
+
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DetachPartition &&
+			compat_detach_concurrent((PartitionCmd *) cmd->def))
+			return true;
+	}
+	return false;
 }
 
 /*
- * At ddl_command_start (of CREATE INDEX and DROP INDEX only): CREATE INDEX
- * CONCURRENTLY and DROP INDEX CONCURRENTLY commit before ddl_command_end,
- * where an error would no longer undo them, so under block one made
- * outside migrations is refused before it starts.  Everything else is
- * refused at its end, which rolls it back whole.
+ * At ddl_command_start (of CREATE INDEX, DROP INDEX and ALTER TABLE only):
+ * CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY and ALTER TABLE ...
+ * DETACH PARTITION ... CONCURRENTLY commit before ddl_command_end, where
+ * an error would no longer undo them (a detach refused there would leave
+ * the partition half detached), so under block one made outside
+ * migrations is refused before it starts.  Everything else, ALTER TABLE
+ * above all, is refused at its end, which rolls it back whole and can
+ * name what it changed.
  */
 void
 ddl_log_check_start(CommandTag tag, Node *parsetree)
 {
-	if (policy() != DDL_POLICY_BLOCK || mark.set || creating_extension ||
-		migrate_allow_out_of_band_ddl || restoring() ||
-		!script_statement_top_level_only(parsetree) ||
+	bool		commits_early = IsA(parsetree, AlterTableStmt) ?
+		detaches_concurrently(parsetree) :
+		script_statement_top_level_only(parsetree);
+
+	if (!commits_early || policy() != DDL_POLICY_BLOCK || mark.set ||
+		creating_extension || migrate_allow_out_of_band_ddl || restoring() ||
 		names_temporary_relation(parsetree) || !OidIsValid(ddl_log_relid()))
 		return;
 	apply_policy(parsetree, GetCommandTagName(tag), NULL);
