@@ -370,7 +370,9 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 	char	   *first_tag = NULL;
 	char	   *first_identity = NULL;
 
-	if (not_logged(tag))
+	if (not_logged(tag) ||
+		((tag == CMDTAG_GRANT || tag == CMDTAG_REVOKE) &&
+		 names_temporary_relation((Node *) command)))
 		return;
 	if (insert_rows(event, tag, break_glass,
 					policed ? &first_tag : NULL, &first_identity) > 0 && policed)
@@ -385,12 +387,33 @@ is_temporary_relation(RangeVar *rv)
 	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
 }
 
-/* Whether an index statement or ALTER TABLE is on a temporary relation */
+/*
+ * Whether a statement is on temporary relations only: an index statement
+ * or ALTER TABLE on one, or a GRANT or REVOKE on tables or sequences all
+ * temporary.  The ddl_command_end rows of GRANT and REVOKE name no object
+ * (pg_event_trigger_ddl_commands() gives no identity or schema for them),
+ * so only their parse tree tells.
+ */
 static bool
 names_temporary_relation(Node *parsetree)
 {
 	RangeVar   *rv = NULL;
 
+	if (IsA(parsetree, GrantStmt))
+	{
+		GrantStmt  *grant = (GrantStmt *) parsetree;
+		ListCell   *lc;
+
+		if (grant->targtype != ACL_TARGET_OBJECT || grant->objects == NIL ||
+			(grant->objtype != OBJECT_TABLE && grant->objtype != OBJECT_SEQUENCE))
+			return false;
+		foreach(lc, grant->objects)
+		{
+			if (!is_temporary_relation(lfirst_node(RangeVar, lc)))
+				return false;
+		}
+		return true;
+	}
 	if (IsA(parsetree, IndexStmt))
 		rv = ((IndexStmt *) parsetree)->relation;
 	else if (IsA(parsetree, AlterTableStmt))
