@@ -1,11 +1,12 @@
 # The DDL log and migrate.ddl_policy seen from a second session: an
 # ordinary login role with its own application_name adds a column outside
 # any migration (logged with that role, application and statement; warned
-# about; blocked), a superuser breaks glass (logged), a role may be let
-# through by name; and a database with a long DDL log goes through
-# pg_dump and pg_restore (custom format, in parallel, and plain through
-# psql) under every policy, the log coming through whole and no restore
-# statement blocked, warned about or logged.
+# about; blocked), a superuser breaks glass (the change logged, and the
+# setting in the server log), a role may be let through by name; and a
+# database with a long DDL log goes through pg_dump and pg_restore (custom
+# format, in parallel, and plain through psql) under every policy, the log
+# coming through whole and no restore statement blocked, warned about or
+# logged.
 use strict;
 use warnings;
 use Test::More;
@@ -113,13 +114,18 @@ is( $node->safe_psql('postgres',
 		q{SELECT string_agg(command_tag || ' ' || migration, ',' ORDER BY id) FROM migrate.ddl_log WHERE migration IN ('0002_sku', '0003_sku_index')}),
 	'ALTER TABLE 0002_sku,CREATE INDEX 0003_sku_index', 'block: migrations still run and are logged');
 
-# breaking glass: a superuser's session, logged
+# breaking glass: a superuser's session, logged, and the setting itself
+# too, in the server log
+my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
 	SET migrate.allow_out_of_band_ddl = on;
 	SET application_name = 'incident';
 	ALTER TABLE items ADD COLUMN hotfix int;});
 like(last_row(), qr/^postgres\|postgres\|incident\|ALTER TABLE\|public\.items\|.*ADD COLUMN hotfix int;\|out_of_band\|-\|t$/s,
 	'break glass: the change is made and logged with break_glass');
+like(slurp_file($node->logfile, $log_offset),
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Login "postgres", current role "postgres"; each change/,
+	'break glass: turning the setting on is logged, naming the login');
 
 # under record, a session that tries to turn the policy off gets block
 set_policy('record');
@@ -133,10 +139,14 @@ set_policy('block');
 
 # a role let through by name (its partition maintenance, say)
 $node->safe_psql('postgres', 'ALTER ROLE app SET migrate.allow_out_of_band_ddl = on');
+$log_offset = -s $node->logfile;
 ($ret, $stderr) = app('CREATE TABLE app_partition (id int);');
 is($ret, 0, 'a role given migrate.allow_out_of_band_ddl by a superuser is let through');
 like(last_row(), qr/^app\|app\|hotfix-console\|CREATE TABLE\|public\.app_partition\|.*\|t$/s,
 	'and what it does is logged with break_glass');
+like(slurp_file($node->logfile, $log_offset),
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Login "app", current role "app"/,
+	'and its sessions\' use of the setting is logged, naming the role');
 $node->safe_psql('postgres', 'ALTER ROLE app RESET migrate.allow_out_of_band_ddl');
 
 # A long DDL log through pg_dump and pg_restore, under every policy
