@@ -18,6 +18,9 @@ use PostgreSQL::Test::Utils;
 
 my $node = start_node('ddl_log');
 my $dir = PostgreSQL::Test::Utils::tempdir;
+# TCP too, for client_addr
+$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+$node->restart;
 
 $node->safe_psql('postgres', q{
 	CREATE ROLE app LOGIN;
@@ -66,6 +69,19 @@ unlike($stderr, qr/WARNING/, 'record: without a warning');
 is(last_row(),
 	'app|app|hotfix-console|ALTER TABLE|public.items|ALTER TABLE items ADD COLUMN note text;|out_of_band|-|f',
 	'record: the row names the role, the application and the statement');
+
+# client_addr: the address of a TCP connection, null over a Unix socket
+my ($tcp_out, $tcp_err);
+IPC::Run::run(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+		'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=app',
+		'-c', 'CREATE TABLE over_tcp (id int);' ],
+	'>', \$tcp_out, '2>', \$tcp_err) or diag $tcp_err;
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(concat_ws('|', object_identity, coalesce(host(client_addr), 'null')), ',' ORDER BY id)
+		  FROM migrate.ddl_log WHERE object_identity IN ('public.over_tcp', 'public.items') AND origin = 'out_of_band'}),
+	'public.items|null,public.over_tcp|127.0.0.1',
+	'client_addr: 127.0.0.1 over TCP, null over a Unix socket');
 
 # warn
 set_policy('warn');
