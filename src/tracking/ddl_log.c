@@ -16,8 +16,9 @@
  * and which change no definition; and a restore: pg_upgrade's, and a
  * superuser session set up the way every pg_dump script and every
  * pg_restore connection sets itself up (an empty search_path,
- * check_function_bodies off), whose statements recreate what the dump
- * holds, the DDL log's own rows included.
+ * check_function_bodies off, client_min_messages warning), whose
+ * statements recreate what the dump holds, the DDL log's own rows
+ * included.
  *
  * Cost: one saved INSERT ... SELECT per DDL command, nothing per row of
  * data; old rows are pruned when apply or run starts, not as rows come.
@@ -208,9 +209,15 @@ ddl_log_relid(void)
 
 /*
  * Whether this session is restoring a dump: pg_upgrade's, or a superuser
- * login with what every pg_dump script and pg_restore connection sets
- * first (an empty search_path, check_function_bodies off).  Only a
- * superuser can restore a database that has pg_migrate, and a superuser
+ * login with what every pg_dump script and pg_restore connection (its
+ * parallel workers' too) sets first and keeps to the end: an empty
+ * search_path, check_function_bodies off and client_min_messages warning
+ * (or quieter).  No setting a server sees says "restore" for sure:
+ * application_name is pg_restore's only as a fallback, and psql's for a
+ * plain dump; session_replication_role is set only with --disable-triggers,
+ * and event triggers do not fire then anyway.  The three together are
+ * what a restore always has and a session typed by hand seldom has.  Only
+ * a superuser can restore a database that has pg_migrate, and a superuser
  * can bypass event triggers anyway, so taking this for a restore lends
  * nobody a power they lack.
  */
@@ -219,6 +226,7 @@ restoring(void)
 {
 	return IsBinaryUpgrade ||
 		(!check_function_bodies && namespace_search_path[0] == '\0' &&
+		 client_min_messages >= WARNING &&
 		 superuser_arg(GetAuthenticatedUserId()));
 }
 

@@ -178,13 +178,18 @@ RESET migrate.allow_out_of_band_ddl;
 :clear;
 
 -- a restore: what pg_dump's scripts and pg_restore's connections set first
--- (empty search_path, no function body checks), in a superuser's session,
--- is neither blocked nor logged (t/022_ddl_log.pl: not for another login)
+-- (empty search_path, no function body checks, client_min_messages
+-- warning), in a superuser's session, is neither blocked nor logged
+-- (t/022_ddl_log.pl: not for another login)
 SET migrate.ddl_policy = block;
 SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
+-- not without all three
+CREATE TABLE public.restored (id int);
+SET client_min_messages = warning;
 CREATE TABLE public.restored (id int);
 ALTER TABLE public.restored ADD COLUMN note text;
+RESET client_min_messages;
 RESET search_path;
 RESET check_function_bodies;
 SELECT count(*) AS restore_rows FROM migrate.ddl_log;

@@ -111,6 +111,7 @@ like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
 }
 ($ret, $stderr) = app(q{SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
+SET client_min_messages = warning;
 ALTER TABLE public.items ADD COLUMN restoring int;});
 like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
 	'block: a restore\'s settings let no ordinary login through');
