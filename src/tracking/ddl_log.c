@@ -387,6 +387,7 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 		apply_policy(command, first_tag, first_identity);
 }
 
+/* Whether rv names an existing temporary relation */
 static bool
 is_temporary_relation(RangeVar *rv)
 {

@@ -230,13 +230,14 @@ define_ddl_policy(void)
  * Breaking glass is itself logged: when a session turns
  * migrate.allow_out_of_band_ddl on (SET, a role's or database's setting, a
  * function's SET clause, the server's configuration), a LOG line in the
- * server log names the login and the current role, and then every change
- * it lets through is a row of migrate.ddl_log with break_glass set.  An
- * assign hook must not fail, and may run outside a transaction (a reload
- * of the configuration, the end of a transaction) or outside any session
- * (the postmaster), where no role can be named: the line then names none,
- * and the log line's prefix says which process it is.  Parallel workers
- * take the leader's value, which the leader has logged already.
+ * server log names the session user and the current role (as the log's
+ * rows do), and then every change it lets through is a row of
+ * migrate.ddl_log with break_glass set.  An assign hook must not fail,
+ * and may run outside a transaction (a reload of the configuration, the
+ * end of a transaction) or outside any session (the postmaster), where no
+ * role can be named: the line then names none, and the log line's prefix
+ * says which process it is.  Parallel workers take the leader's value,
+ * which the leader has logged already.
  */
 static void
 assign_allow_out_of_band_ddl(bool newval, void *extra)
@@ -258,7 +259,7 @@ assign_allow_out_of_band_ddl(bool newval, void *extra)
 	if (login && role)
 		ereport(LOG,
 				(errmsg("migrate.allow_out_of_band_ddl turned on: this session may change the schema outside migrations"),
-				 errdetail("Login \"%s\", current role \"%s\"; each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.",
+				 errdetail("Session user \"%s\", current role \"%s\"; each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.",
 						   login, role)));
 	else
 		ereport(LOG,

@@ -141,8 +141,8 @@ $node->safe_psql('postgres', q{
 like(last_row(), qr/^postgres\|postgres\|incident\|ALTER TABLE\|public\.items\|.*ADD COLUMN hotfix int;\|out_of_band\|-\|t$/s,
 	'break glass: the change is made and logged with break_glass');
 like(slurp_file($node->logfile, $log_offset),
-	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Login "postgres", current role "postgres"; each change/,
-	'break glass: turning the setting on is logged, naming the login');
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Session user "postgres", current role "postgres"; each change/,
+	'break glass: turning the setting on is logged, naming the session user');
 
 # under record, a session that tries to turn the policy off gets block
 set_policy('record');
@@ -162,7 +162,7 @@ is($ret, 0, 'a role given migrate.allow_out_of_band_ddl by a superuser is let th
 like(last_row(), qr/^app\|app\|hotfix-console\|CREATE TABLE\|public\.app_partition\|.*\|t$/s,
 	'and what it does is logged with break_glass');
 like(slurp_file($node->logfile, $log_offset),
-	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Login "app", current role "app"/,
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Session user "app", current role "app"/,
 	'and its sessions\' use of the setting is logged, naming the role');
 $node->safe_psql('postgres', 'ALTER ROLE app RESET migrate.allow_out_of_band_ddl');
 
