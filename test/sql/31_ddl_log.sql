@@ -159,24 +159,6 @@ RESET migrate.allow_out_of_band_ddl;
 SELECT command_tag, object_identity, statement, origin, break_glass FROM migrate.ddl_log ORDER BY id;
 :clear;
 
--- ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY commits its first half
--- before its end too: under block it is refused before it starts, and
--- leaves no partition half detached
-SET migrate.allow_out_of_band_ddl = on;
-CREATE TABLE parted (id int) PARTITION BY RANGE (id);
-CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
-RESET migrate.allow_out_of_band_ddl;
-SET migrate.ddl_policy = block;
-ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY;
-SELECT inhrelid::regclass AS partition, inhdetachpending
-FROM pg_inherits WHERE inhparent = 'parted'::regclass;
--- the rest of ALTER TABLE is refused at its end, naming what it changes
-ALTER TABLE parted DETACH PARTITION parted_1;
-SET migrate.allow_out_of_band_ddl = on;
-DROP TABLE parted;
-RESET migrate.allow_out_of_band_ddl;
-:clear;
-
 -- a restore: what pg_dump's scripts and pg_restore's connections set first
 -- (empty search_path, no function body checks, client_min_messages
 -- warning), in a superuser's session, is neither blocked nor logged
