@@ -66,7 +66,7 @@ AS 'MODULE_PATHNAME', 'migrate_ddl_table_rewrite'
 LANGUAGE C;
 
 COMMENT ON FUNCTION migrate.ddl_command_start() IS
-    'event trigger: under migrate.ddl_policy = block, refuses CREATE/DROP INDEX CONCURRENTLY outside migrations before they start';
+    'event trigger: under migrate.ddl_policy = block, refuses CREATE/DROP INDEX CONCURRENTLY and DETACH PARTITION CONCURRENTLY outside migrations before they start';
 COMMENT ON FUNCTION migrate.ddl_command_end() IS
     'event trigger: logs the commands of a DDL statement in migrate.ddl_log';
 COMMENT ON FUNCTION migrate.ddl_sql_drop() IS
@@ -82,7 +82,7 @@ REVOKE ALL ON FUNCTION migrate.ddl_table_rewrite() FROM PUBLIC;
 -- CREATE and DROP INDEX CONCURRENTLY commit before ddl_command_end, where
 -- refusing them would be too late
 CREATE EVENT TRIGGER pg_migrate_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('CREATE INDEX', 'DROP INDEX')
+    WHEN TAG IN ('CREATE INDEX', 'DROP INDEX', 'ALTER TABLE')
     EXECUTE FUNCTION migrate.ddl_command_start();
 CREATE EVENT TRIGGER pg_migrate_ddl_command_end ON ddl_command_end
     EXECUTE FUNCTION migrate.ddl_command_end();

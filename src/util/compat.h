@@ -130,6 +130,13 @@ compat_reindex_concurrently(ReindexStmt *stmt)
 #endif
 }
 
+/* DETACH PARTITION ... CONCURRENTLY came in 14 */
+#if PG_VERSION_NUM >= 140000
+#define compat_detach_concurrent(cmd) ((cmd)->concurrent)
+#else
+#define compat_detach_concurrent(cmd) ((void) (cmd), false)
+#endif
+
 /* MERGE came in 15 */
 #if PG_VERSION_NUM >= 150000
 #define COMPAT_IS_MERGE(tag) ((tag) == CMDTAG_MERGE)
