@@ -62,14 +62,6 @@ SELECT count(*) AS never_logged FROM migrate.ddl_log;
 DROP MATERIALIZED VIEW mv;
 :clear;
 
--- another extension is one row, not one per object its script creates
--- (plpgsql's: a language and its three functions); dropping it is one too.
--- plpgsql, as every build of the server has it, contrib or not
-DROP EXTENSION plpgsql;
-CREATE EXTENSION plpgsql;
-:log;
-:clear;
-
 -- migrations: each row names its migration and source, the statement is
 -- the migration's own, not the call; the worker's DDL too
 \! rm -rf @testdir@/ddl_log && mkdir -p @testdir@/ddl_log

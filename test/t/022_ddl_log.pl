@@ -29,6 +29,26 @@ $node->safe_psql('postgres', q{
 write_migration($dir, '0001_items.sql', "CREATE TABLE items (id int PRIMARY KEY);\nALTER TABLE items OWNER TO app;\n");
 $node->safe_psql('postgres', "SELECT count(*) FROM migrate.apply('$dir')");
 
+# Another extension is one row, not one per object its script creates; so
+# is dropping it.  (Not in 31_ddl_log: pg_migrate needs plpgsql, and a
+# server built without contrib has no other extension to install.)
+SKIP:
+{
+	my $ext = $node->safe_psql('postgres', q{
+		SELECT name FROM pg_available_extensions
+		WHERE name IN ('citext', 'pg_trgm', 'tsm_system_rows') AND installed_version IS NULL
+		ORDER BY name LIMIT 1});
+	skip 'no extension besides plpgsql on this server (built without contrib)', 1
+	  if $ext eq '';
+	$node->safe_psql('postgres', "CREATE EXTENSION $ext; DROP EXTENSION $ext;");
+	is( $node->safe_psql('postgres', q{
+			SELECT string_agg(concat_ws('|', event, command_tag, object_type, object_identity, origin), ',' ORDER BY id)
+			FROM migrate.ddl_log WHERE command_tag LIKE '% EXTENSION'}),
+		"ddl_command_end|CREATE EXTENSION|extension|$ext|out_of_band,sql_drop|DROP EXTENSION|extension|$ext|out_of_band",
+		'another extension: one row to create it, one to drop it');
+	$node->safe_psql('postgres', 'DELETE FROM migrate.ddl_log WHERE migration IS NULL');
+}
+
 # the application's session: its own login and application_name
 sub app
 {
