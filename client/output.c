@@ -318,6 +318,32 @@ begin_json_row(void)
 	fputs(rows_printed++ > 0 ? ",\n  {" : "\n  {", stdout);
 }
 
+/* A file capture wrote: its path, and the migration it holds */
+void
+output_captured(const char *name, const char *path)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"action\": \"captured\", \"file\": ", stdout);
+		print_json_string(path);
+		fputc('}', stdout);
+		flush_stdout();
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	clear_progress();
+	fputs("wrote ", stdout);
+	fput_printable(path, false, stdout);
+	putchar('\n');
+	flush_stdout();
+}
+
 /*
  * One migration applied, adopted or rolled back; tool, for one adopted,
  * is the folder's tool that had applied it, or NULL

@@ -42,6 +42,7 @@ extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);
+extern const char *exec_current_statement(void);
 
 /* plpgsql_lines.c */
 extern void plpgsql_lines_start(void);

@@ -33,6 +33,9 @@ static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
 						  ExecReport *report);
 static void keep_timeout_at_most(const char *name, int value, int ceiling);
 
+/* the text of the script's statement running now, for the DDL log */
+static const char *current_statement = NULL;
+
 /*
  * Run one of pg_migrate's own queries through SPI, with parameters, and
  * insist on the expected result.  The plan is generic: a custom one would
@@ -193,6 +196,7 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 
 	if (do_block)
 		plpgsql_lines_start();
+	current_statement = sql;
 	PG_TRY();
 	{
 		run(stmt, sql, report);
@@ -201,6 +205,8 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 	{
 		ErrorData  *edata;
 		int			block_line = do_block ? plpgsql_lines_stop() : 0;
+
+		current_statement = NULL;
 
 		if (!ctx->body_pending)
 		{
@@ -221,8 +227,20 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	current_statement = NULL;
 	if (do_block)
 		(void) plpgsql_lines_stop();
+}
+
+/*
+ * The statement of a migration's script that execute_script() is running,
+ * or NULL: the DDL log records it rather than the client's query, which
+ * is the call of migrate.apply() or migrate.run().
+ */
+const char *
+exec_current_statement(void)
+{
+	return current_statement;
 }
 
 /*

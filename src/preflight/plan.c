@@ -927,7 +927,14 @@ plan_migration(PlanOutput *out, const MigrationSet *set, const Migration *m)
 	pm.stmt_cxt = AllocSetContextCreate(pm.cxt, "pg_migrate plan statement",
 										ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Its DDL is the migration's, never blocked; and not logged, as it is
+	 * always rolled back: the log's table, index and sequence locks would
+	 * be the plan's, and the sequence's outlives the rollback
+	 */
+	ddl_log_mark(m->name, set->folder->source, false);
 	edata = try_in_subtransaction_or_undo(plan_statements, &pm);
+	ddl_log_unmark();
 	if (edata)
 		plan_failed(&pm, edata, script_check_line());
 

@@ -43,6 +43,7 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.apply()");
 	run_queue_prepare(&queue, folder, opts, MODE_APPLY);
+	ddl_log_prune();
 
 	for (int i = 0; i <= queue.last; i++)
 	{
@@ -55,6 +56,8 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 			continue;
 		refuse_failed_again(m, queue.failed[i], opts->retry, MODE_APPLY);
 		old = MemoryContextSwitchTo(queue.per_migration);
+		/* its DDL, and the tool's table it may create, are the migration's */
+		ddl_log_mark(m->name, folder->source, true);
 		if (m->adopted)
 		{
 			adopt_one(queue.set, m);
@@ -66,8 +69,12 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 			interop_prepare(queue.set);
 			emit(sink, m->name, "applied", apply_one(queue.set, m, &lm, MODE_APPLY,
 												  &report));
+			if (script_may_bypass_log(&lm.up))
+				queue.log_position = -1;
 		}
+		ddl_log_unmark();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
 	}
+	run_queue_fingerprint(&queue);
 }

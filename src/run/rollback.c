@@ -138,6 +138,8 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
 	stmts = prepare_down(&down, no_transaction);
+	/* what the down script does is the migration's, in the worker too */
+	ddl_log_mark(am->name, am->source, true);
 
 	start = GetCurrentTimestamp();
 	if (no_transaction)
@@ -159,6 +161,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	duration = GetCurrentTimestamp() - start;
+	ddl_log_unmark();
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by,
 							 report.lock_retries);
@@ -200,6 +203,8 @@ void
 rollback_from(const char *name, ResultSink *sink)
 {
 	List	   *targets;
+	List	   *drifted;
+	int64		log_position;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -211,6 +216,8 @@ rollback_from(const char *name, ResultSink *sink)
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false);
+	drifted = fingerprint_drift();
+	log_position = fingerprint_log_position();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -221,6 +228,8 @@ rollback_from(const char *name, ResultSink *sink)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
+		if (script_may_bypass_log(&down))
+			log_position = -1;
 		old = MemoryContextSwitchTo(per_migration);
 		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
@@ -237,13 +246,17 @@ rollback_from(const char *name, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
+	fingerprint_take_since(drifted, &log_position);
 }
 
 static void
 rollback_migrations(const char *name)
 {
 	List	   *targets = rollback_targets(name, true);
+	List	   *drifted = fingerprint_drift();
+	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
+	bool	   *bypasses = palloc0(sizeof(bool) * Max(list_length(targets), 1));
 	ListCell   *lc;
 
 	foreach(lc, targets)
@@ -251,11 +264,16 @@ rollback_migrations(const char *name)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
+		bypasses[foreach_current_index(lc)] = script_may_bypass_log(&down);
 		(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		if (bypasses[foreach_current_index(lc)])
+			log_position = -1;
+		/* committed with the migration undone */
+		fingerprint_take_since(drifted, &log_position);
 		COMPAT_SPI_COMMIT();
 	}
 }

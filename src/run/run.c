@@ -62,12 +62,19 @@ run_attempt(void *arg)
  * committed, and raised again.
  */
 static void
-run_one(const MigrationSet *set, const Migration *m)
+run_one(RunQueue *queue, const Migration *m)
 {
+	const MigrationSet *set = queue->set;
 	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
 	ErrorData  *edata;
 	List	   *invalid;
 
+	/*
+	 * Its DDL, in this backend or the worker, and the tool's table it may
+	 * create are the migration's; the mark lasts through the commits and
+	 * the attempts' subtransactions
+	 */
+	ddl_log_mark(m->name, set->folder->source, true);
 	/* committed with the migration, or before the worker runs it */
 	interop_prepare(set);
 	if (m->no_transaction)
@@ -83,7 +90,12 @@ run_one(const MigrationSet *set, const Migration *m)
 		at.report.error_line = 0;
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
+		{
+			if (script_may_bypass_log(&at.lm->up))
+				queue->log_position = -1;
+			ddl_log_unmark();
 			return;
+		}
 
 		/*
 		 * A lock wait that timed out: the rollback released every lock the
@@ -109,7 +121,18 @@ run_one(const MigrationSet *set, const Migration *m)
 					 drop_index_commands(invalid)) :
 			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
+	ddl_log_unmark();
 	tracking_record_failure(set, m, edata, at.report.error_line);
+
+	/*
+	 * The migrations before this one are committed.  What the worker's
+	 * statements committed before one failed stays, and a failed statement
+	 * leaves no DDL log row (an invalid index of CREATE INDEX CONCURRENTLY):
+	 * the whole schema then.
+	 */
+	if (m->no_transaction)
+		queue->log_position = -1;
+	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);
 }
@@ -120,6 +143,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 	RunQueue	queue;
 
 	run_queue_prepare(&queue, folder, opts, MODE_RUN);
+	ddl_log_prune();
 
 	for (int i = 0; i <= queue.last; i++)
 	{
@@ -133,9 +157,11 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 		if (m->adopted)
 			adopt_one(queue.set, m);
 		else
-			run_one(queue.set, m);
+			run_one(&queue, m);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(queue.per_migration);
+		/* committed with the migration: no drift between two of them */
+		run_queue_fingerprint(&queue);
 		COMPAT_SPI_COMMIT();
 
 		/*

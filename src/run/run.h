@@ -52,12 +52,19 @@ typedef struct RunQueue
 	FailedMigration **failed;	/* by index: its latest attempt, if failed */
 	int			last;			/* index of the last migration to run */
 	MemoryContext per_migration;	/* reset after each migration */
+	bool		runs_any;		/* a migration is to be applied or adopted */
+	bool		adopts;			/* one is to be adopted from another tool */
+	List	   *drifted;		/* DriftedObjects before the run */
+	int64		log_position;	/* DDL log before the migrations not yet
+								 * fingerprinted: fingerprint_take_since() */
 } RunQueue;
 
 extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
 							  const RunOptions *opts, RunMode mode);
 extern void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
+extern void run_queue_fingerprint(RunQueue *queue);
+extern bool script_may_bypass_log(const Script *script);
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,
@@ -85,8 +92,11 @@ extern void status_folder(const Folder *folder, const char *format,
 						  ResultSink *sink);
 extern StatusRow *status_rows(const Folder *folder, const char *format,
 							  int *count);
+extern void drift_rows(ResultSink *sink);
+extern char *drift_list(List *drifted, int max);
 
 /* lifecycle.c */
+extern void begin_write(const char *function);
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,
 								   const char *name, ResultSink *sink);
 extern void lifecycle_baseline(const Folder *folder, const char *format,
@@ -95,6 +105,12 @@ extern void lifecycle_forget(const char *name, ResultSink *sink);
 extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
+extern void lifecycle_accept_drift(List *names, bool all, ResultSink *sink);
+
+/* capture.c */
+extern void capture_migration(const Folder *folder, const char *format,
+							  const char *name, ArrayType *ids,
+							  ResultSink *sink);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,

@@ -131,12 +131,88 @@ status_rows(const Folder *folder, const char *format, int *count)
 	return rows;
 }
 
-/* migrate.status() */
+/*
+ * The drifted objects as "type identity (change)", comma separated, the
+ * first max of them and how many more
+ */
+char *
+drift_list(List *drifted, int max)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			n = 0;
+
+	initStringInfo(&buf);
+	foreach(lc, drifted)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		if (n++ == max)
+		{
+			appendStringInfo(&buf, " and %d more", list_length(drifted) - max);
+			break;
+		}
+		appendStringInfo(&buf, "%s%s %s (%s)", n > 1 ? ", " : "",
+						 d->object_type, d->object_identity, d->change);
+	}
+	return buf.data;
+}
+
+/*
+ * migrate.drift(): one row per object changed since the last migration,
+ * with who changed it and when where the DDL log knows (fingerprint.c);
+ * DDL that bypassed the event triggers has no row there, and stays null.
+ */
+void
+drift_rows(ResultSink *sink)
+{
+	List	   *drifted;
+	ListCell   *lc;
+
+	if (!fingerprint_taken())
+		ereport(NOTICE,
+				(errmsg("no fingerprint of the schema has been taken yet, so nothing can have drifted"),
+				 errdetail("The fingerprint is taken after each migration: apply, run, rollback, baseline or mark_applied.")));
+	drifted = fingerprint_drift();
+	fingerprint_changed_by(drifted);
+	foreach(lc, drifted)
+	{
+		DriftedObject *d = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(d->object_type);
+		values[1] = CStringGetTextDatum(d->object_identity);
+		values[2] = CStringGetTextDatum(d->change);
+		values[3] = CStringGetTextDatum(d->description);
+		nulls[4] = d->changed_by == NULL;
+		if (d->changed_by)
+			values[4] = CStringGetTextDatum(d->changed_by);
+		nulls[5] = TIMESTAMP_NOT_FINITE(d->changed_at);
+		values[5] = TimestampTzGetDatum(d->changed_at);
+		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+	}
+}
+
+/*
+ * migrate.status(), with a WARNING when the schema changed outside
+ * migrations since the last one: status's rows are about the files, and
+ * drift() lists the objects.
+ */
 void
 status_folder(const Folder *folder, const char *format, ResultSink *sink)
 {
 	int			nrows;
 	StatusRow  *rows = status_rows(folder, format, &nrows);
+	List	   *drifted = fingerprint_drift();
+
+	if (drifted != NIL)
+		ereport(WARNING,
+				(errmsg_plural("%d object changed outside migrations since the last migration",
+							   "%d objects changed outside migrations since the last migration",
+							   list_length(drifted), list_length(drifted)),
+				 errdetail("%s.", drift_list(drifted, 10)),
+				 errhint("SELECT * FROM migrate.drift() shows what changed. Make the change in a migration, or undo it.")));
 
 	for (int i = 0; i < nrows; i++)
 	{

@@ -59,6 +59,7 @@
 #define KEY_FILE	3
 #define KEY_SQL		4
 #define KEY_QUEUE	5
+#define KEY_MARK	6
 
 /* What the worker needs to be the caller, in fixed-size form */
 typedef struct WorkerArgs
@@ -74,6 +75,8 @@ typedef struct WorkerArgs
 	int			lock_timeout;
 	int			statement_timeout;
 	int			first_line;
+	bool		marked;			/* the script is a migration's (KEY_MARK:
+								 * its name, then its source or "") */
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
@@ -86,7 +89,11 @@ PGDLLEXPORT void migrate_worker_main(Datum arg);
  * money and numbers, text search); what DDL creates (tablespaces, table
  * access method, TOAST compression, password hashing, the checks of
  * function bodies, createrole_self_grant from 16 on); which rows and
- * triggers data changes see (row_security, session_replication_role); how
+ * triggers data changes see (row_security, session_replication_role);
+ * whether the DDL log sees the migration's DDL (session_replication_role,
+ * event_triggers from 17 on, migrate.ddl_policy: the fingerprint trusts
+ * the log's rows only when this session's settings let it, see
+ * tracking/fingerprint.c); how
  * PL/pgSQL resolves a name that is both a variable and a column; and what
  * an index build may use.  Output-only settings (extra_float_digits,
  * bytea_output, lc_messages) change no migration's effect and stay the
@@ -102,7 +109,7 @@ static const char *const inherited_settings[] = {
 	"default_toast_compression", "password_encryption",
 	"check_function_bodies", "createrole_self_grant",
 	"row_security", "session_replication_role",
-	"plpgsql.variable_conflict",
+	"plpgsql.variable_conflict", "migrate.ddl_policy", "event_triggers",
 	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem"
 };
 
@@ -248,6 +255,18 @@ create_segment(const Script *script, Oid role, shm_mq **mq)
 	WorkerArgs *args;
 	Size		settings_len;
 	char	   *settings = serialize_settings(&settings_len);
+	const char *mark_name;
+	const char *mark_source;
+	bool		marked = ddl_log_marked(&mark_name, &mark_source);
+	StringInfoData mark;
+
+	/* the migration the DDL log puts the script's DDL down to */
+	initStringInfo(&mark);
+	if (marked)
+	{
+		appendBinaryStringInfo(&mark, mark_name, strlen(mark_name) + 1);
+		appendStringInfoString(&mark, mark_source ? mark_source : "");
+	}
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
@@ -255,7 +274,8 @@ create_segment(const Script *script, Oid role, shm_mq **mq)
 	shm_toc_estimate_chunk(&e, strlen(script->file) + 1);
 	shm_toc_estimate_chunk(&e, strlen(script->sql) + 1);
 	shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
-	shm_toc_estimate_keys(&e, 5);
+	shm_toc_estimate_chunk(&e, mark.len + 1);
+	shm_toc_estimate_keys(&e, 6);
 	size = shm_toc_estimate(&e);
 
 	seg = dsm_create(size, 0);
@@ -273,7 +293,10 @@ create_segment(const Script *script, Oid role, shm_mq **mq)
 	args->statement_timeout = migrate_statement_timeout > 0 ?
 		migrate_statement_timeout : StatementTimeout;
 	args->first_line = script->first_line;
+	args->marked = marked;
 	shm_toc_insert(toc, KEY_ARGS, args);
+	shm_toc_insert(toc, KEY_MARK,
+				   memcpy(shm_toc_allocate(toc, mark.len + 1), mark.data, mark.len + 1));
 	shm_toc_insert(toc, KEY_SETTINGS,
 				   memcpy(shm_toc_allocate(toc, settings_len), settings, settings_len));
 	put_string(toc, KEY_FILE, script->file);
@@ -504,6 +527,13 @@ migrate_worker_main(Datum arg)
 	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),
 					PGC_USERSET, PGC_S_SESSION);
 	CommitTransactionCommand();
+	if (args->marked)
+	{
+		const char *name = shm_toc_lookup(toc, KEY_MARK, false);
+		const char *source = name + strlen(name) + 1;
+
+		ddl_log_mark(name, *source ? source : NULL, true);
+	}
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_migrate worker",
 								ALLOCSET_DEFAULT_SIZES);

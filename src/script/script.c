@@ -890,6 +890,17 @@ script_all_top_level(const StatementList *statements)
 	return statements->count > 0;
 }
 
+/*
+ * Whether a parsed statement runs only outside a transaction block: the
+ * DDL log refuses those made outside migrations before they start, as
+ * they commit before their end (CREATE INDEX CONCURRENTLY).
+ */
+bool
+script_statement_top_level_only(Node *parsetree)
+{
+	return needs_top_level(parsetree) != NOT_TOP_LEVEL_ONLY;
+}
+
 /* A comment line that matched, while script_find_comment_line() decides */
 typedef struct CommentCandidate
 {

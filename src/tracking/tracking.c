@@ -32,21 +32,11 @@
 
 #include "tracking/tracking.h"
 
-typedef struct OwnerSwitch
-{
-	Oid			saved_user;
-	int			saved_context;
-} OwnerSwitch;
-
-static void become_owner(OwnerSwitch *sw);
 static bool history_is_0_2(void);
 static void record_apply(const MigrationSet *set, const Migration *m,
 						 const LoadedMigration *lm, const char *checksum,
 						 int64 duration_us, const char *action,
 						 const char *tool_table, int lock_retries);
-static void restore_user(OwnerSwitch *sw);
-static void run_tracking_query(const char *query, int nargs, Oid *types,
-							   Datum *values, const char *nulls, int expected);
 
 /* Owner of migrate.migrations; the extension's objects share one owner */
 static Oid
@@ -74,30 +64,30 @@ tracking_owner(void)
  * An error in between needs no cleanup: aborting the (sub)transaction
  * restores the user id and security context.
  */
-static void
-become_owner(OwnerSwitch *sw)
+void
+tracking_become_owner(OwnerSwitch *sw)
 {
 	GetUserIdAndSecContext(&sw->saved_user, &sw->saved_context);
 	SetUserIdAndSecContext(tracking_owner(),
 						   sw->saved_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
-static void
-restore_user(OwnerSwitch *sw)
+void
+tracking_restore_user(OwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->saved_user, sw->saved_context);
 }
 
 /* Run a query on the tracking tables as their owner */
-static void
+void
 run_tracking_query(const char *query, int nargs, Oid *types, Datum *values,
 				   const char *nulls, int expected)
 {
 	OwnerSwitch sw;
 
-	become_owner(&sw);
+	tracking_become_owner(&sw);
 	spi_run(query, nargs, types, values, nulls, expected);
-	restore_user(&sw);
+	tracking_restore_user(&sw);
 }
 
 /*
@@ -139,7 +129,7 @@ tracking_check_snapshot(const char *function)
 	if (!IsolationUsesXactSnapshot())
 		return;
 
-	become_owner(&sw);
+	tracking_become_owner(&sw);
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare tracking query: %s",
@@ -166,7 +156,7 @@ tracking_check_snapshot(const char *function)
 	}
 	SPI_freetuptable(SPI_tuptable);
 	SPI_freeplan(plan);
-	restore_user(&sw);
+	tracking_restore_user(&sw);
 	MemoryContextSwitchTo(cxt);
 
 	if (seen_null != isnull || seen != latest)
@@ -546,6 +536,26 @@ tracking_record_action(const char *action, const char *name,
 	run_tracking_query("INSERT INTO migrate.history (action, name, performed_by,"
 					   " performed_as, checksum) VALUES ($1, $2, $4, $4, $3)",
 					   4, types, values, nulls, SPI_OK_INSERT);
+}
+
+/*
+ * History action "accept_drift": an object's drift acknowledged with
+ * migrate.accept_drift(), named by its identity, with what changed
+ */
+void
+tracking_record_drift_accepted(const char *identity, const char *detail)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(identity);
+	values[1] = CStringGetTextDatum(detail);
+	/* the caller's name: the query runs as the tables' owner */
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("INSERT INTO migrate.history (action, name, detail,"
+					   " performed_by, performed_as)"
+					   " VALUES ('accept_drift', $1, $2, $3, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
 }
 
 /*

@@ -12,6 +12,9 @@
 
 #include <limits.h>
 
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/varlena.h"
@@ -20,6 +23,7 @@
 #include "util/util.h"
 
 #define ALLOWED_DIRECTORIES "migrate.allowed_directories"
+#define DDL_POLICY "migrate.ddl_policy"
 
 /* 0 leaves the session's own lock_timeout / statement_timeout in force */
 int			migrate_lock_timeout = 0;
@@ -43,6 +47,24 @@ static const struct config_enum_entry lint_options[] = {
 	{NULL, 0, false}
 };
 
+/*
+ * The DDL log: what DDL made outside any migration meets (superuser-only,
+ * so that the roles it watches cannot turn it off), the superuser's way
+ * past a block, and how long rows are kept (minutes; 0 keeps them all)
+ */
+int			migrate_ddl_policy = DDL_POLICY_RECORD;
+bool		migrate_ddl_policy_rejected = false;	/* see define_ddl_policy */
+bool		migrate_allow_out_of_band_ddl = false;
+int			migrate_ddl_log_retention = 0;
+
+static const struct config_enum_entry ddl_policy_options[] = {
+	{"off", DDL_POLICY_OFF, false},
+	{"record", DDL_POLICY_RECORD, false},
+	{"warn", DDL_POLICY_WARN, false},
+	{"block", DDL_POLICY_BLOCK, false},
+	{NULL, 0, false}
+};
+
 /* empty: any folder the caller may read; else only folders below these */
 char	   *migrate_allowed_directories = NULL;
 
@@ -52,19 +74,22 @@ bool		migrate_allowed_directories_rejected = false;
 /* empty: the tool's own table where the tool keeps it (see tool_table.c) */
 char	   *migrate_tool_table = NULL;
 
-/* What a session had set for a string parameter, and how */
+/* What a session had set for a parameter, and how */
 typedef struct SettingState
 {
 	bool		present;
-	char	   *value;
+	char	   *value;			/* strings only: NULL for other types */
 	GucSource	source;
-	char	   *reset_val;		/* NULL when there is none */
+	char	   *reset_val;		/* NULL when there is none, or not a string */
 	GucSource	reset_source;
 	int			depth;			/* stacked values: SET LOCAL, SET clauses */
 } SettingState;
 
 static void read_setting_state(const char *name, SettingState *state);
+static bool setting_refused(const SettingState *before,
+							const SettingState *after);
 static void define_allowed_directories(void);
+static void define_ddl_policy(void);
 static bool check_tool_table(char **newval, void **extra, GucSource source);
 
 static void
@@ -76,16 +101,44 @@ read_setting_state(const char *name, SettingState *state)
 	memset(state, 0, sizeof(SettingState));
 	if (gen == NULL)
 		return;
-	/* a placeholder, and our own parameter, are strings */
-	if (gen->vartype != PGC_STRING)
-		elog(ERROR, "parameter \"%s\" is not a string", name);
 	state->present = true;
-	state->value = pstrdup(*conf->variable ? *conf->variable : "");
 	state->source = gen->source;
-	state->reset_val = conf->reset_val ? pstrdup(conf->reset_val) : NULL;
 	state->reset_source = gen->reset_source;
 	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
 		state->depth++;
+
+	/*
+	 * A placeholder is a string.  A value spelt another way once parsed
+	 * ("BLOCK", "true") may read differently as an enum or a bool: their
+	 * values are not compared, only where they came from.
+	 */
+	if (gen->vartype != PGC_STRING)
+		return;
+	state->value = pstrdup(*conf->variable ? *conf->variable : "");
+	state->reset_val = conf->reset_val ? pstrdup(conf->reset_val) : NULL;
+}
+
+/*
+ * Whether a value the placeholder held was refused when the parameter was
+ * defined (see define_allowed_directories): where the current and reset
+ * values came from, the number of stacked values, and for strings the
+ * values themselves must all have survived.
+ */
+static bool
+setting_refused(const SettingState *before, const SettingState *after)
+{
+	bool		strings = after->present && after->value != NULL;
+
+	if (!before->present)
+		return false;
+	return !after->present ||
+		(strings && strcmp(before->value, after->value) != 0) ||
+		before->source != after->source ||
+		before->depth != after->depth ||
+		(before->reset_val != NULL &&
+		 (before->reset_source != after->reset_source ||
+		  (strings && (after->reset_val == NULL ||
+					   strcmp(before->reset_val, after->reset_val) != 0))));
 }
 
 /*
@@ -138,18 +191,80 @@ define_allowed_directories(void)
 							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
-	if (!before.present)
-		return;
 	read_setting_state(ALLOWED_DIRECTORIES, &after);
-	if (!after.present ||
-		strcmp(before.value, after.value) != 0 ||
-		before.source != after.source ||
-		before.depth != after.depth ||
-		(before.reset_val != NULL &&
-		 (after.reset_val == NULL ||
-		  strcmp(before.reset_val, after.reset_val) != 0 ||
-		  before.reset_source != after.reset_source)))
+	if (setting_refused(&before, &after))
 		migrate_allowed_directories_rejected = true;
+}
+
+/*
+ * migrate.ddl_policy is superuser-only, as the roles it watches must not
+ * turn it off; a session that gave it a value it may not set before the
+ * module was loaded (PGOPTIONS='-c migrate.ddl_policy=off') would, as for
+ * migrate.allowed_directories, lose what the administrator set and fall
+ * back to the built-in default.  Such a session gets the strictest policy,
+ * block, rather than a policy nobody chose.  migrate.allow_out_of_band_ddl
+ * falls back to off, which is safe as it is.
+ */
+static void
+define_ddl_policy(void)
+{
+	SettingState before;
+	SettingState after;
+
+	read_setting_state(DDL_POLICY, &before);
+	DefineCustomEnumVariable(DDL_POLICY,
+							 "What DDL made outside any migration meets.",
+							 "record: logged in migrate.ddl_log; warn: logged, with a WARNING; block: refused; off: DDL is not logged at all.",
+							 &migrate_ddl_policy,
+							 DDL_POLICY_RECORD,
+							 ddl_policy_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	read_setting_state(DDL_POLICY, &after);
+	if (setting_refused(&before, &after))
+		migrate_ddl_policy_rejected = true;
+}
+
+/*
+ * Breaking glass is itself logged: when a session turns
+ * migrate.allow_out_of_band_ddl on (SET, a role's or database's setting, a
+ * function's SET clause, the server's configuration), a LOG line in the
+ * server log names the session user and the current role (as the log's
+ * rows do), and then every change it lets through is a row of
+ * migrate.ddl_log with break_glass set.  An assign hook must not fail,
+ * and may run outside a transaction (a reload of the configuration, the
+ * end of a transaction) or outside any session (the postmaster), where no
+ * role can be named: the line then names none, and the log line's prefix
+ * says which process it is.  Parallel workers take the leader's value,
+ * which the leader has logged already.
+ */
+static void
+assign_allow_out_of_band_ddl(bool newval, void *extra)
+{
+	Oid			current;
+	int			sec_context;
+	const char *login = NULL;
+	const char *role = NULL;
+
+	if (!newval || migrate_allow_out_of_band_ddl || IsParallelWorker())
+		return;
+	/* unlike GetUserId(), never asserts that there is a user */
+	GetUserIdAndSecContext(&current, &sec_context);
+	if (IsTransactionState() && OidIsValid(current))
+	{
+		login = GetUserNameFromId(GetSessionUserId(), true);
+		role = GetUserNameFromId(current, true);
+	}
+	if (login && role)
+		ereport(LOG,
+				(errmsg("migrate.allow_out_of_band_ddl turned on: this session may change the schema outside migrations"),
+				 errdetail("Session user \"%s\", current role \"%s\"; each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.",
+						   login, role)));
+	else
+		ereport(LOG,
+				(errmsg("migrate.allow_out_of_band_ddl turned on: this process may change the schema outside migrations"),
+				 errdetail("Each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.")));
 }
 
 /* migrate.tool_table: empty, or a table name, qualified or not */
@@ -268,6 +383,26 @@ settings_define(void)
 							   PGC_USERSET,
 							   0,
 							   check_tool_table, NULL, NULL);
+
+	define_ddl_policy();
+
+	DefineCustomBoolVariable("migrate.allow_out_of_band_ddl",
+							 "Lets this session change the schema outside migrations whatever migrate.ddl_policy says.",
+							 "Each change it lets through is logged in migrate.ddl_log with break_glass set.",
+							 &migrate_allow_out_of_band_ddl,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, assign_allow_out_of_band_ddl, NULL);
+
+	DefineCustomIntVariable("migrate.ddl_log_retention",
+							"How long rows of migrate.ddl_log are kept.",
+							"Older rows are deleted when migrate.apply() or migrate.run() starts; zero keeps every row.",
+							&migrate_ddl_log_retention,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");
 }

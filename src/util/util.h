@@ -56,6 +56,19 @@ extern char *migrate_allowed_directories;
 extern bool migrate_allowed_directories_rejected;
 extern char *migrate_tool_table;
 
+/* the DDL log (tracking/ddl_log.c): what DDL outside a migration meets */
+typedef enum DdlPolicy
+{
+	DDL_POLICY_OFF,				/* nothing is logged */
+	DDL_POLICY_RECORD,			/* logged */
+	DDL_POLICY_WARN,			/* logged, with a WARNING */
+	DDL_POLICY_BLOCK			/* refused */
+} DdlPolicy;
+extern int	migrate_ddl_policy;
+extern bool migrate_ddl_policy_rejected;
+extern bool migrate_allow_out_of_band_ddl;
+extern int	migrate_ddl_log_retention;
+
 extern void settings_define(void);
 
 #endif							/* PG_MIGRATE_UTIL_H */

@@ -8,6 +8,7 @@
 #   BIG_MB    size of the one large script for the memory figure (40)
 #   REPEAT    runs per timing, the median is kept (3)
 #   LOCK_BENCH 0 skips lock_retries.sh (its settings: see that script)
+#   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -39,6 +40,7 @@ python3 test/bench/generate.py "$work/mem_tiny" "$work/mem_tiny.sql" 1 1 seed
 #    and the pg_migrate command, which reads the folder on the client and
 #    sends it with the call (upload included)
 : > "$work/psql.times"; : > "$work/apply.times"; : > "$work/command.times"
+: > "$work/apply_off.times"
 for r in $(seq 1 "$REPEAT"); do
     fresh_db bench_psql
     t0=$(now); psql_q -d bench_psql --single-transaction -f "$work/apply.sql"; t1=$(now)
@@ -49,12 +51,22 @@ for r in $(seq 1 "$REPEAT"); do
         -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
     t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/apply.times"
+    # the same without the DDL log (its event triggers return at once)
+    fresh_db bench_apply_off
+    t0=$(now)
+    psql_q -d bench_apply_off -c "SET client_min_messages = warning" -c "SET migrate.ddl_policy = off" \
+        -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
+    t1=$(now)
+    echo "$t1 - $t0" | bc >> "$work/apply_off.times"
     fresh_db bench_command
     t0=$(now); "$PG_BINDIR/pg_migrate" -q -d bench_command apply "$work/apply"; t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/command.times"
 done
 psql_time=$(median < "$work/psql.times")
 apply_time=$(median < "$work/apply.times")
+apply_off_time=$(median < "$work/apply_off.times")
+ddl_log_ratio=$(echo "scale=3; $apply_time / $apply_off_time" | bc)
+ddl_log_rows=$(psql_q -At -d bench_apply -c "SELECT count(*) FROM migrate.ddl_log")
 command_time=$(median < "$work/command.times")
 ratio=$(echo "scale=3; $apply_time / $psql_time" | bc)
 command_ratio=$(echo "scale=3; $command_time / $psql_time" | bc)
@@ -66,6 +78,25 @@ psql_q -d bench_status -c "SET client_min_messages = warning" \
 status_ms=$( { echo '\timing on'; for _ in $(seq 1 $((REPEAT + 2))); do
                  echo "SELECT count(*) FROM migrate.status('$work/status');"; done; } |
              psql_q -d bench_status | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | median)
+
+# 2b. drift() on the N tables apply made (a table, its columns, primary
+#     key, sequence and index each): server-side time, in a new session
+#     (catalog caches cold, as a pipeline's check finds them) and warm,
+#     against a plain scan of the same tables' pg_class and pg_attribute
+#     rows in the same sessions
+drift_ms() {
+    { echo '\timing on'; echo "$1"; echo "$1"; } | psql_q -d bench_apply 2>/dev/null |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+scan_sql="SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid WHERE c.relnamespace = 'public'::regnamespace;"
+: > "$work/drift_cold"; : > "$work/drift_warm"; : > "$work/scan_cold"; : > "$work/scan_warm"
+for _ in $(seq 1 "$REPEAT"); do
+    drift_ms "SELECT count(*) FROM migrate.drift();" | { read -r c; read -r w; echo "$c" >> "$work/drift_cold"; echo "$w" >> "$work/drift_warm"; }
+    drift_ms "$scan_sql" | { read -r c; read -r w; echo "$c" >> "$work/scan_cold"; echo "$w" >> "$work/scan_warm"; }
+done
+drift_objects=$(psql_q -At -d bench_apply -c "SELECT count(*) FROM migrate.fingerprint")
+drift_cold=$(median < "$work/drift_cold"); drift_warm=$(median < "$work/drift_warm")
+scan_cold=$(median < "$work/scan_cold"); scan_warm=$(median < "$work/scan_warm")
 
 # 3. peak private memory (RssAnon: shared buffers excluded) of the backend
 #    applying N and 10*N migrations that create no new objects, sampled
@@ -107,10 +138,16 @@ echo
 echo "pg_migrate benchmark ($(psql_q -At -c 'SHOW server_version'), median of $REPEAT)"
 printf 'apply N=%d M=%d: psql --single-transaction %.3f s, migrate.apply %.3f s, ratio %.2f (target <= 1.2: %s)\n' \
     "$N" "$M" "$psql_time" "$apply_time" "$ratio" "$(verdict "$ratio <= 1.2")"
+printf 'DDL log: migrate.apply N=%d M=%d logging %d rows %.3f s, with migrate.ddl_policy = off %.3f s, ratio %.2f (target <= 1.1: %s)\n' \
+    "$N" "$M" "$ddl_log_rows" "$apply_time" "$apply_off_time" "$ddl_log_ratio" "$(verdict "$ddl_log_ratio <= 1.1")"
 printf 'pg_migrate apply N=%d M=%d, folder read on the client and sent: %.3f s, ratio %.2f to psql (target <= 1.2: %s)\n' \
     "$N" "$M" "$command_time" "$command_ratio" "$(verdict "$command_ratio <= 1.2")"
 printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \
     "$STATUS_N" "$status_ms" "$(verdict "$status_ms < 200")"
+printf 'drift() on %d tables (%d objects): %.1f ms in a new session, %.1f ms warm (target < 500 ms: %s);\n' \
+    "$N" "$drift_objects" "$drift_cold" "$drift_warm" "$(verdict "$drift_cold < 500")"
+printf '  a plain scan of their pg_class and pg_attribute rows: %.1f ms new, %.1f ms warm (ratio %.1f warm)\n' \
+    "$scan_cold" "$scan_warm" "$(echo "$drift_warm / $scan_warm" | bc -l)"
 printf 'peak private memory of the backend, apply of %d -> %d migrations: %.1f MB -> %.1f MB, ratio %.2f,\n' \
     "$N" $((N * 10)) "$(echo "$small_kb / 1024" | bc -l)" "$(echo "$large_kb / 1024" | bc -l)" "$mem_ratio"
 printf '  %d bytes per extra migration (target < 1024, no script text kept: %s)\n' \
@@ -121,6 +158,14 @@ printf 'peak private memory of the backend, apply of one %.1f MB script of %d st
 printf '  %.1f MB over a one-statement script (%.1f MB): %.2f x the script (target < 3: %s)\n' \
     "$(echo "($script_kb - $tiny_kb) / 1024" | bc -l)" "$(echo "$tiny_kb / 1024" | bc -l)" \
     "$script_ratio" "$(verdict "$script_ratio < 3")"
+
+# 4b. the fingerprint taken after each migration of run(), bounded by the
+#     DDL log, against none and against every schema each time (its own
+#     throwaway cluster; FP_BENCH=0 skips it)
+if [ "${FP_BENCH:-1}" != 0 ]; then
+    echo
+    bash test/bench/fingerprint.sh --as-postgres
+fi
 
 # 5. the application's side of a migration behind a long query: pgbench
 #    latency with psql, then with migrate.run's lock timeout and retries

@@ -1,4 +1,7 @@
 -- Drift: an applied migration whose file changed or vanished stops apply().
+-- What the tests before did by hand is drift: start the fingerprint here
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
 \! rm -rf @testdir@/drift && mkdir -p @testdir@/drift && cp -R "$PG_ABS_SRCDIR/fixtures/basic/." @testdir@/drift/
 \! rm @testdir@/drift/10_rewards*.sql
 SELECT name, action FROM migrate.apply('@testdir@/drift');

@@ -1,6 +1,9 @@
 -- A folder written by drizzle-kit generate: journal order, breakpoints, and
 -- drizzle-orm's own tracking table kept in step.  (test/t/007_drizzle.pl
 -- runs drizzle-orm's migrate() itself against the same folder.)
+-- What the tests before did by hand is drift: start the fingerprint here
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
 \! rm -rf @testdir@/drizzle && mkdir -p @testdir@ && cp -R "$PG_ABS_SRCDIR/fixtures/drizzle" @testdir@/drizzle
 
 SELECT name, state FROM migrate.status('@testdir@/drizzle');
@@ -26,8 +29,11 @@ SELECT name, state FROM migrate.status('@testdir@/drizzle');
 CREATE TABLE quiz_answers (id int);
 INSERT INTO drizzle.__drizzle_migrations (hash, created_at)
 SELECT encode(sha256(pg_read_binary_file('@testdir@/drizzle/0001_quiz_answers.sql')), 'hex'), 1795494250367;
+-- until pg_migrate adopts it, what drizzle-orm's migrator did is drift
 SELECT name, state FROM migrate.status('@testdir@/drizzle');
 SELECT name, action FROM migrate.apply('@testdir@/drizzle');
+-- and adopting it takes it into the fingerprint
+SELECT * FROM migrate.drift();
 -- each write to drizzle's table is logged too, naming it
 SELECT action, name, tool_table FROM migrate.history WHERE name = '0001_quiz_answers' ORDER BY id;
 SELECT count(*) AS drizzle_rows, count(DISTINCT hash) AS distinct_hashes FROM drizzle.__drizzle_migrations;

@@ -1,4 +1,7 @@
 -- dbmate folders: "-- migrate:up" and "-- migrate:down" sections in one file.
+-- What the tests before did by hand is drift: start the fingerprint here
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
 \! rm -rf @testdir@/dbmate @testdir@/dbmate_notx && mkdir -p @testdir@ && cp -R "$PG_ABS_SRCDIR/fixtures/dbmate" "$PG_ABS_SRCDIR/fixtures/dbmate_notx" @testdir@/
 
 SELECT name, state FROM migrate.status('@testdir@/dbmate');

@@ -1,15 +1,20 @@
--- ALTER EXTENSION pg_migrate UPDATE from 0.1 keeps every tracking row, and
--- an updated database has the same catalog as a fresh install.
+-- ALTER EXTENSION pg_migrate UPDATE from 0.1 and from 0.2 keeps every
+-- tracking row, installs the DDL log's event triggers, and an updated
+-- database has the same catalog as a fresh install; drift is counted from
+-- the schema as it was at the update.  migrate.ddl_policy = block never
+-- stands in the way of the update.
 \! rm -rf @testdir@/upgrade && mkdir -p @testdir@/upgrade && cp -R "$PG_ABS_SRCDIR/../examples/migrations/." @testdir@/upgrade/
 
--- what a fresh install has: its tables' columns and its functions
-\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY 1) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
+-- what a fresh install has: its tables' columns and its functions, in
+-- name order (not in pg_proc's, which differs as dead rows' space is reused)
+\set catalog 'SELECT string_agg(format(\'%s %s %s %s\', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), \', \' ORDER BY c.relname, a.attnum) || \' / \' || (SELECT string_agg(format(\'%s %s %s\', p.oid::regprocedure, pg_get_function_result(p.oid), p.proacl), \', \' ORDER BY p.oid::regprocedure::text) FROM pg_proc p WHERE p.pronamespace = \'migrate\'::regnamespace) AS catalog FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = \'migrate\'::regnamespace AND c.relkind IN (\'r\', \'S\') AND a.attnum > 0 AND NOT a.attisdropped'
 CREATE DATABASE regress_fresh;
 \c regress_fresh
 CREATE EXTENSION pg_migrate;
 :catalog \gset fresh_
 SELECT :'fresh_catalog' LIKE '%history performed_as text%' AS has_performed_as,
-       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table;
+       :'fresh_catalog' LIKE '%history tool_table text%' AS has_tool_table,
+       :'fresh_catalog' LIKE '%fingerprint digest text%' AS has_fingerprint;
 SELECT pg_get_constraintdef(oid) LIKE '%tool_record%tool_forget%' AS tool_actions
 FROM pg_constraint WHERE conname = 'history_action_check';
 \c contrib_regression
@@ -33,8 +38,13 @@ GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean) TO regress_upgrade_d
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
 
+SET migrate.ddl_policy = block;
 ALTER EXTENSION pg_migrate UPDATE;
+RESET migrate.ddl_policy;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+-- the DDL log's triggers are installed; the update itself is not logged
+SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
+SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
 
 SELECT has_function_privilege('regress_upgrade_deployer', 'migrate.apply(text, text, boolean, text, boolean)', 'EXECUTE') AS apply_granted,
        has_function_privilege('regress_upgrade_deployer', 'migrate.run(text, text, boolean, text, boolean)', 'EXECUTE') AS run_granted,
@@ -59,16 +69,76 @@ SELECT count(*) AS lost_history FROM (
 :catalog \gset updated_
 SELECT :'updated_catalog' = :'fresh_catalog' AS same_catalog;
 
+-- the schema as it is at the update is the fingerprint: no drift
+SELECT count(*) > 0 AS fingerprinted FROM migrate.fingerprint;
+SELECT * FROM migrate.drift();
+
 -- and it goes on working: status, apply, rollback with performed_as
 SELECT name, state FROM migrate.status('@testdir@/upgrade');
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT name, action FROM migrate.rollback('0004_rewards_system');
 SELECT action, name, performed_as = performed_by AS as_caller
 FROM migrate.history ORDER BY id DESC LIMIT 3;
+SELECT * FROM migrate.drift();
 
 \c contrib_regression
 DROP DATABASE regress_upgrade;
 DROP ROLE regress_upgrade_deployer;
+
+-- from 0.2, with migrations applied, one rolled back and one failed: DDL
+-- made before the update is not in the log (there was none), DDL made
+-- after it is
+CREATE DATABASE regress_upgrade_02;
+\c regress_upgrade_02
+CREATE EXTENSION pg_migrate VERSION '0.2';
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+\! printf 'SELECT 1/0;\n' > @testdir@/upgrade/0006_fails.sql
+CALL migrate.run('@testdir@/upgrade');
+\! rm @testdir@/upgrade/0006_fails.sql
+SELECT name, action FROM migrate.rollback('0005_leaderboard');
+CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
+CREATE TEMP TABLE before_history AS SELECT * FROM migrate.history;
+CREATE TABLE before_update (id int);
+SET migrate.ddl_policy = block;
+ALTER EXTENSION pg_migrate UPDATE;
+RESET migrate.ddl_policy;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+SELECT (SELECT count(*) FROM before_migrations) AS before,
+       (SELECT count(*) FROM (SELECT * FROM before_migrations
+                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+SELECT (SELECT count(*) FROM before_history) AS history_before,
+       (SELECT count(*) FROM (SELECT * FROM before_history
+                              EXCEPT SELECT * FROM migrate.history) d) AS lost_history;
+SELECT evtname, evtevent, evtenabled FROM pg_event_trigger ORDER BY evtname;
+SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
+:catalog \gset updated_02_
+SELECT :'updated_02_catalog' = :'fresh_catalog' AS same_catalog;
+-- the schema as it was at the update, before_update included, is no drift
+SELECT * FROM migrate.drift();
+CREATE TABLE after_update (id int);
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT command_tag, object_identity, migration, origin FROM migrate.ddl_log ORDER BY id;
+
+-- a change by hand after the update is drift, and stays drift after the
+-- next migrations
+ALTER TABLE users ADD COLUMN hotfix int;
+SELECT object_type, object_identity, change, description FROM migrate.drift();
+SELECT name, action FROM migrate.rollback();
+SELECT name, action FROM migrate.apply('@testdir@/upgrade');
+SELECT object_type, object_identity, change, description FROM migrate.drift();
+-- who: the log's rows from before the update have accepted = false; the
+-- hotfix is named, and accepted
+SELECT object_identity, changed_by IS NOT NULL AS who_known FROM migrate.drift();
+SELECT count(*) FILTER (WHERE accepted) AS accepted, count(*) AS logged FROM migrate.ddl_log;
+SELECT * FROM migrate.accept_drift(ARRAY['public.users.hotfix']);
+SELECT object_identity FROM migrate.drift();
+-- blame: the migrations applied before the update are found by their
+-- scripts, those after it and the hotfix by the log
+SELECT origin, migration, command_tag FROM migrate.blame('users');
+SELECT origin, migration, command_tag FROM migrate.blame('users.tokens');
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_02;
 
 -- another tool's table is kept in step on 0.1 too, whose history can name
 -- neither the table nor the writes; once updated, it logs both.

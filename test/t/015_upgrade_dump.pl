@@ -1,7 +1,10 @@
-# A database that had pg_migrate 0.1, updated to the current version with
-# ALTER EXTENSION ... UPDATE, keeps its tracking rows through pg_dump and
-# pg_restore, and its catalog is that of a fresh install (\dx+ and the
-# tables' definitions).
+# A database that had pg_migrate 0.1, and one that had 0.2, updated to the
+# current version with ALTER EXTENSION ... UPDATE, keep their tracking rows
+# (and, once updated, their DDL log) through pg_dump and pg_restore, and
+# their catalog is that of a fresh install (\dx+, the tables' definitions,
+# the DDL log's event triggers).  The schema's fingerprint, taken at the
+# update, comes through the dump: the restored database has the drift the
+# dumped one had.
 use strict;
 use warnings;
 use Test::More;
@@ -20,20 +23,62 @@ write_migration($dir, '0001_users.down.sql', "DROP TABLE users;\n");
 write_migration($dir, '0002_seed.sql', "INSERT INTO users VALUES (1);\n");
 write_migration($dir, '0002_seed.down.sql', "DELETE FROM users;\n");
 
-$node->safe_psql('postgres', q{CREATE DATABASE old; CREATE DATABASE fresh});
+$node->safe_psql('postgres',
+	q{CREATE DATABASE old; CREATE DATABASE old_02; CREATE DATABASE old02; CREATE DATABASE fresh});
 $node->safe_psql('old', q{CREATE EXTENSION pg_migrate VERSION '0.1'});
 $node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
+$node->safe_psql('old_02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
+$node->safe_psql('old_02', "SELECT count(*) FROM migrate.apply('$dir')");
 my $rows_before = $node->safe_psql('old',
 	'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations');
+my $history_02 = $node->safe_psql('old_02',
+	'SELECT string_agg(id || action || name || performed_at, \',\' ORDER BY id) FROM migrate.history');
 $node->safe_psql('old', 'ALTER EXTENSION pg_migrate UPDATE');
+$node->safe_psql('old_02', 'ALTER EXTENSION pg_migrate UPDATE');
 $node->safe_psql('fresh', 'CREATE EXTENSION pg_migrate');
 
+$node->safe_psql('old02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.apply('$dir')");
+$node->safe_psql('old02', "SELECT count(*) FROM migrate.rollback('0002_seed')");
+my $rows_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations');
+my $history_before_02 = $node->safe_psql('old02',
+	'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history');
+$node->safe_psql('old02', 'ALTER EXTENSION pg_migrate UPDATE');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
+	$rows_before_02, '0.2: the tracking rows came through the update');
+is( $node->safe_psql('old02',
+		'SELECT string_agg(id || action || name, \',\' ORDER BY id) FROM migrate.history'),
+	$history_before_02, '0.2: and the history rows');
+is($node->safe_psql('old02', 'SELECT count(*) FROM migrate.drift()'),
+	'0', '0.2: no drift after the update');
+
 # the same catalog as a fresh install
-for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history')
+for my $db ('old', 'old_02', 'old02')
 {
-	is($node->safe_psql('old', $describe), $node->safe_psql('fresh', $describe),
-		"$describe: updated and fresh installs agree");
+	for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history',
+		'\d migrate.ddl_log', '\d migrate.fingerprint', '\dy')
+	{
+		is($node->safe_psql($db, $describe), $node->safe_psql('fresh', $describe),
+			"$db: $describe: updated and fresh installs agree");
+	}
 }
+is( $node->safe_psql('old_02',
+		'SELECT string_agg(id || action || name || performed_at, \',\' ORDER BY id) FROM migrate.history'),
+	$history_02, 'the history of 0.2 came through the update');
+is($node->safe_psql('old', 'SELECT count(*) FROM pg_event_trigger'), '4',
+	'the DDL log\'s event triggers are installed');
+
+# the updated database logs DDL, and its log goes through the dump too
+write_migration($dir, '0003_emails.sql', "ALTER TABLE users ADD COLUMN email text;\n");
+write_migration($dir, '0003_emails.down.sql', "ALTER TABLE users DROP COLUMN email;\n");
+$node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
+$node->safe_psql('old', 'CREATE INDEX users_email ON users (email)');
+my $log_query = q{SELECT string_agg(concat_ws(' ', id, logged_at, command_tag, object_identity, migration, origin), ',' ORDER BY id) FROM migrate.ddl_log};
+my $log_before = $node->safe_psql('old', $log_query);
+like($log_before, qr/ALTER TABLE public\.users 0003_emails in_migration,.*CREATE INDEX public\.users_email out_of_band$/,
+	'the updated database logs DDL');
 
 # dump and restore the updated database
 my $dump = "$dir/../old.dump";
@@ -42,20 +87,30 @@ $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('old') ]
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
 	'pg_restore');
-is( $node->safe_psql('restored',
+like( $node->safe_psql('restored',
 		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
-	$rows_before, 'the tracking rows came through the update, the dump and the restore');
+	qr/^\Q$rows_before\E,0003_emails/, 'the tracking rows came through the update, the dump and the restore');
+is($node->safe_psql('restored', $log_query), $log_before,
+	'the DDL log came through the dump and the restore, which added nothing to it');
 is( $node->safe_psql('restored',
 		'SELECT count(*) FILTER (WHERE performed_as IS NOT NULL) = count(*) FROM migrate.history'),
 	't', 'old history rows have performed_as');
-is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied',
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied,0003_emails=applied',
 	'status agrees in the restored database');
+is( $node->safe_psql('restored', 'SELECT count(*) FROM migrate.fingerprint'),
+	$node->safe_psql('old', 'SELECT count(*) FROM migrate.fingerprint'),
+	'the fingerprint came through the dump');
+my $drift_query = q{SELECT string_agg(object_type || ' ' || object_identity || ' ' || change, ',' ORDER BY object_identity) FROM migrate.drift()};
+is($node->safe_psql('old', $drift_query), 'index public.users_email added',
+	'the index made by hand is drift in the dumped database');
+is($node->safe_psql('restored', $drift_query), $node->safe_psql('old', $drift_query),
+	'the restored database has the same drift');
 # and the update's new functions work there
 is( $node->safe_psql('restored',
 		"SELECT count(*) FROM migrate.status('{\"0001_users.sql\": \"CREATE TABLE users (id int PRIMARY KEY);\\n\"}'::jsonb)"),
-	'2', 'the files form reads the restored history');
+	'3', 'the files form reads the restored history');
 $node->safe_psql('restored', "CALL migrate.run_rollback('0002_seed')");
-is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=pending',
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=pending,0003_emails=pending',
 	'run_rollback works in the restored database');
 
 $node->stop;

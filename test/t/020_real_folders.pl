@@ -5,7 +5,10 @@
 # the project's own tool runs them, into a third. The three schemas must be
 # identical, status must show every migration applied in that order, and
 # where the folder has down scripts, rollback must undo the latest
-# migrations back to the schema of the ones before.
+# migrations back to the schema of the ones before.  The DDL log holds
+# every DDL command of apply and run as in_migration, none out of band.
+# After each apply, run and rollback, migrate.drift() finds nothing: the
+# fingerprint taken after a migration is the schema it left.
 #
 # A folder that pg_migrate does not take as its tool does is marked TODO,
 # saying why: remove the mark when pg_migrate follows the tool there.
@@ -23,7 +26,18 @@ use PgMigrateTest;
 my $srcdir = $ENV{TESTDIR} || '.';
 
 my @fixtures = (
-	{ dir => 'drizzle-ai-chatbot', format => 'drizzle' },
+	{
+		dir => 'drizzle-ai-chatbot',
+		format => 'drizzle',
+		# migrate.blame: the migrations whose statements concern each
+		# object, read from the files (a column dropped since included)
+		blame => {
+			'public."Chat"' => '0000_keen_devos,0002_wandering_riptide,0003_cloudy_glorian,'
+			  . '0007_flowery_ben_parker,0008_flat_forgotten_one',
+			'"Chat".visibility' => '0003_cloudy_glorian',
+			'public."Chat"."lastContext"' => '0007_flowery_ben_parker,0008_flat_forgotten_one',
+		}
+	},
 	# 0130_abandoned_dagger.sql is not in the journal: drizzle-orm, and
 	# pg_migrate since issue 8 (with a WARNING), leave it alone
 	{ dir => 'drizzle-dokploy', format => 'drizzle' },
@@ -36,6 +50,18 @@ my @fixtures = (
 			my ($db) = @_;
 			return "CREATE SCHEMA measure; "
 			  . "ALTER DATABASE $db SET search_path TO measure, \"\$user\", public";
+		},
+		# named through that search_path too
+		blame => {
+			'measure.teams' => '20240830080707_create_teams_table,20260121151953_alter_teams_table,'
+			  . '20260421120000_alter_teams_table,20260421120003_alter_teams_table,'
+			  . '20260427120000_alter_teams_unique_autumn_customer_id,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
+			'teams.autumn_customer_id' => '20260421120000_alter_teams_table,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
+			'idx_teams_autumn_customer' => '20260421120000_alter_teams_table,'
+			  . '20260427120000_alter_teams_unique_autumn_customer_id,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
 		}
 	},
 	# down scripts of 0 bytes or of a comment only (issue 8 rule 1)
@@ -174,14 +200,51 @@ my %migrations_of = (
 
 # --- databases and schemas -----------------------------------------------
 
-# A database with pg_migrate and the fixture's setup, in one psql call
+# A database with the fixture's setup and pg_migrate, in one psql call:
+# the setup first, as it is done before the tool runs, so that the schema
+# pg_migrate starts from has it
 sub fresh_db
 {
 	my ($db, $fixture) = @_;
 	my $setup = $fixture->{setup} ? $fixture->{setup}->($db) : '';
 	$node->safe_psql('postgres',
-		"CREATE DATABASE $db;\n\\c $db\nCREATE EXTENSION pg_migrate;\n$setup");
+		"CREATE DATABASE $db;\n\\c $db\n$setup;\nCREATE EXTENSION pg_migrate;");
+	# the DDL log from here on is the migrations'
+	$node->safe_psql($db, 'DELETE FROM migrate.ddl_log');
 	return $db;
+}
+
+# "N in_migration, M out_of_band" of the DDL log
+sub ddl_origins
+{
+	my ($db) = @_;
+	return $node->safe_psql($db,
+		"SELECT (count(*) FILTER (WHERE origin = 'in_migration' AND migration IS NOT NULL) > 0) "
+		  . "|| ' in_migration, ' || count(*) FILTER (WHERE origin = 'out_of_band') || ' out_of_band' "
+		  . 'FROM migrate.ddl_log');
+}
+
+# What migrate.drift() finds, one line per object: nothing after a migration
+sub drift_of
+{
+	my ($db) = @_;
+	return $node->safe_psql($db,
+		    "SELECT string_agg(format('%s %s %s: %s', object_type, "
+		  . "object_identity, change, description), E'\\n' "
+		  . "ORDER BY object_type, object_identity) FROM migrate.drift()");
+}
+
+# The migrations migrate.blame() names for an object, in the order they
+# first touched it, all of them in_migration
+sub blame_of
+{
+	my ($db, $object) = @_;
+	return $node->safe_psql($db,
+		    'SELECT string_agg(migration, \',\' ORDER BY first) '
+		  . "|| CASE WHEN bool_and(ours) THEN '' ELSE ' (and rows not in_migration)' END "
+		  . 'FROM (SELECT migration, min(logged_at) AS first, '
+		  . "bool_and(origin = 'in_migration') AS ours "
+		  . "FROM migrate.blame(\$o\$$object\$o\$) GROUP BY migration) b");
 }
 
 # psql -f of each script, in order, stopping at the first error
@@ -310,6 +373,14 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_apply"), $expected,
 			'... the schema is the one psql made');
+		is(ddl_origins("${db}_apply"), 'true in_migration, 0 out_of_band',
+			'... the DDL log has its DDL as in_migration, none out of band');
+		is(drift_of("${db}_apply"), '', '... and drift() finds nothing');
+		for my $object (sort keys %{ $fixture->{blame} // {} })
+		{
+			is(blame_of("${db}_apply", $object), $fixture->{blame}{$object},
+				"... blame('$object') names the migrations that made and changed it");
+		}
 	}
 
 	# migrate.run, with the format named
@@ -325,6 +396,9 @@ for my $fixture (@fixtures)
 			'... status shows every migration applied, in the tool\'s order');
 		same_schema(schema_of("${db}_run"), $expected,
 			'... the schema is the one psql made');
+		is(ddl_origins("${db}_run"), 'true in_migration, 0 out_of_band',
+			'... the DDL log has its DDL as in_migration, none out of band');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 	}
 
 	# rollback, in the database migrate.run made: the latest migrations
@@ -360,6 +434,7 @@ for my $fixture (@fixtures)
 		  or diag $stderr;
 		same_schema(schema_of("${db}_run"), schema_of("${db}_before"),
 			'... back to the schema psql made with the ones before');
+		is(drift_of("${db}_run"), '', '... and drift() finds nothing');
 		($ret, $stdout, $stderr) = $node->psql("${db}_run",
 			"SELECT count(*) FILTER (WHERE state = 'pending') "
 			  . "FROM migrate.status('$dir')");
