@@ -318,6 +318,17 @@ begin_json_row(void)
 	fputs(rows_printed++ > 0 ? ",\n  {" : "\n  {", stdout);
 }
 
+/* A row of --json's array for one migration: its name and what was done */
+static void
+begin_json_action(const char *name, const char *action)
+{
+	begin_json_row();
+	fputs("\"name\": ", stdout);
+	print_json_string(name);
+	fputs(", \"action\": ", stdout);
+	print_json_string(action);
+}
+
 /* A file capture wrote: its path, and the migration it holds */
 void
 output_captured(const char *name, const char *path)
@@ -326,10 +337,8 @@ output_captured(const char *name, const char *path)
 		return;
 	if (out_opts->json)
 	{
-		begin_json_row();
-		fputs("\"name\": ", stdout);
-		print_json_string(name);
-		fputs(", \"action\": \"captured\", \"file\": ", stdout);
+		begin_json_action(name, "captured");
+		fputs(", \"file\": ", stdout);
 		print_json_string(path);
 		fputc('}', stdout);
 		flush_stdout();
@@ -356,11 +365,7 @@ output_migration(const char *name, const char *action, double seconds,
 		return;
 	if (out_opts->json)
 	{
-		begin_json_row();
-		fputs("\"name\": ", stdout);
-		print_json_string(name);
-		fputs(", \"action\": ", stdout);
-		print_json_string(action);
+		begin_json_action(name, action);
 		printf(", \"duration\": %.6f}", seconds);
 		flush_stdout();
 		return;

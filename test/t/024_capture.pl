@@ -239,10 +239,19 @@ is( $node->safe_psql('postgres', q{
 # nothing to capture: the server's error, exit 1
 ($rc, $out, $err) = command_as('deployer', 'postgres', 'capture', $plain, 'add_score');
 is($rc, 0, 'the capture succeeds once the folder can be written') or diag($err);
+
+# --json: one row per file written, naming the migration
+app('postgres', 'ALTER TABLE users ADD COLUMN rank int;');
+($rc, $out, $err) = command_as('deployer', 'postgres', '--json', 'capture', $plain, 'add_rank');
+is($rc, 0, '--json capture succeeds') or diag($err);
+is_deeply(eval { $json->decode($out) },
+	[ { name => '0004_add_rank', action => 'captured', file => "$plain/0004_add_rank.sql" } ],
+	'--json prints the file written and its migration') or diag($out);
+
 ($rc, $out, $err) = command_as('deployer', 'postgres', 'capture', $plain, 'again');
 is($rc, 1, 'nothing to capture fails');
 like($err, qr/there is no DDL to capture/, 'and says so');
-ok(!-e "$plain/0004_again.sql", 'without a file');
+ok(!-e "$plain/0005_again.sql", 'without a file');
 
 # usage
 ($rc, $out, $err) = pg_migrate($node, [ 'capture', $plain ]);
