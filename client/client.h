@@ -39,9 +39,11 @@ typedef enum PromptMode
 
 typedef struct Options
 {
-	const char *command;		/* "status", "apply", "run" or "rollback" */
+	const char *command;		/* "status", "apply", "run", "rollback" or
+								 * "capture" */
 	const char *dir;			/* DIR, or NULL (rollback) */
-	const char *name;			/* rollback's NAME, or NULL for the latest */
+	const char *name;			/* rollback's NAME, or NULL for the latest;
+								 * capture's NAME */
 	const char *format;			/* "auto" unless --format */
 	bool		server_dir;		/* DIR is a folder on the server */
 	bool		check;			/* status --check */
@@ -93,6 +95,10 @@ extern int	command_run(PGconn *conn, const Options *opts, const char *files,
 						const char *source);
 extern int	command_rollback(PGconn *conn, const Options *opts);
 
+/* capture.c */
+extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
+							const char *source, const SentFolder *folder);
+
 /* output.c */
 extern void output_init(const Options *opts);
 extern void output_error(const char *fmt,...) pg_attribute_printf(1, 2);
@@ -109,6 +115,7 @@ extern void output_migration(const char *name, const char *action, double second
 extern void output_status_row(const char *name, const char *state,
 							  const char *applied_at, const char *checksum,
 							  int name_width);
+extern void output_captured(const char *name, const char *path);
 extern void output_end_rows(void);
 extern void json_append_string(StringInfo buf, const char *s, size_t len,
 							   int encoding);

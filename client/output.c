@@ -318,6 +318,41 @@ begin_json_row(void)
 	fputs(rows_printed++ > 0 ? ",\n  {" : "\n  {", stdout);
 }
 
+/* A row of --json's array for one migration: its name and what was done */
+static void
+begin_json_action(const char *name, const char *action)
+{
+	begin_json_row();
+	fputs("\"name\": ", stdout);
+	print_json_string(name);
+	fputs(", \"action\": ", stdout);
+	print_json_string(action);
+}
+
+/* A file capture wrote: its path, and the migration it holds */
+void
+output_captured(const char *name, const char *path)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_action(name, "captured");
+		fputs(", \"file\": ", stdout);
+		print_json_string(path);
+		fputc('}', stdout);
+		flush_stdout();
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	clear_progress();
+	fputs("wrote ", stdout);
+	fput_printable(path, false, stdout);
+	putchar('\n');
+	flush_stdout();
+}
+
 /*
  * One migration applied, adopted or rolled back; tool, for one adopted,
  * is the folder's tool that had applied it, or NULL
@@ -330,11 +365,7 @@ output_migration(const char *name, const char *action, double seconds,
 		return;
 	if (out_opts->json)
 	{
-		begin_json_row();
-		fputs("\"name\": ", stdout);
-		print_json_string(name);
-		fputs(", \"action\": ", stdout);
-		print_json_string(action);
+		begin_json_action(name, action);
 		printf(", \"duration\": %.6f}", seconds);
 		flush_stdout();
 		return;

@@ -37,7 +37,7 @@ static bool usage_error(const char *fmt,...) pg_attribute_printf(1, 2);
 static bool parse_options(int argc, char **argv, Options *opts);
 static bool parse_arguments(int argc, char **argv, Options *opts);
 static int	run_command(PGconn *conn, const Options *opts, const char *files,
-						const char *source);
+						const char *source, const SentFolder *folder);
 
 static void
 usage(void)
@@ -49,7 +49,8 @@ usage(void)
 		   "  pg_migrate [OPTION]... status [--check] [DIR]\n"
 		   "  pg_migrate [OPTION]... apply DIR\n"
 		   "  pg_migrate [OPTION]... run DIR\n"
-		   "  pg_migrate [OPTION]... rollback [NAME]\n\n");
+		   "  pg_migrate [OPTION]... rollback [NAME]\n"
+		   "  pg_migrate [OPTION]... capture DIR NAME\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
@@ -57,7 +58,10 @@ usage(void)
 		   "  run        apply pending migrations, committing after each one; migrations\n"
 		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
 		   "  rollback   undo NAME and every migration applied after it (default: the\n"
-		   "             latest one), with the down scripts the database stored\n\n");
+		   "             latest one), with the down scripts the database stored\n"
+		   "  capture    make the DDL run outside migrations (migrate.ddl_log) the next\n"
+		   "             migration of DIR, named after NAME, recorded as applied, and\n"
+		   "             write its file (drizzle: and the journal entry)\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -178,15 +182,17 @@ parse_arguments(int argc, char **argv, Options *opts)
 	const char *command;
 	bool		is_status;
 	bool		is_rollback;
+	bool		is_capture;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run or rollback");
+		return usage_error("no command given: status, apply, run, rollback or capture");
 	command = opts->command = argv[optind++];
 	is_status = strcmp(command, "status") == 0;
 	is_rollback = strcmp(command, "rollback") == 0;
-	if (!is_status && !is_rollback && strcmp(command, "apply") != 0 &&
-		strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run or rollback",
+	is_capture = strcmp(command, "capture") == 0;
+	if (!is_status && !is_rollback && !is_capture &&
+		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback or capture",
 						   command);
 	if (optind < argc)
 	{
@@ -194,6 +200,16 @@ parse_arguments(int argc, char **argv, Options *opts)
 			opts->name = argv[optind++];
 		else
 			opts->dir = argv[optind++];
+	}
+	if (is_capture)
+	{
+		if (opts->dir == NULL || optind >= argc)
+			return usage_error("capture needs the migrations folder DIR and the NAME of the migration");
+		opts->name = argv[optind++];
+		if (opts->server_dir)
+			return usage_error("capture writes into a folder here: --server-dir does not go with it");
+		if (opts->allow_drift || opts->check)
+			return usage_error("capture takes no --allow-drift or --check");
 	}
 	if (optind < argc)
 		return usage_error("too many arguments: \"%s\"", argv[optind]);
@@ -212,7 +228,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 
 static int
 run_command(PGconn *conn, const Options *opts, const char *files,
-			const char *source)
+			const char *source, const SentFolder *folder)
 {
 	if (strcmp(opts->command, "status") == 0)
 		return command_status(conn, opts, files, source);
@@ -220,6 +236,8 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_apply(conn, opts, files, source);
 	if (strcmp(opts->command, "run") == 0)
 		return command_run(conn, opts, files, source);
+	if (strcmp(opts->command, "capture") == 0)
+		return command_capture(conn, opts, files, source, folder);
 	return command_rollback(conn, opts);
 }
 
@@ -276,7 +294,8 @@ main(int argc, char **argv)
 
 	connection_catch_interrupts(conn);
 	rc = run_command(conn, &opts, files ? files->data : NULL,
-					 sends_folder ? folder_source(&folder) : NULL);
+					 sends_folder ? folder_source(&folder) : NULL,
+					 sends_folder ? &folder : NULL);
 	PQfinish(conn);
 	return rc;
 }

@@ -2,7 +2,8 @@
  *
  * ddl_triggers.c
  *	  The functions of the extension's event triggers (ddl_command_end,
- *	  sql_drop, table_rewrite; ddl_command_start of CREATE and DROP INDEX),
+ *	  sql_drop, table_rewrite; ddl_command_start of CREATE INDEX, DROP
+ *	  INDEX and ALTER TABLE),
  *	  which hand each DDL command to the DDL log (tracking/ddl_log.c).
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -41,7 +42,8 @@ log_event(FunctionCallInfo fcinfo, DdlEvent event)
 
 /*
  * migrate.ddl_command_start(): refuses, under block, what would commit
- * before ddl_command_end (CREATE INDEX CONCURRENTLY)
+ * before ddl_command_end (CREATE INDEX CONCURRENTLY, ALTER TABLE ...
+ * DETACH PARTITION ... CONCURRENTLY)
  */
 Datum
 migrate_ddl_command_start(PG_FUNCTION_ARGS)

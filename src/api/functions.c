@@ -15,6 +15,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -43,6 +45,9 @@ PG_FUNCTION_INFO_V1(migrate_lint_files);
 PG_FUNCTION_INFO_V1(migrate_plan);
 PG_FUNCTION_INFO_V1(migrate_plan_files);
 PG_FUNCTION_INFO_V1(migrate_drift);
+PG_FUNCTION_INFO_V1(migrate_accept_drift);
+PG_FUNCTION_INFO_V1(migrate_capture);
+PG_FUNCTION_INFO_V1(migrate_capture_files);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -387,6 +392,45 @@ migrate_forget(PG_FUNCTION_ARGS)
 	return name_call(fcinfo, "name", lifecycle_forget);
 }
 
+/*
+ * (name text, ids bigint[]) or (files jsonb, description text, ids
+ * bigint[], format text, source text)
+ */
+static Datum
+capture_call(FunctionCallInfo fcinfo, bool sent)
+{
+	const Folder *folder = sent ? files_arg(fcinfo, 0, 4) : NULL;
+	char	   *name = text_arg(fcinfo, sent ? 1 : 0, sent ? "description" : "name");
+	int			ids_n = sent ? 2 : 1;
+	ArrayType  *ids = PG_ARGISNULL(ids_n) ? NULL : PG_GETARG_ARRAYTYPE_P(ids_n);
+	char	   *format = sent ? text_arg(fcinfo, 3, "format") : "plain";
+	ResultSink	sink;
+
+	if (ids && array_contains_nulls(ids))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"ids\" must not contain nulls")));
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	capture_migration(folder, format, name, ids, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.capture(name text, ids bigint[]) */
+Datum
+migrate_capture(PG_FUNCTION_ARGS)
+{
+	return capture_call(fcinfo, false);
+}
+
+/* migrate.capture(files jsonb, description text, ids bigint[], format text, source text) */
+Datum
+migrate_capture_files(PG_FUNCTION_ARGS)
+{
+	return capture_call(fcinfo, true);
+}
+
 static void
 check_folder(FunctionCallInfo fcinfo, const Folder *folder)
 {
@@ -450,6 +494,41 @@ migrate_drift(PG_FUNCTION_ARGS)
 	init_result(fcinfo, &sink);
 	connect_spi(0);
 	drift_rows(&sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * migrate.accept_drift(objects text[]): the objects named, or all that
+ * drifted when objects is NULL
+ */
+Datum
+migrate_accept_drift(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	List	   *names = NIL;
+	bool		all = PG_ARGISNULL(0);
+
+	if (!all)
+	{
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &elem_nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (elem_nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("argument \"objects\" must not contain nulls")));
+			names = lappend(names, TextDatumGetCString(elems[i]));
+		}
+	}
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	lifecycle_accept_drift(names, all, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -24,14 +24,14 @@ static const MigrationFormat *const formats[] = {
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
-static const MigrationFormat *find_format(const char *name);
 static char *file_names(List *files);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
 
-static const MigrationFormat *
-find_format(const char *name)
+/* The format of that name; an error for a name no format has */
+const MigrationFormat *
+format_by_name(const char *name)
 {
 	for (int i = 0; i < lengthof(formats); i++)
 		if (strcmp(formats[i]->name, name) == 0)
@@ -176,7 +176,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 	if (strcmp(format, "auto") == 0)
 		set->format = detect_format(folder, files, elevel);
 	else
-		set->format = find_format(format);
+		set->format = format_by_name(format);
 
 	set->format->scan(set, files);
 

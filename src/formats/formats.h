@@ -62,6 +62,28 @@ typedef struct NumberedFile
 extern bool numbered_parse(const char *file, NumberedFile *out);
 extern void numbered_scan(MigrationSet *set, List *files, bool golang);
 
+/* formats.c */
+extern const MigrationFormat *format_by_name(const char *name);
+
+/*
+ * new_migration.c: a migration to add to a folder, named and written as
+ * the folder's format wants it (migrate.capture())
+ */
+typedef struct NewMigration
+{
+	char	   *name;			/* as migrate.status() will list it */
+	char	   *file;			/* its file, relative to the folder */
+	char	   *content;
+	char	   *journal;		/* drizzle: the journal with its entry, else
+								 * NULL */
+} NewMigration;
+
+extern void new_migration_name(const MigrationSet *set, const char *description,
+							   NewMigration *out);
+extern void new_migration_write(const MigrationSet *set, const char *header,
+								List *statements, bool no_transaction,
+								NewMigration *out);
+
 /* foreign.c: files of the tools pg_migrate does not read yet */
 extern void foreign_check_folder(const Folder *folder, List *files);
 extern void foreign_check_script(const MigrationSet *set, const Migration *m,

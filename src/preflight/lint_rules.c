@@ -236,9 +236,12 @@ lock_children(LintState *st, RangeVar *rv, LintRel *rel, LOCKMODE mode)
 	}
 }
 
-/* Whether the table has a validated CHECK constraint */
+/*
+ * Whether the table has a validated CHECK constraint for which match (when
+ * given) is true; match gets the constraint's catalog tuple and arg
+ */
 static bool
-has_valid_check(Oid relid)
+has_valid_check(Oid relid, bool (*match) (HeapTuple tup, void *arg), void *arg)
 {
 	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -254,53 +257,31 @@ has_valid_check(Oid relid)
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
 
-		found = con->contype == CONSTRAINT_CHECK && con->convalidated;
+		found = con->contype == CONSTRAINT_CHECK && con->convalidated &&
+			(match == NULL || match(tup, arg));
 	}
 	systable_endscan(scan);
 	table_close(conrel, AccessShareLock);
 	return found;
 }
 
-/*
- * Whether the table has a validated CHECK (col IS NOT NULL), which lets
- * SET NOT NULL skip its scan of the table.
- */
+/* Whether a CHECK constraint is (column *arg IS NOT NULL) */
 static bool
-has_not_null_check(Oid relid, AttrNumber attnum)
+is_not_null_check(HeapTuple tup, void *arg)
 {
-	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	AttrNumber	attnum = *(AttrNumber *) arg;
+	Datum		bin;
+	bool		isnull;
+	Node	   *expr;
 
-	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true,
-							  NULL, 1, &key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		Datum		bin;
-		bool		isnull;
-		Node	   *expr;
-
-		if (con->contype != CONSTRAINT_CHECK || !con->convalidated)
-			continue;
-		bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin,
-							  &isnull);
-		if (isnull)
-			continue;
-		expr = stringToNode(TextDatumGetCString(bin));
-		if (IsA(expr, NullTest) &&
-			((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
-			IsA(((NullTest *) expr)->arg, Var) &&
-			((Var *) ((NullTest *) expr)->arg)->varattno == attnum)
-			found = true;
-	}
-	systable_endscan(scan);
-	table_close(conrel, AccessShareLock);
-	return found;
+	bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin, &isnull);
+	if (isnull)
+		return false;
+	expr = stringToNode(TextDatumGetCString(bin));
+	return IsA(expr, NullTest) &&
+		((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
+		IsA(((NullTest *) expr)->arg, Var) &&
+		((Var *) ((NullTest *) expr)->arg)->varattno == attnum;
 }
 
 /* A column's attribute, or NULL (the caller releases it) */
@@ -444,7 +425,8 @@ check_set_not_null(LintState *st, const LintRel *rel, const char *column)
 	if (atttup == NULL)
 		return;
 	att = (Form_pg_attribute) GETSTRUCT(atttup);
-	scans = !att->attnotnull && !has_not_null_check(rel->relid, att->attnum);
+	scans = !att->attnotnull &&
+		!has_valid_check(rel->relid, is_not_null_check, &att->attnum);
 	ReleaseSysCache(atttup);
 	if (scans)
 		lint_add(st, "set_not_null_scan", st->stmt->line,
@@ -490,7 +472,7 @@ check_attach_partition(LintState *st, PartitionCmd *cmd)
 
 	if (!lock_named(st, cmd->name, AccessExclusiveLock, &part))
 		return;
-	if (part.rows > 0 && !has_valid_check(part.relid))
+	if (part.rows > 0 && !has_valid_check(part.relid, NULL, NULL))
 		lint_add(st, "validating_constraint", st->stmt->line,
 				 psprintf("ATTACH PARTITION \"%s\" (about %.0f rows) scans the table to check the partition bound under an ACCESS EXCLUSIVE lock on it",
 						  part.name, part.rows),

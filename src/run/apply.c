@@ -69,6 +69,8 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 			interop_prepare(queue.set);
 			emit(sink, m->name, "applied", apply_one(queue.set, m, &lm, MODE_APPLY,
 												  &report));
+			if (script_may_bypass_log(&lm.up))
+				queue.log_position = -1;
 		}
 		ddl_log_unmark();
 		MemoryContextSwitchTo(old);

@@ -5,8 +5,9 @@
  *	  back: record a migration as applied without running it
  *	  (mark_applied), adopt a database whose schema already exists
  *	  (baseline), delete a record without undoing it (forget), record an
- *	  edited file as it is now (accept), and tell whether a database is up
- *	  to date with a folder (check).
+ *	  edited file as it is now (accept), tell whether a database is up to
+ *	  date with a folder (check), and acknowledge a change made outside
+ *	  migrations that is meant to stay (accept_drift).
  *
  * Without these, people edit the tracking tables by hand.  Each function
  * that writes does so under the run lock, like apply, and logs what it did
@@ -43,7 +44,6 @@ typedef struct StateList
 	StringInfoData names;
 } StateList;
 
-static void begin_write(const char *function);
 static void emit_row(ResultSink *sink, const char *name, const char *action);
 static Migration *find_in_folder(const MigrationSet *set, const char *name);
 static void load_current(const MigrationSet *set, Migration *m,
@@ -57,9 +57,9 @@ static void check_may_replace_scripts(const AppliedMigration *am);
 /*
  * What every function that writes the tracking tables does first: refuse
  * where nothing may be written, then wait for any run in progress and make
- * sure its work is visible.
+ * sure its work is visible.  capture.c's too.
  */
-static void
+void
 begin_write(const char *function)
 {
 	PreventCommandIfReadOnly(function);
@@ -489,4 +489,92 @@ lifecycle_check(const Folder *folder, const char *format)
 			 lists[2].count + lists[3].count > 0 ?
 			 errhint("Restore modified and missing files, or record them as they are with migrate.accept() and migrate.forget(); apply pending migrations with CALL migrate.run().") :
 			 errhint("Apply the pending migrations with CALL migrate.run() or migrate.apply(); migrate.status() shows each migration's state.")));
+}
+
+/*
+ * The drifted object a name given to accept_drift() names: its identity
+ * as drift() prints it, or its type and identity ("trigger t on
+ * public.x") where one identity names two objects.  An error when none.
+ */
+static void
+accept_drift_find(List *drifted, const char *name, bool *accepted)
+{
+	bool		found = false;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, drifted)
+	{
+		DriftedObject *d = lfirst(lc);
+		char	   *typed = psprintf("%s %s", d->object_type, d->object_identity);
+
+		if (strcmp(d->object_identity, name) == 0 || strcmp(typed, name) == 0)
+			found = accepted[i] = true;
+		i++;
+	}
+	if (found)
+		return;
+	if (fingerprint_knows(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("object \"%s\" has not drifted", name),
+				 errdetail("It is as the last migration left it; nothing was accepted."),
+				 errhint("SELECT * FROM migrate.drift() lists the objects that changed since the last migration.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("object \"%s\" does not exist", name),
+			 errdetail("No object of the schemas migrations touch has that identity, now or at the last migration; nothing was accepted."),
+			 errhint("Name the objects as migrate.drift() prints them in object_identity, for example public.users.email; SELECT * FROM migrate.drift() lists them.")));
+}
+
+/*
+ * migrate.accept_drift(): acknowledge drift that is intended without
+ * making a migration of it.  The fingerprint takes the accepted objects as
+ * they are now (the others keep their rows, so that their drift still
+ * shows), history logs action "accept_drift" for each with what changed,
+ * and their out-of-band DDL log rows are marked accepted.
+ */
+void
+lifecycle_accept_drift(List *names, bool all, ResultSink *sink)
+{
+	List	   *drifted;
+	List	   *accepted = NIL;
+	List	   *keep = NIL;
+	bool	   *chosen;
+	ListCell   *lc;
+	int			i = 0;
+
+	begin_write("migrate.accept_drift()");
+	drifted = fingerprint_drift();
+	chosen = palloc0(sizeof(bool) * Max(list_length(drifted), 1));
+	if (all && drifted == NIL)
+		ereport(NOTICE,
+				(errmsg("nothing has changed outside migrations since the last migration, so there is no drift to accept")));
+	foreach(lc, names)
+		accept_drift_find(drifted, lfirst(lc), chosen);
+	foreach(lc, drifted)
+	{
+		if (all || chosen[i++])
+			accepted = lappend(accepted, lfirst(lc));
+		else
+			keep = lappend(keep, lfirst(lc));
+	}
+	if (accepted == NIL)
+		return;
+
+	fingerprint_accept(accepted, keep);
+	foreach(lc, accepted)
+	{
+		DriftedObject *d = lfirst(lc);
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		tracking_record_drift_accepted(d->object_identity,
+									   psprintf("%s %s: %s", d->object_type,
+												d->change, d->description));
+		values[0] = CStringGetTextDatum(d->object_type);
+		values[1] = CStringGetTextDatum(d->object_identity);
+		values[2] = CStringGetTextDatum(d->change);
+		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+	}
 }

@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "executor/spi.h"
@@ -165,19 +167,78 @@ run_queue_prepare(RunQueue *queue, const Folder *folder,
 		queue->adopts |= queue->set->items[i].adopted;
 	}
 	queue->drifted = queue->runs_any && !queue->adopts ? fingerprint_drift() : NIL;
+	/* what the adopted migrations did, no log row says */
+	queue->log_position = queue->runs_any && !queue->adopts ?
+		fingerprint_log_position() : -1;
 }
 
 /*
  * The fingerprint after a run that applied or adopted migrations: after
  * apply's last one, in its transaction; in run(), in the transaction of
  * each migration, and in that which records a failure (a no-transaction
- * migration's statements that the worker committed stay).
+ * migration's statements that the worker committed stay).  Of the
+ * schemas the migrations since the last take touched, where the DDL log
+ * can tell.
  */
 void
-run_queue_fingerprint(const RunQueue *queue)
+run_queue_fingerprint(RunQueue *queue)
 {
 	if (queue->runs_any)
-		fingerprint_take(queue->drifted);
+		fingerprint_take_since(queue->drifted, &queue->log_position);
+}
+
+/*
+ * Words of statements whose effect on the fingerprinted objects no DDL log
+ * row records: REASSIGN OWNED and DROP OWNED (owners and privileges), ALTER
+ * ROLE, USER or GROUP (a renamed role is in every owner and privilege it
+ * has), and what turns the log off (ALTER EVENT TRIGGER,
+ * session_replication_role, event_triggers, migrate.ddl_policy).  A space
+ * stands for any white space.
+ */
+static const char *const unlogged_words[] = {
+	"reassign owned", "drop owned", "alter role", "alter user", "alter group",
+	"event trigger", "session_replication_role", "event_triggers",
+	"ddl_policy"
+};
+
+/* Whether word, its spaces any run of white space, is at s (any case) */
+static bool
+word_at(const char *s, const char *word)
+{
+	for (; *word; word++)
+	{
+		if (*word == ' ')
+		{
+			if (!isspace((unsigned char) *s))
+				return false;
+			while (isspace((unsigned char) *s))
+				s++;
+		}
+		else if (pg_tolower((unsigned char) *s++) != *word)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether a migration's script may change what the fingerprint holds
+ * without a DDL log row saying where: then the fingerprint after it reads
+ * every schema.  Read in the whole text, comments, DO blocks and function
+ * bodies included, since EXECUTE can run anything: a word too many only
+ * costs a whole read.
+ */
+bool
+script_may_bypass_log(const Script *script)
+{
+	for (const char *s = script->sql; s && *s; s++)
+	{
+		char		c = pg_tolower((unsigned char) *s);
+
+		for (int i = 0; i < lengthof(unlogged_words); i++)
+			if (c == unlogged_words[i][0] && word_at(s, unlogged_words[i]))
+				return true;
+	}
+	return false;
 }
 
 void

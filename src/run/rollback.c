@@ -239,6 +239,7 @@ rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 {
 	List	   *targets;
 	List	   *drifted;
+	int64		log_position;
 	ListCell   *lc;
 	MemoryContext per_migration,
 				old;
@@ -251,6 +252,7 @@ rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 	tracking_check_snapshot("migrate.rollback()");
 	targets = rollback_targets(name, false, skip_partial);
 	drifted = fingerprint_drift();
+	log_position = fingerprint_log_position();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
 										  "pg_migrate migration",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -263,6 +265,8 @@ rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 
 		if (nothing_to_run(lfirst(lc)))
 			continue;
+		if (script_may_bypass_log(&down))
+			log_position = -1;
 		old = MemoryContextSwitchTo(per_migration);
 		(void) prepare_down(&down, no_transaction);
 		MemoryContextSwitchTo(old);
@@ -279,7 +283,7 @@ rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 		MemoryContextReset(per_migration);
 	}
 	MemoryContextDelete(per_migration);
-	fingerprint_take(drifted);
+	fingerprint_take_since(drifted, &log_position);
 }
 
 static void
@@ -287,7 +291,9 @@ rollback_migrations(const char *name, bool skip_partial)
 {
 	List	   *targets = rollback_targets(name, true, skip_partial);
 	List	   *drifted = fingerprint_drift();
+	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
+	bool	   *bypasses = palloc0(sizeof(bool) * Max(list_length(targets), 1));
 	ListCell   *lc;
 
 	foreach(lc, targets)
@@ -295,14 +301,17 @@ rollback_migrations(const char *name, bool skip_partial)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
+		bypasses[foreach_current_index(lc)] = script_may_bypass_log(&down);
 		if (!nothing_to_run(lfirst(lc)))
 			(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
 		(void) rollback_one(lfirst(lc), caller, true);
+		if (bypasses[foreach_current_index(lc)])
+			log_position = -1;
 		/* committed with the migration undone */
-		fingerprint_take(drifted);
+		fingerprint_take_since(drifted, &log_position);
 		COMPAT_SPI_COMMIT();
 	}
 }

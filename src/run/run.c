@@ -62,7 +62,7 @@ run_attempt(void *arg)
  * committed, and raised again.
  */
 static void
-run_one(const RunQueue *queue, const Migration *m)
+run_one(RunQueue *queue, const Migration *m)
 {
 	const MigrationSet *set = queue->set;
 	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
@@ -91,6 +91,8 @@ run_one(const RunQueue *queue, const Migration *m)
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
 		{
+			if (script_may_bypass_log(&at.lm->up))
+				queue->log_position = -1;
 			ddl_log_unmark();
 			return;
 		}
@@ -121,7 +123,15 @@ run_one(const RunQueue *queue, const Migration *m)
 					 drop_index_commands(invalid), quote_literal_cstr(m->name));
 	ddl_log_unmark();
 	tracking_record_failure(set, m, edata, at.report.error_line);
-	/* the migrations before this one are committed */
+
+	/*
+	 * The migrations before this one are committed.  What the worker's
+	 * statements committed before one failed stays, and a failed statement
+	 * leaves no DDL log row (an invalid index of CREATE INDEX CONCURRENTLY):
+	 * the whole schema then.
+	 */
+	if (m->no_transaction)
+		queue->log_position = -1;
 	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();
 	ReThrowError(edata);

@@ -56,13 +56,16 @@ typedef struct RunQueue
 	bool		runs_any;		/* a migration is to be applied or adopted */
 	bool		adopts;			/* one is to be adopted from another tool */
 	List	   *drifted;		/* DriftedObjects before the run */
+	int64		log_position;	/* DDL log before the migrations not yet
+								 * fingerprinted: fingerprint_take_since() */
 } RunQueue;
 
 extern void run_queue_prepare(RunQueue *queue, const Folder *folder,
 							  const RunOptions *opts, RunMode mode);
 extern void emit(ResultSink *sink, const char *name, const char *action,
 				 int64 duration_us);
-extern void run_queue_fingerprint(const RunQueue *queue);
+extern void run_queue_fingerprint(RunQueue *queue);
+extern bool script_may_bypass_log(const Script *script);
 
 /* migration.c: one migration */
 extern int64 apply_one(const MigrationSet *set, const Migration *m,
@@ -96,6 +99,7 @@ extern void drift_rows(ResultSink *sink);
 extern char *drift_list(List *drifted, int max);
 
 /* lifecycle.c */
+extern void begin_write(const char *function);
 extern void lifecycle_mark_applied(const Folder *folder, const char *format,
 								   const char *name, ResultSink *sink);
 extern void lifecycle_baseline(const Folder *folder, const char *format,
@@ -104,6 +108,12 @@ extern void lifecycle_forget(const char *name, ResultSink *sink);
 extern void lifecycle_accept(const Folder *folder, const char *format,
 							 const char *name, ResultSink *sink);
 extern void lifecycle_check(const Folder *folder, const char *format);
+extern void lifecycle_accept_drift(List *names, bool all, ResultSink *sink);
+
+/* capture.c */
+extern void capture_migration(const Folder *folder, const char *format,
+							  const char *name, ArrayType *ids,
+							  ResultSink *sink);
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,

@@ -159,34 +159,37 @@ drift_list(List *drifted, int max)
 }
 
 /*
- * migrate.drift(): one row per object changed since the last migration.
- *
- * JOIN POINT, work left (issue 17, section 1): changed_by and changed_at
- * stay null until the DDL log (migrate.ddl_log, written by the event
- * triggers) is joined here: its latest out-of-band row since the last
- * migration whose object identity is the object's (d->object_identity) or
- * its table's (d->parent, "type identity": ALTER TABLE logs the table, not
- * the column).  DDL that bypassed the triggers has no row, and stays null.
+ * migrate.drift(): one row per object changed since the last migration,
+ * with who changed it and when where the DDL log knows (fingerprint.c);
+ * DDL that bypassed the event triggers has no row there, and stays null.
  */
 void
 drift_rows(ResultSink *sink)
 {
+	List	   *drifted;
 	ListCell   *lc;
 
 	if (!fingerprint_taken())
 		ereport(NOTICE,
 				(errmsg("no fingerprint of the schema has been taken yet, so nothing can have drifted"),
 				 errdetail("The fingerprint is taken after each migration: apply, run, rollback, baseline or mark_applied.")));
-	foreach(lc, fingerprint_drift())
+	drifted = fingerprint_drift();
+	fingerprint_changed_by(drifted);
+	foreach(lc, drifted)
 	{
 		DriftedObject *d = lfirst(lc);
 		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, true, true};
+		bool		nulls[6] = {false, false, false, false, false, false};
 
 		values[0] = CStringGetTextDatum(d->object_type);
 		values[1] = CStringGetTextDatum(d->object_identity);
 		values[2] = CStringGetTextDatum(d->change);
 		values[3] = CStringGetTextDatum(d->description);
+		nulls[4] = d->changed_by == NULL;
+		if (d->changed_by)
+			values[4] = CStringGetTextDatum(d->changed_by);
+		nulls[5] = TIMESTAMP_NOT_FINITE(d->changed_at);
+		values[5] = TimestampTzGetDatum(d->changed_at);
 		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
 	}
 }

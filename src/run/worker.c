@@ -91,7 +91,11 @@ PGDLLEXPORT void migrate_worker_main(Datum arg);
  * money and numbers, text search); what DDL creates (tablespaces, table
  * access method, TOAST compression, password hashing, the checks of
  * function bodies, createrole_self_grant from 16 on); which rows and
- * triggers data changes see (row_security, session_replication_role); how
+ * triggers data changes see (row_security, session_replication_role);
+ * whether the DDL log sees the migration's DDL (session_replication_role,
+ * event_triggers from 17 on, migrate.ddl_policy: the fingerprint trusts
+ * the log's rows only when this session's settings let it, see
+ * tracking/fingerprint.c); how
  * PL/pgSQL resolves a name that is both a variable and a column; and what
  * an index build may use.  Output-only settings (extra_float_digits,
  * bytea_output, lc_messages) change no migration's effect and stay the
@@ -107,7 +111,7 @@ static const char *const inherited_settings[] = {
 	"default_toast_compression", "password_encryption",
 	"check_function_bodies", "createrole_self_grant",
 	"row_security", "session_replication_role",
-	"plpgsql.variable_conflict", "migrate.ddl_policy",
+	"plpgsql.variable_conflict", "migrate.ddl_policy", "event_triggers",
 	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem"
 };
 

@@ -16,8 +16,9 @@
  * and which change no definition; and a restore: pg_upgrade's, and a
  * superuser session set up the way every pg_dump script and every
  * pg_restore connection sets itself up (an empty search_path,
- * check_function_bodies off), whose statements recreate what the dump
- * holds, the DDL log's own rows included.
+ * check_function_bodies off, client_min_messages warning), whose
+ * statements recreate what the dump holds, the DDL log's own rows
+ * included.
  *
  * Cost: one saved INSERT ... SELECT per DDL command, nothing per row of
  * data; old rows are pruned when apply or run starts, not as rows come.
@@ -43,7 +44,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "util/compat.h"
 #include "tracking/tracking.h"
+#include "util/compat.h"
 
 /* The migration the runs are executing, set with ddl_log_mark() */
 typedef struct DdlMark
@@ -117,6 +120,7 @@ static Oid	ddl_log_relid(void);
 static bool restoring(void);
 static DdlPolicy policy(void);
 static bool names_temporary_relation(Node *parsetree);
+static bool detaches_concurrently(Node *parsetree);
 static bool not_logged(CommandTag tag);
 static uint64 insert_rows(DdlEvent event, CommandTag command_tag,
 						  bool break_glass, char **tag, char **identity);
@@ -206,9 +210,15 @@ ddl_log_relid(void)
 
 /*
  * Whether this session is restoring a dump: pg_upgrade's, or a superuser
- * login with what every pg_dump script and pg_restore connection sets
- * first (an empty search_path, check_function_bodies off).  Only a
- * superuser can restore a database that has pg_migrate, and a superuser
+ * login with what every pg_dump script and pg_restore connection (its
+ * parallel workers' too) sets first and keeps to the end: an empty
+ * search_path, check_function_bodies off and client_min_messages warning
+ * (or quieter).  No setting a server sees says "restore" for sure:
+ * application_name is pg_restore's only as a fallback, and psql's for a
+ * plain dump; session_replication_role is set only with --disable-triggers,
+ * and event triggers do not fire then anyway.  The three together are
+ * what a restore always has and a session typed by hand seldom has.  Only
+ * a superuser can restore a database that has pg_migrate, and a superuser
  * can bypass event triggers anyway, so taking this for a restore lends
  * nobody a power they lack.
  */
@@ -217,6 +227,7 @@ restoring(void)
 {
 	return IsBinaryUpgrade ||
 		(!check_function_bodies && namespace_search_path[0] == '\0' &&
+		 client_min_messages >= WARNING &&
 		 superuser_arg(GetAuthenticatedUserId()));
 }
 
@@ -288,7 +299,7 @@ apply_policy(const void *command, const char *tag, const char *identity)
 				 errdetail("It changed %s; migrate.ddl_log records it, and no migration holds it.",
 						   identity) :
 				 errdetail("migrate.ddl_log records it, and no migration holds it."),
-				 errhint("Add the statement to a migration file too, so that every database gets the change: the statement column of its row in migrate.ddl_log holds it.")));
+				 errhint("Make it a migration, so that every database gets the change: pg_migrate capture DIR NAME (or migrate.capture()) writes the statement into the folder's next migration and records it as applied.")));
 	}
 }
 
@@ -368,44 +379,97 @@ ddl_log_record(DdlEvent event, CommandTag tag, const void *command)
 	char	   *first_tag = NULL;
 	char	   *first_identity = NULL;
 
-	if (not_logged(tag))
+	if (not_logged(tag) ||
+		((tag == CMDTAG_GRANT || tag == CMDTAG_REVOKE) &&
+		 names_temporary_relation((Node *) command)))
 		return;
 	if (insert_rows(event, tag, break_glass,
 					policed ? &first_tag : NULL, &first_identity) > 0 && policed)
 		apply_policy(command, first_tag, first_identity);
 }
 
-/* Whether an index statement is on a temporary table or index */
+/* Whether rv names an existing temporary relation */
 static bool
-names_temporary_relation(Node *parsetree)
+is_temporary_relation(RangeVar *rv)
 {
-	RangeVar   *rv = NULL;
-	Oid			relid;
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-	if (IsA(parsetree, IndexStmt))
-		rv = ((IndexStmt *) parsetree)->relation;
-	else if (IsA(parsetree, DropStmt) &&
-			 list_length(((DropStmt *) parsetree)->objects) == 1)
-		rv = makeRangeVarFromNameList(linitial(((DropStmt *) parsetree)->objects));
-	if (rv == NULL)
-		return false;
-	relid = RangeVarGetRelid(rv, NoLock, true);
 	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
 }
 
 /*
- * At ddl_command_start (of CREATE INDEX and DROP INDEX only): CREATE INDEX
- * CONCURRENTLY and DROP INDEX CONCURRENTLY commit before ddl_command_end,
- * where an error would no longer undo them, so under block one made
- * outside migrations is refused before it starts.  Everything else is
- * refused at its end, which rolls it back whole.
+ * Whether a statement is on temporary relations only: an index statement
+ * or ALTER TABLE on one, or a GRANT or REVOKE on tables or sequences all
+ * temporary.  The ddl_command_end rows of GRANT and REVOKE name no object
+ * (pg_event_trigger_ddl_commands() gives no identity or schema for them),
+ * so only their parse tree tells.
+ */
+static bool
+names_temporary_relation(Node *parsetree)
+{
+	RangeVar   *rv = NULL;
+
+	if (IsA(parsetree, GrantStmt))
+	{
+		GrantStmt  *grant = (GrantStmt *) parsetree;
+		ListCell   *lc;
+
+		if (grant->targtype != ACL_TARGET_OBJECT || grant->objects == NIL ||
+			(grant->objtype != OBJECT_TABLE && grant->objtype != OBJECT_SEQUENCE))
+			return false;
+		foreach(lc, grant->objects)
+		{
+			if (!is_temporary_relation(lfirst_node(RangeVar, lc)))
+				return false;
+		}
+		return true;
+	}
+	if (IsA(parsetree, IndexStmt))
+		rv = ((IndexStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterTableStmt))
+		rv = ((AlterTableStmt *) parsetree)->relation;
+	else if (IsA(parsetree, DropStmt) &&
+			 list_length(((DropStmt *) parsetree)->objects) == 1)
+		rv = makeRangeVarFromNameList(linitial(((DropStmt *) parsetree)->objects));
+	return rv != NULL && is_temporary_relation(rv);
+}
+
+/* Whether an ALTER TABLE detaches a partition concurrently */
+static bool
+detaches_concurrently(Node *parsetree)
+{
+	ListCell   *lc;
+
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DetachPartition &&
+			compat_detach_concurrent((PartitionCmd *) cmd->def))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * At ddl_command_start (of CREATE INDEX, DROP INDEX and ALTER TABLE only):
+ * CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY and ALTER TABLE ...
+ * DETACH PARTITION ... CONCURRENTLY commit before ddl_command_end, where
+ * an error would no longer undo them (a detach refused there would leave
+ * the partition half detached), so under block one made outside
+ * migrations is refused before it starts.  Everything else, ALTER TABLE
+ * above all, is refused at its end, which rolls it back whole and can
+ * name what it changed.
  */
 void
 ddl_log_check_start(CommandTag tag, Node *parsetree)
 {
-	if (policy() != DDL_POLICY_BLOCK || mark.set || creating_extension ||
-		migrate_allow_out_of_band_ddl || restoring() ||
-		!script_statement_top_level_only(parsetree) ||
+	bool		commits_early = IsA(parsetree, AlterTableStmt) ?
+		detaches_concurrently(parsetree) :
+		script_statement_top_level_only(parsetree);
+
+	if (!commits_early || policy() != DDL_POLICY_BLOCK || mark.set ||
+		creating_extension || migrate_allow_out_of_band_ddl || restoring() ||
 		names_temporary_relation(parsetree) || !OidIsValid(ddl_log_relid()))
 		return;
 	apply_policy(parsetree, GetCommandTagName(tag), NULL);
@@ -430,4 +494,82 @@ ddl_log_prune(void)
 			" (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1))",
 			1, types, values, NULL, SPI_OK_DELETE);
 	tracking_restore_user(&sw);
+}
+
+/*
+ * The rows migrate.capture() reads: without ids, every out-of-band row
+ * neither captured nor accepted yet; with ids, those rows whatever they
+ * are (found false for an id no row has), for the caller to judge.  In id
+ * order, which is the order the statements ran in.
+ */
+static const char *const capture_pending_query =
+"SELECT l.id, true, l.origin, l.captured_as, l.statement, l.xid::pg_catalog.text,"
+"       l.backend_pid, l.object_type, l.object_identity, l.session_user_name,"
+"       l.application_name,"
+"       pg_catalog.to_char(pg_catalog.timezone('UTC', l.logged_at),"
+"                          'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) ' UTC'"
+" FROM migrate.ddl_log l"
+" WHERE l.origin OPERATOR(pg_catalog.=) 'out_of_band'"
+"   AND l.captured_as IS NULL AND NOT l.accepted"
+" ORDER BY l.id";
+
+static const char *const capture_ids_query =
+"SELECT u.id, l.id IS NOT NULL, l.origin, l.captured_as, l.statement,"
+"       l.xid::pg_catalog.text, l.backend_pid, l.object_type, l.object_identity,"
+"       l.session_user_name, l.application_name,"
+"       pg_catalog.to_char(pg_catalog.timezone('UTC', l.logged_at),"
+"                          'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) ' UTC'"
+" FROM (SELECT DISTINCT i AS id FROM pg_catalog.unnest($1::pg_catalog.int8[]) i) u"
+" LEFT JOIN migrate.ddl_log l ON l.id OPERATOR(pg_catalog.=) u.id"
+" ORDER BY u.id NULLS FIRST";
+
+List *
+ddl_log_capture_rows(ArrayType *ids)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	List	   *rows = NIL;
+
+	values[0] = PointerGetDatum(ids);
+	run_tracking_query(ids ? capture_ids_query : capture_pending_query,
+					   ids ? 1 : 0, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DdlLogRow  *r = palloc0(sizeof(DdlLogRow));
+		char	   *id = SPI_getvalue(tup, desc, 1);
+		char	   *pid = SPI_getvalue(tup, desc, 7);
+
+		/* a null in the array is an id no row has */
+		r->id = id ? strtoi64(id, NULL, 10) : 0;
+		r->found = id && strcmp(SPI_getvalue(tup, desc, 2), "t") == 0;
+		r->origin = SPI_getvalue(tup, desc, 3);
+		r->captured_as = SPI_getvalue(tup, desc, 4);
+		r->statement = SPI_getvalue(tup, desc, 5);
+		r->xid = SPI_getvalue(tup, desc, 6);
+		r->backend_pid = pid ? (int32) strtol(pid, NULL, 10) : 0;
+		r->object_type = SPI_getvalue(tup, desc, 8);
+		r->object_identity = SPI_getvalue(tup, desc, 9);
+		r->role = SPI_getvalue(tup, desc, 10);
+		r->application = SPI_getvalue(tup, desc, 11);
+		r->logged_at = SPI_getvalue(tup, desc, 12);
+		rows = lappend(rows, r);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+/* Mark the rows a capture made a migration of with its name */
+void
+ddl_log_set_captured(ArrayType *ids, const char *name)
+{
+	Oid			types[2] = {INT8ARRAYOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = PointerGetDatum(ids);
+	values[1] = CStringGetTextDatum(name);
+	run_tracking_query("UPDATE migrate.ddl_log SET captured_as = $2"
+					   " WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+					   2, types, values, NULL, SPI_OK_UPDATE);
 }

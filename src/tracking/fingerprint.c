@@ -2,7 +2,9 @@
  *
  * fingerprint.c
  *	  The schema's fingerprint (migrate.fingerprint): taking it after a
- *	  migration, and comparing it with the live catalog (migrate.drift()).
+ *	  migration, comparing it with the live catalog (migrate.drift()),
+ *	  naming who made each change from the DDL log, and accepting drift
+ *	  (migrate.accept_drift()).
  *
  * The fingerprint is migrate.schema_objects() stored: one row per object of
  * the schemas that migrations touch, with the MD5 of a canonical text of
@@ -17,6 +19,14 @@
  * all of it.  A database whose extension is older than 0.3 has neither the
  * table nor the function, and these calls do nothing there.
  *
+ * After a migration only the schemas it changed are read, when the DDL log
+ * says which (fingerprint_take_since()): its event triggers saw every DDL
+ * command of the migration, and the rows name the schemas.  The rest of
+ * the fingerprint cannot have changed in the migration, so that a run of
+ * many migrations on a large database, or on one schema of many, costs in
+ * proportion to what they touch.  Anything the log cannot vouch for reads
+ * every schema, as a take always did.
+ *
  * The queries run as the tracking tables' owner (tracking.c) with
  * search_path pinned to pg_catalog, so that no object of the caller's
  * search_path can stand in for a function or an operator they use.
@@ -30,14 +40,17 @@
 #include <ctype.h>
 
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "tracking/tracking.h"
 
@@ -64,37 +77,119 @@ static const char *const drift_query =
 " ORDER BY 1, 2";
 
 /*
+ * Who changed each of a list of drifted objects ($1 types, $2 identities,
+ * $3 parents), and when: the latest of the out-of-band DDL log rows that
+ * ddl_log_changes() finds about it.
+ */
+static const char *const changed_by_query =
+"SELECT DISTINCT ON (c.n) c.n, l.session_user_name, l.logged_at"
+" FROM migrate.ddl_log_changes($1, $2, $3) c"
+" JOIN migrate.ddl_log l ON l.id = c.log_id"
+" ORDER BY c.n, l.id DESC";
+
+/*
  * Store the live schema as the fingerprint, writing only the rows that
  * changed.  $1 and $2 are the types and identities of objects whose row
  * stays as it was; $3 says whether each was added, removed or changed:
  * the columns, constraints and the like of a table added or removed stay
- * as they were too (drift_query lists the table alone).
+ * as they were too (drift_query lists the table alone).  $4 names the
+ * schemas to take (quote_ident()ed), or is null for all of them: the rows
+ * of the other schemas stay as they are.
  */
 static const char *const take_query =
 "WITH keep AS (SELECT k.t, k.i,"
 "                     CASE WHEN k.c <> 'changed' THEN k.t || ' ' || k.i END AS parent"
 "              FROM unnest($1::text[], $2::text[], $3::text[]) k(t, i, c)),"
 " live AS MATERIALIZED ("
-"  SELECT o.* FROM migrate.schema_objects() o"
+"  SELECT o.* FROM migrate.schema_objects($4) o"
 "  WHERE NOT EXISTS (SELECT FROM keep"
 "                    WHERE (keep.t = o.object_type AND keep.i = o.object_identity)"
 "                       OR keep.parent = o.parent)),"
 " gone AS ("
 "  DELETE FROM migrate.fingerprint f"
-"  WHERE NOT EXISTS (SELECT FROM live l"
+"  WHERE ($4 IS NULL OR f.schema_name = ANY ($4))"
+"    AND NOT EXISTS (SELECT FROM live l"
 "                    WHERE l.object_type = f.object_type"
 "                      AND l.object_identity = f.object_identity)"
 "    AND NOT EXISTS (SELECT FROM keep"
 "                    WHERE (keep.t = f.object_type AND keep.i = f.object_identity)"
 "                       OR keep.parent = f.parent))"
 " INSERT INTO migrate.fingerprint AS f"
-"  (object_type, object_identity, parent, digest, definition)"
-" SELECT object_type, object_identity, parent, digest, definition FROM live"
+"  (object_type, object_identity, parent, digest, definition, schema_name, refs)"
+" SELECT object_type, object_identity, parent, digest, definition, schema_name, refs"
+" FROM live"
 " ON CONFLICT (object_type, object_identity) DO UPDATE"
 "  SET parent = excluded.parent, digest = excluded.digest,"
-"      definition = excluded.definition"
+"      definition = excluded.definition, schema_name = excluded.schema_name,"
+"      refs = excluded.refs"
 "  WHERE f.digest IS DISTINCT FROM excluded.digest"
-"     OR f.parent IS DISTINCT FROM excluded.parent";
+"     OR f.parent IS DISTINCT FROM excluded.parent"
+"     OR f.schema_name IS DISTINCT FROM excluded.schema_name"
+"     OR f.refs IS DISTINCT FROM excluded.refs";
+
+/*
+ * The schemas the migrations' DDL log rows after id $1 touched, as
+ * quote_ident() writes them, and whether that cannot bound the take (the
+ * first column: a row whose schema is unknown, as GRANT's, or ALTER
+ * SCHEMA, which may rename one).  A row names its object's schema; a
+ * schema's own row, the schema; a trigger's, policy's, rule's or
+ * default's, which PostgreSQL leaves without one, the schema in its
+ * identity.  To those are added the schemas an object altered there came
+ * from (ALTER ... SET SCHEMA: the row names where it went, and its old
+ * identity no longer resolves), and the schemas whose objects depend on
+ * one of all these (refs): renaming or dropping an object changes or
+ * drops what names it.  Comments, security labels and default privileges
+ * are not in the fingerprint.
+ */
+static const char *const touched_query =
+"WITH r AS MATERIALIZED ("
+"  SELECT l.command_tag, l.object_type, l.object_identity,"
+"         CASE WHEN l.object_type = 'schema' THEN l.object_identity"
+"              WHEN l.schema_name IS NOT NULL THEN quote_ident(l.schema_name)"
+"              WHEN l.object_type IN ('trigger', 'policy', 'rule')"
+"              THEN substring(l.object_identity FROM"
+"                             '^(?:\"(?:[^\"]|\"\")*\"|[a-z0-9_]+) on (\"(?:[^\"]|\"\")*\"|[a-z0-9_]+)[.]')"
+"              WHEN l.object_type = 'default value'"
+"              THEN substring(l.object_identity FROM"
+"                             '^for (\"(?:[^\"]|\"\")*\"|[a-z0-9_]+)[.]')"
+"         END AS s"
+"  FROM migrate.ddl_log l"
+"  WHERE l.id > $1 AND l.origin = 'in_migration'"
+"    AND l.command_tag NOT IN ('COMMENT', 'SECURITY LABEL', 'ALTER DEFAULT PRIVILEGES')),"
+" moved AS ("
+"  SELECT f.schema_name AS s"
+"  FROM (SELECT DISTINCT r.s, substr(r.object_identity, length(r.s) + 2) AS tail"
+"        FROM r"
+"        WHERE r.command_tag LIKE 'ALTER %' AND r.object_type <> 'schema'"
+"          AND starts_with(r.object_identity, r.s || '.')) m"
+"  CROSS JOIN pg_namespace ns"
+"  CROSS JOIN unnest(ARRAY['table', 'foreign table', 'view', 'materialized view',"
+"                          'sequence', 'type', 'function', 'procedure',"
+"                          'aggregate']) k(t)"
+"  JOIN migrate.fingerprint f"
+"    ON f.object_type = k.t"
+"   AND f.object_identity = quote_ident(ns.nspname) || '.' || m.tail"
+"  WHERE quote_ident(ns.nspname) <> m.s"
+"    AND CASE WHEN k.t = 'type' THEN to_regtype(f.object_identity) IS NULL"
+"             WHEN k.t IN ('function', 'procedure', 'aggregate')"
+"             THEN NOT EXISTS (SELECT FROM pg_proc p"
+"                              WHERE p.pronamespace = ns.oid"
+"                                AND (pg_identify_object('pg_proc'::regclass, p.oid, 0)).identity"
+"                                    = f.object_identity)"
+"             ELSE to_regclass(f.object_identity) IS NULL END),"
+" touched AS (SELECT r.s FROM r WHERE r.s IS NOT NULL UNION SELECT s FROM moved)"
+" SELECT coalesce((SELECT bool_or(r.s IS NULL OR r.command_tag = 'ALTER SCHEMA') FROM r), false),"
+"        ARRAY(SELECT s FROM touched"
+"              UNION SELECT f.schema_name FROM migrate.fingerprint f"
+"              WHERE f.refs && ARRAY(SELECT s FROM touched)"
+"              ORDER BY 1)";
+
+/* The DDL log's event triggers, which must all fire for it to be whole */
+static const char *const triggers_query =
+"SELECT count(*) FROM pg_event_trigger"
+" WHERE evtname IN ('pg_migrate_ddl_command_end', 'pg_migrate_sql_drop',"
+"                   'pg_migrate_table_rewrite')"
+"   AND evtenabled IN ('O', 'A')";
 
 /* Whether the extension's SQL is 0.3 or later, with the fingerprint */
 bool
@@ -127,15 +222,102 @@ fingerprint_taken(void)
 /* One of our queries, as the tables' owner, with search_path pg_catalog */
 static void
 fingerprint_query(const char *query, int nargs, Oid *types, Datum *values,
-				  int expected)
+				  const char *nulls, int expected)
 {
 	int			nest = NewGUCNestLevel();
 
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	run_tracking_query(query, nargs, types, values, NULL, expected);
+	run_tracking_query(query, nargs, types, values, nulls, expected);
 	AtEOXact_GUC(true, nest);
+}
+
+/*
+ * Whether the DDL log records every DDL command a migration runs now: its
+ * event triggers are there and enabled, this session does not bypass them
+ * (session_replication_role = replica, event_triggers = off from
+ * PostgreSQL 17 on, a single-user server), and migrate.ddl_policy is not
+ * off.  The worker that runs no-transaction migrations inherits those two
+ * settings and migrate.ddl_policy from this session (run/worker.c).
+ */
+static bool
+ddl_log_whole(void)
+{
+	const char *event_triggers = GetConfigOption("event_triggers", true, false);
+	Oid			nsp = get_namespace_oid("migrate", true);
+	bool		whole;
+	bool		isnull;
+
+	if (!IsUnderPostmaster ||
+		(migrate_ddl_policy == DDL_POLICY_OFF && !migrate_ddl_policy_rejected) ||
+		SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ||
+		(event_triggers && strcmp(event_triggers, "on") != 0) ||
+		!OidIsValid(nsp) || !OidIsValid(get_relname_relid("ddl_log", nsp)))
+		return false;
+	fingerprint_query(triggers_query, 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	whole = SPI_processed == 1 &&
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)) == 3;
+	SPI_freetuptable(SPI_tuptable);
+	return whole;
+}
+
+/*
+ * Where the DDL log stands before migrations run, for
+ * fingerprint_take_since(): the last row's id, or -1 when the log may miss
+ * what they do, and the take after them must read the whole schema.
+ */
+int64
+fingerprint_log_position(void)
+{
+	bool		isnull;
+	int64		position;
+
+	if (!fingerprint_available() || !ddl_log_whole())
+		return -1;
+	fingerprint_query("SELECT coalesce(max(id), 0) FROM migrate.ddl_log",
+					  0, NULL, NULL, NULL, SPI_OK_SELECT);
+	position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return position;
+}
+
+/*
+ * The schemas the migrations since position touched, as a text[] datum
+ * (quote_ident()ed names); (Datum) 0 when the log cannot tell, and the
+ * whole schema is to be taken.
+ */
+static Datum
+touched_schemas(int64 position)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(position)};
+	bool		isnull;
+	bool		whole;
+	Datum		schemas = (Datum) 0;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	/* the first take after CREATE EXTENSION has nothing to build on */
+	if (position < 0 || !ddl_log_whole() || !fingerprint_taken())
+		return (Datum) 0;
+	fingerprint_query(touched_query, 1, types, values, NULL, SPI_OK_SELECT);
+	whole = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	if (!whole)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		/* copied out of SPI's memory */
+		Datum		found = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull);
+
+		schemas = PointerGetDatum(DatumGetArrayTypePCopy(found));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return schemas;
 }
 
 /* s with each run of white space made one space, and trimmed */
@@ -277,7 +459,7 @@ fingerprint_drift(void)
 
 	if (!fingerprint_taken())
 		return NIL;
-	fingerprint_query(drift_query, 0, NULL, NULL, SPI_OK_SELECT);
+	fingerprint_query(drift_query, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
 	parents = palloc(sizeof(char *) * Max(n, 1));
 	whole = palloc(sizeof(char *) * Max(n, 1));
@@ -293,6 +475,7 @@ fingerprint_drift(void)
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));
+		d->changed_at = DT_NOBEGIN;
 		if (strcmp(d->change, "changed") != 0)
 			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
 									   d->object_identity);
@@ -320,13 +503,32 @@ fingerprint_drift(void)
  * Store the schema as it is now as the fingerprint, except for the
  * objects in keep (DriftedObjects, from fingerprint_drift() before the
  * migration), whose rows stay as they were so that their drift still
- * shows.
+ * shows.  All of it: see fingerprint_take_since() for the take after
+ * migrations.
  */
 void
 fingerprint_take(List *keep)
 {
-	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		values[3];
+	int64		position = -1;
+
+	fingerprint_take_since(keep, &position);
+}
+
+/*
+ * fingerprint_take() after the migrations run since *position (from
+ * fingerprint_log_position(), or the last take): only the schemas their
+ * DDL log rows name, and those that depend on them (touched_query), when
+ * the log saw all they did; the whole schema otherwise.  What the other
+ * schemas hold did not change in a migration, and their rows, drift
+ * included, stay as they are.  *position is moved past those rows, for
+ * the next take of the same run.
+ */
+void
+fingerprint_take_since(List *keep, int64 *position)
+{
+	Oid			types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[4];
+	char		nulls[4] = "   ";
 	Datum	   *t = palloc(sizeof(Datum) * Max(list_length(keep), 1));
 	Datum	   *id = palloc(sizeof(Datum) * Max(list_length(keep), 1));
 	Datum	   *change = palloc(sizeof(Datum) * Max(list_length(keep), 1));
@@ -335,6 +537,16 @@ fingerprint_take(List *keep)
 
 	if (!fingerprint_available())
 		return;
+	values[3] = touched_schemas(*position);
+	if (values[3] == (Datum) 0)
+		nulls[3] = 'n';
+	else if (ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(values[3])),
+							ARR_DIMS(DatumGetArrayTypeP(values[3]))) == 0)
+	{
+		/* the migrations ran no DDL */
+		*position = fingerprint_log_position();
+		return;
+	}
 	foreach(lc, keep)
 	{
 		DriftedObject *d = lfirst(lc);
@@ -346,5 +558,117 @@ fingerprint_take(List *keep)
 	values[0] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(change, n, TEXTOID, -1, false, TYPALIGN_INT));
-	fingerprint_query(take_query, 3, types, values, SPI_OK_INSERT);
+	fingerprint_query(take_query, 4, types, values, nulls, SPI_OK_INSERT);
+	*position = fingerprint_log_position();
+}
+
+/*
+ * Whether name is the identity (or "type identity") of an object of the
+ * schemas migrations touch, as it is or as the fingerprint has it
+ */
+bool
+fingerprint_knows(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		known;
+
+	if (!fingerprint_available())
+		return false;
+	values[0] = CStringGetTextDatum(name);
+	fingerprint_query("SELECT FROM (SELECT object_type, object_identity"
+					  "              FROM migrate.schema_objects()"
+					  "              UNION ALL"
+					  "              SELECT object_type, object_identity"
+					  "              FROM migrate.fingerprint) o"
+					  " WHERE o.object_identity = $1"
+					  "    OR o.object_type || ' ' || o.object_identity = $1"
+					  " LIMIT 1",
+					  1, types, values, NULL, SPI_OK_SELECT);
+	known = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return known;
+}
+
+/*
+ * The types, identities and parents of a list of DriftedObjects as three
+ * text arrays, ddl_log_changes()'s arguments
+ */
+static void
+drifted_arrays(List *drifted, Datum *values)
+{
+	int			n = list_length(drifted);
+	Datum	   *t = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *id = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *parent = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *parent_null = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, drifted)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		t[i] = CStringGetTextDatum(d->object_type);
+		id[i] = CStringGetTextDatum(d->object_identity);
+		parent_null[i] = d->parent == NULL;
+		parent[i++] = d->parent ? CStringGetTextDatum(d->parent) : (Datum) 0;
+	}
+	values[0] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(id, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(parent, parent_null, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Fill in changed_by and changed_at of the objects from fingerprint_drift()
+ * where the DDL log knows who changed them, in one query whatever their
+ * number.  Only drift() needs them: apply and run, which read the drift
+ * before each run, do not pay for this.
+ */
+void
+fingerprint_changed_by(List *drifted)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	if (drifted == NIL)
+		return;
+	drifted_arrays(drifted, values);
+	fingerprint_query(changed_by_query, 3, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			n = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		DriftedObject *d = list_nth(drifted, n - 1);
+
+		d->changed_by = SPI_getvalue(tup, desc, 2);
+		d->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Accept the drift of the objects in accepted (DriftedObjects from
+ * fingerprint_drift()): the fingerprint takes them as they are, keeping
+ * the rows of the drifted objects in keep, and the out-of-band DDL log rows
+ * that concern them, those drift() names them by, are marked accepted, so
+ * that drift() does not name them again and capture leaves them out.
+ */
+void
+fingerprint_accept(List *accepted, List *keep)
+{
+	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	fingerprint_take(keep);
+	drifted_arrays(accepted, values);
+	fingerprint_query("UPDATE migrate.ddl_log SET accepted = true"
+					  " WHERE id IN (SELECT c.log_id"
+					  "              FROM migrate.ddl_log_changes($1, $2, $3) c)",
+					  3, types, values, NULL, SPI_OK_UPDATE);
 }

@@ -73,6 +73,7 @@ static void lock_wait_callback(void *arg);
 static void run_lock_tag(LOCKTAG *tag);
 static void acquire(void *arg);
 static ErrorData *wait_slice(LockRequest *req, int ms);
+static bool granted_anyway(LOCKTAG *tag);
 static bool is_migrate_worker(int pid);
 static List *blocking_pids(int pid);
 static Reached *reach(List **reached, int pid, int origin);
@@ -131,6 +132,28 @@ wait_slice(LockRequest *req, int ms)
 }
 
 /*
+ * Whether a session-level wait that ended in an error got the lock all the
+ * same.  lock_timeout can fire as the lock is granted, and its error, raised
+ * after the grant, rolls back the subtransaction, which releases a
+ * transaction's lock but not a session's: the next slice would then take
+ * it a second time, and release_run_lock() would leave it held for the
+ * rest of the session (a pooled or pg_cron session: every later run waits
+ * forever).  Takes it again without waiting, and gives back the second
+ * hold.
+ */
+static bool
+granted_anyway(LOCKTAG *tag)
+{
+	LockAcquireResult result = LockAcquire(tag, ExclusiveLock, true, true);
+
+	if (result == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	if (result != LOCKACQUIRE_OK)
+		(void) LockRelease(tag, ExclusiveLock, true);
+	return true;
+}
+
+/*
  * Serialise runs on this database: a second runner waits here for the
  * first to finish, then sees its work.  lock_timeout applies.  A waiter
  * gives up when the run it waits for waits for it (see the top of the
@@ -180,6 +203,16 @@ take_run_lock(bool session)
 		}
 		if ((edata = wait_slice(&req, slice)) == NULL)
 			break;
+		if (session && granted_anyway(&req.tag))
+		{
+			if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			{
+				FreeErrorData(edata);
+				break;
+			}
+			/* a cancel or another error: the lock goes back */
+			(void) LockRelease(&req.tag, ExclusiveLock, true);
+		}
 		if (last || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 		{
 			error_context_stack = cb.previous;

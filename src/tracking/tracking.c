@@ -583,6 +583,26 @@ tracking_record_action(const char *action, const char *name,
 }
 
 /*
+ * History action "accept_drift": an object's drift acknowledged with
+ * migrate.accept_drift(), named by its identity, with what changed
+ */
+void
+tracking_record_drift_accepted(const char *identity, const char *detail)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(identity);
+	values[1] = CStringGetTextDatum(detail);
+	/* the caller's name: the query runs as the tables' owner */
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("INSERT INTO migrate.history (action, name, detail,"
+					   " performed_by, performed_as)"
+					   " VALUES ('accept_drift', $1, $2, $3, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
  * One applied migration with its recorded scripts, or NULL when name is
  * not applied.  Reads two scripts, so only for a migration at hand, never
  * in a loop over the table.

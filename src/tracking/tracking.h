@@ -17,6 +17,7 @@
 
 #include "datatype/timestamp.h"
 #include "tcop/cmdtag.h"
+#include "utils/array.h"
 
 #include "exec/exec.h"
 #include "formats/formats.h"
@@ -92,6 +93,8 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+extern void tracking_record_drift_accepted(const char *identity,
+										   const char *detail);
 extern AppliedMigration *tracking_find(const char *name);
 extern void tracking_record_accept(const MigrationSet *set, const Migration *m,
 								   const LoadedMigration *lm,
@@ -118,6 +121,26 @@ extern void ddl_log_record(DdlEvent event, CommandTag tag, const void *command);
 extern void ddl_log_check_start(CommandTag tag, Node *parsetree);
 extern void ddl_log_prune(void);
 
+/* ddl_log.c: the rows migrate.capture() makes a migration of */
+typedef struct DdlLogRow
+{
+	int64		id;
+	bool		found;			/* false: no row has that id */
+	char	   *origin;
+	char	   *captured_as;	/* or NULL */
+	char	   *statement;		/* or NULL */
+	char	   *xid;			/* as text, or NULL */
+	int32		backend_pid;
+	char	   *object_type;	/* or NULL */
+	char	   *object_identity;	/* or NULL */
+	char	   *role;			/* session_user_name */
+	char	   *application;	/* or NULL */
+	char	   *logged_at;		/* UTC, to the second */
+} DdlLogRow;
+
+extern List *ddl_log_capture_rows(ArrayType *ids);
+extern void ddl_log_set_captured(ArrayType *ids, const char *name);
+
 /* fingerprint.c: an object changed since the last migration */
 typedef struct DriftedObject
 {
@@ -128,12 +151,19 @@ typedef struct DriftedObject
 								 * by its table (ALTER TABLE) */
 	char	   *change;			/* added, removed, changed */
 	char	   *description;
+	char	   *changed_by;		/* session user of the DDL log row, or NULL */
+	TimestampTz changed_at;		/* its time, or DT_NOBEGIN */
 } DriftedObject;
 
 extern bool fingerprint_available(void);
 extern bool fingerprint_taken(void);
 extern List *fingerprint_drift(void);
 extern void fingerprint_take(List *keep);
+extern bool fingerprint_knows(const char *name);
+extern void fingerprint_changed_by(List *drifted);
+extern void fingerprint_accept(List *accepted, List *keep);
+extern int64 fingerprint_log_position(void);
+extern void fingerprint_take_since(List *keep, int64 *position);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);

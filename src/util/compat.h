@@ -38,6 +38,11 @@
 #define F_NEXTVAL F_NEXTVAL_OID
 #endif
 
+/* strtoi64() came with PostgreSQL 14; int64 is long or long long */
+#if PG_VERSION_NUM < 140000
+#define strtoi64(str, endptr, base) ((int64) strtoll((str), (endptr), (base)))
+#endif
+
 /* The per-object-type ACL checks became one in 16 */
 #if PG_VERSION_NUM >= 160000
 #define compat_namespace_aclcheck(nspid, roleid, mode) \
@@ -124,6 +129,13 @@ compat_reindex_concurrently(ReindexStmt *stmt)
 	return stmt->concurrent;
 #endif
 }
+
+/* DETACH PARTITION ... CONCURRENTLY came in 14 */
+#if PG_VERSION_NUM >= 140000
+#define compat_detach_concurrent(cmd) ((cmd)->concurrent)
+#else
+#define compat_detach_concurrent(cmd) ((void) (cmd), false)
+#endif
 
 /* MERGE came in 15 */
 #if PG_VERSION_NUM >= 150000

@@ -12,6 +12,9 @@
 
 #include <limits.h>
 
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/varlena.h"
@@ -225,6 +228,47 @@ define_ddl_policy(void)
 		migrate_ddl_policy_rejected = true;
 }
 
+/*
+ * Breaking glass is itself logged: when a session turns
+ * migrate.allow_out_of_band_ddl on (SET, a role's or database's setting, a
+ * function's SET clause, the server's configuration), a LOG line in the
+ * server log names the session user and the current role (as the log's
+ * rows do), and then every change it lets through is a row of
+ * migrate.ddl_log with break_glass set.  An assign hook must not fail,
+ * and may run outside a transaction (a reload of the configuration, the
+ * end of a transaction) or outside any session (the postmaster), where no
+ * role can be named: the line then names none, and the log line's prefix
+ * says which process it is.  Parallel workers take the leader's value,
+ * which the leader has logged already.
+ */
+static void
+assign_allow_out_of_band_ddl(bool newval, void *extra)
+{
+	Oid			current;
+	int			sec_context;
+	const char *login = NULL;
+	const char *role = NULL;
+
+	if (!newval || migrate_allow_out_of_band_ddl || IsParallelWorker())
+		return;
+	/* unlike GetUserId(), never asserts that there is a user */
+	GetUserIdAndSecContext(&current, &sec_context);
+	if (IsTransactionState() && OidIsValid(current))
+	{
+		login = GetUserNameFromId(GetSessionUserId(), true);
+		role = GetUserNameFromId(current, true);
+	}
+	if (login && role)
+		ereport(LOG,
+				(errmsg("migrate.allow_out_of_band_ddl turned on: this session may change the schema outside migrations"),
+				 errdetail("Session user \"%s\", current role \"%s\"; each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.",
+						   login, role)));
+	else
+		ereport(LOG,
+				(errmsg("migrate.allow_out_of_band_ddl turned on: this process may change the schema outside migrations"),
+				 errdetail("Each change it makes outside migrations is logged in migrate.ddl_log with break_glass set.")));
+}
+
 /* migrate.tool_table: empty, or a table name, qualified or not */
 static bool
 check_tool_table(char **newval, void **extra, GucSource source)
@@ -351,7 +395,7 @@ settings_define(void)
 							 false,
 							 PGC_SUSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, assign_allow_out_of_band_ddl, NULL);
 
 	DefineCustomIntVariable("migrate.ddl_log_retention",
 							"How long rows of migrate.ddl_log are kept.",

@@ -8,6 +8,7 @@
 #   BIG_MB    size of the one large script for the memory figure (40)
 #   REPEAT    runs per timing, the median is kept (3)
 #   LOCK_BENCH 0 skips lock_retries.sh (its settings: see that script)
+#   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -168,6 +169,14 @@ printf 'peak private memory of the backend, apply of one %.1f MB script of %d st
 printf '  %.1f MB over a one-statement script (%.1f MB): %.2f x the script (target < 3: %s)\n' \
     "$(echo "($script_kb - $tiny_kb) / 1024" | bc -l)" "$(echo "$tiny_kb / 1024" | bc -l)" \
     "$script_ratio" "$(verdict "$script_ratio < 3")"
+
+# 4b. the fingerprint taken after each migration of run(), bounded by the
+#     DDL log, against none and against every schema each time (its own
+#     throwaway cluster; FP_BENCH=0 skips it)
+if [ "${FP_BENCH:-1}" != 0 ]; then
+    echo
+    bash test/bench/fingerprint.sh --as-postgres
+fi
 
 # 5. the application's side of a migration behind a long query: pgbench
 #    latency with psql, then with migrate.run's lock timeout and retries

@@ -1,5 +1,5 @@
 -- migrate.rollback(): undo a migration and everything applied after it.
--- only written down scripts here: generated ones are 32_generated_down's
+-- only written down scripts here: generated ones are 35_generated_down's
 SET migrate.generate_down = off;
 \! rm -rf @testdir@/rollback && mkdir -p @testdir@/rollback && cp -R "$PG_ABS_SRCDIR/fixtures/basic/." @testdir@/rollback/
 SELECT name, action FROM migrate.apply('@testdir@/rollback');

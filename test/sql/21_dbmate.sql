@@ -1,5 +1,5 @@
 -- dbmate folders: "-- migrate:up" and "-- migrate:down" sections in one file.
--- only written down scripts here: generated ones are 32_generated_down's
+-- only written down scripts here: generated ones are 35_generated_down's
 SET migrate.generate_down = off;
 -- What the tests before did by hand is drift: start the fingerprint here
 TRUNCATE migrate.fingerprint;

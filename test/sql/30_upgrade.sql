@@ -130,6 +130,16 @@ SELECT object_type, object_identity, change, description FROM migrate.drift();
 SELECT name, action FROM migrate.rollback();
 SELECT name, action FROM migrate.apply('@testdir@/upgrade');
 SELECT object_type, object_identity, change, description FROM migrate.drift();
+-- who: the log's rows from before the update have accepted = false; the
+-- hotfix is named, and accepted
+SELECT object_identity, changed_by IS NOT NULL AS who_known FROM migrate.drift();
+SELECT count(*) FILTER (WHERE accepted) AS accepted, count(*) AS logged FROM migrate.ddl_log;
+SELECT * FROM migrate.accept_drift(ARRAY['public.users.hotfix']);
+SELECT object_identity FROM migrate.drift();
+-- blame: the migrations applied before the update are found by their
+-- scripts, those after it and the hotfix by the log
+SELECT origin, migration, command_tag FROM migrate.blame('users');
+SELECT origin, migration, command_tag FROM migrate.blame('users.tokens');
 
 \c contrib_regression
 DROP DATABASE regress_upgrade_02;

@@ -26,7 +26,18 @@ use PgMigrateTest;
 my $srcdir = $ENV{TESTDIR} || '.';
 
 my @fixtures = (
-	{ dir => 'drizzle-ai-chatbot', format => 'drizzle' },
+	{
+		dir => 'drizzle-ai-chatbot',
+		format => 'drizzle',
+		# migrate.blame: the migrations whose statements concern each
+		# object, read from the files (a column dropped since included)
+		blame => {
+			'public."Chat"' => '0000_keen_devos,0002_wandering_riptide,0003_cloudy_glorian,'
+			  . '0007_flowery_ben_parker,0008_flat_forgotten_one',
+			'"Chat".visibility' => '0003_cloudy_glorian',
+			'public."Chat"."lastContext"' => '0007_flowery_ben_parker,0008_flat_forgotten_one',
+		}
+	},
 	# 0130_abandoned_dagger.sql is not in the journal: drizzle-orm, and
 	# pg_migrate since issue 8 (with a WARNING), leave it alone
 	{ dir => 'drizzle-dokploy', format => 'drizzle' },
@@ -39,6 +50,18 @@ my @fixtures = (
 			my ($db) = @_;
 			return "CREATE SCHEMA measure; "
 			  . "ALTER DATABASE $db SET search_path TO measure, \"\$user\", public";
+		},
+		# named through that search_path too
+		blame => {
+			'measure.teams' => '20240830080707_create_teams_table,20260121151953_alter_teams_table,'
+			  . '20260421120000_alter_teams_table,20260421120003_alter_teams_table,'
+			  . '20260427120000_alter_teams_unique_autumn_customer_id,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
+			'teams.autumn_customer_id' => '20260421120000_alter_teams_table,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
+			'idx_teams_autumn_customer' => '20260421120000_alter_teams_table,'
+			  . '20260427120000_alter_teams_unique_autumn_customer_id,'
+			  . '20260501120000_alter_teams_autumn_customer_id_to_uuid',
 		}
 	},
 	# down scripts of 0 bytes or of a comment only (issue 8 rule 1)
@@ -211,6 +234,19 @@ sub drift_of
 		  . "ORDER BY object_type, object_identity) FROM migrate.drift()");
 }
 
+# The migrations migrate.blame() names for an object, in the order they
+# first touched it, all of them in_migration
+sub blame_of
+{
+	my ($db, $object) = @_;
+	return $node->safe_psql($db,
+		    'SELECT string_agg(migration, \',\' ORDER BY first) '
+		  . "|| CASE WHEN bool_and(ours) THEN '' ELSE ' (and rows not in_migration)' END "
+		  . 'FROM (SELECT migration, min(logged_at) AS first, '
+		  . "bool_and(origin = 'in_migration') AS ours "
+		  . "FROM migrate.blame(\$o\$$object\$o\$) GROUP BY migration) b");
+}
+
 # psql -f of each script, in order, stopping at the first error
 sub psql_scripts
 {
@@ -340,6 +376,11 @@ for my $fixture (@fixtures)
 		is(ddl_origins("${db}_apply"), 'true in_migration, 0 out_of_band',
 			'... the DDL log has its DDL as in_migration, none out of band');
 		is(drift_of("${db}_apply"), '', '... and drift() finds nothing');
+		for my $object (sort keys %{ $fixture->{blame} // {} })
+		{
+			is(blame_of("${db}_apply", $object), $fixture->{blame}{$object},
+				"... blame('$object') names the migrations that made and changed it");
+		}
 	}
 
 	# migrate.run, with the format named

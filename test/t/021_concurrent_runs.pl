@@ -66,6 +66,13 @@ sub finish
 	}
 	if ($p->{h}->pumpable)
 	{
+		# the first time, who waits for what: the failure's only trace
+		our $dumped;
+		if (!$dumped++)
+		{
+			diag($node->safe_psql('postgres', q{SELECT pid, backend_type, state, wait_event_type, wait_event, backend_xid, backend_xmin, left(query, 100) FROM pg_stat_activity ORDER BY pid}));
+			diag($node->safe_psql('postgres', q{SELECT pid, locktype, relation::regclass, classid, objid, objsubid, virtualxid, transactionid, mode, granted FROM pg_locks WHERE locktype <> 'virtualxid' OR NOT granted ORDER BY pid}));
+		}
 		$p->{h}->kill_kill;
 		note("$p->{what}: hung\n${$p->{out}}${$p->{err}}");
 		return 'hung';

@@ -1,8 +1,9 @@
 # The DDL log and migrate.ddl_policy seen from a second session: an
 # ordinary login role with its own application_name adds a column outside
-# any migration (logged with that role, application and statement; warned
-# about; blocked), a superuser breaks glass (logged), a role may be let
-# through by name; and a database with a long DDL log goes through
+# any migration (logged with that role, application and statement; named
+# by drift() and blame(); warned about; blocked), a superuser breaks glass
+# (the change logged, and the setting in the server log), a role may be
+# let through by name; and a database with a long DDL log goes through
 # pg_dump and pg_restore (custom format, in parallel, and plain through
 # psql) under every policy, the log coming through whole and no restore
 # statement blocked, warned about or logged.
@@ -17,6 +18,9 @@ use PostgreSQL::Test::Utils;
 
 my $node = start_node('ddl_log');
 my $dir = PostgreSQL::Test::Utils::tempdir;
+# TCP too, for client_addr
+$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+$node->restart;
 
 $node->safe_psql('postgres', q{
 	CREATE ROLE app LOGIN;
@@ -24,6 +28,26 @@ $node->safe_psql('postgres', q{
 });
 write_migration($dir, '0001_items.sql', "CREATE TABLE items (id int PRIMARY KEY);\nALTER TABLE items OWNER TO app;\n");
 $node->safe_psql('postgres', "SELECT count(*) FROM migrate.apply('$dir')");
+
+# Another extension is one row, not one per object its script creates; so
+# is dropping it.  (Not in 31_ddl_log: pg_migrate needs plpgsql, and a
+# server built without contrib has no other extension to install.)
+SKIP:
+{
+	my $ext = $node->safe_psql('postgres', q{
+		SELECT name FROM pg_available_extensions
+		WHERE name IN ('citext', 'pg_trgm', 'tsm_system_rows') AND installed_version IS NULL
+		ORDER BY name LIMIT 1});
+	skip 'no extension besides plpgsql on this server (built without contrib)', 1
+	  if $ext eq '';
+	$node->safe_psql('postgres', "CREATE EXTENSION $ext; DROP EXTENSION $ext;");
+	is( $node->safe_psql('postgres', q{
+			SELECT string_agg(concat_ws('|', event, command_tag, object_type, object_identity, origin), ',' ORDER BY id)
+			FROM migrate.ddl_log WHERE command_tag LIKE '% EXTENSION'}),
+		"ddl_command_end|CREATE EXTENSION|extension|$ext|out_of_band,sql_drop|DROP EXTENSION|extension|$ext|out_of_band",
+		'another extension: one row to create it, one to drop it');
+	$node->safe_psql('postgres', 'DELETE FROM migrate.ddl_log WHERE migration IS NULL');
+}
 
 # the application's session: its own login and application_name
 sub app
@@ -65,6 +89,30 @@ unlike($stderr, qr/WARNING/, 'record: without a warning');
 is(last_row(),
 	'app|app|hotfix-console|ALTER TABLE|public.items|ALTER TABLE items ADD COLUMN note text;|out_of_band|-|f',
 	'record: the row names the role, the application and the statement');
+is( $node->safe_psql('postgres', q{
+		SELECT concat_ws('|', object_type, object_identity, change, changed_by,
+		                 changed_at = (SELECT logged_at FROM migrate.ddl_log ORDER BY id DESC LIMIT 1))
+		FROM migrate.drift()}),
+	'table column|public.items.note|added|app|t',
+	'drift() names the role that made the change and when');
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(concat_ws(' ', origin, migration, session_user_name, application_name), ',')
+		FROM migrate.blame('items.note')}),
+	'out_of_band app hotfix-console',
+	'blame() of the column names the same');
+
+# client_addr: the address of a TCP connection, null over a Unix socket
+my ($tcp_out, $tcp_err);
+IPC::Run::run(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+		'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=app',
+		'-c', 'CREATE TABLE over_tcp (id int);' ],
+	'>', \$tcp_out, '2>', \$tcp_err) or diag $tcp_err;
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(concat_ws('|', object_identity, coalesce(host(client_addr), 'null')), ',' ORDER BY id)
+		  FROM migrate.ddl_log WHERE object_identity IN ('public.over_tcp', 'public.items') AND origin = 'out_of_band'}),
+	'public.items|null,public.over_tcp|127.0.0.1',
+	'client_addr: 127.0.0.1 over TCP, null over a Unix socket');
 
 # warn
 set_policy('warn');
@@ -94,6 +142,7 @@ like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
 }
 ($ret, $stderr) = app(q{SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
+SET client_min_messages = warning;
 ALTER TABLE public.items ADD COLUMN restoring int;});
 like($stderr, qr/permission denied to run ALTER TABLE outside a migration/,
 	'block: a restore\'s settings let no ordinary login through');
@@ -105,6 +154,29 @@ is( $node->safe_psql('postgres',
 		q{SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0}),
 	'id,note,warned', 'block: the table has no blocked column');
 
+# ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY commits its first half
+# before its end: under block it is refused before it starts, and leaves
+# no partition half detached (refused at its end, it would)
+SKIP:
+{
+	skip 'DETACH PARTITION ... CONCURRENTLY exists from PostgreSQL 14 on', 2
+	  if $node->safe_psql('postgres', 'SHOW server_version_num') < 140000;
+	$node->safe_psql('postgres', q{
+		SET migrate.allow_out_of_band_ddl = on;
+		CREATE TABLE parted (id int) PARTITION BY RANGE (id);
+		CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);});
+	($ret, undef, $stderr) = $node->psql('postgres',
+		'ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY');
+	like($stderr,
+		qr/ERROR:  permission denied to run ALTER TABLE outside a migration\nDETAIL:  migrate.ddl_policy is "block": the schema changes only through migrations\./,
+		'block: DETACH PARTITION CONCURRENTLY is refused before it starts');
+	is( $node->safe_psql('postgres',
+			q{SELECT inhrelid::regclass || ' ' || inhdetachpending FROM pg_inherits WHERE inhparent = 'parted'::regclass}),
+		'parted_1 false', '... and the partition is attached, no detach pending');
+	$node->safe_psql('postgres',
+		'SET migrate.allow_out_of_band_ddl = on; DROP TABLE parted');
+}
+
 # migrations run under block, the worker's too
 write_migration($dir, '0002_sku.sql', "ALTER TABLE items ADD COLUMN sku text;\n");
 write_migration($dir, '0003_sku_index.sql', "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY items_sku ON items (sku);\n");
@@ -113,13 +185,18 @@ is( $node->safe_psql('postgres',
 		q{SELECT string_agg(command_tag || ' ' || migration, ',' ORDER BY id) FROM migrate.ddl_log WHERE migration IN ('0002_sku', '0003_sku_index')}),
 	'ALTER TABLE 0002_sku,CREATE INDEX 0003_sku_index', 'block: migrations still run and are logged');
 
-# breaking glass: a superuser's session, logged
+# breaking glass: a superuser's session, logged, and the setting itself
+# too, in the server log
+my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
 	SET migrate.allow_out_of_band_ddl = on;
 	SET application_name = 'incident';
 	ALTER TABLE items ADD COLUMN hotfix int;});
 like(last_row(), qr/^postgres\|postgres\|incident\|ALTER TABLE\|public\.items\|.*ADD COLUMN hotfix int;\|out_of_band\|-\|t$/s,
 	'break glass: the change is made and logged with break_glass');
+like(slurp_file($node->logfile, $log_offset),
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Session user "postgres", current role "postgres"; each change/,
+	'break glass: turning the setting on is logged, naming the session user');
 
 # under record, a session that tries to turn the policy off gets block
 set_policy('record');
@@ -133,10 +210,14 @@ set_policy('block');
 
 # a role let through by name (its partition maintenance, say)
 $node->safe_psql('postgres', 'ALTER ROLE app SET migrate.allow_out_of_band_ddl = on');
+$log_offset = -s $node->logfile;
 ($ret, $stderr) = app('CREATE TABLE app_partition (id int);');
 is($ret, 0, 'a role given migrate.allow_out_of_band_ddl by a superuser is let through');
 like(last_row(), qr/^app\|app\|hotfix-console\|CREATE TABLE\|public\.app_partition\|.*\|t$/s,
 	'and what it does is logged with break_glass');
+like(slurp_file($node->logfile, $log_offset),
+	qr/LOG:  migrate\.allow_out_of_band_ddl turned on: this session may change the schema outside migrations\n[^\n]*DETAIL:  Session user "app", current role "app"/,
+	'and its sessions\' use of the setting is logged, naming the role');
 $node->safe_psql('postgres', 'ALTER ROLE app RESET migrate.allow_out_of_band_ddl');
 
 # A long DDL log through pg_dump and pg_restore, under every policy
