@@ -24,6 +24,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 . test/cluster.sh
+. test/bench/common.sh
 
 FP_SCHEMAS=${FP_SCHEMAS:-10}; FP_TABLES=${FP_TABLES:-100}; FP_N=${FP_N:-100}
 REPEAT=${REPEAT:-3}; FP_WAYS=${FP_WAYS:-none bounded whole}
@@ -32,9 +33,6 @@ REPEAT=${REPEAT:-3}; FP_WAYS=${FP_WAYS:-none bounded whole}
 
 work=$(mktemp -d /tmp/pg_migrate_bench_fp.XXXXXX)
 cluster_start "$work" "shared_buffers = '256MB'" "fsync = off"
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "building $FP_SCHEMAS schemas of $FP_TABLES tables, and $FP_N migrations..."
 psql_q -c "CREATE DATABASE bench_fp_template"

@@ -20,6 +20,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 . test/cluster.sh
+. test/bench/common.sh
 
 SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-4}; RATE=${RATE:-400}; HOLD=${HOLD:-5}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-200}; RETRIES=${RETRIES:-50}
@@ -33,8 +34,6 @@ DURATION=$((WARMUP + HOLD + 20))
 
 work=$(mktemp -d /tmp/pg_migrate_bench_locks.XXXXXX)
 cluster_start "$work" "fsync = off"
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
 
 echo "pgbench -i -s $SCALE..."
 pgbench -i -q -s "$SCALE" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }

@@ -13,6 +13,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 . test/cluster.sh
+. test/bench/common.sh
 
 N=${N:-1000}; M=${M:-5}; STATUS_N=${STATUS_N:-10000}; REPEAT=${REPEAT:-3}
 BIG_MB=${BIG_MB:-40}
@@ -21,10 +22,7 @@ BIG_MB=${BIG_MB:-40}
 
 work=$(mktemp -d /tmp/pg_migrate_bench.XXXXXX)
 cluster_start "$work" "shared_buffers = '256MB'" "fsync = off"
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 fresh_db() { psql_q -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null; psql_q -d "$1" -c "CREATE EXTENSION pg_migrate"; }
 
 echo "generating $N migrations of $M statements, and $STATUS_N small ones..."
