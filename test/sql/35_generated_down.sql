@@ -22,7 +22,10 @@ INSERT INTO objects_before SELECT 3, object_type, object_identity, digest FROM m
 SELECT name, action FROM migrate.apply('@testdir@/gendown');
 
 -- the generated scripts, newest statement first, and what they do not undo
-SELECT name, down_generated, down_sql FROM migrate.migrations
+-- (PostgreSQL 16 and later print a one-table view's columns unqualified:
+-- the qualification is taken out so that every version prints the same)
+SELECT name, down_generated, regexp_replace(down_sql, '([^.])items\.', '\1', 'g') AS down_sql
+FROM migrate.migrations
 WHERE down_generated ORDER BY id;
 SELECT name, jsonb_pretty(down_partial) AS down_partial FROM migrate.migrations
 WHERE down_generated ORDER BY id;
@@ -119,11 +122,13 @@ CREATE ROLE regress_gendown_reader;
 SELECT name, action FROM migrate.apply('@testdir@/gendown_priv', target => '0001_objects');
 INSERT INTO objects_before SELECT 10, object_type, object_identity, digest FROM migrate.schema_objects();
 CREATE TEMP TABLE acl_before AS
-SELECT (SELECT relacl::text || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass) AS t,
+SELECT (SELECT regexp_replace(relacl::text, 'Dxtm', 'Dxt', 'g') || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass) AS t,
        (SELECT coalesce(proacl::text, 'null') || ' ' || proowner::regrole FROM pg_proc WHERE oid = 'gen_priv.f()'::regprocedure) AS f,
        (SELECT coalesce(nspacl::text, 'null') || ' ' || nspowner::regrole FROM pg_namespace WHERE nspname = 'gen_priv') AS s;
 SELECT name, action FROM migrate.apply('@testdir@/gendown_priv');
--- (the role running the test written <caller>)
+-- (the role running the test written <caller>; PostgreSQL 17's MAINTAIN
+-- privilege, m, taken out of the ACLs below so that every version prints
+-- the same)
 SELECT replace(down_sql, current_user, '<caller>') AS down_sql,
        jsonb_array_length(down_partial) AS partial, down_partial -> 0 ->> 'reason' AS reason
 FROM migrate.migrations WHERE name = '0002_privileges';
@@ -137,7 +142,7 @@ SELECT replace(t, current_user, '<caller>') AS t, replace(f, current_user, '<cal
        replace(s, current_user, '<caller>') AS s
 FROM (SELECT * FROM acl_before
       UNION ALL
-      SELECT (SELECT relacl::text || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass),
+      SELECT (SELECT regexp_replace(relacl::text, 'Dxtm', 'Dxt', 'g') || ' ' || relowner::regrole FROM pg_class WHERE oid = 'gen_priv.t'::regclass),
              (SELECT coalesce(proacl::text, 'null') || ' ' || proowner::regrole FROM pg_proc WHERE oid = 'gen_priv.f()'::regprocedure),
              (SELECT coalesce(nspacl::text, 'null') || ' ' || nspowner::regrole FROM pg_namespace WHERE nspname = 'gen_priv')) acl;
 SELECT name, action FROM migrate.rollback();
