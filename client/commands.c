@@ -371,7 +371,10 @@ command_rollback(PGconn *conn, const Options *opts)
 	double		started = output_now();
 	int			n;
 
-	res = call(conn,
+	/* skip_partial only when asked: servers before 0.4 do not know it */
+	res = call(conn, opts->skip_partial ?
+			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+			   " FROM migrate.rollback($1::pg_catalog.text, skip_partial => true)" :
 			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
 			   " FROM migrate.rollback($1::pg_catalog.text)",
 			   1, values, &progress, false);
@@ -390,6 +393,42 @@ command_rollback(PGconn *conn, const Options *opts)
 	output_summary(n == 1 ? "%d migration rolled back in %s" : "%d migrations rolled back in %s",
 				   n, output_duration(output_now() - started));
 	return EXIT_OK;
+}
+
+/*
+ * down: the down script the database recorded for NAME (the latest
+ * migration without it), printed as it is, so that a generated one can be
+ * reviewed and committed: pg_migrate down NAME > migrations/NAME.down.sql
+ */
+int
+command_down(PGconn *conn, const Options *opts)
+{
+	const char *values[1] = {opts->name};
+	CallProgress progress;
+	PGresult   *res;
+	int			rc = EXIT_OK;
+
+	res = call(conn, "SELECT name, down, partial::pg_catalog.text, down_sql"
+			   " FROM migrate.down_script($1::pg_catalog.text)",
+			   1, values, &progress, false);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		PQclear(res);
+		return rc;
+	}
+	if (PQgetisnull(res, 0, 3))
+	{
+		output_error("migration \"%s\" has no down script", PQgetvalue(res, 0, 0));
+		output_hint("Migrations applied before pg_migrate generated down scripts, or with migrate.generate_down off, have none: write its inverse by hand.");
+		rc = EXIT_FAILED;
+	}
+	else
+		output_down_script(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+						   PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+						   PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return rc;
 }
 
 /*
@@ -458,16 +497,16 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 #define STATUS_COLUMNS "SELECT name, state," \
 	" pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ')," \
 	" pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-	" checksum FROM "
+	" checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down' FROM "
 	if (files)
 		res = call(conn, STATUS_COLUMNS "migrate.status(files => $1::pg_catalog.jsonb,"
-				   " format => $2::pg_catalog.text, source => $3::pg_catalog.text)",
+				   " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
 				   3, values, &progress, false);
 	else if (opts->dir)
 		res = call(conn, STATUS_COLUMNS "migrate.status(dir => $1::pg_catalog.text,"
-				   " format => $2::pg_catalog.text)", 2, values, &progress, false);
+				   " format => $2::pg_catalog.text) s", 2, values, &progress, false);
 	else
-		res = call(conn, STATUS_COLUMNS "migrate.status()", 0, values, &progress, false);
+		res = call(conn, STATUS_COLUMNS "migrate.status() s", 0, values, &progress, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		rc = output_server_error(conn, res);
@@ -487,6 +526,7 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 		output_status_row(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 						  null ? NULL : PQgetvalue(res, i, opts->json ? 3 : 2),
 						  PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+						  PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
 						  width);
 	}
 	output_end_rows();

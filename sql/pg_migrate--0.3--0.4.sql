@@ -65,3 +65,67 @@ BEGIN
     END IF;
 END
 $$;
+
+---------------------------------------------------------------------------
+-- status says which migrations have a down script, and what kind: its
+-- result gains a column, down (written, generated, partial, or NULL when
+-- there is none), so both forms are dropped and created again, with what
+-- was granted on them granted again.  down_script() returns the recorded
+-- down script of an applied migration, for review (pg_migrate down).
+---------------------------------------------------------------------------
+SELECT pg_catalog.set_config('pg_migrate_upgrade.grants', coalesce(pg_catalog.string_agg(
+           pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+                             CASE WHEN p.pronargs = 2 THEN 'migrate.status(text, text)'
+                                  ELSE 'migrate.status(jsonb, text, text)' END,
+                             CASE a.grantee WHEN 0 THEN 'PUBLIC'
+                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END),
+           '; '), ''), true)
+FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+WHERE p.oid IN ('migrate.status(text, text)'::pg_catalog.regprocedure,
+                'migrate.status(jsonb, text, text)'::pg_catalog.regprocedure)
+  AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+
+DROP FUNCTION migrate.status(text, text);
+DROP FUNCTION migrate.status(jsonb, text, text);
+
+CREATE FUNCTION migrate.status(dir text DEFAULT NULL,
+                               format text DEFAULT 'auto')
+RETURNS TABLE (name text, state text, applied_at timestamptz, checksum text,
+               down text)
+AS 'MODULE_PATHNAME', 'migrate_status'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.status(text, text) IS
+    'each migration of a folder and of the tracking table, with its state';
+
+CREATE FUNCTION migrate.status(files jsonb,
+                               format text DEFAULT 'auto',
+                               source text DEFAULT NULL)
+RETURNS TABLE (name text, state text, applied_at timestamptz, checksum text,
+               down text)
+AS 'MODULE_PATHNAME', 'migrate_status_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.status(jsonb, text, text) IS
+    'each migration of a folder sent as data and of the tracking table, with its state';
+
+REVOKE ALL ON FUNCTION migrate.status(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.status(jsonb, text, text) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('pg_migrate_upgrade.grants') <> '' THEN
+        EXECUTE pg_catalog.current_setting('pg_migrate_upgrade.grants');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION migrate.down_script(name text DEFAULT NULL)
+RETURNS TABLE (name text, down text, partial jsonb, down_sql text)
+AS 'MODULE_PATHNAME', 'migrate_down_script'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.down_script(text) IS
+    'the down script recorded for an applied migration (the latest one without argument), written or generated';
+
+REVOKE ALL ON FUNCTION migrate.down_script(text) FROM PUBLIC;

@@ -48,6 +48,7 @@ PG_FUNCTION_INFO_V1(migrate_drift);
 PG_FUNCTION_INFO_V1(migrate_accept_drift);
 PG_FUNCTION_INFO_V1(migrate_capture);
 PG_FUNCTION_INFO_V1(migrate_capture_files);
+PG_FUNCTION_INFO_V1(migrate_down_script);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -494,6 +495,20 @@ migrate_drift(PG_FUNCTION_ARGS)
 	init_result(fcinfo, &sink);
 	connect_spi(0);
 	drift_rows(&sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.down_script(name text) */
+Datum
+migrate_down_script(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, NULL);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	down_script_row(name, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }

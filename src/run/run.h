@@ -28,6 +28,8 @@ typedef struct StatusRow
 	bool		applied;
 	const char *checksum;
 	bool		repeatable;
+	const char *down;			/* written, generated, partial, or NULL when
+								 * it has no down script (yet) */
 } StatusRow;
 /* What apply and run were asked for */
 typedef struct RunOptions
@@ -91,6 +93,7 @@ extern void take_session_run_lock(void);
 extern void rollback_from(const char *name, bool skip_partial,
 						  ResultSink *sink);
 extern void run_rollback_from(const char *name, bool skip_partial);
+extern void down_script_row(const char *name, ResultSink *sink);
 extern void status_folder(const Folder *folder, const char *format,
 						  ResultSink *sink);
 extern StatusRow *status_rows(const Folder *folder, const char *format,

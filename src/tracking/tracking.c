@@ -201,7 +201,14 @@ tracking_applied(void)
 {
 	List	   *result = NIL;
 
-	run_tracking_query("SELECT name, version, checksum, applied_at, "
+	bool		generated = tracking_stores_generated_down();
+
+	run_tracking_query(generated ?
+					   "SELECT name, version, checksum, applied_at, "
+					   "down_sql IS NOT NULL, repeatable, format, down_generated, "
+					   "pg_catalog.jsonb_array_length(down_partial) "
+					   "FROM migrate.migrations ORDER BY id" :
+					   "SELECT name, version, checksum, applied_at, "
 					   "down_sql IS NOT NULL, repeatable, format "
 					   "FROM migrate.migrations ORDER BY id",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -220,6 +227,13 @@ tracking_applied(void)
 		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		am->format = SPI_getvalue(tup, desc, 7);
+		if (generated)
+		{
+			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+			am->partial_count = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+			if (isnull)
+				am->partial_count = 0;
+		}
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -614,8 +628,16 @@ tracking_find(const char *name)
 	Datum		values[1];
 	AppliedMigration *am = NULL;
 
+	bool		generated = tracking_stores_generated_down();
+
 	values[0] = CStringGetTextDatum(name);
-	run_tracking_query("SELECT name, version, checksum, up_sql, down_sql,"
+	run_tracking_query(generated ?
+					   "SELECT name, version, checksum, up_sql, down_sql,"
+					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
+					   " format, repeatable, applied_by, down_generated,"
+					   " down_partial::pg_catalog.text "
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1" :
+					   "SELECT name, version, checksum, up_sql, down_sql,"
 					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
 					   " format, repeatable, applied_by "
 					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1",
@@ -637,6 +659,11 @@ tracking_find(const char *name)
 		am->format = SPI_getvalue(tup, desc, 7);
 		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		am->applied_by = SPI_getvalue(tup, desc, 9);
+		if (generated)
+		{
+			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+			am->down_partial = SPI_getvalue(tup, desc, 11);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return am;

@@ -49,13 +49,16 @@ typedef struct AppliedMigration
 	bool		no_transaction; /* only from tracking_find() */
 	char	   *source;			/* only from tracking_rollback_targets() and
 								 * tracking_forget() */
-	/* only from tracking_rollback_targets(): */
+	/* from tracking_rollback_targets(); down_generated from the three
+	 * functions above, partial_count from tracking_applied() too: */
 	bool		down_generated;
 	int			partial_count;	/* statements its down script does not
 								 * undo (entries of down_partial) */
 	char	   *partial_file;	/* the first of them */
 	int			partial_line;
 	char	   *partial_reason;
+	char	   *down_partial;	/* only from tracking_find(): the list, as
+								 * JSON, or NULL */
 } AppliedMigration;
 
 extern List *tracking_applied(void);
