@@ -420,7 +420,7 @@ output_status_row(const char *name, const char *state, const char *applied_at,
 	if (applied_at)
 		printf("%-*s  %-8s  %s", name_width, name, state, applied_at);
 	else
-		printf("%-*s  %-8s", name_width, name, state);
+		printf("%-*s  %s", name_width, name, state);
 	/* what a rollback would run: the generated ones are worth a review */
 	if (down && strcmp(down, "written") != 0)
 		printf("  (down script %s)", down);

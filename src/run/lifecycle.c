@@ -382,8 +382,10 @@ lifecycle_accept(const Folder *folder, const char *format, const char *name,
 	load_current(set, m, &lm);
 	if (strcmp(am->checksum, m->checksum) == 0 &&
 		lm.no_transaction == am->no_transaction &&
-		(lm.down.sql == NULL ? am->down_sql == NULL :
-		 am->down_sql != NULL && strcmp(lm.down.sql, am->down_sql) == 0))
+		/* a generated down script stands for a folder that has none */
+		(lm.down.sql == NULL ? am->down_sql == NULL || am->down_generated :
+		 am->down_sql != NULL && strcmp(lm.down.sql, am->down_sql) == 0 &&
+		 !am->down_generated))
 	{
 		ereport(NOTICE,
 				(errmsg("migration \"%s\" is recorded as its files are now, so there is nothing to accept",

@@ -94,8 +94,8 @@ check_rollback_targets(const char *name, List *targets, bool commits,
 					 errdetail("Rolling back \"%s\" means undoing %d migrations, newest first; nothing was undone.",
 							   name ? name : am->name, list_length(targets)) :
 					 errdetail("Nothing was undone."),
-					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then delete its row from migrate.migrations.",
-							 am->name)));
+					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
 
 		if (am->down_generated && am->partial_count > 0 && !skip_partial)
 			ereport(ERROR,

@@ -159,21 +159,31 @@ SELECT name, action FROM migrate.rollback();
 CREATE ROLE regress_upgrade_03_deployer;
 GRANT EXECUTE ON FUNCTION migrate.rollback(text) TO regress_upgrade_03_deployer;
 GRANT EXECUTE ON PROCEDURE migrate.run_rollback(text) TO regress_upgrade_03_deployer;
+GRANT EXECUTE ON FUNCTION migrate.status(text, text) TO regress_upgrade_03_deployer;
+GRANT EXECUTE ON FUNCTION migrate.status(jsonb, text, text) TO regress_upgrade_03_deployer;
+-- 0.3's status, four columns, from this library
+SELECT name, state, applied_at IS NOT NULL AS applied, checksum IS NOT NULL AS checksum FROM migrate.status();
 CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
 ALTER EXTENSION pg_migrate UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
 SELECT has_function_privilege('regress_upgrade_03_deployer', 'migrate.rollback(text, boolean)', 'EXECUTE') AS rollback_granted,
-       has_function_privilege('regress_upgrade_03_deployer', 'migrate.run_rollback(text, boolean)', 'EXECUTE') AS run_rollback_granted;
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.run_rollback(text, boolean)', 'EXECUTE') AS run_rollback_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.status(text, text)', 'EXECUTE') AS status_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.status(jsonb, text, text)', 'EXECUTE') AS status_files_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.down_script(text)', 'EXECUTE') AS down_script_not_granted;
 SELECT (SELECT count(*) FROM before_migrations) AS before,
        (SELECT count(*) FROM (SELECT name, version, checksum, up_sql, down_sql FROM before_migrations
                               EXCEPT SELECT name, version, checksum, up_sql, down_sql FROM migrate.migrations) d) AS lost;
 SELECT name, down_generated, down_partial FROM migrate.migrations;
 REVOKE EXECUTE ON FUNCTION migrate.rollback(text, boolean) FROM regress_upgrade_03_deployer;
 REVOKE EXECUTE ON PROCEDURE migrate.run_rollback(text, boolean) FROM regress_upgrade_03_deployer;
+REVOKE EXECUTE ON FUNCTION migrate.status(text, text) FROM regress_upgrade_03_deployer;
+REVOKE EXECUTE ON FUNCTION migrate.status(jsonb, text, text) FROM regress_upgrade_03_deployer;
 :catalog \gset updated_03_
 SELECT :'updated_03_catalog' = :'fresh_catalog' AS same_catalog;
 SELECT name, action FROM migrate.apply('@testdir@/upgrade_03');
 SELECT name, down_generated, down_sql FROM migrate.migrations ORDER BY id;
+SELECT name, state, down FROM migrate.status('@testdir@/upgrade_03');
 SELECT name, action FROM migrate.rollback('0002_second');
 SELECT count(*) AS index_left FROM pg_class WHERE relname = 'up_03_id';
 

@@ -32,7 +32,7 @@ my ($rc, $out, $err) = pg_migrate($node, ['--version']);
 is($rc, 0, '--version exits 0');
 like($out, qr/^pg_migrate \(pg_migrate\) \d+\.\d+$/m, '--version prints the version');
 ($rc, $out, $err) = pg_migrate($node, ['--help']);
-like($out, qr/status \[--check\] \[DIR\].*apply DIR.*run DIR.*rollback \[NAME\]/s,
+like($out, qr/status \[--check\] \[DIR\].*apply DIR.*run DIR.*rollback \[--skip-partial\] \[NAME\].*down \[NAME\]/s,
 	'--help lists the commands');
 
 migration('0001_users.sql', "CREATE TABLE users (id int PRIMARY KEY, name text);\n");
