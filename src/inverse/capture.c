@@ -70,6 +70,29 @@ inverse_note(DownGenerator *g, const char *fmt,...)
 }
 
 /*
+ * Note a relation the running statement created, which its inverse drops:
+ * what the statements after it do to it needs no inverse of its own, as
+ * long as nothing else is made in between (see inverse.c).
+ */
+void
+inverse_created_relation(DownGenerator *g, Oid relid)
+{
+	MemoryContext old;
+
+	if (!OidIsValid(relid))
+		return;
+	if (g->created_at != g->index)
+	{
+		list_free(g->created);
+		g->created = NIL;
+		g->created_at = g->index;
+	}
+	old = MemoryContextSwitchTo(g->cxt);
+	g->created = lappend_oid(g->created, relid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Note that the running statement is not (wholly) undone, and why: the
  * reason is a sentence fragment, lowercase, without period.  Statements in
  * a row with the same reason make one entry.

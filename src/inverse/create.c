@@ -231,6 +231,36 @@ drop_relation(DownGenerator *g, Prior *p, RangeVar *rv, const char *kind)
 		return;					/* gone with the session */
 	inverse_add(g, "DROP %s %s", kind,
 				quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
+	inverse_created_relation(g, get_relname_relid(p->name, p->nsp));
+}
+
+/*
+ * CREATE TABLE without IF NOT EXISTS, of a table that is not temporary,
+ * once it ran: the table cannot have been there before, so nothing was
+ * read before it, and its schema is the one it was created in.  Reads
+ * the caches only: called without a subtransaction.
+ */
+bool
+inverse_create_table_plain(Node *node)
+{
+	CreateStmt *stmt;
+
+	if (!IsA(node, CreateStmt))
+		return false;
+	stmt = (CreateStmt *) node;
+	return !stmt->if_not_exists &&
+		stmt->relation->relpersistence != RELPERSISTENCE_TEMP &&
+		stmt->relation->catalogname == NULL;
+}
+
+void
+inverse_create_table_after(DownGenerator *g, CreateStmt *stmt)
+{
+	Prior		p = {0};
+
+	relation_before(&p, stmt->relation);
+	p.existed = false;
+	drop_relation(g, &p, stmt->relation, "TABLE");
 }
 
 /* The indexes of the table that the statement added */

@@ -347,6 +347,144 @@ is_create(Node *node)
 	}
 }
 
+/* Whether rv names a relation the script created */
+static bool
+created_here(DownGenerator *g, RangeVar *rv)
+{
+	Oid			relid;
+
+	/* another database's name is an error, for the statement to raise */
+	if (g->created == NIL || rv == NULL || rv->catalogname != NULL)
+		return false;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return OidIsValid(relid) && list_member_oid(g->created, relid);
+}
+
+/* Whether the name list, less its last lcut names, is a relation created here */
+static bool
+names_created_here(DownGenerator *g, List *names, int lcut)
+{
+	/* a name of too many parts is an error, for the statement to raise */
+	if (g->created == NIL || list_length(names) <= lcut ||
+		list_length(names) - lcut > 3)
+		return false;
+	return created_here(g, makeRangeVarFromNameList(list_truncate(list_copy(names),
+																   list_length(names) - lcut)));
+}
+
+/*
+ * Whether the statement only changes a relation that this script created
+ * last: the DROP that undoes its CREATE undoes this statement too, so it
+ * needs no inverse, and no catalog read (in a migration that creates
+ * tables, most statements are of this kind: columns, constraints, indexes,
+ * comments, grants of its new tables).  Only while nothing else was made
+ * since the relation: what the statement adds may depend on it (a trigger
+ * on a function, a foreign key on a table, a column on a type), and the
+ * inverse that drops it runs before the relation's DROP.  Attaching a
+ * partition is not of this kind: dropping the new parent would drop the
+ * partition with it.
+ */
+static bool
+on_created_relation(DownGenerator *g, Node *node)
+{
+	if (g->created == NIL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) node;
+				ListCell   *lc;
+
+				foreach(lc, stmt->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_AttachPartition ||
+						cmd->subtype == AT_DetachPartition)
+						return false;
+				}
+				return created_here(g, stmt->relation);
+			}
+		case T_IndexStmt:
+			return created_here(g, ((IndexStmt *) node)->relation);
+		case T_CreateTrigStmt:
+			return created_here(g, ((CreateTrigStmt *) node)->relation);
+		case T_CreatePolicyStmt:
+			return created_here(g, ((CreatePolicyStmt *) node)->table);
+		case T_CommentStmt:
+			{
+				CommentStmt *stmt = (CommentStmt *) node;
+
+				switch (stmt->objtype)
+				{
+					case OBJECT_TABLE:
+					case OBJECT_VIEW:
+					case OBJECT_MATVIEW:
+					case OBJECT_FOREIGN_TABLE:
+						return names_created_here(g, castNode(List, stmt->object), 0);
+					case OBJECT_COLUMN:
+					case OBJECT_TABCONSTRAINT:
+					case OBJECT_TRIGGER:
+					case OBJECT_POLICY:
+						return names_created_here(g, castNode(List, stmt->object), 1);
+					default:
+						return false;
+				}
+			}
+		case T_GrantStmt:
+			{
+				GrantStmt  *stmt = (GrantStmt *) node;
+				ListCell   *lc;
+
+				if (stmt->targtype != ACL_TARGET_OBJECT || stmt->objtype != OBJECT_TABLE)
+					return false;
+				foreach(lc, stmt->objects)
+					if (!created_here(g, lfirst_node(RangeVar, lc)))
+						return false;
+				return stmt->objects != NIL;
+			}
+		default:
+			return false;
+	}
+}
+
+/*
+ * The statement parsed again, or NULL when it is not one statement that
+ * parses (read_before() then says so).  The grammar only allocates memory,
+ * so its error is caught without a subtransaction: in a migration that
+ * creates many tables, a subtransaction for each statement costs more than
+ * the rest of the generator, as each commit of one walks the list of every
+ * file the transaction created.
+ */
+static Node *
+parse_quietly(const char *sql)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *volatile raw = NIL;
+
+	PG_TRY();
+	{
+		raw = compat_raw_parser(sql);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		raw = NIL;
+	}
+	PG_END_TRY();
+	return list_length(raw) == 1 ? linitial_node(RawStmt, raw)->stmt : NULL;
+}
+
+static void read_parsed(DownGenerator *g, Node *node);
+
+static void
+read_parsed_step(DownGenerator *g, const char *sql)
+{
+	read_parsed(g, g->parsetree);
+}
+
 /* The running statement parsed again, and what it is about to change read */
 static void
 read_before(DownGenerator *g, const char *sql)
@@ -363,7 +501,13 @@ read_before(DownGenerator *g, const char *sql)
 	}
 	node = linitial_node(RawStmt, raw)->stmt;
 	g->parsetree = node;
+	read_parsed(g, node);
+}
 
+/* What the statement parsed is about to change, read */
+static void
+read_parsed(DownGenerator *g, Node *node)
+{
 	if (needs_no_inverse(node))
 		g->skip = true;
 	else if (is_create(node))
@@ -479,6 +623,7 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 	g->inverses = NIL;
 	g->notes = NIL;
 	g->skip = false;
+	g->on_created = false;
 	g->tag = stmt->tag;
 
 	/* the rows of seed data, without parsing them all again */
@@ -496,7 +641,23 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 		g->skip = true;
 		return;
 	}
-	guarded(g, read_before, sql);
+
+	/*
+	 * What needs no inverse is known from the parse tree and a name lookup,
+	 * which cannot fail (no catalog is read but by the caches): no
+	 * subtransaction for it.  The rest reads the catalog in one.
+	 */
+	g->parsetree = parse_quietly(sql);
+	if (g->parsetree == NULL)
+		guarded(g, read_before, sql);
+	else if (needs_no_inverse(g->parsetree))
+		g->skip = true;
+	else if (on_created_relation(g, g->parsetree))
+		g->skip = g->on_created = true;
+	else if (inverse_create_table_plain(g->parsetree))
+		;						/* nothing to read before it */
+	else
+		guarded(g, read_parsed_step, sql);
 }
 
 /* Keep the running statement's inverses as one block, newest first */
@@ -523,13 +684,39 @@ keep_block(DownGenerator *g, const Statement *stmt)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Whether the statement that ran may have made something that what is
+ * done next to the relations just created could depend on: anything but
+ * those changes themselves, rows and settings.
+ */
+static bool
+may_have_made_something(DownGenerator *g)
+{
+	if (g->on_created || g->created_at == g->index)
+		return false;
+	if (g->tag == CMDTAG_INSERT || g->tag == CMDTAG_UPDATE ||
+		g->tag == CMDTAG_DELETE || g->tag == CMDTAG_COPY)
+		return false;
+	return g->parsetree == NULL || !needs_no_inverse(g->parsetree);
+}
+
 /* After the statement ran: write its inverse from what changed */
 void
 inverse_after(DownGenerator *g, const Statement *stmt, const char *sql)
 {
-	if (!g->skip && g->parsetree)
+	if (!g->skip && g->parsetree && inverse_create_table_plain(g->parsetree))
+	{
+		CommandCounterIncrement();
+		inverse_create_table_after(g, (CreateStmt *) g->parsetree);
+	}
+	else if (!g->skip && g->parsetree)
 		guarded(g, write_after, sql);
 	keep_block(g, stmt);
+	if (g->created != NIL && may_have_made_something(g))
+	{
+		list_free(g->created);
+		g->created = NIL;
+	}
 	g->parsetree = NULL;
 	g->captured = NULL;
 }

@@ -47,6 +47,10 @@ typedef struct DownGenerator
 								 * (the background worker) */
 	List	   *blocks;			/* each statement's inverse, newest first */
 	List	   *partials;		/* InversePartial, in file order */
+	List	   *created;		/* OIDs of the relations the latest statement
+								 * that made anything created: their DROP
+								 * undoes what is done to them next */
+	int			created_at;		/* index of that statement */
 	bool		no_transaction; /* an inverse must run outside a transaction
 								 * block */
 	/* the statement running now: what inverse_before() captured */
@@ -58,6 +62,7 @@ typedef struct DownGenerator
 	List	   *inverses;		/* its inverses, in the order written */
 	List	   *notes;			/* comments on them, for the reader */
 	bool		skip;			/* it needs no inverse */
+	bool		on_created;		/* it changes only relations in created */
 	uint16		tag;			/* its CommandTag */
 } DownGenerator;
 
@@ -79,12 +84,15 @@ extern List *inverse_query(const char *query, int nargs, Oid *types,
 extern char *inverse_query_value(const char *query, Oid arg);
 extern char *inverse_trim(char *def);
 extern char *qualified_relation(Oid relid);
+extern void inverse_created_relation(DownGenerator *g, Oid relid);
 extern Oid	creation_namespace_of(RangeVar *rv);
 
 /* create.c: CREATE of every kind, CREATE OR REPLACE */
 extern void inverse_create_before(DownGenerator *g, Node *node);
 extern void inverse_create_after(DownGenerator *g, Node *node);
 extern char *view_definition(Oid relid, int *columns);
+extern bool inverse_create_table_plain(Node *node);
+extern void inverse_create_table_after(DownGenerator *g, CreateStmt *stmt);
 
 /* drop.c: DROP of what can be made again from its definition */
 extern void inverse_drop_before(DownGenerator *g, DropStmt *stmt);

@@ -69,11 +69,11 @@ WHERE name = '0001_index_concurrently';
 -- so rollback(), in one transaction, cannot run it; run_rollback() can
 SELECT name, action FROM migrate.rollback();
 CALL migrate.run_rollback();
-SELECT count(*) AS gen_nt_left FROM pg_class WHERE relname IN ('gen_nt', 'gen_nt_id');
+SELECT count(*) AS gen_nt_left FROM pg_class WHERE relname IN ('gen_nt', 'gen_nt_id', 'gen_nt_notes');
 SELECT * FROM pg_temp.differs(0);
 
 -- hand-written down scripts win: nothing is generated beside them
-\! printf 'DROP TABLE gen_nt;\n' > @testdir@/gendown_nt/0001_index_concurrently.down.sql
+\! printf 'DROP TABLE gen_nt, gen_nt_notes;\n' > @testdir@/gendown_nt/0001_index_concurrently.down.sql
 CALL migrate.run('@testdir@/gendown_nt');
 SELECT name, down_generated, down_partial, down_sql FROM migrate.migrations
 WHERE name = '0001_index_concurrently';
@@ -86,7 +86,7 @@ CALL migrate.run('@testdir@/gendown_nt');
 SELECT name, down_generated, down_sql IS NULL AS no_down FROM migrate.migrations
 WHERE name = '0001_index_concurrently';
 SELECT name, action FROM migrate.forget('0001_index_concurrently');
-DROP TABLE gen_nt;
+DROP TABLE gen_nt, gen_nt_notes;
 RESET migrate.generate_down;
 
 -- a statement the generator cannot read costs its inverse, not the
