@@ -21,27 +21,45 @@
 
 #include "inverse/inverse.h"
 
-/* Add an inverse of the running statement, in the order they must run */
-void
-inverse_add(DownGenerator *g, const char *fmt,...)
+/* fmt and its arguments printed, in g's context */
+static char *format_in(DownGenerator *g, const char *fmt, va_list args) pg_attribute_printf(2, 0);
+
+static char *
+format_in(DownGenerator *g, const char *fmt, va_list args)
 {
-	StringInfoData buf;
 	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+	StringInfoData buf;
 
 	initStringInfo(&buf);
 	for (;;)
 	{
-		va_list		args;
+		va_list		copy;
 		int			needed;
 
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
+		va_copy(copy, args);
+		needed = appendStringInfoVA(&buf, fmt, copy);
+		va_end(copy);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&buf, needed);
 	}
-	g->inverses = lappend(g->inverses, buf.data);
+	MemoryContextSwitchTo(old);
+	return buf.data;
+}
+
+/* Add an inverse of the running statement, in the order they must run */
+void
+inverse_add(DownGenerator *g, const char *fmt,...)
+{
+	va_list		args;
+	char	   *text;
+	MemoryContext old;
+
+	va_start(args, fmt);
+	text = format_in(g, fmt, args);
+	va_end(args);
+	old = MemoryContextSwitchTo(g->cxt);
+	g->inverses = lappend(g->inverses, text);
 	MemoryContextSwitchTo(old);
 }
 
@@ -49,23 +67,15 @@ inverse_add(DownGenerator *g, const char *fmt,...)
 void
 inverse_note(DownGenerator *g, const char *fmt,...)
 {
-	StringInfoData buf;
-	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+	va_list		args;
+	char	   *text;
+	MemoryContext old;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	g->notes = lappend(g->notes, buf.data);
+	va_start(args, fmt);
+	text = format_in(g, fmt, args);
+	va_end(args);
+	old = MemoryContextSwitchTo(g->cxt);
+	g->notes = lappend(g->notes, text);
 	MemoryContextSwitchTo(old);
 }
 
@@ -100,33 +110,25 @@ inverse_created_relation(DownGenerator *g, Oid relid)
 void
 inverse_partial(DownGenerator *g, const char *fmt,...)
 {
-	StringInfoData buf;
-	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+	va_list		args;
+	char	   *reason;
+	MemoryContext old;
 	InversePartial *last = g->partials ? llast(g->partials) : NULL;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	reason = format_in(g, fmt, args);
+	va_end(args);
+	old = MemoryContextSwitchTo(g->cxt);
 	if (last && last->last_index == g->index - 1 &&
-		strcmp(last->reason, buf.data) == 0)
+		strcmp(last->reason, reason) == 0)
 	{
 		last->last_line = g->line;
 		last->last_index = g->index;
 		last->count++;
-		pfree(buf.data);
+		pfree(reason);
 	}
 	else if (!(last && last->last_index == g->index &&
-			   strcmp(last->reason, buf.data) == 0))
+			   strcmp(last->reason, reason) == 0))
 	{
 		InversePartial *p = palloc0(sizeof(InversePartial));
 
@@ -134,7 +136,7 @@ inverse_partial(DownGenerator *g, const char *fmt,...)
 		p->count = 1;
 		p->last_index = g->index;
 		p->statement = pstrdup(g->statement);
-		p->reason = buf.data;
+		p->reason = reason;
 		g->partials = lappend(g->partials, p);
 	}
 	MemoryContextSwitchTo(old);
