@@ -17,9 +17,11 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "parser/parse_type.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -137,6 +139,14 @@ drop_sequence(DownGenerator *g, Oid relid)
 										   "FROM pg_sequence WHERE seqrelid = $1",
 										   1, types, values, 8));
 	char	   *q = qualified_relation(relid);
+
+	/*
+	 * From PostgreSQL 18 (and 17.1), pg_sequence_last_value() returns null
+	 * instead of failing to a role that may not read the sequence, as for
+	 * one never used: its value would come back as the start, silently.
+	 */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT | ACL_USAGE) == ACLCHECK_NO_PRIV)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SEQUENCE, get_rel_name(relid));
 
 	inverse_add(g, "CREATE SEQUENCE %s AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s",
 				q, s[0], s[1], s[2], s[3], s[4], s[5], s[6][0] == 't' ? " CYCLE" : "");
