@@ -65,3 +65,53 @@ BEGIN
     END IF;
 END
 $$;
+
+---------------------------------------------------------------------------
+-- Dropped data is kept (issue 18, section 2): the rows of a table and the
+-- values of a column that a migration drops are copied, before the drop,
+-- into a table of the schema migrate_archive, so that the generated down
+-- script can bring them back.  migrate.archive lists what is kept, until
+-- migrate.archive_retention runs out or migrate.purge_archive() drops it.
+-- The schema and the list belong to the extension's owner; the role that
+-- dropped the data is granted SELECT on its own archive, which its down
+-- script reads.  See doc/reference.md, "The archive".
+---------------------------------------------------------------------------
+CREATE SCHEMA migrate_archive;
+REVOKE ALL ON SCHEMA migrate_archive FROM PUBLIC;
+COMMENT ON SCHEMA migrate_archive IS
+    'pg_migrate: the rows and values that migrations dropped, kept for rollback';
+
+CREATE TABLE migrate.archive (
+    id           bigserial PRIMARY KEY,
+    migration    text NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('table', 'column')),
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    column_name  text CHECK ((kind = 'column') = (column_name IS NOT NULL)),
+    archive_name text NOT NULL UNIQUE,
+    rows         bigint NOT NULL DEFAULT 0,
+    bytes        bigint NOT NULL DEFAULT 0,
+    archived_by  text NOT NULL,
+    archived_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at   timestamptz,
+    restore_sql  text NOT NULL,
+    file         text NOT NULL,
+    line         integer NOT NULL,
+    statement    text NOT NULL
+);
+CREATE INDEX ON migrate.archive (migration);
+REVOKE ALL ON migrate.archive FROM PUBLIC;
+
+COMMENT ON TABLE migrate.archive IS
+    'pg_migrate: the data migrations dropped, kept in schema migrate_archive';
+
+CREATE FUNCTION migrate.purge_archive(migration text DEFAULT NULL)
+RETURNS TABLE (migration text, kind text, object text, archive_name text,
+               rows bigint, bytes bigint)
+AS 'MODULE_PATHNAME', 'migrate_purge_archive'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.purge_archive(text) IS
+    'drop the archived data of a migration, or (without argument) what is past migrate.archive_retention';
+
+REVOKE ALL ON FUNCTION migrate.purge_archive(text) FROM PUBLIC;
