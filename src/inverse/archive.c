@@ -332,6 +332,9 @@ archive_table(DownGenerator *g, Oid relid)
 	Oid			seq_types[2] = {OIDOID, TEXTOID};
 	Datum		seq_values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(q)};
 
+	/* a temporary table's rows end with the session anyway */
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return NIL;
 	if (!keeping())
 	{
 		inverse_partial(g, "data not kept: the rows of table %s are not brought back%s",
@@ -432,6 +435,10 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 	char	   *restore;
 	const char *where;
 
+	/* a foreign table's data is not here, a temporary one's not for long */
+	if (get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE ||
+		get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return NULL;
 	rows = inverse_query("SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), " BUILTIN_TYPE ","
 						 " a.attgenerated, a.attidentity, a.atthasdef, a.attnum"
 						 " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
