@@ -101,6 +101,10 @@ CREATE TABLE migrate.archive (
 );
 CREATE INDEX ON migrate.archive (migration);
 REVOKE ALL ON migrate.archive FROM PUBLIC;
+-- pg_dump dumps the archive's tables (not members of the extension): the
+-- list of them goes with them
+SELECT pg_catalog.pg_extension_config_dump('migrate.archive', '');
+SELECT pg_catalog.pg_extension_config_dump('migrate.archive_id_seq', '');
 
 COMMENT ON TABLE migrate.archive IS
     'pg_migrate: the data migrations dropped, kept in schema migrate_archive';

@@ -671,11 +671,13 @@ archive_release(const char *migration, const char *down_sql)
 
 		if (strcmp(item->kind, "table") == 0)
 			ereport(NOTICE,
-					(errmsg("restored " INT64_FORMAT " rows of table %s from the archive",
-							item->rows, item->object)));
+					(errmsg_plural("restored " INT64_FORMAT " row of table %s from the archive",
+								   "restored " INT64_FORMAT " rows of table %s from the archive",
+								   item->rows, item->rows, item->object)));
 		else
 			ereport(NOTICE,
-					(errmsg("restored the values of column %s from the archive (" INT64_FORMAT " rows)",
-							item->object, item->rows)));
+					(errmsg_plural("restored the values of column %s from the archive (" INT64_FORMAT " row)",
+								   "restored the values of column %s from the archive (" INT64_FORMAT " rows)",
+								   item->rows, item->object, item->rows)));
 	}
 }
