@@ -163,7 +163,7 @@ query_int8(const char *query, Oid relid)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	char	   *v = query_value(query, 1, types, values);
 
-	return v ? strtoi64(v, NULL, 10) : 0;
+	return v ? (int64) strtoll(v, NULL, 10) : 0;
 }
 
 /* Whether the running migration keeps what it drops */
@@ -281,8 +281,10 @@ copy_into_archive(DownGenerator *g, ArchiveSwitch *sw, Oid relid,
 static int64
 next_id(void)
 {
-	return strtoi64(query_value("SELECT pg_catalog.nextval('migrate.archive_id_seq')",
-								0, NULL, NULL), NULL, 10);
+	char	   *id = query_value("SELECT pg_catalog.nextval('migrate.archive_id_seq')",
+									 0, NULL, NULL);
+
+	return (int64) strtoll(id, NULL, 10);
 }
 
 /*
@@ -433,6 +435,7 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 	bool		has_default;
 	char	   *name;
 	char	   *restore;
+	char	   *size;
 	const char *where;
 
 	/* a foreign table's data is not here, a temporary one's not for long */
@@ -499,13 +502,13 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 	}
 	/* the column's share of the table, by its statistics when it has some */
 	values[1] = Int16GetDatum(atoi(c[5]));
-	check_size(g,
-			   strtoi64(query_value("SELECT COALESCE((SELECT (GREATEST(c.reltuples, 0) * s.stawidth)::pg_catalog.int8"
-									"  FROM pg_catalog.pg_statistic s WHERE s.starelid = c.oid"
-									"  AND s.staattnum = $2 AND NOT s.stainherit),"
-									" pg_catalog.pg_table_size(c.oid))"
-									" FROM pg_catalog.pg_class c WHERE c.oid = $1",
-									2, types, values), NULL, 10),
+	size = query_value("SELECT COALESCE((SELECT (GREATEST(c.reltuples, 0) * s.stawidth)::pg_catalog.int8"
+					   "  FROM pg_catalog.pg_statistic s WHERE s.starelid = c.oid"
+					   "  AND s.staattnum = $2 AND NOT s.stainherit),"
+					   " pg_catalog.pg_table_size(c.oid))"
+					   " FROM pg_catalog.pg_class c WHERE c.oid = $1",
+					   2, types, values);
+	check_size(g, (int64) strtoll(size, NULL, 10),
 			   psprintf("column \"%s\" of table %s", column, q));
 	name = archive_name(next_id(), get_rel_name(relid), column);
 	restore = psprintf("UPDATE %s AS restored SET %s = %s FROM %s AS archived WHERE %s",
@@ -559,8 +562,8 @@ drop_archives(const char *where, int nargs, Oid *types, Datum *values)
 		item->kind = SPI_getvalue(tup, desc, 2);
 		item->object = column ? psprintf("%s.%s", table, quote_identifier(column)) : table;
 		item->archive_name = SPI_getvalue(tup, desc, 6);
-		item->rows = strtoi64(SPI_getvalue(tup, desc, 7), NULL, 10);
-		item->bytes = strtoi64(SPI_getvalue(tup, desc, 8), NULL, 10);
+		item->rows = (int64) strtoll(SPI_getvalue(tup, desc, 7), NULL, 10);
+		item->bytes = (int64) strtoll(SPI_getvalue(tup, desc, 8), NULL, 10);
 		item->restore_sql = SPI_getvalue(tup, desc, 9);
 		item->reason = column ?
 			psprintf("data not kept: the archived values of column \"%s\" of table %s were purged",
