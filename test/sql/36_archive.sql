@@ -120,6 +120,18 @@ SET client_min_messages = warning;
 SELECT name, action FROM migrate.rollback('0001_create');
 RESET client_min_messages;
 
+-- run() keeps what its migrations drop too, and so does the background
+-- worker that runs a no-transaction one; run_rollback() brings it back
+\! mkdir -p @testdir@/archive_nt && printf 'CREATE TABLE nt_t (id int PRIMARY KEY, v text);\nINSERT INTO nt_t VALUES (1, \047one\047), (2, \047two\047);\n' > @testdir@/archive_nt/0001_create.sql && printf 'DROP TABLE nt_t;\n' > @testdir@/archive_nt/0001_create.down.sql
+\! printf -- '-- migrate:no-transaction\nDROP TABLE nt_t;\n' > @testdir@/archive_nt/0002_drop.sql
+CALL migrate.run('@testdir@/archive_nt');
+SELECT migration, kind, table_name, rows FROM migrate.archive;
+SELECT down_partial FROM migrate.migrations WHERE name = '0002_drop';
+CALL migrate.run_rollback();
+SELECT * FROM nt_t ORDER BY id;
+CALL migrate.run_rollback();
+SELECT count(*) AS archived FROM migrate.archive;
+
 -- a deploy role's archive: owned by the extension's owner, readable by the
 -- role that dropped the data (its down script reads it), and by no other
 CREATE ROLE regress_archive_deployer;
