@@ -18,25 +18,34 @@ COMMENT ON COLUMN migrate.migrations.down_generated IS
 COMMENT ON COLUMN migrate.migrations.down_partial IS
     'the statements a generated down_sql does not undo, and why; NULL when it undoes them all';
 
--- rollback and run_rollback gain skip_partial: run what a partial
--- generated down script does undo.  Their argument lists change, so they
--- are dropped and created again; what was granted on them is granted
--- again, so that deploy roles keep their rights through the update.
+-- rollback and run_rollback gain skip_partial, and status's result a
+-- column, down (written, generated, partial, or NULL when there is none):
+-- their argument lists or result types change, so they are dropped and
+-- created again; what was granted on them is granted again, so that
+-- deploy roles keep their rights through the update.
 SELECT pg_catalog.set_config('pg_migrate_upgrade.grants', coalesce(pg_catalog.string_agg(
            pg_catalog.format('GRANT EXECUTE ON %s %s TO %s',
                              CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
-                             CASE p.proname WHEN 'rollback' THEN 'migrate.rollback(text, boolean)'
-                                            ELSE 'migrate.run_rollback(text, boolean)' END,
+                             CASE p.oid
+                                 WHEN 'migrate.rollback(text)'::pg_catalog.regprocedure
+                                     THEN 'migrate.rollback(text, boolean)'
+                                 WHEN 'migrate.run_rollback(text)'::pg_catalog.regprocedure
+                                     THEN 'migrate.run_rollback(text, boolean)'
+                                 ELSE p.oid::pg_catalog.regprocedure::pg_catalog.text END,
                              CASE a.grantee WHEN 0 THEN 'PUBLIC'
                                             ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END),
            '; '), ''), true)
 FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
 WHERE p.oid IN ('migrate.rollback(text)'::pg_catalog.regprocedure,
-                'migrate.run_rollback(text)'::pg_catalog.regprocedure)
+                'migrate.run_rollback(text)'::pg_catalog.regprocedure,
+                'migrate.status(text, text)'::pg_catalog.regprocedure,
+                'migrate.status(jsonb, text, text)'::pg_catalog.regprocedure)
   AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
 
 DROP FUNCTION migrate.rollback(text);
 DROP PROCEDURE migrate.run_rollback(text);
+DROP FUNCTION migrate.status(text, text);
+DROP FUNCTION migrate.status(jsonb, text, text);
 
 CREATE FUNCTION migrate.rollback(name text DEFAULT NULL,
                                  skip_partial boolean DEFAULT false)
@@ -54,39 +63,6 @@ LANGUAGE C;
 
 COMMENT ON PROCEDURE migrate.run_rollback(text, boolean) IS
     'undo a migration and every migration applied after it, committing after each one';
-
-REVOKE ALL ON FUNCTION migrate.rollback(text, boolean) FROM PUBLIC;
-REVOKE ALL ON PROCEDURE migrate.run_rollback(text, boolean) FROM PUBLIC;
-
-DO $$
-BEGIN
-    IF pg_catalog.current_setting('pg_migrate_upgrade.grants') <> '' THEN
-        EXECUTE pg_catalog.current_setting('pg_migrate_upgrade.grants');
-    END IF;
-END
-$$;
-
----------------------------------------------------------------------------
--- status says which migrations have a down script, and what kind: its
--- result gains a column, down (written, generated, partial, or NULL when
--- there is none), so both forms are dropped and created again, with what
--- was granted on them granted again.  down_script() returns the recorded
--- down script of an applied migration, for review (pg_migrate down).
----------------------------------------------------------------------------
-SELECT pg_catalog.set_config('pg_migrate_upgrade.grants', coalesce(pg_catalog.string_agg(
-           pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
-                             CASE WHEN p.pronargs = 2 THEN 'migrate.status(text, text)'
-                                  ELSE 'migrate.status(jsonb, text, text)' END,
-                             CASE a.grantee WHEN 0 THEN 'PUBLIC'
-                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END),
-           '; '), ''), true)
-FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-WHERE p.oid IN ('migrate.status(text, text)'::pg_catalog.regprocedure,
-                'migrate.status(jsonb, text, text)'::pg_catalog.regprocedure)
-  AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
-
-DROP FUNCTION migrate.status(text, text);
-DROP FUNCTION migrate.status(jsonb, text, text);
 
 CREATE FUNCTION migrate.status(dir text DEFAULT NULL,
                                format text DEFAULT 'auto')
@@ -109,6 +85,8 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION migrate.status(jsonb, text, text) IS
     'each migration of a folder sent as data and of the tracking table, with its state';
 
+REVOKE ALL ON FUNCTION migrate.rollback(text, boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run_rollback(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.status(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION migrate.status(jsonb, text, text) FROM PUBLIC;
 
@@ -120,6 +98,10 @@ BEGIN
 END
 $$;
 
+---------------------------------------------------------------------------
+-- down_script() returns the recorded down script of an applied migration,
+-- written or generated, for review (pg_migrate down).
+---------------------------------------------------------------------------
 CREATE FUNCTION migrate.down_script(name text DEFAULT NULL)
 RETURNS TABLE (name text, down text, partial jsonb, down_sql text)
 AS 'MODULE_PATHNAME', 'migrate_down_script'
@@ -129,3 +111,57 @@ COMMENT ON FUNCTION migrate.down_script(text) IS
     'the down script recorded for an applied migration (the latest one without argument), written or generated';
 
 REVOKE ALL ON FUNCTION migrate.down_script(text) FROM PUBLIC;
+
+---------------------------------------------------------------------------
+-- Dropped data is kept (issue 18, section 2): the rows of a table and the
+-- values of a column that a migration drops are copied, before the drop,
+-- into a table of the schema migrate_archive, so that the generated down
+-- script can bring them back.  migrate.archive lists what is kept, until
+-- migrate.archive_retention runs out or migrate.purge_archive() drops it.
+-- The schema and the list belong to the extension's owner; the role that
+-- dropped the data is granted SELECT on its own archive, which its down
+-- script reads.  See doc/reference.md, "The archive".
+---------------------------------------------------------------------------
+CREATE SCHEMA migrate_archive;
+REVOKE ALL ON SCHEMA migrate_archive FROM PUBLIC;
+COMMENT ON SCHEMA migrate_archive IS
+    'pg_migrate: the rows and values that migrations dropped, kept for rollback';
+
+CREATE TABLE migrate.archive (
+    id           bigserial PRIMARY KEY,
+    migration    text NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('table', 'column')),
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    column_name  text CHECK ((kind = 'column') = (column_name IS NOT NULL)),
+    archive_name text NOT NULL UNIQUE,
+    rows         bigint NOT NULL DEFAULT 0,
+    bytes        bigint NOT NULL DEFAULT 0,
+    archived_by  text NOT NULL,
+    archived_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at   timestamptz,
+    restore_sql  text NOT NULL,
+    file         text NOT NULL,
+    line         integer NOT NULL,
+    statement    text NOT NULL
+);
+CREATE INDEX ON migrate.archive (migration);
+REVOKE ALL ON migrate.archive FROM PUBLIC;
+-- pg_dump dumps the archive's tables (not members of the extension): the
+-- list of them goes with them
+SELECT pg_catalog.pg_extension_config_dump('migrate.archive', '');
+SELECT pg_catalog.pg_extension_config_dump('migrate.archive_id_seq', '');
+
+COMMENT ON TABLE migrate.archive IS
+    'pg_migrate: the data migrations dropped, kept in schema migrate_archive';
+
+CREATE FUNCTION migrate.purge_archive(migration text DEFAULT NULL)
+RETURNS TABLE (migration text, kind text, object text, archive_name text,
+               rows bigint, bytes bigint)
+AS 'MODULE_PATHNAME', 'migrate_purge_archive'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.purge_archive(text) IS
+    'drop the archived data of a migration, or (without argument) what is past migrate.archive_retention';
+
+REVOKE ALL ON FUNCTION migrate.purge_archive(text) FROM PUBLIC;

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(migrate_accept_drift);
 PG_FUNCTION_INFO_V1(migrate_capture);
 PG_FUNCTION_INFO_V1(migrate_capture_files);
 PG_FUNCTION_INFO_V1(migrate_down_script);
+PG_FUNCTION_INFO_V1(migrate_purge_archive);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -391,6 +392,20 @@ Datum
 migrate_forget(PG_FUNCTION_ARGS)
 {
 	return name_call(fcinfo, "name", lifecycle_forget);
+}
+
+/* migrate.purge_archive(migration text) */
+Datum
+migrate_purge_archive(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	char	   *migration = text_arg(fcinfo, 0, NULL);
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	lifecycle_purge_archive(migration, &sink);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*

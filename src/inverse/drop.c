@@ -5,7 +5,8 @@
  *	  of each object dropped, as the catalog's deparse functions print it
  *	  (pg_get_indexdef, pg_get_viewdef, pg_get_functiondef,
  *	  pg_get_triggerdef, the table's columns and constraints).  A dropped
- *	  table's or sequence's data is not kept: such inverses are partial.
+ *	  table's rows are kept in the archive (archive.c) and brought back
+ *	  after it is made again, before its foreign keys and triggers.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -67,6 +68,7 @@ static void
 drop_tables(DownGenerator *g, DropStmt *stmt)
 {
 	List	   *create = NIL;
+	List	   *restore = NIL;
 	List	   *then = NIL;
 	ListCell   *lc;
 
@@ -82,11 +84,11 @@ drop_tables(DownGenerator *g, DropStmt *stmt)
 			inverse_partial(g, "%s", reason);
 			continue;
 		}
-		inverse_partial(g, "data not kept: the rows of table %s are not brought back",
-						qualified_relation(relid));
+		restore = list_concat(restore, archive_table(g, relid));
 	}
-	/* every table first, then what may refer to another one */
+	/* every table first, with its rows, then what may refer to another one */
 	add_all(g, create);
+	add_all(g, restore);
 	add_all(g, then);
 }
 

@@ -596,8 +596,10 @@ guarded(DownGenerator *g, void (*step) (DownGenerator *g, const char *sql),
 
 	if (edata == NULL)
 		return;
+	/* and so is data too large to keep (archive.c): it must be asked for */
 	if (edata->elevel > ERROR || edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
 		ReThrowError(edata);
 	list_free_deep(g->inverses);
 	g->inverses = NIL;

@@ -108,4 +108,27 @@ extern void inverse_grant_before(DownGenerator *g, GrantStmt *stmt);
 extern void inverse_grant_after(DownGenerator *g, GrantStmt *stmt);
 extern void inverse_owner_before(DownGenerator *g, AlterOwnerStmt *stmt);
 
+/* archive.c: dropped rows and values kept for the generated down script */
+typedef struct ArchivedItem
+{
+	char	   *migration;
+	char	   *kind;			/* "table" or "column" */
+	char	   *object;			/* the table or column, qualified and quoted */
+	char	   *archive_name;	/* its table in schema migrate_archive */
+	int64		rows;
+	int64		bytes;
+	char	   *restore_sql;	/* the statement of the down script */
+	char	   *reason;			/* why it is not undone once purged */
+	char	   *file;			/* the up script's file, line and statement */
+	int			line;
+	char	   *statement;
+} ArchivedItem;
+
+extern void archive_begin(const char *migration);
+extern void archive_end(void);
+extern List *archive_table(DownGenerator *g, Oid relid);
+extern char *archive_column(DownGenerator *g, Oid relid, const char *column);
+extern List *archive_purge(const char *migration);
+extern void archive_release(const char *migration, const char *down_sql);
+
 #endif							/* PG_MIGRATE_INVERSE_H */

@@ -54,6 +54,8 @@ typedef struct TableState
 	List	   *constraints;	/* Named, but NOT NULL ones */
 	List	   *indexes;		/* Named: those no constraint made */
 	char	   *owner;			/* quoted; read only for OWNER TO */
+	List	   *archived;		/* dropped columns whose values are kept */
+	List	   *restores;		/* and the UPDATE that puts each back */
 } TableState;
 
 static List *
@@ -219,11 +221,39 @@ action_covered(AlterTableCmd *cmd)
 	}
 }
 
+/*
+ * A dropped column added again; with its values, when they were kept:
+ * NOT NULL is set once they are back.
+ */
+static void
+add_column_back(DownGenerator *g, TableState *before, Column *b, const char *q)
+{
+	ListCell   *lc;
+
+	foreach(lc, before->archived)
+	{
+		Column		nullable = *b;
+
+		if (strcmp(lfirst(lc), b->name) != 0)
+			continue;
+		nullable.not_null = false;
+		inverse_add(g, "ALTER TABLE %s ADD COLUMN %s", q, column_definition(&nullable));
+		inverse_add(g, "%s", (char *) list_nth(before->restores, foreach_current_index(lc)));
+		if (b->not_null)
+			inverse_add(g, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", q,
+						quote_identifier(b->name));
+		return;
+	}
+	inverse_add(g, "ALTER TABLE %s ADD COLUMN %s", q, column_definition(b));
+}
+
 void
 inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt)
 {
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, stmt->missing_ok);
 	char		relkind;
+	List	   *archived = NIL;
+	List	   *restores = NIL;
 	ListCell   *lc;
 
 	if (!OidIsValid(relid))
@@ -247,13 +277,22 @@ inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt)
 			inverse_partial(g, "an action of this ALTER TABLE (action %d) is not inverted",
 							foreach_current_index(lc) + 1);
 		else if (cmd->subtype == AT_DropColumn)
-			inverse_partial(g, "data not kept: the values of dropped column \"%s\" are not brought back",
-							cmd->name);
+		{
+			char	   *restore = archive_column(g, relid, cmd->name);
+
+			if (restore)
+			{
+				archived = lappend(archived, cmd->name);
+				restores = lappend(restores, restore);
+			}
+		}
 		else if (cmd->subtype == AT_AlterColumnType)
 			inverse_note(g, "column \"%s\" goes back to its old type, which can fail or lose information",
 						 cmd->name);
 	}
 	g->captured = read_table(relid);
+	((TableState *) g->captured)->archived = archived;
+	((TableState *) g->captured)->restores = restores;
 	foreach(lc, stmt->cmds)
 		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_ChangeOwner)
 			((TableState *) g->captured)->owner = table_owner(relid);
@@ -306,7 +345,7 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 			continue;
 		if (a == NULL || a->dropped)
 		{
-			inverse_add(g, "ALTER TABLE %s ADD COLUMN %s", q, column_definition(b));
+			add_column_back(g, before, b, q);
 			continue;
 		}
 		col = quote_identifier(b->name);

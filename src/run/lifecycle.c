@@ -327,6 +327,33 @@ lifecycle_forget(const char *name, ResultSink *sink)
 }
 
 /*
+ * migrate.purge_archive(): the archived data of migration dropped, or
+ * without one what is past its retention; a row for each archive
+ * (migration, kind, object, archive_name, rows, bytes)
+ */
+void
+lifecycle_purge_archive(const char *migration, ResultSink *sink)
+{
+	ListCell   *lc;
+
+	begin_write("migrate.purge_archive()");
+	foreach(lc, archive_purge(migration))
+	{
+		ArchivedItem *item = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(item->migration);
+		values[1] = CStringGetTextDatum(item->kind);
+		values[2] = CStringGetTextDatum(item->object);
+		values[3] = CStringGetTextDatum(item->archive_name);
+		values[4] = Int64GetDatum(item->rows);
+		values[5] = Int64GetDatum(item->bytes);
+		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+	}
+}
+
+/*
  * Refuse to replace the stored scripts of a migration applied by a role
  * the caller cannot act as.  Its down script runs as that role at
  * rollback, whoever rolls back: otherwise a role allowed to call accept

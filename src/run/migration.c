@@ -142,7 +142,9 @@ apply_one(const MigrationSet *set, const Migration *m,
 	{
 		if (generates_down(m, lm))
 			down = inverse_start(lm->up.file, false);
+		archive_begin(down ? m->name : NULL);
 		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY, down, report);
+		archive_end();
 		if (mode == MODE_RUN)
 			check_deferred_constraints(m);
 	}
@@ -167,6 +169,25 @@ apply_one(const MigrationSet *set, const Migration *m,
 	/* keep the tool's own table in step, so the tool still agrees */
 	interop_record(set, m);
 	return duration;
+}
+
+/*
+ * Drop the archives past migrate.archive_retention (see archive.c), once
+ * per apply or run, saying what went.
+ */
+void
+purge_expired_archives(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, archive_purge(NULL))
+	{
+		ArchivedItem *item = lfirst(lc);
+
+		ereport(NOTICE,
+				(errmsg("dropped the archived data of %s %s, kept for migration \"%s\": its retention ran out",
+						item->kind, item->object, item->migration)));
+	}
 }
 
 /*

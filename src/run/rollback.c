@@ -197,6 +197,9 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	}
 	duration = GetCurrentTimestamp() - start;
 	ddl_log_unmark();
+	/* the data its down script brought back is no longer kept */
+	if (am->down_generated)
+		archive_release(am->name, am->down_sql);
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by,
 							 report.lock_retries);

@@ -90,6 +90,8 @@ extern void apply_folder(const Folder *folder, const RunOptions *opts,
 						 ResultSink *sink);
 extern void run_folder(const Folder *folder, const RunOptions *opts);
 extern void take_session_run_lock(void);
+extern void lifecycle_purge_archive(const char *migration, ResultSink *sink);
+extern void purge_expired_archives(void);
 extern void rollback_from(const char *name, bool skip_partial,
 						  ResultSink *sink);
 extern void run_rollback_from(const char *name, bool skip_partial);

@@ -605,6 +605,9 @@ migrate_worker_main(Datum arg)
 	if (args->generate_down)
 	{
 		down = inverse_start(script.file, true);
+		/* what it drops is kept under the migration's name */
+		if (args->marked)
+			archive_begin(shm_toc_lookup(toc, KEY_MARK, false));
 		observer.before = generate_before;
 		observer.after = generate_after;
 		observer.arg = down;

@@ -181,6 +181,11 @@ REVOKE EXECUTE ON FUNCTION migrate.status(text, text) FROM regress_upgrade_03_de
 REVOKE EXECUTE ON FUNCTION migrate.status(jsonb, text, text) FROM regress_upgrade_03_deployer;
 :catalog \gset updated_03_
 SELECT :'updated_03_catalog' = :'fresh_catalog' AS same_catalog;
+-- the archive's schema comes with the update, the extension's, closed to PUBLIC
+SELECT n.nspname, has_schema_privilege('public', n.oid, 'USAGE') AS public_usage,
+       EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+               AND d.objid = n.oid AND d.deptype = 'e') AS extension_member
+FROM pg_namespace n WHERE n.nspname = 'migrate_archive';
 SELECT name, action FROM migrate.apply('@testdir@/upgrade_03');
 SELECT name, down_generated, down_sql FROM migrate.migrations ORDER BY id;
 SELECT name, state, down FROM migrate.status('@testdir@/upgrade_03');
