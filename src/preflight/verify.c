@@ -158,6 +158,11 @@ verify_down(void *arg)
 	Oid			user;
 	int			context;
 
+	if (script_has_directive(vm->down.sql, "migrate:no-transaction"))
+	{
+		vm->skipped = "the down script runs outside a transaction block, so it cannot be rolled back";
+		return false;
+	}
 	stmts = script_split_to_run(&vm->down, true, true, NULL);
 	vm->skipped = lasting_statement(&vm->down, stmts);
 	if (vm->skipped)

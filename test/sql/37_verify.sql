@@ -68,6 +68,21 @@ SELECT name, action FROM migrate.rollback();
 SELECT name, result, down FROM migrate.verify(
     jsonb_build_object('0001_t.sql', 'CREATE TABLE ver_sent (id int);',
                        '0001_t.down.sql', 'DROP TABLE ver_sent;'));
+-- a down script marked to run outside a transaction block cannot be
+-- rehearsed either
+SELECT name, result, down, detail FROM migrate.verify(
+    jsonb_build_object('0001_t.sql', 'CREATE TABLE ver_sent (id int);',
+                       '0001_t.down.sql', E'-- migrate:no-transaction\nDROP TABLE ver_sent;'));
+
+-- an up script that run would refuse (a COMMIT in its middle) is an
+-- error with its line; a repeatable migration, never rolled back, is
+-- skipped
+SELECT name, result, down, detail FROM migrate.verify(
+    jsonb_build_object('0001_c.sql', E'CREATE TABLE ver_c (id int);\nCOMMIT;\nCREATE TABLE ver_d (id int);'));
+SELECT name, result, down, detail FROM migrate.verify(
+    jsonb_build_object('V1__t.sql', 'CREATE TABLE ver_fly (id int);',
+                       'R__v.sql', 'CREATE OR REPLACE VIEW ver_fly_v AS SELECT 1 AS one;'),
+    format => 'flyway');
 
 -- reading a folder is refused to a role without the right, as plan is
 CREATE ROLE verify_nobody;
