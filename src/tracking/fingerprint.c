@@ -4,7 +4,8 @@
  *	  The schema's fingerprint (migrate.fingerprint): taking it after a
  *	  migration, comparing it with the live catalog (migrate.drift()),
  *	  naming who made each change from the DDL log, and accepting drift
- *	  (migrate.accept_drift()).
+ *	  (migrate.accept_drift()); and two readings of the schema compared
+ *	  the same way (migrate.verify()'s round trips).
  *
  * The fingerprint is migrate.schema_objects() stored: one row per object of
  * the schemas that migrations touch, with the MD5 of a canonical text of
