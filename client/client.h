@@ -40,7 +40,7 @@ typedef enum PromptMode
 typedef struct Options
 {
 	const char *command;		/* "status", "apply", "run", "rollback",
-								 * "down" or "capture" */
+								 * "down", "capture" or "verify" */
 	const char *dir;			/* DIR, or NULL (rollback) */
 	const char *name;			/* rollback's and down's NAME, or NULL for
 								 * the latest; capture's NAME */
@@ -96,6 +96,8 @@ extern int	command_run(PGconn *conn, const Options *opts, const char *files,
 						const char *source);
 extern int	command_rollback(PGconn *conn, const Options *opts);
 extern int	command_down(PGconn *conn, const Options *opts);
+extern int	command_verify(PGconn *conn, const Options *opts, const char *files,
+						   const char *source);
 
 /* capture.c */
 extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
@@ -120,6 +122,9 @@ extern void output_status_row(const char *name, const char *state,
 							  const char *applied_at, const char *checksum,
 							  const char *down, int name_width);
 extern void output_captured(const char *name, const char *path);
+extern void output_verify_row(const char *name, const char *result,
+							  const char *down, const char *detail,
+							  const char *objects, int name_width);
 extern void output_end_rows(void);
 extern void json_append_string(StringInfo buf, const char *s, size_t len,
 							   int encoding);

@@ -535,3 +535,85 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 	PQclear(res);
 	return rc;
 }
+
+/* "8 migrations: 5 exact, 1 differs, 2 skipped" */
+static void
+verify_summary(const PGresult *res)
+{
+	static const char *const results[] = {"exact", "differs", "irreversible",
+	"error", "skipped"};
+	StringInfoData buf;
+	int			n = PQntuples(res);
+
+	initStringInfo(&buf);
+	for (int r = 0; r < lengthof(results); r++)
+	{
+		int			count = 0;
+
+		for (int i = 0; i < n; i++)
+			count += strcmp(PQgetvalue(res, i, 1), results[r]) == 0;
+		if (count > 0)
+			appendStringInfo(&buf, "%s%d %s", buf.len ? ", " : "", count, results[r]);
+	}
+	if (n == 0)
+		output_summary("nothing to verify");
+	else
+		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
+	pfree(buf.data);
+}
+
+/*
+ * verify: 1 when a pending migration's down script does not bring the
+ * schema back (differs), fails (error), or cannot undo it (irreversible);
+ * a migration that cannot be rehearsed (skipped) is no failure.
+ */
+int
+command_verify(PGconn *conn, const Options *opts, const char *files,
+			   const char *source)
+{
+	const char *values[3];
+	CallProgress progress;
+	PGresult   *res;
+	int			width = 0;
+	int			rc = EXIT_OK;
+
+	values[0] = files ? files : opts->dir;
+	values[1] = opts->format;
+	values[2] = source;
+	res = call(conn, files ?
+			   "SELECT name, result, down, detail, objects"
+			   " FROM migrate.verify(files => $1::pg_catalog.jsonb,"
+			   " format => $2::pg_catalog.text, source => $3::pg_catalog.text)" :
+			   "SELECT name, result, down, detail, objects"
+			   " FROM migrate.verify(dir => $1::pg_catalog.text,"
+			   " format => $2::pg_catalog.text)",
+			   files ? 3 : 2, values, &progress, false);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		output_begin_rows();
+		output_end_rows();
+		PQclear(res);
+		return rc;
+	}
+
+	for (int i = 0; i < PQntuples(res); i++)
+		width = Max(width, (int) strlen(PQgetvalue(res, i, 0)));
+	output_begin_rows();
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *result = PQgetvalue(res, i, 1);
+
+		output_verify_row(PQgetvalue(res, i, 0), result,
+						  PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+						  PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+						  PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+						  width);
+		if (strcmp(result, "exact") != 0 && strcmp(result, "skipped") != 0)
+			rc = EXIT_FAILED;
+	}
+	output_end_rows();
+	verify_summary(res);
+	PQclear(res);
+	return rc;
+}

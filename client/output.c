@@ -462,6 +462,49 @@ output_down_script(const char *name, const char *down, const char *partial,
 }
 
 /*
+ * One row of verify: the migration, its result, which down script was
+ * tested ("written", "generated" or NULL) and the detail; objects, the
+ * JSON array of what differs, goes into --json's row as it is.
+ */
+void
+output_verify_row(const char *name, const char *result, const char *down,
+				  const char *detail, const char *objects, int name_width)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"result\": ", stdout);
+		print_json_string(result);
+		fputs(", \"down\": ", stdout);
+		print_json_string(down);
+		fputs(", \"detail\": ", stdout);
+		print_json_string(detail);
+		fputs(", \"objects\": ", stdout);
+		fputs(objects ? objects : "null", stdout);
+		fputs("}", stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	name = printable(name, false);
+	printf("%-*s  %-12s", name_width, name, result);
+	if (down)
+		printf("  %s down", down);
+	if (detail)
+	{
+		fputs(down ? ": " : "  ", stdout);
+		fput_printable(detail, false, stdout);
+	}
+	putchar('\n');
+	free((char *) name);
+	flush_stdout();
+}
+
+/*
  * A JSON string of len bytes of s.  Characters of more than one byte are
  * copied whole: in some client encodings (SJIS, BIG5) their second byte
  * can look like a backslash.  encoding -1 means ASCII-compatible

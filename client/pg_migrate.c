@@ -11,6 +11,8 @@
  *	  pg_migrate [connection options] run      DIR
  *	  pg_migrate [connection options] rollback [--skip-partial] [NAME]
  *	  pg_migrate [connection options] down     [NAME]
+ *	  pg_migrate [connection options] capture  DIR NAME
+ *	  pg_migrate [connection options] verify   DIR
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -52,7 +54,8 @@ usage(void)
 		   "  pg_migrate [OPTION]... run DIR\n"
 		   "  pg_migrate [OPTION]... rollback [--skip-partial] [NAME]\n"
 		   "  pg_migrate [OPTION]... down [NAME]\n"
-		   "  pg_migrate [OPTION]... capture DIR NAME\n\n");
+		   "  pg_migrate [OPTION]... capture DIR NAME\n"
+		   "  pg_migrate [OPTION]... verify DIR\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
@@ -65,7 +68,10 @@ usage(void)
 		   "             the latest migration), written or generated, to review it\n"
 		   "  capture    make the DDL run outside migrations (migrate.ddl_log) the next\n"
 		   "             migration of DIR, named after NAME, recorded as applied, and\n"
-		   "             write its file (drizzle: and the journal entry)\n\n");
+		   "             write its file (drizzle: and the journal entry)\n"
+		   "  verify     run each pending migration of DIR, then its down script (written,\n"
+		   "             or generated), and compare the schema with the one before; all\n"
+		   "             rolled back: nothing is applied\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -87,9 +93,10 @@ usage(void)
 		   "  -U, --username=USERNAME  database user name\n"
 		   "  -w, --no-password        never prompt for password\n"
 		   "  -W, --password           force password prompt\n\n");
-	printf("Exit status: 0 success; 1 a migration failed, drift was found, or the server\n"
-		   "refused the call; 2 usage, connection or file-reading error; 3 status --check\n"
-		   "found something not applied.\n");
+	printf("Exit status: 0 success; 1 a migration failed, drift was found, verify found\n"
+		   "a down script that does not undo its migration, or the server refused the call;\n"
+		   "2 usage, connection or file-reading error; 3 status --check found something\n"
+		   "not applied.\n");
 }
 
 /* Print a usage error the way PostgreSQL's programs do; returns false */
@@ -195,17 +202,19 @@ parse_arguments(int argc, char **argv, Options *opts)
 	bool		is_rollback;
 	bool		is_down;
 	bool		is_capture;
+	bool		is_verify;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback, down or capture");
+		return usage_error("no command given: status, apply, run, rollback, down, capture or verify");
 	command = opts->command = argv[optind++];
 	is_status = strcmp(command, "status") == 0;
 	is_rollback = strcmp(command, "rollback") == 0;
 	is_down = strcmp(command, "down") == 0;
 	is_capture = strcmp(command, "capture") == 0;
-	if (!is_status && !is_rollback && !is_down && !is_capture &&
+	is_verify = strcmp(command, "verify") == 0;
+	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down or capture",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture or verify",
 						   command);
 	if (optind < argc)
 	{
@@ -230,7 +239,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 		return usage_error("%s needs the migrations folder DIR", command);
 	if (opts->check && !is_status)
 		return usage_error("--check goes with status only");
-	if (opts->allow_drift && (is_status || is_rollback || is_down))
+	if (opts->allow_drift && (is_status || is_rollback || is_down || is_verify))
 		return usage_error("--allow-drift goes with apply and run only");
 	if (opts->skip_partial && !is_rollback)
 		return usage_error("--skip-partial goes with rollback only");
@@ -257,6 +266,8 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_capture(conn, opts, files, source, folder);
 	if (strcmp(opts->command, "down") == 0)
 		return command_down(conn, opts);
+	if (strcmp(opts->command, "verify") == 0)
+		return command_verify(conn, opts, files, source);
 	return command_rollback(conn, opts);
 }
 

@@ -165,3 +165,39 @@ COMMENT ON FUNCTION migrate.purge_archive(text) IS
     'drop the archived data of a migration, or (without argument) what is past migrate.archive_retention';
 
 REVOKE ALL ON FUNCTION migrate.purge_archive(text) FROM PUBLIC;
+
+---------------------------------------------------------------------------
+-- Verify (issue 18, section 3): the round trip of each pending migration,
+-- its up script then its down script (written, or generated as the up
+-- script ran), compared with migrate.schema_objects() before, in a
+-- subtransaction always rolled back.  One row per pending migration:
+-- exact, differs (what), irreversible (why), skipped (why) or error
+-- (file, line, message).  Nothing is recorded and no lock outlives the
+-- call.  See doc/reference.md.
+---------------------------------------------------------------------------
+CREATE FUNCTION migrate.verify(dir text,
+                               format text DEFAULT 'auto')
+RETURNS TABLE (name text, result text, down text, detail text,
+               objects jsonb)
+AS 'MODULE_PATHNAME', 'migrate_verify'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.verify(text, text) IS
+    'round trip of each pending migration of a folder, up then down, compared with the schema before, always rolled back';
+
+CREATE FUNCTION migrate.verify(files jsonb,
+                               format text DEFAULT 'auto',
+                               source text DEFAULT NULL)
+RETURNS TABLE (name text, result text, down text, detail text,
+               objects jsonb)
+AS 'MODULE_PATHNAME', 'migrate_verify_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.verify(jsonb, text, text) IS
+    'round trip of each pending migration of a folder sent as data, up then down, compared with the schema before, always rolled back';
+
+REVOKE ALL ON FUNCTION migrate.verify(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.verify(jsonb, text, text) FROM PUBLIC;
+---------------------------------------------------------------------------
+-- end of verify (issue 18, section 3)
+---------------------------------------------------------------------------

@@ -44,6 +44,8 @@ PG_FUNCTION_INFO_V1(migrate_lint);
 PG_FUNCTION_INFO_V1(migrate_lint_files);
 PG_FUNCTION_INFO_V1(migrate_plan);
 PG_FUNCTION_INFO_V1(migrate_plan_files);
+PG_FUNCTION_INFO_V1(migrate_verify);
+PG_FUNCTION_INFO_V1(migrate_verify_files);
 PG_FUNCTION_INFO_V1(migrate_drift);
 PG_FUNCTION_INFO_V1(migrate_accept_drift);
 PG_FUNCTION_INFO_V1(migrate_capture);
@@ -499,6 +501,20 @@ Datum
 migrate_plan_files(PG_FUNCTION_ARGS)
 {
 	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), plan_folder);
+}
+
+/* migrate.verify(dir text, format text) */
+Datum
+migrate_verify(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), verify_folder);
+}
+
+/* migrate.verify(files jsonb, format text, source text) */
+Datum
+migrate_verify_files(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), verify_folder);
 }
 
 /* migrate.drift() */

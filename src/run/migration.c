@@ -2,9 +2,7 @@
  *
  * migration.c
  *	  Running one pending migration's up script and recording it, or
- *	  recording one that the folder's tool applied (adopting it); and
- *	  running a script's statements inside the current transaction, as
- *	  apply, run and rollback do.
+ *	  recording one that the folder's tool applied (adopting it).
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -29,18 +27,6 @@
 #include "util/compat.h"
 #include "run/run.h"
 
-static void
-generate_before(void *arg, const Statement *stmt, const char *sql)
-{
-	inverse_before(arg, stmt, sql);
-}
-
-static void
-generate_after(void *arg, const Statement *stmt, const char *sql)
-{
-	inverse_after(arg, stmt, sql);
-}
-
 /*
  * Whether running m's up script generates its down script: when it has
  * none, is undone by rollback (not repeatable), and the tracking table can
@@ -52,35 +38,6 @@ generates_down(const Migration *m, const LoadedMigration *lm)
 {
 	return migrate_generate_down && lm->down.sql == NULL && !m->repeatable &&
 		tracking_stores_generated_down();
-}
-
-/*
- * Run a script's statements through SPI, with migrate.lock_timeout (when
- * set) in place of the session's lock_timeout while they run.  Whatever
- * the script changes of the settings (SET search_path, SET ROLE, RESET
- * ALL...) is undone afterwards, as when a transaction aborts: each
- * migration starts from the caller's settings and role, and the caller
- * gets them back.  With down, the statements' inverses are generated as
- * they run.
- */
-void
-execute_in_transaction(const Script *script, const StatementList *stmts,
-					   bool retry_statements, DownGenerator *down,
-					   ExecReport *report)
-{
-	int			nest = NewGUCNestLevel();
-	StatementObserver observer = {generate_before, generate_after, down};
-
-	if (migrate_lock_timeout > 0)
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", migrate_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	execute_script(script, stmts,
-				   retry_statements && migrate_lock_retries > 0 ?
-				   execute_spi_statement_retrying : execute_spi_statement,
-				   down ? &observer : NULL, report);
-	AtEOXact_GUC(false, nest);
 }
 
 static void

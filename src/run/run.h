@@ -74,10 +74,6 @@ extern int64 apply_one(const MigrationSet *set, const Migration *m,
 					   const LoadedMigration *lm, RunMode mode,
 					   ExecReport *report);
 extern void adopt_one(const MigrationSet *set, const Migration *m);
-extern void execute_in_transaction(const Script *script,
-								   const StatementList *stmts,
-								   bool retry_statements, DownGenerator *down,
-								   ExecReport *report);
 
 /* retry.c */
 extern bool transient_failure(const char *sqlstate);

@@ -168,6 +168,26 @@ extern void fingerprint_accept(List *accepted, List *keep);
 extern int64 fingerprint_log_position(void);
 extern void fingerprint_take_since(List *keep, int64 *position);
 
+/* fingerprint.c: migrate.schema_objects() read at one moment */
+typedef struct SchemaObject
+{
+	char	   *object_type;
+	char	   *object_identity;
+	char	   *parent;			/* "type identity" of its table, or NULL */
+	char	   *digest;
+	char	   *definition;
+} SchemaObject;
+
+typedef struct SchemaObjects
+{
+	int			count;
+	SchemaObject *items;		/* by type, then identity, byte order */
+} SchemaObjects;
+
+extern SchemaObjects *schema_objects_read(void);
+extern List *schema_differences(const SchemaObjects *before,
+								const SchemaObjects *after);
+
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);
 extern void release_run_lock(void);
