@@ -231,6 +231,13 @@ drop_relation(DownGenerator *g, Prior *p, RangeVar *rv, const char *kind)
 		return;					/* gone with the session */
 	inverse_add(g, "DROP %s %s", kind,
 				quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
+	if (strcmp(kind, "TABLE") == 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(g->cxt);
+
+		g->created = lappend_oid(g->created, get_relname_relid(p->name, p->nsp));
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* The indexes of the table that the statement added */

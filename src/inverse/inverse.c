@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -283,6 +285,38 @@ needs_no_inverse(Node *node)
 	}
 }
 
+/*
+ * Whether an INSERT, UPDATE or DELETE writes only into a table the script
+ * made, whose inverse drops it with its rows.  A WITH clause may write
+ * elsewhere.
+ */
+static bool
+writes_created_table(DownGenerator *g, Node *node)
+{
+	RangeVar   *rv;
+	Node	   *with;
+
+	switch (nodeTag(node))
+	{
+		case T_InsertStmt:
+			rv = ((InsertStmt *) node)->relation;
+			with = (Node *) ((InsertStmt *) node)->withClause;
+			break;
+		case T_UpdateStmt:
+			rv = ((UpdateStmt *) node)->relation;
+			with = (Node *) ((UpdateStmt *) node)->withClause;
+			break;
+		case T_DeleteStmt:
+			rv = ((DeleteStmt *) node)->relation;
+			with = (Node *) ((DeleteStmt *) node)->withClause;
+			break;
+		default:
+			return false;
+	}
+	return with == NULL && g->created != NIL &&
+		list_member_oid(g->created, RangeVarGetRelid(rv, NoLock, true));
+}
+
 /* Why a statement of this kind is not undone by the generated script */
 static void
 not_invertible(DownGenerator *g, Node *node, uint16 tag)
@@ -347,6 +381,91 @@ is_create(Node *node)
 	}
 }
 
+/*
+ * Text with its runs of white space made one space, lowercased, for
+ * comparing a few keywords whatever their layout.
+ */
+static char *
+normalized(const char *text)
+{
+	StringInfoData buf;
+	bool		space = false;
+
+	initStringInfo(&buf);
+	for (; *text; text++)
+	{
+		if (isspace((unsigned char) *text))
+		{
+			space = buf.len > 0;
+			continue;
+		}
+		if (space)
+			appendStringInfoChar(&buf, ' ');
+		space = false;
+		appendStringInfoChar(&buf, pg_tolower((unsigned char) *text));
+	}
+	return buf.data;
+}
+
+/*
+ * The one statement of a DO block written as drizzle-kit writes its
+ * CREATE TYPE and ADD CONSTRAINT, "BEGIN <statement>; EXCEPTION WHEN
+ * duplicate_object THEN null; END", parsed; NULL for any other block.
+ * Such a block makes what its statement makes, or nothing when that is
+ * there already, which the statement's own inverse tells from the catalog
+ * (as for IF NOT EXISTS).
+ */
+static Node *
+guarded_statement(DoStmt *stmt)
+{
+	const char *body = NULL;
+	const char *start;
+	const char *handler = NULL;
+	const char *p;
+	char	   *tail;
+	List	   *raw;
+	Node	   *inner;
+	ListCell   *lc;
+
+	foreach(lc, stmt->args)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, "as") == 0)
+			body = strVal(d->arg);
+		else if (strcmp(d->defname, "language") == 0 &&
+				 strcmp(strVal(d->arg), "plpgsql") != 0)
+			return NULL;
+	}
+	if (body == NULL)
+		return NULL;
+	start = body;
+	while (isspace((unsigned char) *start))
+		start++;
+	if (pg_strncasecmp(start, "begin", 5) != 0 ||
+		!isspace((unsigned char) start[5]))
+		return NULL;
+	start += 5;
+	/* the last EXCEPTION: the statement's own text may hold the word */
+	for (p = start; *p; p++)
+		if (pg_strncasecmp(p, "exception", 9) == 0 && isspace((unsigned char) p[9]) &&
+			isspace((unsigned char) p[-1]))
+			handler = p;
+	if (handler == NULL)
+		return NULL;
+	tail = normalized(handler);
+	if (strcmp(tail, "exception when duplicate_object then null; end") != 0 &&
+		strcmp(tail, "exception when duplicate_object then null; end;") != 0)
+		return NULL;
+	raw = compat_raw_parser(pnstrdup(start, handler - start));
+	if (list_length(raw) != 1)
+		return NULL;
+	inner = linitial_node(RawStmt, raw)->stmt;
+	if (!is_create(inner) && !IsA(inner, AlterTableStmt))
+		return NULL;
+	return inner;
+}
+
 /* The running statement parsed again, and what it is about to change read */
 static void
 read_before(DownGenerator *g, const char *sql)
@@ -362,9 +481,16 @@ read_before(DownGenerator *g, const char *sql)
 		return;
 	}
 	node = linitial_node(RawStmt, raw)->stmt;
+	if (IsA(node, DoStmt))
+	{
+		Node	   *inner = guarded_statement((DoStmt *) node);
+
+		if (inner)
+			node = inner;
+	}
 	g->parsetree = node;
 
-	if (needs_no_inverse(node))
+	if (needs_no_inverse(node) || writes_created_table(g, node))
 		g->skip = true;
 	else if (is_create(node))
 		inverse_create_before(g, node);
@@ -481,8 +607,12 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 	g->skip = false;
 	g->tag = stmt->tag;
 
-	/* the rows of seed data, without parsing them all again */
-	if (stmt->tag == CMDTAG_INSERT || stmt->kind == STMT_COPY_FROM_STDIN)
+	/*
+	 * The rows of seed data, without parsing them all again, unless the
+	 * script made a table they may go into
+	 */
+	if ((stmt->tag == CMDTAG_INSERT && g->created == NIL) ||
+		stmt->kind == STMT_COPY_FROM_STDIN)
 	{
 		inverse_partial(g, stmt->tag == CMDTAG_INSERT ?
 						"the rows an INSERT added are not removed: no key is known to find them by" :

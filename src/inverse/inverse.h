@@ -49,6 +49,8 @@ typedef struct DownGenerator
 	List	   *partials;		/* InversePartial, in file order */
 	bool		no_transaction; /* an inverse must run outside a transaction
 								 * block */
+	List	   *created;		/* OIDs of the tables the script made: the
+								 * rows it writes into them need no inverse */
 	/* the statement running now: what inverse_before() captured */
 	int			index;
 	int			line;
