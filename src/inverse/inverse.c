@@ -241,7 +241,7 @@ comment_before(DownGenerator *g, CommentStmt *stmt)
 				prior ? quote_literal_cstr(prior) : "NULL");
 }
 
-/* ALTER TYPE ... ADD VALUE cannot be undone; RENAME VALUE can */
+/* ALTER TYPE ... RENAME VALUE, and ADD VALUE (enum.c) */
 static void
 alter_enum_before(DownGenerator *g, AlterEnumStmt *stmt)
 {
@@ -249,7 +249,7 @@ alter_enum_before(DownGenerator *g, AlterEnumStmt *stmt)
 
 	if (stmt->oldVal == NULL)
 	{
-		inverse_partial(g, "a value added to an enum type cannot be removed");
+		inverse_enum_add_value(g, stmt);
 		return;
 	}
 	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));

@@ -97,6 +97,9 @@ extern void inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt);
 extern bool table_definition(Oid relid, List **create, List **then,
 							 char **reason);
 
+/* enum.c: ALTER TYPE ... ADD VALUE, by making the type again */
+extern void inverse_enum_add_value(DownGenerator *g, AlterEnumStmt *stmt);
+
 /* privileges.c: GRANT, REVOKE, ALTER ... OWNER TO */
 extern void inverse_grant_before(DownGenerator *g, GrantStmt *stmt);
 extern void inverse_grant_after(DownGenerator *g, GrantStmt *stmt);

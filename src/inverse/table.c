@@ -56,6 +56,9 @@ typedef struct TableState
 	List	   *constraints;	/* Named, but NOT NULL ones */
 	List	   *indexes;		/* Named: those no constraint made */
 	char	   *owner;			/* quoted; read only for OWNER TO */
+	List	   *referencing;	/* Named: other tables' foreign keys to it,
+								 * their definition the whole ADD CONSTRAINT;
+								 * read only for DROP CONSTRAINT CASCADE */
 } TableState;
 
 static List *
@@ -217,6 +220,33 @@ add_comment(DownGenerator *g, const char *keyword, const char *what,
 		inverse_add(g, "%s", stmt);
 }
 
+/* The foreign keys of other tables that refer to this one */
+static List *
+referencing_keys(Oid relid)
+{
+	List	   *rows = rows_of("SELECT k.oid, k.conname, 'ALTER TABLE ' || quote_ident(n.nspname) "
+							   " || '.' || quote_ident(c.relname) || ' ADD CONSTRAINT ' "
+							   " || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid) "
+							   "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+							   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+							   "WHERE k.confrelid = $1 AND k.conrelid <> $1 AND k.contype = 'f' "
+							   "ORDER BY k.oid", relid, 3);
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		Named	   *n = palloc0(sizeof(Named));
+
+		n->oid = row[0];
+		n->name = row[1];
+		n->definition = row[2];
+		result = lappend(result, n);
+	}
+	return result;
+}
+
 static char *
 table_owner(Oid relid)
 {
@@ -285,8 +315,15 @@ inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt)
 	}
 	g->captured = read_table(relid);
 	foreach(lc, stmt->cmds)
-		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_ChangeOwner)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_ChangeOwner)
 			((TableState *) g->captured)->owner = table_owner(relid);
+		/* what CASCADE drops of other tables is made again too */
+		if (cmd->subtype == AT_DropConstraint && cmd->behavior == DROP_CASCADE)
+			((TableState *) g->captured)->referencing = referencing_keys(relid);
+	}
 }
 
 /*
@@ -395,6 +432,18 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 			inverse_add(g, "%s", b->definition);
 			add_comment(g, "INDEX", quote_qualified_identifier(nsp, b->name),
 						b->comment);
+		}
+	}
+	if (before->referencing)
+	{
+		List	   *now = referencing_keys(before->relid);
+
+		foreach(lc, before->referencing)
+		{
+			Named	   *b = lfirst(lc);
+
+			if (!named_oid(now, b->oid))
+				inverse_add(g, "%s", b->definition);
 		}
 	}
 	if (before->owner && strcmp(before->owner, table_owner(before->relid)) != 0)
