@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
@@ -57,7 +58,7 @@ inverse_enum_add_value(DownGenerator *g, AlterEnumStmt *stmt)
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(typid)};
 	char	   *q = format_type_be_qualified(typid);
-	char	   *old_name = psprintf("pg_migrate_old_%u", typid);
+	char	   *old_name;
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		args[2] = {ObjectIdGetDatum(typid), CStringGetTextDatum(stmt->newVal)};
 	char	  **t;
@@ -88,6 +89,9 @@ inverse_enum_add_value(DownGenerator *g, AlterEnumStmt *stmt)
 		return;
 	}
 	columns = inverse_query(COLUMNS, 1, types, values, 3);
+	/* a name out of the way for the type as it is, dropped at the end */
+	old_name = psprintf("pg_migrate_old_%s", stmt->typeName ? strVal(llast(stmt->typeName)) : "");
+	old_name[pg_mbcliplen(old_name, strlen(old_name), NAMEDATALEN - 1)] = '\0';
 
 	inverse_note(g, "the type is made again without %s, which a row still holding it makes fail",
 				 quote_literal_cstr(stmt->newVal));
