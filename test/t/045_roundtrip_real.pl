@@ -31,7 +31,7 @@ my $srcdir = $ENV{TESTDIR} || '.';
 
 # The share of all migrations that must round-trip exactly (schema), as
 # reached: raise it when the generator does better
-my $expected_share = 0.90;
+my $expected_share = 0.92;
 
 my @fixtures = (
 	{ dir => 'drizzle-ai-chatbot' },
@@ -187,12 +187,13 @@ for my $fixture (@fixtures)
 	for (my $i = $applied - 1; $i >= 0; $i--)
 	{
 		my $m = $names[$i];
-		my $partial = $node->safe_psql($db,
+		# what its generated script does not undo, then the rollback, in one
+		# session
+		my ($ret, $partial, $err) = $node->psql($db,
 			"SELECT coalesce(string_agg(format('line %s: %s', p->>'line', p->>'reason'), '; '), '') "
 			  . "FROM migrate.migrations, jsonb_array_elements(coalesce(down_partial, '[]')) p "
-			  . "WHERE name = '$m'");
-		my ($ret, $out, $err) = $node->psql($db,
-			"SET client_min_messages = warning; "
+			  . "WHERE name = '$m'; "
+			  . "SET client_min_messages = warning; "
 			  . "CALL migrate.run_rollback(skip_partial => true)");
 		my $why;
 		if ($ret != 0)
