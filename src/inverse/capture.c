@@ -81,11 +81,12 @@ inverse_note(DownGenerator *g, const char *fmt,...)
 
 /*
  * Note a relation the running statement created, which its inverse drops:
- * what the statements after it do to it needs no inverse of its own, as
- * long as nothing else is made in between (see inverse.c).
+ * the rows later statements write into a table need no inverse, and what
+ * they do to it neither, as long as nothing else is made in between (see
+ * inverse.c)
  */
 void
-inverse_created_relation(DownGenerator *g, Oid relid)
+inverse_created_relation(DownGenerator *g, Oid relid, bool table)
 {
 	MemoryContext old;
 
@@ -93,12 +94,14 @@ inverse_created_relation(DownGenerator *g, Oid relid)
 		return;
 	if (g->created_at != g->index)
 	{
-		list_free(g->created);
-		g->created = NIL;
+		list_free(g->latest_created);
+		g->latest_created = NIL;
 		g->created_at = g->index;
 	}
 	old = MemoryContextSwitchTo(g->cxt);
-	g->created = lappend_oid(g->created, relid);
+	g->latest_created = lappend_oid(g->latest_created, relid);
+	if (table)
+		g->created = lappend_oid(g->created, relid);
 	MemoryContextSwitchTo(old);
 }
 

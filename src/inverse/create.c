@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "util/compat.h"
 #include "inverse/inverse.h"
@@ -119,6 +120,19 @@ view_definition(Oid relid, int *columns)
 					inverse_trim(row[0]));
 }
 
+/*
+ * Whether the type a CREATE TYPE or DOMAIN makes is there already: then
+ * it fails, unless a DO block catches its duplicate_object (create nothing,
+ * undo nothing)
+ */
+static void
+type_before(Prior *p)
+{
+	p->existed = OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+											PointerGetDatum(p->name),
+											ObjectIdGetDatum(p->nsp)));
+}
+
 void
 inverse_create_before(DownGenerator *g, Node *node)
 {
@@ -190,14 +204,17 @@ inverse_create_before(DownGenerator *g, Node *node)
 		case T_CreateEnumStmt:
 			p->nsp = QualifiedNameGetCreationNamespace(((CreateEnumStmt *) node)->typeName,
 													   &p->name);
+			type_before(p);
 			break;
 		case T_CreateRangeStmt:
 			p->nsp = QualifiedNameGetCreationNamespace(((CreateRangeStmt *) node)->typeName,
 													   &p->name);
+			type_before(p);
 			break;
 		case T_CreateDomainStmt:
 			p->nsp = QualifiedNameGetCreationNamespace(((CreateDomainStmt *) node)->domainname,
 													   &p->name);
+			type_before(p);
 			break;
 		case T_CreateSchemaStmt:
 			{
@@ -231,7 +248,8 @@ drop_relation(DownGenerator *g, Prior *p, RangeVar *rv, const char *kind)
 		return;					/* gone with the session */
 	inverse_add(g, "DROP %s %s", kind,
 				quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
-	inverse_created_relation(g, get_relname_relid(p->name, p->nsp));
+	inverse_created_relation(g, get_relname_relid(p->name, p->nsp),
+							 strcmp(kind, "TABLE") == 0);
 }
 
 /*
@@ -404,12 +422,14 @@ inverse_create_after(DownGenerator *g, Node *node)
 			break;
 		case T_CreateEnumStmt:
 		case T_CreateRangeStmt:
-			inverse_add(g, "DROP TYPE %s",
-						quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
+			if (!p->existed)
+				inverse_add(g, "DROP TYPE %s",
+							quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
 			break;
 		case T_CreateDomainStmt:
-			inverse_add(g, "DROP DOMAIN %s",
-						quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
+			if (!p->existed)
+				inverse_add(g, "DROP DOMAIN %s",
+							quote_qualified_identifier(get_namespace_name(p->nsp), p->name));
 			break;
 		case T_CreateSchemaStmt:
 			if (!p->existed)

@@ -141,6 +141,7 @@ drop_sequence(DownGenerator *g, Oid relid)
 										   "FROM pg_sequence WHERE seqrelid = $1",
 										   1, types, values, 8));
 	char	   *q = qualified_relation(relid);
+	List	   *owner;
 
 	/*
 	 * From PostgreSQL 18 (and 17.1), pg_sequence_last_value() returns null
@@ -154,6 +155,17 @@ drop_sequence(DownGenerator *g, Oid relid)
 				q, s[0], s[1], s[2], s[3], s[4], s[5], s[6][0] == 't' ? " CYCLE" : "");
 	if (s[7])
 		inverse_add(g, "SELECT pg_catalog.setval(%s, %s)", quote_literal_cstr(q), s[7]);
+	/* the column it belonged to, which is still there */
+	owner = inverse_query("SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+						  " || '.' || quote_ident(a.attname) "
+						  "FROM pg_depend d JOIN pg_class c ON c.oid = d.refobjid "
+						  "JOIN pg_namespace n ON n.oid = c.relnamespace "
+						  "JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+						  "WHERE d.classid = 'pg_class'::regclass AND d.objid = $1 "
+						  " AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'",
+						  1, types, values, 1);
+	if (owner)
+		inverse_add(g, "ALTER SEQUENCE %s OWNED BY %s", q, ((char **) linitial(owner))[0]);
 }
 
 /* An enum or composite type, or a domain, as CREATE TYPE or DOMAIN */

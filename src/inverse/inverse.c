@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -239,7 +241,7 @@ comment_before(DownGenerator *g, CommentStmt *stmt)
 				prior ? quote_literal_cstr(prior) : "NULL");
 }
 
-/* ALTER TYPE ... ADD VALUE cannot be undone; RENAME VALUE can */
+/* ALTER TYPE ... RENAME VALUE, and ADD VALUE (enum.c) */
 static void
 alter_enum_before(DownGenerator *g, AlterEnumStmt *stmt)
 {
@@ -247,7 +249,7 @@ alter_enum_before(DownGenerator *g, AlterEnumStmt *stmt)
 
 	if (stmt->oldVal == NULL)
 	{
-		inverse_partial(g, "a value added to an enum type cannot be removed");
+		inverse_enum_add_value(g, stmt);
 		return;
 	}
 	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
@@ -281,6 +283,39 @@ needs_no_inverse(Node *node)
 		default:
 			return false;
 	}
+}
+
+/*
+ * Whether an INSERT, UPDATE or DELETE writes only into a table the script
+ * made, whose inverse drops it with its rows.  A WITH clause may write
+ * elsewhere.
+ */
+static bool
+writes_created_table(DownGenerator *g, Node *node)
+{
+	RangeVar   *rv;
+	Node	   *with;
+
+	switch (nodeTag(node))
+	{
+		case T_InsertStmt:
+			rv = ((InsertStmt *) node)->relation;
+			with = (Node *) ((InsertStmt *) node)->withClause;
+			break;
+		case T_UpdateStmt:
+			rv = ((UpdateStmt *) node)->relation;
+			with = (Node *) ((UpdateStmt *) node)->withClause;
+			break;
+		case T_DeleteStmt:
+			rv = ((DeleteStmt *) node)->relation;
+			with = (Node *) ((DeleteStmt *) node)->withClause;
+			break;
+		default:
+			return false;
+	}
+	/* another database's name is an error, for the statement to raise */
+	return with == NULL && g->created != NIL && rv->catalogname == NULL &&
+		list_member_oid(g->created, RangeVarGetRelid(rv, NoLock, true));
 }
 
 /* Why a statement of this kind is not undone by the generated script */
@@ -354,10 +389,10 @@ created_here(DownGenerator *g, RangeVar *rv)
 	Oid			relid;
 
 	/* another database's name is an error, for the statement to raise */
-	if (g->created == NIL || rv == NULL || rv->catalogname != NULL)
+	if (g->latest_created == NIL || rv == NULL || rv->catalogname != NULL)
 		return false;
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	return OidIsValid(relid) && list_member_oid(g->created, relid);
+	return OidIsValid(relid) && list_member_oid(g->latest_created, relid);
 }
 
 /* Whether the name list, less its last lcut names, is a relation created here */
@@ -365,7 +400,7 @@ static bool
 names_created_here(DownGenerator *g, List *names, int lcut)
 {
 	/* a name of too many parts is an error, for the statement to raise */
-	if (g->created == NIL || list_length(names) <= lcut ||
+	if (g->latest_created == NIL || list_length(names) <= lcut ||
 		list_length(names) - lcut > 3)
 		return false;
 	return created_here(g, makeRangeVarFromNameList(list_truncate(list_copy(names),
@@ -387,7 +422,7 @@ names_created_here(DownGenerator *g, List *names, int lcut)
 static bool
 on_created_relation(DownGenerator *g, Node *node)
 {
-	if (g->created == NIL)
+	if (g->latest_created == NIL)
 		return false;
 	switch (nodeTag(node))
 	{
@@ -485,6 +520,91 @@ read_parsed_step(DownGenerator *g, const char *sql)
 	read_parsed(g, g->parsetree);
 }
 
+/*
+ * Text with its runs of white space made one space, lowercased, for
+ * comparing a few keywords whatever their layout.
+ */
+static char *
+normalized(const char *text)
+{
+	StringInfoData buf;
+	bool		space = false;
+
+	initStringInfo(&buf);
+	for (; *text; text++)
+	{
+		if (isspace((unsigned char) *text))
+		{
+			space = buf.len > 0;
+			continue;
+		}
+		if (space)
+			appendStringInfoChar(&buf, ' ');
+		space = false;
+		appendStringInfoChar(&buf, pg_tolower((unsigned char) *text));
+	}
+	return buf.data;
+}
+
+/*
+ * The one statement of a DO block written as drizzle-kit writes its
+ * CREATE TYPE and ADD CONSTRAINT, "BEGIN <statement>; EXCEPTION WHEN
+ * duplicate_object THEN null; END", parsed; NULL for any other block.
+ * Such a block makes what its statement makes, or nothing when that is
+ * there already, which the statement's own inverse tells from the catalog
+ * (as for IF NOT EXISTS).
+ */
+static Node *
+guarded_statement(DoStmt *stmt)
+{
+	const char *body = NULL;
+	const char *start;
+	const char *handler = NULL;
+	const char *p;
+	char	   *tail;
+	List	   *raw;
+	Node	   *inner;
+	ListCell   *lc;
+
+	foreach(lc, stmt->args)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, "as") == 0)
+			body = strVal(d->arg);
+		else if (strcmp(d->defname, "language") == 0 &&
+				 strcmp(strVal(d->arg), "plpgsql") != 0)
+			return NULL;
+	}
+	if (body == NULL)
+		return NULL;
+	start = body;
+	while (isspace((unsigned char) *start))
+		start++;
+	if (pg_strncasecmp(start, "begin", 5) != 0 ||
+		!isspace((unsigned char) start[5]))
+		return NULL;
+	start += 5;
+	/* the last EXCEPTION: the statement's own text may hold the word */
+	for (p = start; *p; p++)
+		if (pg_strncasecmp(p, "exception", 9) == 0 && isspace((unsigned char) p[9]) &&
+			isspace((unsigned char) p[-1]))
+			handler = p;
+	if (handler == NULL)
+		return NULL;
+	tail = normalized(handler);
+	if (strcmp(tail, "exception when duplicate_object then null; end") != 0 &&
+		strcmp(tail, "exception when duplicate_object then null; end;") != 0)
+		return NULL;
+	raw = compat_raw_parser(pnstrdup(start, handler - start));
+	if (list_length(raw) != 1)
+		return NULL;
+	inner = linitial_node(RawStmt, raw)->stmt;
+	if (!is_create(inner) && !IsA(inner, AlterTableStmt))
+		return NULL;
+	return inner;
+}
+
 /* The running statement parsed again, and what it is about to change read */
 static void
 read_before(DownGenerator *g, const char *sql)
@@ -500,6 +620,13 @@ read_before(DownGenerator *g, const char *sql)
 		return;
 	}
 	node = linitial_node(RawStmt, raw)->stmt;
+	if (IsA(node, DoStmt))
+	{
+		Node	   *inner = guarded_statement((DoStmt *) node);
+
+		if (inner)
+			node = inner;
+	}
 	g->parsetree = node;
 	read_parsed(g, node);
 }
@@ -508,7 +635,7 @@ read_before(DownGenerator *g, const char *sql)
 static void
 read_parsed(DownGenerator *g, Node *node)
 {
-	if (needs_no_inverse(node))
+	if (needs_no_inverse(node) || writes_created_table(g, node))
 		g->skip = true;
 	else if (is_create(node))
 		inverse_create_before(g, node);
@@ -628,8 +755,12 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 	g->on_created = false;
 	g->tag = stmt->tag;
 
-	/* the rows of seed data, without parsing them all again */
-	if (stmt->tag == CMDTAG_INSERT || stmt->kind == STMT_COPY_FROM_STDIN)
+	/*
+	 * The rows of seed data, without parsing them all again, unless the
+	 * script made a table they may go into
+	 */
+	if ((stmt->tag == CMDTAG_INSERT && g->created == NIL) ||
+		stmt->kind == STMT_COPY_FROM_STDIN)
 	{
 		inverse_partial(g, stmt->tag == CMDTAG_INSERT ?
 						"the rows an INSERT added are not removed: no key is known to find them by" :
@@ -650,9 +781,9 @@ inverse_before(DownGenerator *g, const Statement *stmt, const char *sql)
 	 * subtransaction for it.  The rest reads the catalog in one.
 	 */
 	g->parsetree = parse_quietly(sql);
-	if (g->parsetree == NULL)
+	if (g->parsetree == NULL || IsA(g->parsetree, DoStmt))
 		guarded(g, read_before, sql);
-	else if (needs_no_inverse(g->parsetree))
+	else if (needs_no_inverse(g->parsetree) || writes_created_table(g, g->parsetree))
 		g->skip = true;
 	else if (on_created_relation(g, g->parsetree))
 		g->skip = g->on_created = true;
@@ -714,10 +845,10 @@ inverse_after(DownGenerator *g, const Statement *stmt, const char *sql)
 	else if (!g->skip && g->parsetree)
 		guarded(g, write_after, sql);
 	keep_block(g, stmt);
-	if (g->created != NIL && may_have_made_something(g))
+	if (g->latest_created != NIL && may_have_made_something(g))
 	{
-		list_free(g->created);
-		g->created = NIL;
+		list_free(g->latest_created);
+		g->latest_created = NIL;
 	}
 	g->parsetree = NULL;
 	g->captured = NULL;

@@ -47,12 +47,15 @@ typedef struct DownGenerator
 								 * (the background worker) */
 	List	   *blocks;			/* each statement's inverse, newest first */
 	List	   *partials;		/* InversePartial, in file order */
-	List	   *created;		/* OIDs of the relations the latest statement
-								 * that made anything created: their DROP
-								 * undoes what is done to them next */
+	List	   *latest_created; /* OIDs of the relations the latest
+								 * statement that made anything created:
+								 * their DROP undoes what is done to them
+								 * next */
 	int			created_at;		/* index of that statement */
 	bool		no_transaction; /* an inverse must run outside a transaction
 								 * block */
+	List	   *created;		/* OIDs of the tables the script made: the
+								 * rows it writes into them need no inverse */
 	/* the statement running now: what inverse_before() captured */
 	int			index;
 	int			line;
@@ -62,7 +65,8 @@ typedef struct DownGenerator
 	List	   *inverses;		/* its inverses, in the order written */
 	List	   *notes;			/* comments on them, for the reader */
 	bool		skip;			/* it needs no inverse */
-	bool		on_created;		/* it changes only relations in created */
+	bool		on_created;		/* it changes only relations in
+								 * latest_created */
 	uint16		tag;			/* its CommandTag */
 } DownGenerator;
 
@@ -84,7 +88,7 @@ extern List *inverse_query(const char *query, int nargs, Oid *types,
 extern char *inverse_query_value(const char *query, Oid arg);
 extern char *inverse_trim(char *def);
 extern char *qualified_relation(Oid relid);
-extern void inverse_created_relation(DownGenerator *g, Oid relid);
+extern void inverse_created_relation(DownGenerator *g, Oid relid, bool table);
 extern Oid	creation_namespace_of(RangeVar *rv);
 
 /* create.c: CREATE of every kind, CREATE OR REPLACE */
@@ -102,6 +106,9 @@ extern void inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt);
 extern void inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt);
 extern bool table_definition(Oid relid, List **create, List **then,
 							 char **reason);
+
+/* enum.c: ALTER TYPE ... ADD VALUE, by making the type again */
+extern void inverse_enum_add_value(DownGenerator *g, AlterEnumStmt *stmt);
 
 /* privileges.c: GRANT, REVOKE, ALTER ... OWNER TO */
 extern void inverse_grant_before(DownGenerator *g, GrantStmt *stmt);

@@ -37,6 +37,7 @@ typedef struct Column
 	char		generated;
 	char		identity;
 	bool		dropped;
+	char	   *comment;
 } Column;
 
 typedef struct Named
@@ -45,6 +46,7 @@ typedef struct Named
 	char	   *name;
 	char	   *definition;
 	char		kind;			/* a constraint's contype */
+	char	   *comment;
 } Named;
 
 typedef struct TableState
@@ -56,6 +58,9 @@ typedef struct TableState
 	char	   *owner;			/* quoted; read only for OWNER TO */
 	List	   *archived;		/* dropped columns whose values are kept */
 	List	   *restores;		/* and the UPDATE that puts each back */
+	List	   *referencing;	/* Named: other tables' foreign keys to it,
+								 * their definition the whole ADD CONSTRAINT;
+								 * read only for DROP CONSTRAINT CASCADE */
 } TableState;
 
 static List *
@@ -79,14 +84,14 @@ read_table(Oid relid)
 				   " CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation "
 				   "  THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END, "
 				   " a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated, "
-				   " a.attidentity, a.attisdropped "
+				   " a.attidentity, a.attisdropped, col_description(a.attrelid, a.attnum) "
 				   "FROM pg_attribute a "
 				   "LEFT JOIN pg_type ty ON ty.oid = a.atttypid "
 				   "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
 				   "LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace "
 				   "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
 				   "WHERE a.attrelid = $1 AND a.attnum > 0 ORDER BY a.attnum",
-				   relid, 9);
+				   relid, 10);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -101,11 +106,13 @@ read_table(Oid relid)
 		c->generated = row[6][0];
 		c->identity = row[7][0];
 		c->dropped = row[8][0] == 't';
+		c->comment = row[9];
 		t->columns = lappend(t->columns, c);
 	}
-	rows = rows_of("SELECT oid, conname, pg_get_constraintdef(oid), contype "
+	rows = rows_of("SELECT oid, conname, pg_get_constraintdef(oid), contype, "
+				   " obj_description(oid, 'pg_constraint') "
 				   "FROM pg_constraint WHERE conrelid = $1 AND contype <> 'n' "
-				   "ORDER BY contype = 'f', oid", relid, 4);
+				   "ORDER BY contype = 'f', oid", relid, 5);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -115,14 +122,16 @@ read_table(Oid relid)
 		n->name = row[1];
 		n->definition = row[2];
 		n->kind = row[3][0];
+		n->comment = row[4];
 		t->constraints = lappend(t->constraints, n);
 	}
-	rows = rows_of("SELECT i.indexrelid, c.relname, pg_get_indexdef(i.indexrelid) "
+	rows = rows_of("SELECT i.indexrelid, c.relname, pg_get_indexdef(i.indexrelid), "
+				   " obj_description(i.indexrelid, 'pg_class') "
 				   "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
 				   "WHERE i.indrelid = $1 AND NOT EXISTS (SELECT FROM pg_constraint k "
 				   " WHERE k.conindid = i.indexrelid AND k.conrelid = $1 "
 				   " AND k.contype IN ('p', 'u', 'x')) ORDER BY i.indexrelid",
-				   relid, 3);
+				   relid, 4);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -131,6 +140,7 @@ read_table(Oid relid)
 		n->oid = row[0];
 		n->name = row[1];
 		n->definition = row[2];
+		n->comment = row[3];
 		t->indexes = lappend(t->indexes, n);
 	}
 	return t;
@@ -187,6 +197,56 @@ column_definition(Column *c)
 	if (c->not_null)
 		appendStringInfoString(&buf, " NOT NULL");
 	return buf.data;
+}
+
+/*
+ * COMMENT ON an object a table's inverse makes again (a column, a
+ * constraint, an index, the table), to keep its comment; NULL without one
+ */
+static char *
+comment_statement(const char *keyword, const char *what, const char *comment)
+{
+	if (comment == NULL)
+		return NULL;
+	return psprintf("COMMENT ON %s %s IS %s", keyword, what,
+					quote_literal_cstr(comment));
+}
+
+static void
+add_comment(DownGenerator *g, const char *keyword, const char *what,
+			const char *comment)
+{
+	char	   *stmt = comment_statement(keyword, what, comment);
+
+	if (stmt)
+		inverse_add(g, "%s", stmt);
+}
+
+/* The foreign keys of other tables that refer to this one */
+static List *
+referencing_keys(Oid relid)
+{
+	List	   *rows = rows_of("SELECT k.oid, k.conname, 'ALTER TABLE ' || quote_ident(n.nspname) "
+							   " || '.' || quote_ident(c.relname) || ' ADD CONSTRAINT ' "
+							   " || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid) "
+							   "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+							   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+							   "WHERE k.confrelid = $1 AND k.conrelid <> $1 AND k.contype = 'f' "
+							   "ORDER BY k.oid", relid, 3);
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		Named	   *n = palloc0(sizeof(Named));
+
+		n->oid = row[0];
+		n->name = row[1];
+		n->definition = row[2];
+		result = lappend(result, n);
+	}
+	return result;
 }
 
 static char *
@@ -294,8 +354,15 @@ inverse_alter_table_before(DownGenerator *g, AlterTableStmt *stmt)
 	((TableState *) g->captured)->archived = archived;
 	((TableState *) g->captured)->restores = restores;
 	foreach(lc, stmt->cmds)
-		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_ChangeOwner)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_ChangeOwner)
 			((TableState *) g->captured)->owner = table_owner(relid);
+		/* what CASCADE drops of other tables is made again too */
+		if (cmd->subtype == AT_DropConstraint && cmd->behavior == DROP_CASCADE)
+			((TableState *) g->captured)->referencing = referencing_keys(relid);
+	}
 }
 
 /*
@@ -346,6 +413,8 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 		if (a == NULL || a->dropped)
 		{
 			add_column_back(g, before, b, q);
+			add_comment(g, "COLUMN",
+						psprintf("%s.%s", q, quote_identifier(b->name)), b->comment);
 			continue;
 		}
 		col = quote_identifier(b->name);
@@ -383,8 +452,12 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 		Named	   *a = named_oid(after->constraints, b->oid);
 
 		if (a == NULL)
+		{
 			inverse_add(g, "ALTER TABLE %s ADD CONSTRAINT %s %s", q,
 						quote_identifier(b->name), b->definition);
+			add_comment(g, "CONSTRAINT",
+						psprintf("%s ON %s", quote_identifier(b->name), q), b->comment);
+		}
 		else if (strcmp(a->name, b->name) != 0)
 			inverse_add(g, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s", q,
 						quote_identifier(a->name), quote_identifier(b->name));
@@ -394,7 +467,23 @@ inverse_alter_table_after(DownGenerator *g, AlterTableStmt *stmt)
 		Named	   *b = lfirst(lc);
 
 		if (!named_oid(after->indexes, b->oid))
+		{
 			inverse_add(g, "%s", b->definition);
+			add_comment(g, "INDEX", quote_qualified_identifier(nsp, b->name),
+						b->comment);
+		}
+	}
+	if (before->referencing)
+	{
+		List	   *now = referencing_keys(before->relid);
+
+		foreach(lc, before->referencing)
+		{
+			Named	   *b = lfirst(lc);
+
+			if (!named_oid(now, b->oid))
+				inverse_add(g, "%s", b->definition);
+		}
 	}
 	if (before->owner && strcmp(before->owner, table_owner(before->relid)) != 0)
 		inverse_add(g, "ALTER TABLE %s OWNER TO %s", q, before->owner);
@@ -417,6 +506,7 @@ table_definition(Oid relid, List **create, List **then, char **reason)
 	ListCell   *lc;
 	bool		first = true;
 	List	   *rows;
+	char	   *comment;
 
 	row = linitial(rows_of("SELECT c.relkind, c.relpersistence, c.relispartition, "
 						   " EXISTS (SELECT FROM pg_inherits WHERE inhrelid = c.oid OR inhparent = c.oid) "
@@ -476,6 +566,40 @@ table_definition(Oid relid, List **create, List **then, char **reason)
 	*create = lappend(*create, buf.data);
 	foreach(lc, t->indexes)
 		*create = lappend(*create, ((Named *) lfirst(lc))->definition);
+
+	/* the comments, once what they are on is made */
+	comment = comment_statement("TABLE", q,
+								inverse_query_value("SELECT obj_description($1, 'pg_class')", relid));
+	if (comment)
+		*then = lappend(*then, comment);
+	foreach(lc, t->columns)
+	{
+		Column	   *c = lfirst(lc);
+
+		if (!c->dropped &&
+			(comment = comment_statement("COLUMN", psprintf("%s.%s", q, quote_identifier(c->name)),
+										 c->comment)))
+			*then = lappend(*then, comment);
+	}
+	foreach(lc, t->constraints)
+	{
+		Named	   *n = lfirst(lc);
+
+		if ((comment = comment_statement("CONSTRAINT",
+										 psprintf("%s ON %s", quote_identifier(n->name), q),
+										 n->comment)))
+			*then = lappend(*then, comment);
+	}
+	foreach(lc, t->indexes)
+	{
+		Named	   *n = lfirst(lc);
+
+		if ((comment = comment_statement("INDEX",
+										 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																	n->name),
+										 n->comment)))
+			*then = lappend(*then, comment);
+	}
 	rows = rows_of("SELECT pg_get_triggerdef(oid) FROM pg_trigger "
 				   "WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname", relid, 1);
 	foreach(lc, rows)

@@ -108,8 +108,8 @@ check_rollback_targets(const char *name, List *targets, bool commits,
 							   am->partial_count - 1) :
 					 errdetail("%s, line %d: %s. Nothing was undone.",
 							   am->partial_file, am->partial_line, am->partial_reason),
-					 errhint("Roll back with skip_partial => true to run what the generated down script does undo, or undo \"%s\" by hand and delete its row from migrate.migrations.",
-							 am->name)));
+					 errhint("Roll back with skip_partial => true to run what the generated down script does undo, or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
 
 		role = get_role_oid(am->applied_by, true);
 		if (!OidIsValid(role))
@@ -118,8 +118,8 @@ check_rollback_targets(const char *name, List *targets, bool commits,
 					 errmsg("role \"%s\" that applied migration \"%s\" does not exist",
 							am->applied_by, am->name),
 					 errdetail("A down script runs as the role that applied its migration; nothing was undone."),
-					 errhint("Create the role again, or undo \"%s\" by hand and delete its row from migrate.migrations.",
-							 am->name)));
+					 errhint("Create the role again, or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
 		if (!compat_can_set_role(GetSessionUserId(), role))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -137,8 +137,8 @@ check_rollback_targets(const char *name, List *targets, bool commits,
 					 errmsg("cannot roll back migration \"%s\" as role \"%s\", which cannot log in",
 							am->name, am->applied_by),
 					 errdetail("Its down script runs outside a transaction block, in a background worker that logs in as the role that applied the migration, and before PostgreSQL 17 a background worker cannot log in as a role without LOGIN; nothing was undone."),
-					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand and delete its row from migrate.migrations.",
-							 quote_identifier(am->applied_by), am->name)));
+					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 quote_identifier(am->applied_by), am->name, am->name)));
 	}
 }
 

@@ -148,4 +148,38 @@ FROM (SELECT * FROM acl_before
 SELECT name, action FROM migrate.rollback();
 SELECT * FROM pg_temp.differs(0);
 DROP ROLE regress_gendown_reader;
+-- what real folders do: drizzle-kit's DO blocks around one CREATE TYPE or
+-- ADD CONSTRAINT are inverted as that statement; what is dropped comes back
+-- with its comments, a sequence owned by its column again
+\! rm -rf @testdir@/gendown_rt && mkdir -p @testdir@/gendown_rt && cp -R "$PG_ABS_SRCDIR/fixtures/generated_down_roundtrip/." @testdir@/gendown_rt/
+SELECT name, action FROM migrate.apply('@testdir@/gendown_rt', target => '0001_tables');
+INSERT INTO objects_before SELECT 20, object_type, object_identity, digest FROM migrate.schema_objects();
+CREATE FUNCTION pg_temp.gen_rt_comments() RETURNS TABLE (object text, sub text, description text)
+LANGUAGE sql AS $$
+    SELECT c.relname::text, a.attname::text, d.description
+    FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+    WHERE c.relnamespace = 'gen_rt'::regnamespace
+    UNION ALL
+    SELECT k.conname::text, NULL, d.description
+    FROM pg_description d JOIN pg_constraint k ON k.oid = d.objoid AND d.classoid = 'pg_constraint'::regclass
+    WHERE k.connamespace = 'gen_rt'::regnamespace
+$$;
+CREATE TEMP TABLE comments_before AS SELECT * FROM pg_temp.gen_rt_comments();
+SELECT name, action FROM migrate.apply('@testdir@/gendown_rt');
+SELECT down_sql, jsonb_pretty(down_partial) AS down_partial FROM migrate.migrations
+WHERE name = '0002_changes';
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+SELECT * FROM pg_temp.differs(20);
+-- the same comments as before
+(SELECT 'gone' AS change, * FROM comments_before EXCEPT SELECT 'gone', * FROM pg_temp.gen_rt_comments())
+UNION ALL
+(SELECT 'new', * FROM pg_temp.gen_rt_comments() EXCEPT SELECT 'new', * FROM comments_before)
+ORDER BY 1, 2, 3;
+SELECT count(*) AS comments FROM comments_before;
+SELECT attname FROM pg_attribute WHERE attrelid = 'gen_rt.parent'::regclass AND attnum > 0
+AND NOT attisdropped ORDER BY attnum;
+SELECT pg_get_serial_sequence('gen_rt.parent', 'id') AS owned_sequence;
+SELECT name, action FROM migrate.rollback();
+SELECT * FROM pg_temp.differs(0);
 RESET migrate.lint;
