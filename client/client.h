@@ -39,15 +39,16 @@ typedef enum PromptMode
 
 typedef struct Options
 {
-	const char *command;		/* "status", "apply", "run", "rollback" or
-								 * "capture" */
+	const char *command;		/* "status", "apply", "run", "rollback",
+								 * "down", "capture" or "verify" */
 	const char *dir;			/* DIR, or NULL (rollback) */
-	const char *name;			/* rollback's NAME, or NULL for the latest;
-								 * capture's NAME */
+	const char *name;			/* rollback's and down's NAME, or NULL for
+								 * the latest; capture's NAME */
 	const char *format;			/* "auto" unless --format */
 	bool		server_dir;		/* DIR is a folder on the server */
 	bool		check;			/* status --check */
 	bool		allow_drift;
+	bool		skip_partial;	/* rollback --skip-partial */
 	bool		json;
 	bool		quiet;
 	/* connection, as psql's options */
@@ -94,6 +95,9 @@ extern int	command_apply(PGconn *conn, const Options *opts, const char *files,
 extern int	command_run(PGconn *conn, const Options *opts, const char *files,
 						const char *source);
 extern int	command_rollback(PGconn *conn, const Options *opts);
+extern int	command_down(PGconn *conn, const Options *opts);
+extern int	command_verify(PGconn *conn, const Options *opts, const char *files,
+						   const char *source);
 
 /* capture.c */
 extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
@@ -112,10 +116,15 @@ extern void output_progress(const char *what, const char *name);
 extern void output_begin_rows(void);
 extern void output_migration(const char *name, const char *action, double seconds,
 							 const char *tool);
+extern void output_down_script(const char *name, const char *down,
+							   const char *partial, const char *down_sql);
 extern void output_status_row(const char *name, const char *state,
 							  const char *applied_at, const char *checksum,
-							  int name_width);
+							  const char *down, int name_width);
 extern void output_captured(const char *name, const char *path);
+extern void output_verify_row(const char *name, const char *result,
+							  const char *down, const char *detail,
+							  const char *objects, int name_width);
 extern void output_end_rows(void);
 extern void json_append_string(StringInfo buf, const char *s, size_t len,
 							   int encoding);

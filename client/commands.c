@@ -371,7 +371,10 @@ command_rollback(PGconn *conn, const Options *opts)
 	double		started = output_now();
 	int			n;
 
-	res = call(conn,
+	/* skip_partial only when asked: servers before 0.4 do not know it */
+	res = call(conn, opts->skip_partial ?
+			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+			   " FROM migrate.rollback($1::pg_catalog.text, skip_partial => true)" :
 			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
 			   " FROM migrate.rollback($1::pg_catalog.text)",
 			   1, values, &progress, false);
@@ -390,6 +393,42 @@ command_rollback(PGconn *conn, const Options *opts)
 	output_summary(n == 1 ? "%d migration rolled back in %s" : "%d migrations rolled back in %s",
 				   n, output_duration(output_now() - started));
 	return EXIT_OK;
+}
+
+/*
+ * down: the down script the database recorded for NAME (the latest
+ * migration without it), printed as it is, so that a generated one can be
+ * reviewed and committed: pg_migrate down NAME > migrations/NAME.down.sql
+ */
+int
+command_down(PGconn *conn, const Options *opts)
+{
+	const char *values[1] = {opts->name};
+	CallProgress progress;
+	PGresult   *res;
+	int			rc = EXIT_OK;
+
+	res = call(conn, "SELECT name, down, partial::pg_catalog.text, down_sql"
+			   " FROM migrate.down_script($1::pg_catalog.text)",
+			   1, values, &progress, false);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		PQclear(res);
+		return rc;
+	}
+	if (PQgetisnull(res, 0, 3))
+	{
+		output_error("migration \"%s\" has no down script", PQgetvalue(res, 0, 0));
+		output_hint("Migrations applied before pg_migrate generated down scripts, or with migrate.generate_down off, have none: write its inverse by hand.");
+		rc = EXIT_FAILED;
+	}
+	else
+		output_down_script(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+						   PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+						   PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return rc;
 }
 
 /*
@@ -458,16 +497,16 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 #define STATUS_COLUMNS "SELECT name, state," \
 	" pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ')," \
 	" pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-	" checksum FROM "
+	" checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down' FROM "
 	if (files)
 		res = call(conn, STATUS_COLUMNS "migrate.status(files => $1::pg_catalog.jsonb,"
-				   " format => $2::pg_catalog.text, source => $3::pg_catalog.text)",
+				   " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
 				   3, values, &progress, false);
 	else if (opts->dir)
 		res = call(conn, STATUS_COLUMNS "migrate.status(dir => $1::pg_catalog.text,"
-				   " format => $2::pg_catalog.text)", 2, values, &progress, false);
+				   " format => $2::pg_catalog.text) s", 2, values, &progress, false);
 	else
-		res = call(conn, STATUS_COLUMNS "migrate.status()", 0, values, &progress, false);
+		res = call(conn, STATUS_COLUMNS "migrate.status() s", 0, values, &progress, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		rc = output_server_error(conn, res);
@@ -487,11 +526,94 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 		output_status_row(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 						  null ? NULL : PQgetvalue(res, i, opts->json ? 3 : 2),
 						  PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+						  PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
 						  width);
 	}
 	output_end_rows();
 	status_summary(res);
 	rc = status_exit(res, opts->check);
+	PQclear(res);
+	return rc;
+}
+
+/* "8 migrations: 5 exact, 1 differs, 2 skipped" */
+static void
+verify_summary(const PGresult *res)
+{
+	static const char *const results[] = {"exact", "differs", "irreversible",
+	"error", "skipped"};
+	StringInfoData buf;
+	int			n = PQntuples(res);
+
+	initStringInfo(&buf);
+	for (int r = 0; r < lengthof(results); r++)
+	{
+		int			count = 0;
+
+		for (int i = 0; i < n; i++)
+			count += strcmp(PQgetvalue(res, i, 1), results[r]) == 0;
+		if (count > 0)
+			appendStringInfo(&buf, "%s%d %s", buf.len ? ", " : "", count, results[r]);
+	}
+	if (n == 0)
+		output_summary("nothing to verify");
+	else
+		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
+	pfree(buf.data);
+}
+
+/*
+ * verify: 1 when a pending migration's down script does not bring the
+ * schema back (differs), fails (error), or cannot undo it (irreversible);
+ * a migration that cannot be rehearsed (skipped) is no failure.
+ */
+int
+command_verify(PGconn *conn, const Options *opts, const char *files,
+			   const char *source)
+{
+	const char *values[3];
+	CallProgress progress;
+	PGresult   *res;
+	int			width = 0;
+	int			rc = EXIT_OK;
+
+	values[0] = files ? files : opts->dir;
+	values[1] = opts->format;
+	values[2] = source;
+	res = call(conn, files ?
+			   "SELECT name, result, down, detail, objects"
+			   " FROM migrate.verify(files => $1::pg_catalog.jsonb,"
+			   " format => $2::pg_catalog.text, source => $3::pg_catalog.text)" :
+			   "SELECT name, result, down, detail, objects"
+			   " FROM migrate.verify(dir => $1::pg_catalog.text,"
+			   " format => $2::pg_catalog.text)",
+			   files ? 3 : 2, values, &progress, false);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		output_begin_rows();
+		output_end_rows();
+		PQclear(res);
+		return rc;
+	}
+
+	for (int i = 0; i < PQntuples(res); i++)
+		width = Max(width, (int) strlen(PQgetvalue(res, i, 0)));
+	output_begin_rows();
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *result = PQgetvalue(res, i, 1);
+
+		output_verify_row(PQgetvalue(res, i, 0), result,
+						  PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+						  PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+						  PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+						  width);
+		if (strcmp(result, "exact") != 0 && strcmp(result, "skipped") != 0)
+			rc = EXIT_FAILED;
+	}
+	output_end_rows();
+	verify_summary(res);
 	PQclear(res);
 	return rc;
 }

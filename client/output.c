@@ -388,10 +388,13 @@ output_migration(const char *name, const char *action, double seconds,
 	flush_stdout();
 }
 
-/* One row of status; applied_at is NULL when not applied */
+/*
+ * One row of status; applied_at is NULL when not applied, down when there
+ * is no down script (or the server's SQL is older than 0.4)
+ */
 void
 output_status_row(const char *name, const char *state, const char *applied_at,
-				  const char *checksum, int name_width)
+				  const char *checksum, const char *down, int name_width)
 {
 	if (stdout_broken)
 		return;
@@ -406,6 +409,8 @@ output_status_row(const char *name, const char *state, const char *applied_at,
 		print_json_string(applied_at);
 		fputs(", \"checksum\": ", stdout);
 		print_json_string(checksum);
+		fputs(", \"down\": ", stdout);
+		print_json_string(down);
 		fputs("}", stdout);
 		return;
 	}
@@ -413,9 +418,88 @@ output_status_row(const char *name, const char *state, const char *applied_at,
 		return;
 	name = printable(name, false);
 	if (applied_at)
-		printf("%-*s  %-8s  %s\n", name_width, name, state, applied_at);
+		printf("%-*s  %-8s  %s", name_width, name, state, applied_at);
 	else
-		printf("%-*s  %s\n", name_width, name, state);
+		printf("%-*s  %s", name_width, name, state);
+	/* what a rollback would run: the generated ones are worth a review */
+	if (down && strcmp(down, "written") != 0)
+		printf("  (down script %s)", down);
+	putchar('\n');
+	free((char *) name);
+	flush_stdout();
+}
+
+/*
+ * A recorded down script, as it is: it is meant to be redirected into the
+ * folder.  partial is the JSON list of statements it does not undo.
+ */
+void
+output_down_script(const char *name, const char *down, const char *partial,
+				   const char *down_sql)
+{
+	size_t		len = strlen(down_sql);
+
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		output_begin_rows();
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"down\": ", stdout);
+		print_json_string(down);
+		fprintf(stdout, ", \"partial\": %s, \"down_sql\": ", partial ? partial : "null");
+		print_json_string(down_sql);
+		fputs("}", stdout);
+		output_end_rows();
+		return;
+	}
+	fputs(down_sql, stdout);
+	if (len > 0 && down_sql[len - 1] != '\n')
+		putchar('\n');
+	flush_stdout();
+}
+
+/*
+ * One row of verify: the migration, its result, which down script was
+ * tested ("written", "generated" or NULL) and the detail; objects, the
+ * JSON array of what differs, goes into --json's row as it is.
+ */
+void
+output_verify_row(const char *name, const char *result, const char *down,
+				  const char *detail, const char *objects, int name_width)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"name\": ", stdout);
+		print_json_string(name);
+		fputs(", \"result\": ", stdout);
+		print_json_string(result);
+		fputs(", \"down\": ", stdout);
+		print_json_string(down);
+		fputs(", \"detail\": ", stdout);
+		print_json_string(detail);
+		fputs(", \"objects\": ", stdout);
+		fputs(objects ? objects : "null", stdout);
+		fputs("}", stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	name = printable(name, false);
+	printf("%-*s  %-12s", name_width, name, result);
+	if (down)
+		printf("  %s down", down);
+	if (detail)
+	{
+		fputs(down ? ": " : "  ", stdout);
+		fput_printable(detail, false, stdout);
+	}
+	putchar('\n');
 	free((char *) name);
 	flush_stdout();
 }

@@ -9,7 +9,10 @@
  *	  pg_migrate [connection options] status   [--check] [DIR]
  *	  pg_migrate [connection options] apply    DIR
  *	  pg_migrate [connection options] run      DIR
- *	  pg_migrate [connection options] rollback [NAME]
+ *	  pg_migrate [connection options] rollback [--skip-partial] [NAME]
+ *	  pg_migrate [connection options] down     [NAME]
+ *	  pg_migrate [connection options] capture  DIR NAME
+ *	  pg_migrate [connection options] verify   DIR
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -49,8 +52,10 @@ usage(void)
 		   "  pg_migrate [OPTION]... status [--check] [DIR]\n"
 		   "  pg_migrate [OPTION]... apply DIR\n"
 		   "  pg_migrate [OPTION]... run DIR\n"
-		   "  pg_migrate [OPTION]... rollback [NAME]\n"
-		   "  pg_migrate [OPTION]... capture DIR NAME\n\n");
+		   "  pg_migrate [OPTION]... rollback [--skip-partial] [NAME]\n"
+		   "  pg_migrate [OPTION]... down [NAME]\n"
+		   "  pg_migrate [OPTION]... capture DIR NAME\n"
+		   "  pg_migrate [OPTION]... verify DIR\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
@@ -59,9 +64,14 @@ usage(void)
 		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
 		   "  rollback   undo NAME and every migration applied after it (default: the\n"
 		   "             latest one), with the down scripts the database stored\n"
+		   "  down       print the down script the database stored for NAME (default:\n"
+		   "             the latest migration), written or generated, to review it\n"
 		   "  capture    make the DDL run outside migrations (migrate.ddl_log) the next\n"
 		   "             migration of DIR, named after NAME, recorded as applied, and\n"
-		   "             write its file (drizzle: and the journal entry)\n\n");
+		   "             write its file (drizzle: and the journal entry)\n"
+		   "  verify     run each pending migration of DIR, then its down script (written,\n"
+		   "             or generated), and compare the schema with the one before; all\n"
+		   "             rolled back: nothing is applied\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -70,6 +80,8 @@ usage(void)
 		   "                           migrations instead of failing\n"
 		   "      --check              status: exit with status 3 when anything is pending,\n"
 		   "                           failed, modified or missing\n"
+		   "      --skip-partial       rollback: run what generated down scripts do undo,\n"
+		   "                           leaving the statements they list as not undone\n"
 		   "      --json               print the result rows as JSON\n"
 		   "  -q, --quiet              print errors only\n"
 		   "  -V, --version            output version information, then exit\n"
@@ -81,9 +93,10 @@ usage(void)
 		   "  -U, --username=USERNAME  database user name\n"
 		   "  -w, --no-password        never prompt for password\n"
 		   "  -W, --password           force password prompt\n\n");
-	printf("Exit status: 0 success; 1 a migration failed, drift was found, or the server\n"
-		   "refused the call; 2 usage, connection or file-reading error; 3 status --check\n"
-		   "found something not applied.\n");
+	printf("Exit status: 0 success; 1 a migration failed, drift was found, verify found\n"
+		   "a down script that does not undo its migration, or the server refused the call;\n"
+		   "2 usage, connection or file-reading error; 3 status --check found something\n"
+		   "not applied.\n");
 }
 
 /* Print a usage error the way PostgreSQL's programs do; returns false */
@@ -105,7 +118,8 @@ parse_options(int argc, char **argv, Options *opts)
 {
 	enum
 	{
-		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON
+		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
+		OPT_SKIP_PARTIAL
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -120,6 +134,7 @@ parse_options(int argc, char **argv, Options *opts)
 		{"allow-drift", no_argument, NULL, OPT_ALLOW_DRIFT},
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"skip-partial", no_argument, NULL, OPT_SKIP_PARTIAL},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -166,6 +181,9 @@ parse_options(int argc, char **argv, Options *opts)
 			case OPT_JSON:
 				opts->json = true;
 				break;
+			case OPT_SKIP_PARTIAL:
+				opts->skip_partial = true;
+				break;
 			default:
 				/* getopt_long has said what was wrong */
 				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
@@ -182,21 +200,25 @@ parse_arguments(int argc, char **argv, Options *opts)
 	const char *command;
 	bool		is_status;
 	bool		is_rollback;
+	bool		is_down;
 	bool		is_capture;
+	bool		is_verify;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback or capture");
+		return usage_error("no command given: status, apply, run, rollback, down, capture or verify");
 	command = opts->command = argv[optind++];
 	is_status = strcmp(command, "status") == 0;
 	is_rollback = strcmp(command, "rollback") == 0;
+	is_down = strcmp(command, "down") == 0;
 	is_capture = strcmp(command, "capture") == 0;
-	if (!is_status && !is_rollback && !is_capture &&
+	is_verify = strcmp(command, "verify") == 0;
+	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback or capture",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture or verify",
 						   command);
 	if (optind < argc)
 	{
-		if (is_rollback)
+		if (is_rollback || is_down)
 			opts->name = argv[optind++];
 		else
 			opts->dir = argv[optind++];
@@ -213,14 +235,18 @@ parse_arguments(int argc, char **argv, Options *opts)
 	}
 	if (optind < argc)
 		return usage_error("too many arguments: \"%s\"", argv[optind]);
-	if (opts->dir == NULL && !is_status && !is_rollback)
+	if (opts->dir == NULL && !is_status && !is_rollback && !is_down)
 		return usage_error("%s needs the migrations folder DIR", command);
 	if (opts->check && !is_status)
 		return usage_error("--check goes with status only");
-	if (opts->allow_drift && (is_status || is_rollback))
+	if (opts->allow_drift && (is_status || is_rollback || is_down || is_verify))
 		return usage_error("--allow-drift goes with apply and run only");
+	if (opts->skip_partial && !is_rollback)
+		return usage_error("--skip-partial goes with rollback only");
 	if (is_rollback && (opts->server_dir || strcmp(opts->format, "auto") != 0))
 		return usage_error("rollback takes no folder: it runs the down scripts the database stored");
+	if (is_down && (opts->server_dir || strcmp(opts->format, "auto") != 0))
+		return usage_error("down takes no folder: it prints the down script the database stored");
 	if (opts->server_dir && opts->dir == NULL)
 		return usage_error("--server-dir needs DIR");
 	return true;
@@ -238,6 +264,10 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_run(conn, opts, files, source);
 	if (strcmp(opts->command, "capture") == 0)
 		return command_capture(conn, opts, files, source, folder);
+	if (strcmp(opts->command, "down") == 0)
+		return command_down(conn, opts);
+	if (strcmp(opts->command, "verify") == 0)
+		return command_verify(conn, opts, files, source);
 	return command_rollback(conn, opts);
 }
 

@@ -44,10 +44,14 @@ PG_FUNCTION_INFO_V1(migrate_lint);
 PG_FUNCTION_INFO_V1(migrate_lint_files);
 PG_FUNCTION_INFO_V1(migrate_plan);
 PG_FUNCTION_INFO_V1(migrate_plan_files);
+PG_FUNCTION_INFO_V1(migrate_verify);
+PG_FUNCTION_INFO_V1(migrate_verify_files);
 PG_FUNCTION_INFO_V1(migrate_drift);
 PG_FUNCTION_INFO_V1(migrate_accept_drift);
 PG_FUNCTION_INFO_V1(migrate_capture);
 PG_FUNCTION_INFO_V1(migrate_capture_files);
+PG_FUNCTION_INFO_V1(migrate_down_script);
+PG_FUNCTION_INFO_V1(migrate_purge_archive);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -246,11 +250,22 @@ migrate_status_files(PG_FUNCTION_ARGS)
 	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), status_folder);
 }
 
-/* migrate.rollback(name text) */
+/*
+ * migrate.rollback(name text, skip_partial boolean); before version 0.4
+ * of the extension's SQL, migrate.rollback(name text)
+ */
 Datum
 migrate_rollback(PG_FUNCTION_ARGS)
 {
-	return name_call(fcinfo, NULL, rollback_from);
+	char	   *name = text_arg(fcinfo, 0, NULL);
+	bool		skip_partial = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	rollback_from(name, skip_partial, &sink);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
@@ -305,16 +320,17 @@ migrate_run_files(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* CALL migrate.run_rollback(name text) */
+/* CALL migrate.run_rollback(name text, skip_partial boolean) */
 Datum
 migrate_run_rollback(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_arg(fcinfo, 0, NULL);
+	bool		skip_partial = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 
 	require_nonatomic(fcinfo, "migrate.run_rollback()",
 					  "SELECT * FROM migrate.rollback(...)");
 	connect_spi(SPI_OPT_NONATOMIC);
-	run_rollback_from(name);
+	run_rollback_from(name, skip_partial);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -378,6 +394,20 @@ Datum
 migrate_forget(PG_FUNCTION_ARGS)
 {
 	return name_call(fcinfo, "name", lifecycle_forget);
+}
+
+/* migrate.purge_archive(migration text) */
+Datum
+migrate_purge_archive(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	char	   *migration = text_arg(fcinfo, 0, NULL);
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	lifecycle_purge_archive(migration, &sink);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
@@ -473,6 +503,20 @@ migrate_plan_files(PG_FUNCTION_ARGS)
 	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), plan_folder);
 }
 
+/* migrate.verify(dir text, format text) */
+Datum
+migrate_verify(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, dir_arg(fcinfo, 0, "dir"), verify_folder);
+}
+
+/* migrate.verify(files jsonb, format text, source text) */
+Datum
+migrate_verify_files(PG_FUNCTION_ARGS)
+{
+	return folder_call(fcinfo, files_arg(fcinfo, 0, 2), verify_folder);
+}
+
 /* migrate.drift() */
 Datum
 migrate_drift(PG_FUNCTION_ARGS)
@@ -482,6 +526,20 @@ migrate_drift(PG_FUNCTION_ARGS)
 	init_result(fcinfo, &sink);
 	connect_spi(0);
 	drift_rows(&sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* migrate.down_script(name text) */
+Datum
+migrate_down_script(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0, NULL);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	down_script_row(name, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -28,13 +28,31 @@ typedef struct ExecReport
 	int			error_line;		/* file line of the statement that failed,
 								 * or 0 when unknown */
 	int			lock_retries;	/* lock waits retried (lock_retry.c) */
+	char	   *generated_down; /* the down script the background worker
+								 * generated, or NULL */
+	char	   *generated_partial;	/* what it does not undo, as JSON, or
+									 * NULL */
 } ExecReport;
 
 /* execute.c */
 typedef void (*statement_runner) (const Statement *stmt, const char *sql,
 								  ExecReport *report);
+
+/*
+ * Called by execute_script() around each statement, in the statement's
+ * error context and memory context: before it runs, and after it ran.
+ */
+typedef struct StatementObserver
+{
+	void		(*before) (void *arg, const Statement *stmt, const char *sql);
+	void		(*after) (void *arg, const Statement *stmt, const char *sql);
+	void	   *arg;
+} StatementObserver;
+
 extern void execute_script(const Script *script, const StatementList *statements,
-						   statement_runner run, ExecReport *report);
+						   statement_runner run,
+						   const StatementObserver *observer,
+						   ExecReport *report);
 extern void execute_spi_statement(const Statement *stmt, const char *sql,
 								  ExecReport *report);
 extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),

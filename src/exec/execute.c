@@ -265,7 +265,8 @@ keep_timeout_at_most(const char *name, int value, int ceiling)
 /*
  * Run statements (from script_split) one by one with the given runner:
  * execute_spi_statement() in the caller's SPI connection, or a top-level
- * runner in the background worker.  Each statement's text is copied out of
+ * runner in the background worker; observer, when given, sees each
+ * statement before and after it runs (a down script being generated).  Each statement's text is copied out of
  * the script in a memory context of its own, reset after it ran.
  *
  * The timeouts in force when the script starts (migrate.lock_timeout and
@@ -277,7 +278,8 @@ keep_timeout_at_most(const char *name, int value, int ceiling)
  */
 void
 execute_script(const Script *script, const StatementList *statements,
-			   statement_runner run, ExecReport *report)
+			   statement_runner run, const StatementObserver *observer,
+			   ExecReport *report)
 {
 	ScriptErrorContext ctx;
 	MemoryContext stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -310,7 +312,11 @@ execute_script(const Script *script, const StatementList *statements,
 		ctx.reported_line = 0;
 		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
 			stmt->kind == STMT_FUNCTION_BODY;
+		if (observer)
+			observer->before(observer->arg, stmt, sql);
 		run_statement(&ctx, stmt, sql, run, report);
+		if (observer)
+			observer->after(observer->arg, stmt, sql);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(stmt_cxt);
 	}

@@ -78,6 +78,9 @@ typedef struct LoadedMigration
 	Script		up;
 	Script		down;			/* down.sql is NULL when there is none */
 	bool		no_transaction; /* "-- migrate:no-transaction" directive */
+	bool		down_generated; /* down was generated as up ran */
+	char	   *down_partial;	/* and what it does not undo, as JSON, or
+								 * NULL */
 } LoadedMigration;
 
 /* folder.c: a folder, on disk or sent */

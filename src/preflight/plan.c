@@ -121,7 +121,6 @@ typedef struct PlanOutput
 
 static void emit_row(PlanOutput *out, PlanRow *row);
 static List *statement_relations(List *parsed, const Statement *stmt);
-static const char *lasting_effect(List *parsed);
 static PlanRel *relation_before(Oid relid);
 static int64 tree_size(Oid relid);
 static char *too_large_note(const char *fmt, PlanRel *rel);
@@ -308,11 +307,12 @@ lasting_call_walker(Node *node, void *context)
 }
 
 /*
- * What the statement does that no rollback undoes, as the plan's note
- * says it, or NULL: what its parse tree shows.  A DO block or a function
- * it calls is not looked into (reference: migrate.plan).
+ * What the statement does that no rollback undoes, or NULL: what its parse
+ * tree shows.  A DO block or a function it calls is not looked into
+ * (reference: migrate.plan).  Neither plan nor verify runs such a
+ * statement.
  */
-static const char *
+const char *
 lasting_effect(List *parsed)
 {
 	ListCell   *lc;
@@ -329,16 +329,16 @@ lasting_effect(List *parsed)
 					CopyStmt   *copy = (CopyStmt *) node;
 
 					if (copy->is_program)
-						return "not executed: COPY ... PROGRAM runs a program on the server, which a rollback does not undo";
+						return "COPY ... PROGRAM runs a program on the server, which a rollback does not undo";
 					if (!copy->is_from && copy->filename)
-						return "not executed: COPY ... TO a file writes a file on the server, which a rollback does not undo";
+						return "COPY ... TO a file writes a file on the server, which a rollback does not undo";
 					node = copy->query;
 					break;
 				}
 			case T_PrepareStmt:
-				return "not executed: a prepared statement outlives the rollback";
+				return "a prepared statement outlives the rollback";
 			case T_LoadStmt:
-				return "not executed: a library loaded by LOAD outlives the rollback";
+				return "a library loaded by LOAD outlives the rollback";
 			case T_CallStmt:
 				node = (Node *) ((CallStmt *) node)->funccall;
 				break;
@@ -355,7 +355,7 @@ lasting_effect(List *parsed)
 				break;
 		}
 		if (node && lasting_call_walker(node, &function))
-			return psprintf("not executed: it calls %s(), whose effect a rollback does not undo",
+			return psprintf("it calls %s(), whose effect a rollback does not undo",
 							function);
 	}
 	return NULL;
@@ -482,7 +482,7 @@ execute_one(void *arg)
 {
 	OneStatement *call = arg;
 
-	execute_script(call->script, &call->one, execute_spi_statement,
+	execute_script(call->script, &call->one, execute_spi_statement, NULL,
 				   call->report);
 }
 
@@ -680,6 +680,8 @@ not_executed_note(PlanMigration *pm, PlanRow *row, const Statement *stmt,
 	TimestampTz now;
 	int64		left;
 
+	if (note)
+		note = psprintf("not executed: %s", note);
 	*rels = NIL;
 	foreach(lc, relids)
 	{
@@ -804,6 +806,26 @@ plan_statement(PlanMigration *pm, int index)
 }
 
 /*
+ * A pending migration's up script split as run() would split it (see
+ * script_split_to_run()), and whether run() would run it outside a
+ * transaction block: marked so, or made only of statements that run only
+ * there.  Such a migration cannot be rehearsed in a rolled-back
+ * subtransaction.
+ */
+StatementList *
+pending_statements(const LoadedMigration *lm, bool *no_transaction)
+{
+	bool		unwrapped;
+	StatementList *stmts = script_split_to_run(&lm->up, false,
+											   !lm->no_transaction,
+											   &unwrapped);
+
+	*no_transaction = lm->no_transaction ||
+		(!unwrapped && script_all_top_level(stmts));
+	return stmts;
+}
+
+/*
  * The migration's script checked as run() would check it, then planned
  * statement by statement, in the subtransaction try_in_subtransaction_or_undo()
  * runs it in: kept (true) when every statement ran.
@@ -812,14 +834,9 @@ static bool
 plan_statements(void *arg)
 {
 	PlanMigration *pm = arg;
-	bool		unwrapped;
 	int			nest;
 
-	/* as run() would run it: see script_split_to_run() */
-	pm->stmts = script_split_to_run(&pm->lm.up, false, !pm->lm.no_transaction,
-									&unwrapped);
-	pm->no_transaction = pm->lm.no_transaction ||
-		(!unwrapped && script_all_top_level(pm->stmts));
+	pm->stmts = pending_statements(&pm->lm, &pm->no_transaction);
 	script_check(&pm->lm.up, pm->stmts,
 				 pm->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 	pm->findings = lint_reported(&pm->lm.up, pm->stmts, pm->no_transaction);

@@ -3,7 +3,8 @@
  * preflight.c
  *	  Everything checked about a folder before any of its migrations runs,
  *	  and again when each one runs: drift, the scripts' statements, whether
- *	  a file changed meanwhile.
+ *	  a file changed meanwhile; and how a checked script runs in the
+ *	  current transaction.
  *
  * The rules follow each format's own tool rather than stricter ones: an
  * empty down script is no down script, a whole-file BEGIN/COMMIT wrapper
@@ -19,6 +20,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "preflight/preflight.h"
@@ -422,4 +424,46 @@ report_problems(const MigrationSet *set, List *problems)
 					list_length(problems), set->dir),
 			 errdetail_internal("%s", list.data),
 			 errhint("Fix every file listed; nothing was run.")));
+}
+
+static void
+generate_before(void *arg, const Statement *stmt, const char *sql)
+{
+	inverse_before(arg, stmt, sql);
+}
+
+static void
+generate_after(void *arg, const Statement *stmt, const char *sql)
+{
+	inverse_after(arg, stmt, sql);
+}
+
+/*
+ * Run a script's statements through SPI, with migrate.lock_timeout (when
+ * set) in place of the session's lock_timeout while they run.  Whatever
+ * the script changes of the settings (SET search_path, SET ROLE, RESET
+ * ALL...) is undone afterwards, as when a transaction aborts: each
+ * migration starts from the caller's settings and role, and the caller
+ * gets them back.  With down, the statements' inverses are generated as
+ * they run.  The runs (apply, run, rollback) and migrate.verify()'s
+ * rehearsal of them share it.
+ */
+void
+execute_in_transaction(const Script *script, const StatementList *stmts,
+					   bool retry_statements, DownGenerator *down,
+					   ExecReport *report)
+{
+	int			nest = NewGUCNestLevel();
+	StatementObserver observer = {generate_before, generate_after, down};
+
+	if (migrate_lock_timeout > 0)
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", migrate_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	execute_script(script, stmts,
+				   retry_statements && migrate_lock_retries > 0 ?
+				   execute_spi_statement_retrying : execute_spi_statement,
+				   down ? &observer : NULL, report);
+	AtEOXact_GUC(false, nest);
 }

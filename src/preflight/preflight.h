@@ -3,7 +3,8 @@
  * preflight.h
  *	  What is checked before a migration runs: drift, edited files, every
  *	  pending script (preflight.c), lint's findings on the live tables
- *	  (lint.c, lint_rules.c), and migrate.plan()'s rehearsal (plan.c).
+ *	  (lint.c, lint_rules.c), migrate.plan()'s rehearsal (plan.c), and
+ *	  migrate.verify()'s round trips of up and down scripts (verify.c).
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -17,6 +18,7 @@
 #include "nodes/parsenodes.h"
 
 #include "exec/exec.h"
+#include "inverse/inverse.h"
 #include "tools/tools.h"
 
 /* preflight.c */
@@ -39,6 +41,10 @@ extern void check_pending(const MigrationSet *set, Migration *m,
 						  const LoadedMigration *lm, bool in_one_transaction);
 extern void warn_broken_down(const Migration *m, const LoadedMigration *lm);
 extern void report_problems(const MigrationSet *set, List *problems);
+extern void execute_in_transaction(const Script *script,
+								   const StatementList *stmts,
+								   bool retry_statements, DownGenerator *down,
+								   ExecReport *report);
 
 /* lint.c: findings on pending migrations, from parse trees and the catalog */
 typedef struct LintFinding
@@ -62,6 +68,13 @@ extern void lint_folder(const Folder *folder, const char *format,
 /* plan.c */
 extern void plan_folder(const Folder *folder, const char *format,
 						ResultSink *sink);
+extern StatementList *pending_statements(const LoadedMigration *lm,
+										 bool *no_transaction);
+extern const char *lasting_effect(List *parsed);
+
+/* verify.c */
+extern void verify_folder(const Folder *folder, const char *format,
+						  ResultSink *sink);
 
 
 /* The lint of one migration, as lint.c walks it and lint_rules.c judges it */

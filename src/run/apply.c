@@ -44,6 +44,7 @@ apply_folder(const Folder *folder, const RunOptions *opts, ResultSink *sink)
 	tracking_check_snapshot("migrate.apply()");
 	run_queue_prepare(&queue, folder, opts, MODE_APPLY);
 	ddl_log_prune();
+	purge_expired_archives();
 
 	for (int i = 0; i <= queue.last; i++)
 	{

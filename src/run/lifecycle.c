@@ -327,6 +327,33 @@ lifecycle_forget(const char *name, ResultSink *sink)
 }
 
 /*
+ * migrate.purge_archive(): the archived data of migration dropped, or
+ * without one what is past its retention; a row for each archive
+ * (migration, kind, object, archive_name, rows, bytes)
+ */
+void
+lifecycle_purge_archive(const char *migration, ResultSink *sink)
+{
+	ListCell   *lc;
+
+	begin_write("migrate.purge_archive()");
+	foreach(lc, archive_purge(migration))
+	{
+		ArchivedItem *item = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(item->migration);
+		values[1] = CStringGetTextDatum(item->kind);
+		values[2] = CStringGetTextDatum(item->object);
+		values[3] = CStringGetTextDatum(item->archive_name);
+		values[4] = Int64GetDatum(item->rows);
+		values[5] = Int64GetDatum(item->bytes);
+		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+	}
+}
+
+/*
  * Refuse to replace the stored scripts of a migration applied by a role
  * the caller cannot act as.  Its down script runs as that role at
  * rollback, whoever rolls back: otherwise a role allowed to call accept
@@ -382,8 +409,10 @@ lifecycle_accept(const Folder *folder, const char *format, const char *name,
 	load_current(set, m, &lm);
 	if (strcmp(am->checksum, m->checksum) == 0 &&
 		lm.no_transaction == am->no_transaction &&
-		(lm.down.sql == NULL ? am->down_sql == NULL :
-		 am->down_sql != NULL && strcmp(lm.down.sql, am->down_sql) == 0))
+		/* a generated down script stands for a folder that has none */
+		(lm.down.sql == NULL ? am->down_sql == NULL || am->down_generated :
+		 am->down_sql != NULL && strcmp(lm.down.sql, am->down_sql) == 0 &&
+		 !am->down_generated))
 	{
 		ereport(NOTICE,
 				(errmsg("migration \"%s\" is recorded as its files are now, so there is nothing to accept",

@@ -43,6 +43,18 @@ down_script(const AppliedMigration *am, bool commits, bool *no_transaction)
 	return down;
 }
 
+/*
+ * Whether a stored down script has nothing to run: a generated one can
+ * hold only comments, when the up script changed nothing a rollback must
+ * undo (SET, ANALYZE) or nothing it can (its statements are listed as not
+ * undone).  A written one is never blank: an empty file is no down script.
+ */
+static bool
+nothing_to_run(const AppliedMigration *am)
+{
+	return am->down_generated && script_is_blank(am->down_sql);
+}
+
 /* A stored down script's statements, checked for how it will run */
 static StatementList *
 prepare_down(const Script *down, bool no_transaction)
@@ -58,10 +70,13 @@ prepare_down(const Script *down, bool no_transaction)
  * migration without a down script, or whose down script would run with
  * privileges the caller cannot take on.  Each down script runs as the
  * role that applied the migration, never with more than that role had;
- * the session must be allowed to SET ROLE to it.
+ * the session must be allowed to SET ROLE to it.  A generated down script
+ * that does not undo every statement of its migration is refused unless
+ * skip_partial says to run what it does undo.
  */
 static void
-check_rollback_targets(const char *name, List *targets, bool commits)
+check_rollback_targets(const char *name, List *targets, bool commits,
+					   bool skip_partial)
 {
 	ListCell   *lc;
 
@@ -79,8 +94,22 @@ check_rollback_targets(const char *name, List *targets, bool commits)
 					 errdetail("Rolling back \"%s\" means undoing %d migrations, newest first; nothing was undone.",
 							   name ? name : am->name, list_length(targets)) :
 					 errdetail("Nothing was undone."),
-					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then delete its row from migrate.migrations.",
-							 am->name)));
+					 errhint("A down script is stored when its migration is applied; undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
+
+		if (am->down_generated && am->partial_count > 0 && !skip_partial)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("migration \"%s\" cannot be rolled back whole: its generated down script does not undo every statement",
+							am->name),
+					 am->partial_count > 1 ?
+					 errdetail("%s, line %d: %s; and %d more (see down_partial in migrate.migrations). Nothing was undone.",
+							   am->partial_file, am->partial_line, am->partial_reason,
+							   am->partial_count - 1) :
+					 errdetail("%s, line %d: %s. Nothing was undone.",
+							   am->partial_file, am->partial_line, am->partial_reason),
+					 errhint("Roll back with skip_partial => true to run what the generated down script does undo, or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
 
 		role = get_role_oid(am->applied_by, true);
 		if (!OidIsValid(role))
@@ -89,8 +118,8 @@ check_rollback_targets(const char *name, List *targets, bool commits)
 					 errmsg("role \"%s\" that applied migration \"%s\" does not exist",
 							am->applied_by, am->name),
 					 errdetail("A down script runs as the role that applied its migration; nothing was undone."),
-					 errhint("Create the role again, or undo \"%s\" by hand and delete its row from migrate.migrations.",
-							 am->name)));
+					 errhint("Create the role again, or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 am->name, am->name)));
 		if (!compat_can_set_role(GetSessionUserId(), role))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -108,8 +137,8 @@ check_rollback_targets(const char *name, List *targets, bool commits)
 					 errmsg("cannot roll back migration \"%s\" as role \"%s\", which cannot log in",
 							am->name, am->applied_by),
 					 errdetail("Its down script runs outside a transaction block, in a background worker that logs in as the role that applied the migration, and before PostgreSQL 17 a background worker cannot log in as a role without LOGIN; nothing was undone."),
-					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand and delete its row from migrate.migrations.",
-							 quote_identifier(am->applied_by), am->name)));
+					 errhint("Allow the role to log in for the rollback (ALTER ROLE %s LOGIN), or undo \"%s\" by hand, then drop its record with migrate.forget('%s').",
+							 quote_identifier(am->applied_by), am->name, am->name)));
 	}
 }
 
@@ -137,6 +166,12 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	ExecReport	report = {0};
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
+	if (nothing_to_run(am))
+	{
+		tracking_record_rollback(am->name, 0, caller, am->applied_by, 0);
+		interop_forget(am);
+		return 0;
+	}
 	stmts = prepare_down(&down, no_transaction);
 	/* what the down script does is the migration's, in the worker too */
 	ddl_log_mark(am->name, am->source, true);
@@ -148,7 +183,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		COMPAT_SPI_COMMIT();
 		m.name = am->name;
-		worker_run_script(&m, &down, role, &report);
+		worker_run_script(&m, &down, role, false, &report);
 	}
 	else
 	{
@@ -157,11 +192,14 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 
 		GetUserIdAndSecContext(&saved_user, &saved_context);
 		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-		execute_in_transaction(&down, stmts, true, &report);
+		execute_in_transaction(&down, stmts, true, NULL, &report);
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	duration = GetCurrentTimestamp() - start;
 	ddl_log_unmark();
+	/* the data its down script brought back is no longer kept */
+	if (am->down_generated)
+		archive_release(am->name, am->down_sql);
 
 	tracking_record_rollback(am->name, duration, caller, am->applied_by,
 							 report.lock_retries);
@@ -175,7 +213,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
  * down script, a role the session cannot become.
  */
 static List *
-rollback_targets(const char *name, bool commits)
+rollback_targets(const char *name, bool commits, bool skip_partial)
 {
 	List	   *targets = tracking_rollback_targets(name);
 
@@ -188,7 +226,7 @@ rollback_targets(const char *name, bool commits)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no migration is applied, so there is nothing to roll back")));
-	check_rollback_targets(name, targets, commits);
+	check_rollback_targets(name, targets, commits, skip_partial);
 	/* the tools' tables they will be removed from */
 	interop_check_forget(targets);
 	return targets;
@@ -200,7 +238,7 @@ rollback_targets(const char *name, bool commits)
  * before running anything when one of them cannot be run.
  */
 void
-rollback_from(const char *name, ResultSink *sink)
+rollback_from(const char *name, bool skip_partial, ResultSink *sink)
 {
 	List	   *targets;
 	List	   *drifted;
@@ -215,7 +253,7 @@ rollback_from(const char *name, ResultSink *sink)
 
 	take_run_lock(false);
 	tracking_check_snapshot("migrate.rollback()");
-	targets = rollback_targets(name, false);
+	targets = rollback_targets(name, false, skip_partial);
 	drifted = fingerprint_drift();
 	log_position = fingerprint_log_position();
 	per_migration = AllocSetContextCreate(CurrentMemoryContext,
@@ -228,6 +266,8 @@ rollback_from(const char *name, ResultSink *sink)
 		bool		no_transaction;
 		Script		down = down_script(lfirst(lc), false, &no_transaction);
 
+		if (nothing_to_run(lfirst(lc)))
+			continue;
 		if (script_may_bypass_log(&down))
 			log_position = -1;
 		old = MemoryContextSwitchTo(per_migration);
@@ -250,9 +290,9 @@ rollback_from(const char *name, ResultSink *sink)
 }
 
 static void
-rollback_migrations(const char *name)
+rollback_migrations(const char *name, bool skip_partial)
 {
-	List	   *targets = rollback_targets(name, true);
+	List	   *targets = rollback_targets(name, true, skip_partial);
 	List	   *drifted = fingerprint_drift();
 	int64		log_position = fingerprint_log_position();
 	const char *caller = GetUserNameFromId(GetUserId(), false);
@@ -265,7 +305,8 @@ rollback_migrations(const char *name)
 		Script		down = down_script(lfirst(lc), true, &no_transaction);
 
 		bypasses[foreach_current_index(lc)] = script_may_bypass_log(&down);
-		(void) prepare_down(&down, no_transaction);
+		if (!nothing_to_run(lfirst(lc)))
+			(void) prepare_down(&down, no_transaction);
 	}
 	foreach(lc, targets)
 	{
@@ -286,7 +327,7 @@ rollback_migrations(const char *name)
  * the call is nonatomic.
  */
 void
-run_rollback_from(const char *name)
+run_rollback_from(const char *name, bool skip_partial)
 {
 	PreventCommandIfReadOnly("migrate.run_rollback()");
 	PreventCommandDuringRecovery("migrate.run_rollback()");
@@ -294,7 +335,7 @@ run_rollback_from(const char *name)
 	take_session_run_lock();
 	PG_TRY();
 	{
-		rollback_migrations(name);
+		rollback_migrations(name, skip_partial);
 	}
 	PG_FINALLY();
 	{

@@ -144,6 +144,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 
 	run_queue_prepare(&queue, folder, opts, MODE_RUN);
 	ddl_log_prune();
+	purge_expired_archives();
 
 	for (int i = 0; i <= queue.last; i++)
 	{

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "exec/exec.h"
+#include "inverse/inverse.h"
 #include "preflight/preflight.h"
 
 /* status.c: one row of migrate.status() */
@@ -27,6 +28,8 @@ typedef struct StatusRow
 	bool		applied;
 	const char *checksum;
 	bool		repeatable;
+	const char *down;			/* written, generated, partial, or NULL when
+								 * it has no down script (yet) */
 } StatusRow;
 /* What apply and run were asked for */
 typedef struct RunOptions
@@ -71,9 +74,6 @@ extern int64 apply_one(const MigrationSet *set, const Migration *m,
 					   const LoadedMigration *lm, RunMode mode,
 					   ExecReport *report);
 extern void adopt_one(const MigrationSet *set, const Migration *m);
-extern void execute_in_transaction(const Script *script,
-								   const StatementList *stmts,
-								   bool retry_statements, ExecReport *report);
 
 /* retry.c */
 extern bool transient_failure(const char *sqlstate);
@@ -86,8 +86,12 @@ extern void apply_folder(const Folder *folder, const RunOptions *opts,
 						 ResultSink *sink);
 extern void run_folder(const Folder *folder, const RunOptions *opts);
 extern void take_session_run_lock(void);
-extern void rollback_from(const char *name, ResultSink *sink);
-extern void run_rollback_from(const char *name);
+extern void lifecycle_purge_archive(const char *migration, ResultSink *sink);
+extern void purge_expired_archives(void);
+extern void rollback_from(const char *name, bool skip_partial,
+						  ResultSink *sink);
+extern void run_rollback_from(const char *name, bool skip_partial);
+extern void down_script_row(const char *name, ResultSink *sink);
 extern void status_folder(const Folder *folder, const char *format,
 						  ResultSink *sink);
 extern StatusRow *status_rows(const Folder *folder, const char *format,
@@ -114,7 +118,8 @@ extern void capture_migration(const Folder *folder, const char *format,
 
 /* worker.c: a no-transaction script, run by a background worker */
 extern void worker_run_script(const Migration *m, const Script *script,
-							  Oid role, ExecReport *report);
+							  Oid role, bool generate_down,
+							  ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
 
 /*

@@ -27,6 +27,17 @@
 #include "util/compat.h"
 #include "run/run.h"
 
+/* What status says of an applied migration's down script */
+static const char *
+applied_down(const AppliedMigration *am)
+{
+	if (!am->has_down)
+		return NULL;
+	if (!am->down_generated)
+		return "written";
+	return am->partial_count > 0 ? "partial" : "generated";
+}
+
 static int
 compare_status_rows(const void *a, const void *b)
 {
@@ -63,7 +74,7 @@ status_rows(const Folder *folder, const char *format, int *count)
 			rows[nrows++] = (StatusRow)
 			{
 				am->name, am->version, "applied", am->applied_at, true,
-					am->checksum, am->repeatable
+					am->checksum, am->repeatable, applied_down(am)
 			};
 		}
 	}
@@ -89,6 +100,7 @@ status_rows(const Folder *folder, const char *format, int *count)
 			Migration  *m = &set->items[i];
 			const char *state = m->adopted ? "applied" :
 				failed[i] ? "failed" : "pending";
+			const char *down = NULL;
 
 			/* a pending migration whose rollback would fail says so */
 			if (!is_applied[i] && !m->adopted)
@@ -98,6 +110,8 @@ status_rows(const Folder *folder, const char *format, int *count)
 
 				migration_load(set, m, &lm, true);
 				warn_broken_down(m, &lm);
+				if (lm.down.sql != NULL)
+					down = "written";
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(per_migration);
 			}
@@ -106,7 +120,7 @@ status_rows(const Folder *folder, const char *format, int *count)
 				rows[nrows++] = (StatusRow)
 				{
 					m->name, m->version, state, 0, false, m->checksum,
-						m->repeatable
+						m->repeatable, down
 				};
 		}
 		foreach(lc, applied)
@@ -122,7 +136,8 @@ status_rows(const Folder *folder, const char *format, int *count)
 			rows[nrows++] = (StatusRow)
 			{
 				am->name, am->version, state, am->applied_at, true,
-					m ? m->checksum : am->checksum, am->repeatable
+					m ? m->checksum : am->checksum, am->repeatable,
+					applied_down(am)
 			};
 		}
 		qsort(rows, nrows, sizeof(StatusRow), compare_status_rows);
@@ -216,13 +231,72 @@ status_folder(const Folder *folder, const char *format, ResultSink *sink)
 
 	for (int i = 0; i < nrows; i++)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, !rows[i].applied, false};
+		/* before version 0.4, status has no down column: it is left out */
+		Datum		values[5];
+		bool		nulls[5] = {false, false, !rows[i].applied, false,
+		rows[i].down == NULL};
 
 		values[0] = CStringGetTextDatum(rows[i].name);
 		values[1] = CStringGetTextDatum(rows[i].state);
 		values[2] = TimestampTzGetDatum(rows[i].applied_at);
 		values[3] = CStringGetTextDatum(rows[i].checksum);
+		values[4] = rows[i].down ? CStringGetTextDatum(rows[i].down) : (Datum) 0;
 		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
 	}
+}
+
+/*
+ * migrate.down_script(): the down script recorded for an applied migration
+ * (the latest one without a name), written or generated, with the
+ * statements a generated one does not undo, so that it can be reviewed
+ * and committed to the folder before anyone relies on it.
+ */
+void
+down_script_row(const char *name, ResultSink *sink)
+{
+	AppliedMigration *am = NULL;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	const char *down;
+
+	if (name == NULL)
+	{
+		List	   *applied = tracking_applied();
+		ListCell   *lc;
+
+		/* the one rollback() would undo: repeatable ones are not undone */
+		foreach(lc, applied)
+		{
+			AppliedMigration *a = lfirst(lc);
+
+			if (!a->repeatable)
+				name = a->name;
+		}
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no migration is applied"),
+					 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
+	}
+	am = tracking_find(name);
+	if (am == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("migration \"%s\" is not applied", name),
+				 errdetail("A down script is recorded when a migration is applied: written in its folder, or generated as it runs."),
+				 errhint("SELECT * FROM migrate.status() lists the applied migrations.")));
+
+	down = am->down_sql == NULL ? NULL : !am->down_generated ? "written" :
+		am->down_partial != NULL ? "partial" : "generated";
+	values[0] = CStringGetTextDatum(am->name);
+	nulls[1] = down == NULL;
+	if (down)
+		values[1] = CStringGetTextDatum(down);
+	nulls[2] = am->down_partial == NULL;
+	if (am->down_partial)
+		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(am->down_partial));
+	nulls[3] = am->down_sql == NULL;
+	if (am->down_sql)
+		values[3] = CStringGetTextDatum(am->down_sql);
+	tuplestore_putvalues(sink->store, sink->desc, values, nulls);
 }

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "catalog/pg_authid.h"
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
@@ -75,6 +76,7 @@ typedef struct WorkerArgs
 	int			lock_timeout;
 	int			statement_timeout;
 	int			first_line;
+	bool		generate_down;	/* send back the down script generated */
 	bool		marked;			/* the script is a migration's (KEY_MARK:
 								 * its name, then its source or "") */
 } WorkerArgs;
@@ -121,7 +123,7 @@ static void forward_messages(shm_mq_handle *mqh, const char *name,
 static void run_top_level(const Statement *stmt, const char *sql,
 						  ExecReport *report);
 static dsm_segment *create_segment(const Script *script, Oid role,
-								   shm_mq **mq);
+								   bool generate_down, shm_mq **mq);
 static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
 
 /*
@@ -175,8 +177,9 @@ put_string(shm_toc *toc, uint64 key, const char *s)
 /*
  * Relay the worker's notices to our client and its error as our own,
  * until it is done.  The line of a failed statement comes ahead of the
- * error, as a number, into report.  Returns normally only when the worker
- * reported success.
+ * error, as a number, into report; so does the down script it generated,
+ * ahead of its success.  Returns normally only when the worker reported
+ * success.
  */
 static void
 forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
@@ -208,6 +211,15 @@ forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
 		}
 		else if (msgtype == 'L')
 			report->error_line = pq_getmsgint(&msg, 4);
+		else if (msgtype == 'G')
+		{
+			const char *partial;
+
+			/* in the server's encoding, as the worker sent it */
+			report->generated_down = pstrdup(pq_getmsgrawstring(&msg));
+			partial = pq_getmsgrawstring(&msg);
+			report->generated_partial = *partial ? pstrdup(partial) : NULL;
+		}
 		else if (msgtype == 'C')
 			done = true;
 		pfree(msg.data);
@@ -246,7 +258,7 @@ worker_can_log_in_as(Oid role)
  * the script, and the queue its messages come back on.
  */
 static dsm_segment *
-create_segment(const Script *script, Oid role, shm_mq **mq)
+create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 {
 	shm_toc_estimator e;
 	Size		size;
@@ -293,6 +305,7 @@ create_segment(const Script *script, Oid role, shm_mq **mq)
 	args->statement_timeout = migrate_statement_timeout > 0 ?
 		migrate_statement_timeout : StatementTimeout;
 	args->first_line = script->first_line;
+	args->generate_down = generate_down;
 	args->marked = marked;
 	shm_toc_insert(toc, KEY_ARGS, args);
 	shm_toc_insert(toc, KEY_MARK,
@@ -350,14 +363,15 @@ start_worker(const Migration *m, dsm_segment *seg)
  * caller must have committed and must hold no snapshot: CREATE INDEX
  * CONCURRENTLY waits for every transaction with an older snapshot, and
  * would wait forever on ours.  The line of a failed statement comes back
- * in report.
+ * in report, and with generate_down, the down script the worker generated
+ * as it ran the statements.
  */
 void
 worker_run_script(const Migration *m, const Script *script, Oid role,
-				  ExecReport *report)
+				  bool generate_down, ExecReport *report)
 {
 	shm_mq	   *mq;
-	dsm_segment *seg = create_segment(script, role, &mq);
+	dsm_segment *seg = create_segment(script, role, generate_down, &mq);
 	BackgroundWorkerHandle *handle;
 	shm_mq_handle *mqh;
 	pid_t		pid;
@@ -456,6 +470,48 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 	}
 }
 
+/*
+ * Read the catalog for the down script being generated, before or after a
+ * statement, in a transaction of its own: between the statements the
+ * worker is in none, and one held over a statement would hold back
+ * CREATE INDEX CONCURRENTLY.  What it keeps lives in the statement's
+ * context (execute_script() resets it after the statement) or the
+ * generator's.
+ */
+static void
+generate_in_transaction(DownGenerator *g, const Statement *stmt,
+						const char *sql, bool before)
+{
+	MemoryContext stmt_cxt = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	MemoryContextSwitchTo(stmt_cxt);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(stmt_cxt);
+	if (before)
+		inverse_before(g, stmt, sql);
+	else
+		inverse_after(g, stmt, sql);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(stmt_cxt);
+}
+
+static void
+generate_before(void *arg, const Statement *stmt, const char *sql)
+{
+	generate_in_transaction(arg, stmt, sql, true);
+}
+
+static void
+generate_after(void *arg, const Statement *stmt, const char *sql)
+{
+	generate_in_transaction(arg, stmt, sql, false);
+}
+
 /* Entry point of the background worker */
 void
 migrate_worker_main(Datum arg)
@@ -470,6 +526,8 @@ migrate_worker_main(Datum arg)
 	MemoryContext cxt;
 	ExecReport *report;
 	StringInfoData done;
+	DownGenerator *volatile down = NULL;
+	StatementObserver observer;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -544,10 +602,21 @@ migrate_worker_main(Datum arg)
 	stmts = script_split(&script);
 	/* not a local: written in the PG_TRY below, read in its PG_CATCH */
 	report = palloc0(sizeof(ExecReport));
+	if (args->generate_down)
+	{
+		down = inverse_start(script.file, true);
+		/* what it drops is kept under the migration's name */
+		if (args->marked)
+			archive_begin(shm_toc_lookup(toc, KEY_MARK, false));
+		observer.before = generate_before;
+		observer.after = generate_after;
+		observer.arg = down;
+	}
 
 	PG_TRY();
 	{
-		execute_script(&script, stmts, run_top_level, report);
+		execute_script(&script, stmts, run_top_level,
+					   down ? &observer : NULL, report);
 	}
 	PG_CATCH();
 	{
@@ -561,6 +630,17 @@ migrate_worker_main(Datum arg)
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (down)
+	{
+		StringInfoData generated;
+		char	   *partial = inverse_partial_json(down);
+
+		pq_beginmessage(&generated, 'G');
+		pq_sendstring(&generated, inverse_script(down));
+		pq_sendstring(&generated, partial ? partial : "");
+		pq_endmessage(&generated);
+	}
 
 	/* tell the caller that every statement ran */
 	pq_beginmessage(&done, 'C');

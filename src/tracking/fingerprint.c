@@ -4,7 +4,8 @@
  *	  The schema's fingerprint (migrate.fingerprint): taking it after a
  *	  migration, comparing it with the live catalog (migrate.drift()),
  *	  naming who made each change from the DDL log, and accepting drift
- *	  (migrate.accept_drift()).
+ *	  (migrate.accept_drift()); and two readings of the schema compared
+ *	  the same way (migrate.verify()'s round trips).
  *
  * The fingerprint is migrate.schema_objects() stored: one row per object of
  * the schemas that migrations touch, with the MD5 of a canonical text of
@@ -441,6 +442,43 @@ describe(const char *was, const char *now)
 }
 
 /*
+ * The list of DriftedObjects less those that belong to a table (or type)
+ * added or removed with them: its columns, constraints, indexes, triggers
+ * and policies are not listed apart from it.
+ */
+static List *
+without_parts(List *changes)
+{
+	char	  **whole;			/* "change type identity" of each object
+								 * added or removed, sorted */
+	int			nwhole = 0;
+	ListCell   *lc;
+
+	whole = palloc(sizeof(char *) * Max(list_length(changes), 1));
+	foreach(lc, changes)
+	{
+		DriftedObject *d = lfirst(lc);
+
+		if (strcmp(d->change, "changed") != 0)
+			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
+									   d->object_identity);
+	}
+	qsort(whole, nwhole, sizeof(char *), compare_strings);
+	for (int i = list_length(changes) - 1; i >= 0; i--)
+	{
+		DriftedObject *d = list_nth(changes, i);
+		char	   *key;
+
+		if (d->parent == NULL || strcmp(d->change, "changed") == 0)
+			continue;
+		key = psprintf("%s %s", d->change, d->parent);
+		if (bsearch(&key, whole, nwhole, sizeof(char *), compare_strings))
+			changes = list_delete_nth_cell(changes, i);
+	}
+	return changes;
+}
+
+/*
  * The objects added, removed or changed since the fingerprint was taken,
  * by type and identity; NIL where there is no fingerprint (before 0.3, or
  * before the first migration).  A column, constraint, index, trigger or
@@ -451,19 +489,11 @@ List *
 fingerprint_drift(void)
 {
 	List	   *result = NIL;
-	uint64		n;
-	char	  **parents;
-	char	  **whole;			/* "change type identity" of each object
-								 * added or removed, sorted */
-	int			nwhole = 0;
 
 	if (!fingerprint_taken())
 		return NIL;
 	fingerprint_query(drift_query, 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	n = SPI_processed;
-	parents = palloc(sizeof(char *) * Max(n, 1));
-	whole = palloc(sizeof(char *) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -471,32 +501,104 @@ fingerprint_drift(void)
 
 		d->object_type = SPI_getvalue(tup, desc, 1);
 		d->object_identity = SPI_getvalue(tup, desc, 2);
-		d->parent = parents[i] = SPI_getvalue(tup, desc, 3);
+		d->parent = SPI_getvalue(tup, desc, 3);
 		d->change = SPI_getvalue(tup, desc, 4);
 		d->description = describe(SPI_getvalue(tup, desc, 5),
 								  SPI_getvalue(tup, desc, 6));
 		d->changed_at = DT_NOBEGIN;
-		if (strcmp(d->change, "changed") != 0)
-			whole[nwhole++] = psprintf("%s %s %s", d->change, d->object_type,
-									   d->object_identity);
 		result = lappend(result, d);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	return without_parts(result);
+}
 
-	/* leave out what belongs to a table added or removed with it */
-	qsort(whole, nwhole, sizeof(char *), compare_strings);
-	for (int i = list_length(result) - 1; i >= 0; i--)
+/*
+ * migrate.schema_objects() as it is now, sorted by type and identity
+ * byte by byte, for schema_differences(): what a round trip of a
+ * migration (migrate.verify()) compares.  In the current memory context.
+ */
+SchemaObjects *
+schema_objects_read(void)
+{
+	SchemaObjects *objects = palloc0(sizeof(SchemaObjects));
+
+	fingerprint_query("SELECT object_type, object_identity, parent, digest, definition"
+					  " FROM migrate.schema_objects()"
+					  " ORDER BY object_type COLLATE \"C\", object_identity COLLATE \"C\"",
+					  0, NULL, NULL, NULL, SPI_OK_SELECT);
+	objects->count = SPI_processed;
+	objects->items = palloc(sizeof(SchemaObject) * Max(objects->count, 1));
+	for (int i = 0; i < objects->count; i++)
 	{
-		DriftedObject *d = list_nth(result, i);
-		char	   *key;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SchemaObject *o = &objects->items[i];
 
-		if (parents[i] == NULL || strcmp(d->change, "changed") == 0)
-			continue;
-		key = psprintf("%s %s", d->change, parents[i]);
-		if (bsearch(&key, whole, nwhole, sizeof(char *), compare_strings))
-			result = list_delete_nth_cell(result, i);
+		o->object_type = SPI_getvalue(tup, desc, 1);
+		o->object_identity = SPI_getvalue(tup, desc, 2);
+		o->parent = SPI_getvalue(tup, desc, 3);
+		o->digest = SPI_getvalue(tup, desc, 4);
+		o->definition = SPI_getvalue(tup, desc, 5);
 	}
-	return result;
+	SPI_freetuptable(SPI_tuptable);
+	return objects;
+}
+
+static DriftedObject *
+difference(const SchemaObject *o, const char *change, const char *was,
+		   const char *now)
+{
+	DriftedObject *d = palloc0(sizeof(DriftedObject));
+
+	d->object_type = o->object_type;
+	d->object_identity = o->object_identity;
+	d->parent = o->parent;
+	d->change = pstrdup(change);
+	d->description = describe(was, now);
+	d->changed_at = DT_NOBEGIN;
+	return d;
+}
+
+/*
+ * The objects added, removed or changed from before to after (both from
+ * schema_objects_read()), as DriftedObjects in type and identity order,
+ * described as drift() describes them: the parts of a table added or
+ * removed with it are not listed apart.
+ */
+List *
+schema_differences(const SchemaObjects *before, const SchemaObjects *after)
+{
+	List	   *result = NIL;
+	int			i = 0;
+	int			j = 0;
+
+	while (i < before->count || j < after->count)
+	{
+		const SchemaObject *b = i < before->count ? &before->items[i] : NULL;
+		const SchemaObject *a = j < after->count ? &after->items[j] : NULL;
+		int			cmp;
+
+		if (b == NULL)
+			cmp = 1;
+		else if (a == NULL)
+			cmp = -1;
+		else
+		{
+			cmp = strcmp(b->object_type, a->object_type);
+			if (cmp == 0)
+				cmp = strcmp(b->object_identity, a->object_identity);
+		}
+		if (cmp < 0)
+			result = lappend(result, difference(b, "removed", b->definition, NULL));
+		else if (cmp > 0)
+			result = lappend(result, difference(a, "added", NULL, a->definition));
+		else if (strcmp(b->digest, a->digest) != 0)
+			result = lappend(result, difference(a, "changed", b->definition,
+												a->definition));
+		i += cmp <= 0;
+		j += cmp >= 0;
+	}
+	return without_parts(result);
 }
 
 /*

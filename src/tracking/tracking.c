@@ -107,6 +107,22 @@ history_is_0_2(void)
 }
 
 /*
+ * Whether migrate.migrations has the columns of version 0.4 that say a
+ * down script was generated (down_generated, down_partial): until
+ * ALTER EXTENSION pg_migrate UPDATE adds them, no down script is
+ * generated, and stored ones are all written by hand.
+ */
+bool
+tracking_stores_generated_down(void)
+{
+	Oid			relid = get_relname_relid("migrations",
+										  get_namespace_oid("migrate", false));
+
+	return OidIsValid(relid) &&
+		get_attnum(relid, "down_generated") != InvalidAttrNumber;
+}
+
+/*
  * Refuse to go on when a migration run committed after this transaction's
  * snapshot was taken and the transaction cannot see it (REPEATABLE READ or
  * SERIALIZABLE): what it applied would look pending, run again, and fail
@@ -185,7 +201,14 @@ tracking_applied(void)
 {
 	List	   *result = NIL;
 
-	run_tracking_query("SELECT name, version, checksum, applied_at, "
+	bool		generated = tracking_stores_generated_down();
+
+	run_tracking_query(generated ?
+					   "SELECT name, version, checksum, applied_at, "
+					   "down_sql IS NOT NULL, repeatable, format, down_generated, "
+					   "pg_catalog.jsonb_array_length(down_partial) "
+					   "FROM migrate.migrations ORDER BY id" :
+					   "SELECT name, version, checksum, applied_at, "
 					   "down_sql IS NOT NULL, repeatable, format "
 					   "FROM migrate.migrations ORDER BY id",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -204,6 +227,13 @@ tracking_applied(void)
 		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		am->format = SPI_getvalue(tup, desc, 7);
+		if (generated)
+		{
+			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+			am->partial_count = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+			if (isnull)
+				am->partial_count = 0;
+		}
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -224,28 +254,39 @@ tracking_rollback_targets(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 
+	/* the first statement a generated down script does not undo */
+	const char *generated = tracking_stores_generated_down() ?
+		", down_generated, down_partial OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->>) 'file',"
+		" down_partial OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->>) 'line',"
+		" down_partial OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->>) 'reason',"
+		" pg_catalog.jsonb_array_length(down_partial) " :
+		", false, NULL, NULL, NULL, NULL ";
+
 	if (name)
 	{
 		values[0] = CStringGetTextDatum(name);
-		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by, version, source "
-						   "FROM migrate.migrations "
-						   "WHERE id OPERATOR(pg_catalog.>=) "
-						   "(SELECT id FROM migrate.migrations "
-						   " WHERE name OPERATOR(pg_catalog.=) $1) "
-						   "AND (NOT repeatable OR name OPERATOR(pg_catalog.=) $1) "
-						   "ORDER BY id DESC",
+		run_tracking_query(psprintf("SELECT name, down_sql, checksum, format, applied_by, version, source%s"
+									"FROM migrate.migrations "
+									"WHERE id OPERATOR(pg_catalog.>=) "
+									"(SELECT id FROM migrate.migrations "
+									" WHERE name OPERATOR(pg_catalog.=) $1) "
+									"AND (NOT repeatable OR name OPERATOR(pg_catalog.=) $1) "
+									"ORDER BY id DESC", generated),
 						   1, types, values, NULL, SPI_OK_SELECT);
 	}
 	else
-		run_tracking_query("SELECT name, down_sql, checksum, format, applied_by, version, source "
-						   "FROM migrate.migrations "
-						   "WHERE NOT repeatable ORDER BY id DESC LIMIT 1",
+		run_tracking_query(psprintf("SELECT name, down_sql, checksum, format, applied_by, version, source%s"
+									"FROM migrate.migrations "
+									"WHERE NOT repeatable ORDER BY id DESC LIMIT 1", generated),
 						   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		AppliedMigration *am = palloc0(sizeof(AppliedMigration));
+		bool		isnull;
+		char	   *line;
+		char	   *count;
 
 		am->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
 		am->down_sql = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
@@ -255,6 +296,13 @@ tracking_rollback_targets(const char *name)
 		am->applied_by = SPI_getvalue(tup, SPI_tuptable->tupdesc, 5);
 		am->version = SPI_getvalue(tup, SPI_tuptable->tupdesc, 6);
 		am->source = SPI_getvalue(tup, SPI_tuptable->tupdesc, 7);
+		am->down_generated = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 8, &isnull));
+		am->partial_file = SPI_getvalue(tup, SPI_tuptable->tupdesc, 9);
+		line = SPI_getvalue(tup, SPI_tuptable->tupdesc, 10);
+		am->partial_line = line ? atoi(line) : 0;
+		am->partial_reason = SPI_getvalue(tup, SPI_tuptable->tupdesc, 11);
+		count = SPI_getvalue(tup, SPI_tuptable->tupdesc, 12);
+		am->partial_count = count ? atoi(count) : 0;
 		result = lappend(result, am);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -274,12 +322,13 @@ record_apply(const MigrationSet *set, const Migration *m,
 			 int64 duration_us, const char *action, const char *tool_table,
 			 int lock_retries)
 {
-	Oid			types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID,
-	TEXTOID};
-	Datum		values[14];
-	char		nulls[14];
+	TEXTOID, BOOLOID, TEXTOID};
+	Datum		values[16];
+	char		nulls[16];
 	bool		as = history_is_0_2();
+	bool		gen = tracking_stores_generated_down();
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(m->name);
@@ -305,26 +354,35 @@ record_apply(const MigrationSet *set, const Migration *m,
 		values[13] = CStringGetTextDatum(tool_table);
 	else
 		nulls[13] = 'n';
+	values[14] = BoolGetDatum(lm->down_generated);
+	if (lm->down_partial)
+		values[15] = CStringGetTextDatum(lm->down_partial);
+	else
+		nulls[15] = 'n';
 
 	run_tracking_query(psprintf("WITH m AS ("
 					   " INSERT INTO migrate.migrations (name, version, checksum,"
 					   "  up_sql, down_sql, source, applied_by, duration,"
-					   "  transaction_mode, format, repeatable)"
-					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+					   "  transaction_mode, format, repeatable%s)"
+					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s)"
 					   " ON CONFLICT (name) DO UPDATE SET id = DEFAULT,"
 					   "  version = EXCLUDED.version, checksum = EXCLUDED.checksum,"
 					   "  up_sql = EXCLUDED.up_sql, down_sql = EXCLUDED.down_sql,"
 					   "  source = EXCLUDED.source, applied_at = DEFAULT,"
 					   "  applied_by = EXCLUDED.applied_by, duration = EXCLUDED.duration,"
 					   "  transaction_mode = EXCLUDED.transaction_mode,"
-					   "  format = EXCLUDED.format, repeatable = EXCLUDED.repeatable"
+					   "  format = EXCLUDED.format, repeatable = EXCLUDED.repeatable%s"
 					   " RETURNING name)"
 								"INSERT INTO migrate.history (action, name, performed_by,"
 								" duration, source%s) "
 								"SELECT $12, name, $7, $8, $6%s FROM m",
+								gen ? ", down_generated, down_partial" : "",
+								gen ? ", $15, $16::pg_catalog.jsonb" : "",
+								gen ? ", down_generated = EXCLUDED.down_generated,"
+								"  down_partial = EXCLUDED.down_partial" : "",
 								as ? ", performed_as, checksum, lock_retries, tool_table" : "",
 								as ? ", $7, $3, $13, $14" : ""),
-					   14, types, values, nulls, SPI_OK_INSERT);
+					   16, types, values, nulls, SPI_OK_INSERT);
 }
 
 /* Record a migration that pg_migrate applied, and log it */
@@ -570,8 +628,16 @@ tracking_find(const char *name)
 	Datum		values[1];
 	AppliedMigration *am = NULL;
 
+	bool		generated = tracking_stores_generated_down();
+
 	values[0] = CStringGetTextDatum(name);
-	run_tracking_query("SELECT name, version, checksum, up_sql, down_sql,"
+	run_tracking_query(generated ?
+					   "SELECT name, version, checksum, up_sql, down_sql,"
+					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
+					   " format, repeatable, applied_by, down_generated,"
+					   " down_partial::pg_catalog.text "
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1" :
+					   "SELECT name, version, checksum, up_sql, down_sql,"
 					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
 					   " format, repeatable, applied_by "
 					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1",
@@ -593,6 +659,11 @@ tracking_find(const char *name)
 		am->format = SPI_getvalue(tup, desc, 7);
 		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		am->applied_by = SPI_getvalue(tup, desc, 9);
+		if (generated)
+		{
+			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+			am->down_partial = SPI_getvalue(tup, desc, 11);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return am;
@@ -625,13 +696,16 @@ tracking_record_accept(const MigrationSet *set, const Migration *m,
 	values[6] = CStringGetTextDatum(psprintf("The checksum recorded before was %s.",
 											 old_checksum));
 
-	run_tracking_query("WITH m AS ("
+	/* the down script is the file's now, whatever was generated before */
+	run_tracking_query(psprintf("WITH m AS ("
 					   " UPDATE migrate.migrations SET checksum = $2, up_sql = $3,"
-					   "  down_sql = $4, transaction_mode = $5"
+					   "  down_sql = $4, transaction_mode = $5%s"
 					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
 					   "INSERT INTO migrate.history (action, name, performed_by,"
 					   " performed_as, source, checksum, detail) "
 					   "SELECT 'accept', name, $6, $6, source, $2, $7 FROM m",
+								tracking_stores_generated_down() ?
+								", down_generated = false, down_partial = NULL" : ""),
 					   7, types, values, nulls, SPI_OK_INSERT);
 	if (SPI_processed != 1)
 		elog(ERROR, "migration \"%s\" vanished from migrate.migrations", m->name);

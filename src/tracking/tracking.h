@@ -49,6 +49,16 @@ typedef struct AppliedMigration
 	bool		no_transaction; /* only from tracking_find() */
 	char	   *source;			/* only from tracking_rollback_targets() and
 								 * tracking_forget() */
+	/* from tracking_rollback_targets(); down_generated from the three
+	 * functions above, partial_count from tracking_applied() too: */
+	bool		down_generated;
+	int			partial_count;	/* statements its down script does not
+								 * undo (entries of down_partial) */
+	char	   *partial_file;	/* the first of them */
+	int			partial_line;
+	char	   *partial_reason;
+	char	   *down_partial;	/* only from tracking_find(): the list, as
+								 * JSON, or NULL */
 } AppliedMigration;
 
 extern List *tracking_applied(void);
@@ -66,6 +76,7 @@ extern void tracking_record_rollback(const char *name, int64 duration_us,
 									 const char *caller, const char *ran_as,
 									 int lock_retries);
 extern void tracking_check_snapshot(const char *function);
+extern bool tracking_stores_generated_down(void);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata, int line);
 /* A migration whose latest attempt failed */
@@ -156,6 +167,26 @@ extern void fingerprint_changed_by(List *drifted);
 extern void fingerprint_accept(List *accepted, List *keep);
 extern int64 fingerprint_log_position(void);
 extern void fingerprint_take_since(List *keep, int64 *position);
+
+/* fingerprint.c: migrate.schema_objects() read at one moment */
+typedef struct SchemaObject
+{
+	char	   *object_type;
+	char	   *object_identity;
+	char	   *parent;			/* "type identity" of its table, or NULL */
+	char	   *digest;
+	char	   *definition;
+} SchemaObject;
+
+typedef struct SchemaObjects
+{
+	int			count;
+	SchemaObject *items;		/* by type, then identity, byte order */
+} SchemaObjects;
+
+extern SchemaObjects *schema_objects_read(void);
+extern List *schema_differences(const SchemaObjects *before,
+								const SchemaObjects *after);
 
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);

@@ -279,4 +279,11 @@ compat_random_fraction(void)
 	((stmt)->concurrent ? list_make1(makeDefElem("concurrently", NULL, -1)) : NIL)
 #endif
 
+/* CREATE TABLE AS's kind of relation: relkind until 14 named it objtype */
+#if PG_VERSION_NUM >= 140000
+#define compat_ctas_objtype(stmt) ((stmt)->objtype)
+#else
+#define compat_ctas_objtype(stmt) ((stmt)->relkind)
+#endif
+
 #endif							/* PG_MIGRATE_COMPAT_H */

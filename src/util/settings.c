@@ -39,6 +39,16 @@ int			migrate_lint_long_transaction = 60000;
 /* migrate.plan(): its lock timeout, and the largest table it runs on (kB) */
 int			migrate_plan_lock_timeout = 1000;
 int			migrate_plan_max_table_size = 100 * 1024;
+/* down scripts generated for migrations that have none */
+bool		migrate_generate_down = true;
+/*
+ * the data a migration drops, kept for the generated down script: whether,
+ * up to what size of one table or column (kB, -1 without limit), and for
+ * how long (minutes, 0 until purged)
+ */
+bool		migrate_archive_dropped = true;
+int			migrate_archive_max_size = 1024 * 1024;
+int			migrate_archive_retention = 30 * 24 * 60;
 
 static const struct config_enum_entry lint_options[] = {
 	{"off", LINT_OFF, false},
@@ -401,6 +411,42 @@ settings_define(void)
 							&migrate_ddl_log_retention,
 							0, 0, INT_MAX,
 							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migrate.generate_down",
+							 "Generates a down script, as it runs, for a migration that has none.",
+							 "The generated script is stored like a written one and run by migrate.rollback().",
+							 &migrate_generate_down,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migrate.archive_dropped",
+							 "Keeps the rows of a table and the values of a column that a migration drops, for its generated down script.",
+							 "They are copied into the schema migrate_archive before the drop.",
+							 &migrate_archive_dropped,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.archive_max_size",
+							"Largest table or column a migration may drop while its data is kept.",
+							"A larger one fails the migration until this is raised or migrate.archive_dropped is turned off; -1 keeps data of any size.",
+							&migrate_archive_max_size,
+							1024 * 1024, -1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.archive_retention",
+							"How long the data a migration dropped is kept.",
+							"Older archives are dropped when migrate.apply() or migrate.run() starts, or by migrate.purge_archive(); zero keeps them until purged.",
+							&migrate_archive_retention,
+							30 * 24 * 60, 0, INT_MAX,
+							PGC_USERSET,
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 

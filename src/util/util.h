@@ -44,6 +44,10 @@ extern int	migrate_lint_large_table_rows;
 extern int	migrate_lint_long_transaction;
 extern int	migrate_plan_lock_timeout;
 extern int	migrate_plan_max_table_size;
+extern bool migrate_generate_down;
+extern bool migrate_archive_dropped;
+extern int	migrate_archive_max_size;
+extern int	migrate_archive_retention;
 
 /* what migrate.lint makes of a finding in apply and run */
 typedef enum LintAction

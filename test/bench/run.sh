@@ -38,7 +38,7 @@ python3 test/bench/generate.py "$work/mem_tiny" "$work/mem_tiny.sql" 1 1 seed
 #    and the pg_migrate command, which reads the folder on the client and
 #    sends it with the call (upload included)
 : > "$work/psql.times"; : > "$work/apply.times"; : > "$work/command.times"
-: > "$work/apply_off.times"
+: > "$work/apply_off.times"; : > "$work/apply_nogen.times"
 for r in $(seq 1 "$REPEAT"); do
     fresh_db bench_psql
     t0=$(now); psql_q -d bench_psql --single-transaction -f "$work/apply.sql"; t1=$(now)
@@ -56,6 +56,13 @@ for r in $(seq 1 "$REPEAT"); do
         -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
     t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/apply_off.times"
+    # the same without generated down scripts
+    fresh_db bench_apply_nogen
+    t0=$(now)
+    psql_q -d bench_apply_nogen -c "SET client_min_messages = warning" -c "SET migrate.generate_down = off" \
+        -c "SELECT count(*) FROM migrate.apply('$work/apply')" >/dev/null
+    t1=$(now)
+    echo "$t1 - $t0" | bc >> "$work/apply_nogen.times"
     fresh_db bench_command
     t0=$(now); "$PG_BINDIR/pg_migrate" -q -d bench_command apply "$work/apply"; t1=$(now)
     echo "$t1 - $t0" | bc >> "$work/command.times"
@@ -64,6 +71,8 @@ psql_time=$(median < "$work/psql.times")
 apply_time=$(median < "$work/apply.times")
 apply_off_time=$(median < "$work/apply_off.times")
 ddl_log_ratio=$(echo "scale=3; $apply_time / $apply_off_time" | bc)
+apply_nogen_time=$(median < "$work/apply_nogen.times")
+gen_ratio=$(echo "scale=3; $apply_time / $apply_nogen_time" | bc)
 ddl_log_rows=$(psql_q -At -d bench_apply -c "SELECT count(*) FROM migrate.ddl_log")
 command_time=$(median < "$work/command.times")
 ratio=$(echo "scale=3; $apply_time / $psql_time" | bc)
@@ -138,6 +147,8 @@ printf 'apply N=%d M=%d: psql --single-transaction %.3f s, migrate.apply %.3f s,
     "$N" "$M" "$psql_time" "$apply_time" "$ratio" "$(verdict "$ratio <= 1.2")"
 printf 'DDL log: migrate.apply N=%d M=%d logging %d rows %.3f s, with migrate.ddl_policy = off %.3f s, ratio %.2f (target <= 1.1: %s)\n' \
     "$N" "$M" "$ddl_log_rows" "$apply_time" "$apply_off_time" "$ddl_log_ratio" "$(verdict "$ddl_log_ratio <= 1.1")"
+printf 'generated down scripts: migrate.apply N=%d M=%d %.3f s, with migrate.generate_down = off %.3f s, ratio %.2f (target <= 1.2: %s)\n' \
+    "$N" "$M" "$apply_time" "$apply_nogen_time" "$gen_ratio" "$(verdict "$gen_ratio <= 1.2")"
 printf 'pg_migrate apply N=%d M=%d, folder read on the client and sent: %.3f s, ratio %.2f to psql (target <= 1.2: %s)\n' \
     "$N" "$M" "$command_time" "$command_ratio" "$(verdict "$command_ratio <= 1.2")"
 printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \

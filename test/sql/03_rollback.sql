@@ -1,4 +1,6 @@
 -- migrate.rollback(): undo a migration and everything applied after it.
+-- only written down scripts here: generated ones are 35_generated_down's
+SET migrate.generate_down = off;
 \! rm -rf @testdir@/rollback && mkdir -p @testdir@/rollback && cp -R "$PG_ABS_SRCDIR/fixtures/basic/." @testdir@/rollback/
 SELECT name, action FROM migrate.apply('@testdir@/rollback');
 SELECT max(id) AS history_start FROM migrate.history \gset

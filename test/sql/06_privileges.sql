@@ -19,7 +19,7 @@ RESET ROLE;
 
 GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
                           migrate.status(text, text),
-                          migrate.rollback(text) TO regress_deployer;
+                          migrate.rollback(text, boolean) TO regress_deployer;
 
 -- EXECUTE alone does not let a role read server files
 SET ROLE regress_deployer;

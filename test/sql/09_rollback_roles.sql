@@ -12,7 +12,7 @@ CREATE ROLE regress_roles_other;
 GRANT CREATE ON SCHEMA public TO regress_roles_deployer;
 GRANT USAGE ON SCHEMA migrate TO regress_roles_deployer, regress_roles_other;
 GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
-                          migrate.rollback(text)
+                          migrate.rollback(text, boolean)
     TO regress_roles_deployer, regress_roles_other;
 GRANT pg_read_server_files TO regress_roles_deployer;
 

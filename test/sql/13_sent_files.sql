@@ -11,7 +11,7 @@ GRANT USAGE ON SCHEMA migrate TO regress_sender;
 GRANT EXECUTE ON FUNCTION migrate.apply(jsonb, text, boolean, text, text, boolean),
                           migrate.apply(text, text, boolean, text, boolean),
                           migrate.status(jsonb, text, text),
-                          migrate.rollback(text) TO regress_sender;
+                          migrate.rollback(text, boolean) TO regress_sender;
 GRANT EXECUTE ON PROCEDURE migrate.run(jsonb, text, boolean, text, text, boolean) TO regress_sender;
 
 -- not superuser, not in pg_read_server_files, and the folder form is refused

@@ -1,4 +1,6 @@
 -- dbmate folders: "-- migrate:up" and "-- migrate:down" sections in one file.
+-- only written down scripts here: generated ones are 35_generated_down's
+SET migrate.generate_down = off;
 -- What the tests before did by hand is drift: start the fingerprint here
 TRUNCATE migrate.fingerprint;
 INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();

@@ -5,7 +5,7 @@
 -- versions compare part by part as numbers: 1 < 1.1 < 1.10 < 2; R__ last
 SELECT name, state FROM migrate.status('@testdir@/flyway');
 SELECT name, action FROM migrate.apply('@testdir@/flyway');
-SELECT name, version, repeatable, down_sql IS NOT NULL AS has_undo FROM migrate.migrations ORDER BY id;
+SELECT name, version, repeatable, down_sql IS NOT NULL AND NOT down_generated AS has_undo, down_generated FROM migrate.migrations ORDER BY id;
 SELECT name, action FROM migrate.apply('@testdir@/flyway');
 
 -- a changed repeatable migration is pending again, and runs again

@@ -1,4 +1,4 @@
--- ALTER EXTENSION pg_migrate UPDATE from 0.1 and from 0.2 keeps every
+-- ALTER EXTENSION pg_migrate UPDATE from 0.1, from 0.2 and from 0.3 keeps every
 -- tracking row, installs the DDL log's event triggers, and an updated
 -- database has the same catalog as a fresh install; drift is counted from
 -- the schema as it was at the update.  migrate.ddl_policy = block never
@@ -48,13 +48,15 @@ SELECT count(*) AS rows_logged_by_update FROM migrate.ddl_log;
 
 SELECT has_function_privilege('regress_upgrade_deployer', 'migrate.apply(text, text, boolean, text, boolean)', 'EXECUTE') AS apply_granted,
        has_function_privilege('regress_upgrade_deployer', 'migrate.run(text, text, boolean, text, boolean)', 'EXECUTE') AS run_granted,
-       has_function_privilege('regress_upgrade_deployer', 'migrate.rollback(text)', 'EXECUTE') AS rollback_not_granted;
+       has_function_privilege('regress_upgrade_deployer', 'migrate.rollback(text, boolean)', 'EXECUTE') AS rollback_not_granted;
 
 -- nothing was lost; old history rows ran as their caller
 SELECT count(*) AS migrations FROM migrate.migrations;
 SELECT (SELECT count(*) FROM before_migrations) AS before,
        (SELECT count(*) FROM (SELECT * FROM before_migrations
-                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+                              EXCEPT SELECT id, name, version, checksum, up_sql, down_sql, source,
+                                            applied_at, applied_by, duration, transaction_mode,
+                                            format, repeatable FROM migrate.migrations) d) AS lost;
 SELECT count(*) AS history,
        count(*) FILTER (WHERE performed_as = performed_by) AS as_caller
 FROM migrate.history;
@@ -105,7 +107,9 @@ RESET migrate.ddl_policy;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
 SELECT (SELECT count(*) FROM before_migrations) AS before,
        (SELECT count(*) FROM (SELECT * FROM before_migrations
-                              EXCEPT SELECT * FROM migrate.migrations) d) AS lost;
+                              EXCEPT SELECT id, name, version, checksum, up_sql, down_sql, source,
+                                            applied_at, applied_by, duration, transaction_mode,
+                                            format, repeatable FROM migrate.migrations) d) AS lost;
 SELECT (SELECT count(*) FROM before_history) AS history_before,
        (SELECT count(*) FROM (SELECT * FROM before_history
                               EXCEPT SELECT * FROM migrate.history) d) AS lost_history;
@@ -139,6 +143,58 @@ SELECT origin, migration, command_tag FROM migrate.blame('users.tokens');
 
 \c contrib_regression
 DROP DATABASE regress_upgrade_02;
+
+-- from 0.3: the library works on 0.3's tables without generating down
+-- scripts (there is no column to say one was generated), and a role
+-- granted rollback and run_rollback keeps them through the update, which
+-- gives both skip_partial; after it, a migration without a down script
+-- gets one generated, and rollback runs it
+CREATE DATABASE regress_upgrade_03;
+\c regress_upgrade_03
+CREATE EXTENSION pg_migrate VERSION '0.3';
+\! rm -rf @testdir@/upgrade_03 && mkdir @testdir@/upgrade_03 && printf 'CREATE TABLE up_03 (id int);\n' > @testdir@/upgrade_03/0001_first.sql && printf 'CREATE INDEX up_03_id ON up_03 (id);\n' > @testdir@/upgrade_03/0002_second.sql
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_03', target => '0001_first');
+SELECT name, down_sql IS NULL AS no_down FROM migrate.migrations;
+SELECT name, action FROM migrate.rollback();
+CREATE ROLE regress_upgrade_03_deployer;
+GRANT EXECUTE ON FUNCTION migrate.rollback(text) TO regress_upgrade_03_deployer;
+GRANT EXECUTE ON PROCEDURE migrate.run_rollback(text) TO regress_upgrade_03_deployer;
+GRANT EXECUTE ON FUNCTION migrate.status(text, text) TO regress_upgrade_03_deployer;
+GRANT EXECUTE ON FUNCTION migrate.status(jsonb, text, text) TO regress_upgrade_03_deployer;
+-- 0.3's status, four columns, from this library
+SELECT name, state, applied_at IS NOT NULL AS applied, checksum IS NOT NULL AS checksum FROM migrate.status();
+CREATE TEMP TABLE before_migrations AS SELECT * FROM migrate.migrations;
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_migrate';
+SELECT has_function_privilege('regress_upgrade_03_deployer', 'migrate.rollback(text, boolean)', 'EXECUTE') AS rollback_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.run_rollback(text, boolean)', 'EXECUTE') AS run_rollback_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.status(text, text)', 'EXECUTE') AS status_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.status(jsonb, text, text)', 'EXECUTE') AS status_files_granted,
+       has_function_privilege('regress_upgrade_03_deployer', 'migrate.down_script(text)', 'EXECUTE') AS down_script_not_granted;
+SELECT (SELECT count(*) FROM before_migrations) AS before,
+       (SELECT count(*) FROM (SELECT name, version, checksum, up_sql, down_sql FROM before_migrations
+                              EXCEPT SELECT name, version, checksum, up_sql, down_sql FROM migrate.migrations) d) AS lost;
+SELECT name, down_generated, down_partial FROM migrate.migrations;
+REVOKE EXECUTE ON FUNCTION migrate.rollback(text, boolean) FROM regress_upgrade_03_deployer;
+REVOKE EXECUTE ON PROCEDURE migrate.run_rollback(text, boolean) FROM regress_upgrade_03_deployer;
+REVOKE EXECUTE ON FUNCTION migrate.status(text, text) FROM regress_upgrade_03_deployer;
+REVOKE EXECUTE ON FUNCTION migrate.status(jsonb, text, text) FROM regress_upgrade_03_deployer;
+:catalog \gset updated_03_
+SELECT :'updated_03_catalog' = :'fresh_catalog' AS same_catalog;
+-- the archive's schema comes with the update, the extension's, closed to PUBLIC
+SELECT n.nspname, has_schema_privilege('public', n.oid, 'USAGE') AS public_usage,
+       EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+               AND d.objid = n.oid AND d.deptype = 'e') AS extension_member
+FROM pg_namespace n WHERE n.nspname = 'migrate_archive';
+SELECT name, action FROM migrate.apply('@testdir@/upgrade_03');
+SELECT name, down_generated, down_sql FROM migrate.migrations ORDER BY id;
+SELECT name, state, down FROM migrate.status('@testdir@/upgrade_03');
+SELECT name, action FROM migrate.rollback('0002_second');
+SELECT count(*) AS index_left FROM pg_class WHERE relname = 'up_03_id';
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_03;
+DROP ROLE regress_upgrade_03_deployer;
 
 -- another tool's table is kept in step on 0.1 too, whose history can name
 -- neither the table nor the writes; once updated, it logs both.

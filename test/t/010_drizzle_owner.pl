@@ -181,7 +181,7 @@ $node->safe_psql($db, q{
 	GRANT USAGE ON SCHEMA migrate TO deployer;
 	GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean),
 	                          migrate.status(text, text),
-	                          migrate.rollback(text) TO deployer;
+	                          migrate.rollback(text, boolean) TO deployer;
 	GRANT pg_read_server_files TO deployer;
 });
 my $ownership =

@@ -1,10 +1,12 @@
-# A database that had pg_migrate 0.1, and one that had 0.2, updated to the
-# current version with ALTER EXTENSION ... UPDATE, keep their tracking rows
-# (and, once updated, their DDL log) through pg_dump and pg_restore, and
+# A database that had pg_migrate 0.1, one that had 0.2 and one that had 0.3,
+# updated to the current version with ALTER EXTENSION ... UPDATE, keep their
+# tracking rows (and, once updated, their DDL log) through pg_dump and
+# pg_restore, and
 # their catalog is that of a fresh install (\dx+, the tables' definitions,
 # the DDL log's event triggers).  The schema's fingerprint, taken at the
 # update, comes through the dump: the restored database has the drift the
-# dumped one had.
+# dumped one had.  A down script generated after the update (0.4) comes
+# through the dump, and rollback runs it in the restored database.
 use strict;
 use warnings;
 use Test::More;
@@ -24,7 +26,7 @@ write_migration($dir, '0002_seed.sql', "INSERT INTO users VALUES (1);\n");
 write_migration($dir, '0002_seed.down.sql', "DELETE FROM users;\n");
 
 $node->safe_psql('postgres',
-	q{CREATE DATABASE old; CREATE DATABASE old_02; CREATE DATABASE old02; CREATE DATABASE fresh});
+	q{CREATE DATABASE old; CREATE DATABASE old_02; CREATE DATABASE old02; CREATE DATABASE old03; CREATE DATABASE fresh});
 $node->safe_psql('old', q{CREATE EXTENSION pg_migrate VERSION '0.1'});
 $node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
 $node->safe_psql('old_02', q{CREATE EXTENSION pg_migrate VERSION '0.2'});
@@ -54,8 +56,20 @@ is( $node->safe_psql('old02',
 is($node->safe_psql('old02', 'SELECT count(*) FROM migrate.drift()'),
 	'0', '0.2: no drift after the update');
 
+$node->safe_psql('old03', q{CREATE EXTENSION pg_migrate VERSION '0.3'});
+$node->safe_psql('old03', "SELECT count(*) FROM migrate.apply('$dir')");
+my $rows_before_03 = $node->safe_psql('old03',
+	'SELECT string_agg(name || checksum || down_sql, \',\' ORDER BY id) FROM migrate.migrations');
+$node->safe_psql('old03', 'ALTER EXTENSION pg_migrate UPDATE');
+is( $node->safe_psql('old03',
+		'SELECT string_agg(name || checksum || down_sql, \',\' ORDER BY id) FROM migrate.migrations'),
+	$rows_before_03, '0.3: the tracking rows and their down scripts came through the update');
+is( $node->safe_psql('old03',
+		'SELECT count(*) FILTER (WHERE NOT down_generated AND down_partial IS NULL) FROM migrate.migrations'),
+	'2', '0.3: their down scripts are the written ones');
+
 # the same catalog as a fresh install
-for my $db ('old', 'old_02', 'old02')
+for my $db ('old', 'old_02', 'old02', 'old03')
 {
 	for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history',
 		'\d migrate.ddl_log', '\d migrate.fingerprint', '\dy')
@@ -74,6 +88,12 @@ is($node->safe_psql('old', 'SELECT count(*) FROM pg_event_trigger'), '4',
 write_migration($dir, '0003_emails.sql', "ALTER TABLE users ADD COLUMN email text;\n");
 write_migration($dir, '0003_emails.down.sql', "ALTER TABLE users DROP COLUMN email;\n");
 $node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
+# a migration without a down script gets one generated
+write_migration($dir, '0004_notes.sql', "CREATE TABLE notes (id int);\n");
+$node->safe_psql('old', "SELECT count(*) FROM migrate.apply('$dir')");
+my $generated_query = q{SELECT down_generated, down_sql LIKE '%DROP TABLE public.notes;%' FROM migrate.migrations WHERE name = '0004_notes'};
+is($node->safe_psql('old', $generated_query), 't|t',
+	'the updated database generates a down script');
 $node->safe_psql('old', 'CREATE INDEX users_email ON users (email)');
 my $log_query = q{SELECT string_agg(concat_ws(' ', id, logged_at, command_tag, object_identity, migration, origin), ',' ORDER BY id) FROM migrate.ddl_log};
 my $log_before = $node->safe_psql('old', $log_query);
@@ -89,13 +109,15 @@ $node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
 	'pg_restore');
 like( $node->safe_psql('restored',
 		'SELECT string_agg(name || checksum, \',\' ORDER BY id) FROM migrate.migrations'),
-	qr/^\Q$rows_before\E,0003_emails/, 'the tracking rows came through the update, the dump and the restore');
+	qr/^\Q$rows_before\E,0003_emails[0-9a-f]+,0004_notes/, 'the tracking rows came through the update, the dump and the restore');
+is($node->safe_psql('restored', $generated_query), 't|t',
+	'the generated down script came through the dump');
 is($node->safe_psql('restored', $log_query), $log_before,
 	'the DDL log came through the dump and the restore, which added nothing to it');
 is( $node->safe_psql('restored',
 		'SELECT count(*) FILTER (WHERE performed_as IS NOT NULL) = count(*) FROM migrate.history'),
 	't', 'old history rows have performed_as');
-is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied,0003_emails=applied',
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=applied,0003_emails=applied,0004_notes=applied',
 	'status agrees in the restored database');
 is( $node->safe_psql('restored', 'SELECT count(*) FROM migrate.fingerprint'),
 	$node->safe_psql('old', 'SELECT count(*) FROM migrate.fingerprint'),
@@ -108,10 +130,12 @@ is($node->safe_psql('restored', $drift_query), $node->safe_psql('old', $drift_qu
 # and the update's new functions work there
 is( $node->safe_psql('restored',
 		"SELECT count(*) FROM migrate.status('{\"0001_users.sql\": \"CREATE TABLE users (id int PRIMARY KEY);\\n\"}'::jsonb)"),
-	'3', 'the files form reads the restored history');
+	'4', 'the files form reads the restored history');
 $node->safe_psql('restored', "CALL migrate.run_rollback('0002_seed')");
-is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=pending,0003_emails=pending',
-	'run_rollback works in the restored database');
+is(status_of($node, $dir, 'restored'), '0001_users=applied,0002_seed=pending,0003_emails=pending,0004_notes=pending',
+	'run_rollback works in the restored database, the generated down script too');
+is($node->safe_psql('restored', q{SELECT to_regclass('public.notes') IS NULL}), 't',
+	'the generated down script dropped the table');
 
 $node->stop;
 done_testing();

@@ -3,7 +3,7 @@
 # it connects as has neither superuser nor pg_read_server_files, and server
 # folders are confined elsewhere, so any read on the server's side would
 # fail.  Shown here: status, apply, run with a no-transaction migration,
-# rollback, --json read back, status --check, a drizzle folder (its journal
+# rollback, verify, --json read back, status --check, a drizzle folder (its journal
 # in a subfolder), connection settings as psql takes them (PG* variables,
 # -d conninfo or URI, DATABASE_URL, .pgpass), -q, and usage errors.
 use strict;
@@ -32,7 +32,7 @@ my ($rc, $out, $err) = pg_migrate($node, ['--version']);
 is($rc, 0, '--version exits 0');
 like($out, qr/^pg_migrate \(pg_migrate\) \d+\.\d+$/m, '--version prints the version');
 ($rc, $out, $err) = pg_migrate($node, ['--help']);
-like($out, qr/status \[--check\] \[DIR\].*apply DIR.*run DIR.*rollback \[NAME\]/s,
+like($out, qr/status \[--check\] \[DIR\].*apply DIR.*run DIR.*rollback \[--skip-partial\] \[NAME\].*down \[NAME\]/s,
 	'--help lists the commands');
 
 migration('0001_users.sql', "CREATE TABLE users (id int PRIMARY KEY, name text);\n");
@@ -199,12 +199,42 @@ is($rc, 0, 'the password from a .pgpass file');
 is($rc, 2, 'no password and -w: a connection error, exit 2');
 like($err, qr/^pg_migrate: error: .*password/m, 'saying a password is needed');
 
+# verify: each pending migration run, then its down script, compared with
+# the schema before, all rolled back; exit 1 when a down script does not
+# undo its migration
+my $vdir = migrations_dir();
+write_migration($vdir, '0001_notes.sql', "CREATE TABLE notes (id int);\n");
+write_migration($vdir, '0001_notes.down.sql', "DROP TABLE notes;\n");
+write_migration($vdir, '0002_tags.sql', "CREATE TABLE tags (id int);\nCREATE TABLE labels (id int);\n");
+write_migration($vdir, '0002_tags.down.sql', "DROP TABLE tags;\n");
+($rc, $out, $err) = pg_migrate($node, [ 'verify', $vdir ]);
+is($rc, 1, 'verify exits 1 when a down script forgets something');
+like(
+	$out,
+	qr/^0001_notes  exact         written down\n0002_tags   differs       written down: added table public\.labels\n2 migrations: 1 exact, 1 differs$/,
+	'verify prints each migration\'s round trip, then a summary');
+($rc, $out, $err) = pg_migrate($node, [ '--json', 'verify', $vdir ]);
+my $verified = decode_json($out);
+is_deeply(
+	[ map { "$_->{name} $_->{result} $_->{down}" } @$verified ],
+	[ '0001_notes exact written', '0002_tags differs written' ],
+	'verify --json: one row per migration');
+is($verified->[1]{objects}[0]{object_identity}, 'public.labels',
+	'verify --json: the objects that differ');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname IN ('notes', 'tags', 'labels')"),
+	'0', 'verify left nothing behind');
+write_migration($vdir, '0002_tags.down.sql', "DROP TABLE tags;\nDROP TABLE labels;\n");
+($rc, $out, $err) = pg_migrate($node, [ 'verify', $vdir ]);
+is($rc, 0, 'verify exits 0 when every down script undoes its migration');
+
 # Usage and folder errors exit 2
 for my $case (
 	[ [], qr/no command given/ ],
 	[ ['migrate'], qr/unrecognized command "migrate"/ ],
 	[ ['apply'], qr/apply needs the migrations folder DIR/ ],
 	[ [ 'apply', '--check', $dir ], qr/--check goes with status only/ ],
+	[ ['verify'], qr/verify needs the migrations folder DIR/ ],
+	[ [ 'verify', '--allow-drift', $dir ], qr/--allow-drift goes with apply and run only/ ],
 	[ [ 'status', $dir, 'extra' ], qr/too many arguments/ ],
 	[ [ '--bogus', 'status' ], qr/unrecognized option/ ],
 	[ [ 'apply', "$dir/nonexistent" ], qr/could not open migrations folder ".*nonexistent": No such file/ ],

@@ -22,7 +22,7 @@ $node->safe_psql('postgres', q{
 	GRANT CREATE ON SCHEMA public TO deployer, app_owner;
 	GRANT USAGE ON SCHEMA migrate TO deployer, app_owner;
 	GRANT EXECUTE ON PROCEDURE migrate.run(text, text, boolean, text, boolean),
-		migrate.run_rollback(text) TO deployer, app_owner;
+		migrate.run_rollback(text, boolean) TO deployer, app_owner;
 	GRANT pg_read_server_files TO deployer, app_owner;
 });
 

@@ -46,7 +46,8 @@ sub command_node
 		GRANT EXECUTE ON FUNCTION migrate.apply(jsonb, text, boolean, text, text, boolean),
 		                          migrate.status(jsonb, text, text),
 		                          migrate.status(text, text),
-		                          migrate.rollback(text) TO deployer;
+		                          migrate.rollback(text, boolean),
+		                          migrate.verify(jsonb, text, text) TO deployer;
 		GRANT EXECUTE ON PROCEDURE migrate.run(jsonb, text, boolean, text, text, boolean) TO deployer;
 	});
 	return $node;
