@@ -456,29 +456,41 @@ status_exit(const PGresult *res, bool check)
 	return bad ? EXIT_FAILED : EXIT_OK;
 }
 
-/* "5 migrations: 3 applied, 1 pending, 1 modified" */
+/*
+ * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows have
+ * each of the values of column (in that order), or none when there are
+ * no rows
+ */
 static void
-status_summary(const PGresult *res)
+count_summary(const PGresult *res, int column, const char *const *values,
+			  int nvalues, const char *none)
 {
-	static const char *const states[] = {"applied", "pending", "failed", "modified", "missing"};
 	StringInfoData buf;
 	int			n = PQntuples(res);
 
 	initStringInfo(&buf);
-	for (int s = 0; s < lengthof(states); s++)
+	for (int v = 0; v < nvalues; v++)
 	{
 		int			count = 0;
 
 		for (int i = 0; i < n; i++)
-			count += strcmp(PQgetvalue(res, i, 1), states[s]) == 0;
+			count += strcmp(PQgetvalue(res, i, column), values[v]) == 0;
 		if (count > 0)
-			appendStringInfo(&buf, "%s%d %s", buf.len ? ", " : "", count, states[s]);
+			appendStringInfo(&buf, "%s%d %s", buf.len ? ", " : "", count, values[v]);
 	}
 	if (n == 0)
-		output_summary("no migrations");
+		output_summary("%s", none);
 	else
 		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
 	pfree(buf.data);
+}
+
+static void
+status_summary(const PGresult *res)
+{
+	static const char *const states[] = {"applied", "pending", "failed", "modified", "missing"};
+
+	count_summary(res, 1, states, lengthof(states), "no migrations");
 }
 
 int
@@ -542,24 +554,8 @@ verify_summary(const PGresult *res)
 {
 	static const char *const results[] = {"exact", "differs", "irreversible",
 	"error", "skipped"};
-	StringInfoData buf;
-	int			n = PQntuples(res);
 
-	initStringInfo(&buf);
-	for (int r = 0; r < lengthof(results); r++)
-	{
-		int			count = 0;
-
-		for (int i = 0; i < n; i++)
-			count += strcmp(PQgetvalue(res, i, 1), results[r]) == 0;
-		if (count > 0)
-			appendStringInfo(&buf, "%s%d %s", buf.len ? ", " : "", count, results[r]);
-	}
-	if (n == 0)
-		output_summary("nothing to verify");
-	else
-		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
-	pfree(buf.data);
+	count_summary(res, 1, results, lengthof(results), "nothing to verify");
 }
 
 /*

@@ -47,20 +47,25 @@ format_in(DownGenerator *g, const char *fmt, va_list args)
 	return buf.data;
 }
 
+/* Append text to one of g's lists, in g's context */
+static void
+append_in(DownGenerator *g, List **list, char *text)
+{
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+
+	*list = lappend(*list, text);
+	MemoryContextSwitchTo(old);
+}
+
 /* Add an inverse of the running statement, in the order they must run */
 void
 inverse_add(DownGenerator *g, const char *fmt,...)
 {
 	va_list		args;
-	char	   *text;
-	MemoryContext old;
 
 	va_start(args, fmt);
-	text = format_in(g, fmt, args);
+	append_in(g, &g->inverses, format_in(g, fmt, args));
 	va_end(args);
-	old = MemoryContextSwitchTo(g->cxt);
-	g->inverses = lappend(g->inverses, text);
-	MemoryContextSwitchTo(old);
 }
 
 /* A comment on the running statement's inverse, for whoever reviews it */
@@ -68,15 +73,10 @@ void
 inverse_note(DownGenerator *g, const char *fmt,...)
 {
 	va_list		args;
-	char	   *text;
-	MemoryContext old;
 
 	va_start(args, fmt);
-	text = format_in(g, fmt, args);
+	append_in(g, &g->notes, format_in(g, fmt, args));
 	va_end(args);
-	old = MemoryContextSwitchTo(g->cxt);
-	g->notes = lappend(g->notes, text);
-	MemoryContextSwitchTo(old);
 }
 
 /*
