@@ -1,0 +1,78 @@
+-- Rows changed by UPDATE and DELETE are kept when the migration asks for
+-- it with "-- migrate:keep-rows" (issue 18, section 2): the table's rows
+-- are copied into the archive before the statement, pruned to those it
+-- changed after, and the generated down script puts them back by the
+-- table's key.  Without the directive, without a key, over the size
+-- limit, or with a written down script, nothing is kept.
+\! rm -rf @testdir@/keep_rows && mkdir -p @testdir@/keep_rows && cp -R "$PG_ABS_SRCDIR/fixtures/keep_rows/." @testdir@/keep_rows/ && mkdir -p @testdir@/keep_rows_later && mv @testdir@/keep_rows/0003_no_directive.sql @testdir@/keep_rows/0004_no_key.sql @testdir@/keep_rows/0005_written.sql @testdir@/keep_rows/0005_written.down.sql @testdir@/keep_rows_later/
+
+SET migrate.lint = off;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows', target => '0001_create');
+CREATE TEMP TABLE saved_items AS SELECT id, name, price, mood::text AS mood, meta::text AS meta, doubled FROM kr.items;
+CREATE TEMP TABLE saved_codes AS SELECT * FROM kr.codes;
+
+-- more than migrate.archive_max_size fails the migration, with a hint,
+-- and changes nothing
+SET migrate.archive_max_size = 0;
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
+RESET migrate.archive_max_size;
+SELECT count(*) AS archived FROM migrate.archive;
+SELECT count(*) AS items_differ FROM (SELECT id, name, price, mood::text, meta::text, doubled FROM kr.items
+                                      EXCEPT SELECT * FROM saved_items) d;
+
+-- UPDATE and DELETE under the directive: each keeps the rows it changes,
+-- and the generated script is not partial
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
+SELECT down_partial, regexp_replace(down_sql, 'migrate_archive\."\d+_', 'migrate_archive."<id>_', 'g') AS down_sql
+FROM migrate.migrations WHERE name = '0002_change';
+SELECT migration, kind, schema_name, table_name, column_name,
+       regexp_replace(archive_name, '^\d+_', '<id>_') AS archive_name, rows, line, statement
+FROM migrate.archive ORDER BY id;
+SELECT id, name, price, mood, meta, doubled FROM kr.items ORDER BY id;
+SELECT * FROM kr.codes ORDER BY code;
+
+-- rollback puts every row and value back, and says how many rows
+SELECT name, action FROM migrate.rollback();
+SELECT (SELECT count(*) FROM kr.items) AS items,
+       (SELECT count(*) FROM (SELECT id, name, price, mood::text, meta::text, doubled FROM kr.items
+                              EXCEPT SELECT * FROM saved_items) d) AS items_differ,
+       (SELECT count(*) FROM kr.codes) AS codes,
+       (SELECT count(*) FROM (SELECT * FROM kr.codes EXCEPT SELECT * FROM saved_codes) d) AS codes_differ;
+SELECT count(*) AS archived FROM migrate.archive;
+SELECT count(*) AS archive_tables FROM pg_class WHERE relnamespace = 'migrate_archive'::regnamespace;
+-- the identity column goes on after the restored keys
+INSERT INTO kr.items (name) VALUES ('new') RETURNING id;
+DELETE FROM kr.items WHERE name = 'new';
+
+-- without the directive nothing is kept: the script is partial, as before
+\! mv @testdir@/keep_rows/0002_change.sql @testdir@/keep_rows_later/ && mv @testdir@/keep_rows_later/0003_no_directive.sql @testdir@/keep_rows/
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
+SELECT jsonb_path_query_array(down_partial, '$[*].reason') AS reasons FROM migrate.migrations WHERE name = '0003_no_directive';
+SELECT count(*) AS archived FROM migrate.archive;
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+TRUNCATE kr.codes;
+INSERT INTO kr.codes SELECT * FROM saved_codes;
+
+-- a table without a key cannot have its rows matched back, nor can rows
+-- whose key the UPDATE changes: partial, saying why
+\! mv @testdir@/keep_rows/0003_no_directive.sql @testdir@/keep_rows_later/ && mv @testdir@/keep_rows_later/0004_no_key.sql @testdir@/keep_rows/
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
+SELECT jsonb_path_query_array(down_partial, '$[*].reason') AS reasons FROM migrate.migrations WHERE name = '0004_no_key';
+SELECT count(*) AS archived FROM migrate.archive;
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+
+-- a written down script wins: the directive keeps nothing
+\! mv @testdir@/keep_rows/0004_no_key.sql @testdir@/keep_rows_later/ && mv @testdir@/keep_rows_later/0005_written.sql @testdir@/keep_rows_later/0005_written.down.sql @testdir@/keep_rows/
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
+SELECT down_generated, down_partial FROM migrate.migrations WHERE name = '0005_written';
+SELECT count(*) AS archived FROM migrate.archive;
+SELECT name, action FROM migrate.rollback();
+SELECT * FROM kr.codes ORDER BY code;
+
+SET client_min_messages = warning;
+SELECT name, action FROM migrate.rollback('0001_create');
+RESET client_min_messages;
+RESET migrate.lint;
