@@ -63,6 +63,8 @@ SELECT name, action FROM migrate.apply('@testdir@/keep_rows');
 SELECT jsonb_path_query_array(down_partial, '$[*].reason') AS reasons FROM migrate.migrations WHERE name = '0004_no_key';
 SELECT count(*) AS archived FROM migrate.archive;
 SELECT name, action FROM migrate.rollback(skip_partial => true);
+TRUNCATE kr.codes;
+INSERT INTO kr.codes SELECT * FROM saved_codes;
 
 -- a written down script wins: the directive keeps nothing
 \! mv @testdir@/keep_rows/0004_no_key.sql @testdir@/keep_rows_later/ && mv @testdir@/keep_rows_later/0005_written.sql @testdir@/keep_rows_later/0005_written.down.sql @testdir@/keep_rows/
@@ -75,4 +77,26 @@ SELECT * FROM kr.codes ORDER BY code;
 SET client_min_messages = warning;
 SELECT name, action FROM migrate.rollback('0001_create');
 RESET client_min_messages;
+
+-- the background worker that runs a no-transaction migration keeps the
+-- rows too, and run_rollback() puts them back; what the ON DELETE
+-- actions of other tables' foreign keys did is not kept (partial)
+\! mkdir -p @testdir@/keep_rows_nt && printf 'CREATE TABLE nt_parent (id int PRIMARY KEY, v text);\nINSERT INTO nt_parent VALUES (1, \047one\047), (2, \047two\047), (3, \047three\047);\n' > @testdir@/keep_rows_nt/0001_create.sql && printf 'DROP TABLE nt_parent;\n' > @testdir@/keep_rows_nt/0001_create.down.sql
+\! printf -- '-- migrate:no-transaction\n-- migrate:keep-rows\nUPDATE nt_parent SET v = upper(v) WHERE id > 1;\nDELETE FROM nt_parent WHERE id = 3;\n' > @testdir@/keep_rows_nt/0002_change.sql
+\! printf -- '-- migrate:keep-rows\nCREATE TABLE nt_child (id int PRIMARY KEY, parent int REFERENCES nt_parent ON DELETE CASCADE);\nINSERT INTO nt_child VALUES (10, 1);\nDELETE FROM nt_parent WHERE id = 1;\n' > @testdir@/keep_rows_nt/0003_cascade.sql
+CALL migrate.run('@testdir@/keep_rows_nt', target => '0002_change');
+SELECT migration, kind, table_name, rows, line FROM migrate.archive ORDER BY id;
+SELECT down_partial FROM migrate.migrations WHERE name = '0002_change';
+SELECT * FROM nt_parent ORDER BY id;
+CALL migrate.run_rollback();
+SELECT * FROM nt_parent ORDER BY id;
+\! rm @testdir@/keep_rows_nt/0002_change.sql
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows_nt');
+SELECT jsonb_path_query_array(down_partial, '$[*].reason') AS reasons FROM migrate.migrations WHERE name = '0003_cascade';
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+SELECT * FROM nt_parent ORDER BY id;
+SET client_min_messages = warning;
+SELECT name, action FROM migrate.rollback('0001_create');
+RESET client_min_messages;
+SELECT count(*) AS archived FROM migrate.archive;
 RESET migrate.lint;
