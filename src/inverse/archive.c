@@ -810,14 +810,18 @@ drop_archives(const char *where, int nargs, Oid *types, Datum *values)
 
 	if (!OidIsValid(nsp))
 		return NIL;
-	query = psprintf("DELETE FROM migrate.archive a WHERE %s"
+	/* in the order they were archived, for NOTICEs in a stable order */
+	query = psprintf("WITH d AS (DELETE FROM migrate.archive a WHERE %s"
 					 " RETURNING a.migration, a.kind, a.schema_name, a.table_name,"
 					 " a.column_name, a.archive_name, a.rows, a.bytes, a.restore_sql,"
-					 " a.file, a.line, a.statement", where);
+					 " a.file, a.line, a.statement, a.id)"
+					 " SELECT d.migration, d.kind, d.schema_name, d.table_name,"
+					 " d.column_name, d.archive_name, d.rows, d.bytes, d.restore_sql,"
+					 " d.file, d.line, d.statement FROM d ORDER BY d.id", where);
 	become_owner(&sw);
 	rc = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
 	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_DELETE_RETURNING)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "internal query failed: %s: %s", SPI_result_code_string(rc), query);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
