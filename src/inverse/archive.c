@@ -46,6 +46,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -631,6 +632,13 @@ archive_rows(DownGenerator *g, Node *node)
 	if (get_rel_relkind(relid) != RELKIND_RELATION)
 	{
 		inverse_partial(g, "%s: only the rows of an ordinary table are kept, and %s is not one",
+						what, q);
+		return;
+	}
+	/* without ONLY, the statement changes the tables that inherit too */
+	if (rv->inh && has_subclass(relid))
+	{
+		inverse_partial(g, "%s: it changes the tables that inherit from %s too, which are not kept",
 						what, q);
 		return;
 	}
