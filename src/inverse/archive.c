@@ -5,7 +5,9 @@
  *	  or ALTER TABLE ... DROP COLUMN runs in a migration, the table's rows
  *	  or the column's values (with the table's key) are copied into a table
  *	  of the schema migrate_archive, listed in migrate.archive; the down
- *	  script's inverse brings them back from there.  Archives are dropped
+ *	  script's inverse brings them back from there.  So, in a migration
+ *	  marked "-- migrate:keep-rows", are the rows an UPDATE or DELETE
+ *	  changes, put back by the table's key.  Archives are dropped
  *	  when their migration is rolled back, when migrate.archive_retention
  *	  runs out, or by migrate.purge_archive(); a purge rewrites the stored
  *	  down script, so that rollback refuses to bring back an empty table
@@ -52,11 +54,13 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
 #include "util/util.h"
@@ -652,6 +656,20 @@ archive_rows(DownGenerator *g, Node *node)
 	if (key == NIL)
 	{
 		inverse_partial(g, "%s: table %s has no primary key or unique key on NOT NULL columns to match them by",
+						what, q);
+		return;
+	}
+
+	/*
+	 * The role is granted SELECT on the copy, which the archive's owner
+	 * makes of the whole table: it must be able to read the whole table
+	 * itself.  Dropping a table needs its ownership; changing its rows
+	 * needs no right to read them.
+	 */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, GetUserId(), true) == RLS_ENABLED)
+	{
+		inverse_partial(g, "%s: the role running it may not read every row and column of table %s, which the copy would show it",
 						what, q);
 		return;
 	}

@@ -102,4 +102,45 @@ SET client_min_messages = warning;
 SELECT name, action FROM migrate.rollback('0001_create');
 RESET client_min_messages;
 SELECT count(*) AS archived FROM migrate.archive;
+
+-- the role running the migration is granted SELECT on the copy, which
+-- holds the whole table: a role that may not read all of it keeps nothing
+CREATE ROLE regress_keep_writer;
+GRANT CREATE ON SCHEMA public TO regress_keep_writer;
+GRANT USAGE ON SCHEMA migrate TO regress_keep_writer;
+GRANT EXECUTE ON FUNCTION migrate.apply(text, text, boolean, text, boolean) TO regress_keep_writer;
+GRANT EXECUTE ON FUNCTION migrate.rollback(text, boolean) TO regress_keep_writer;
+GRANT pg_read_server_files TO regress_keep_writer;
+CREATE TABLE keep_secret (id int PRIMARY KEY, secret text, n int);
+INSERT INTO keep_secret VALUES (1, 'hidden', 1);
+GRANT SELECT (id, n), UPDATE ON keep_secret TO regress_keep_writer;
+\! mkdir -p @testdir@/keep_rows_role && printf -- '-- migrate:keep-rows\nUPDATE keep_secret SET n = n + 1;\n' > @testdir@/keep_rows_role/0001_bump.sql
+SET ROLE regress_keep_writer;
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows_role');
+RESET ROLE;
+SELECT jsonb_path_query(down_partial, '$[*].reason') AS reasons FROM migrate.migrations WHERE name = '0001_bump';
+SELECT count(*) AS archived FROM migrate.archive;
+SET ROLE regress_keep_writer;
+SELECT name, action FROM migrate.rollback(skip_partial => true);
+RESET ROLE;
+-- with SELECT on the whole table, its rows are kept, and its rollback
+-- puts them back
+GRANT SELECT ON keep_secret TO regress_keep_writer;
+SET ROLE regress_keep_writer;
+SELECT name, action FROM migrate.apply('@testdir@/keep_rows_role');
+RESET ROLE;
+SELECT archived_by, rows FROM migrate.archive;
+SET ROLE regress_keep_writer;
+SELECT name, action FROM migrate.rollback();
+RESET ROLE;
+-- (n is 2: the first bump, not kept, was not undone)
+SELECT * FROM keep_secret;
+DROP TABLE keep_secret;
+REVOKE ALL ON SCHEMA public FROM regress_keep_writer;
+REVOKE ALL ON SCHEMA migrate FROM regress_keep_writer;
+REVOKE ALL ON SCHEMA migrate_archive FROM regress_keep_writer;
+REVOKE ALL ON FUNCTION migrate.apply(text, text, boolean, text, boolean) FROM regress_keep_writer;
+REVOKE ALL ON FUNCTION migrate.rollback(text, boolean) FROM regress_keep_writer;
+REVOKE pg_read_server_files FROM regress_keep_writer;
+DROP ROLE regress_keep_writer;
 RESET migrate.lint;
