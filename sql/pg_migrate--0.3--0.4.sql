@@ -130,7 +130,7 @@ COMMENT ON SCHEMA migrate_archive IS
 CREATE TABLE migrate.archive (
     id           bigserial PRIMARY KEY,
     migration    text NOT NULL,
-    kind         text NOT NULL CHECK (kind IN ('table', 'column')),
+    kind         text NOT NULL CHECK (kind IN ('table', 'column', 'rows')),
     schema_name  text NOT NULL,
     table_name   text NOT NULL,
     column_name  text CHECK ((kind = 'column') = (column_name IS NOT NULL)),

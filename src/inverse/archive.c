@@ -5,7 +5,9 @@
  *	  or ALTER TABLE ... DROP COLUMN runs in a migration, the table's rows
  *	  or the column's values (with the table's key) are copied into a table
  *	  of the schema migrate_archive, listed in migrate.archive; the down
- *	  script's inverse brings them back from there.  Archives are dropped
+ *	  script's inverse brings them back from there.  So, in a migration
+ *	  marked "-- migrate:keep-rows", are the rows an UPDATE or DELETE
+ *	  changes, put back by the table's key.  Archives are dropped
  *	  when their migration is rolled back, when migrate.archive_retention
  *	  runs out, or by migrate.purge_archive(); a purge rewrites the stored
  *	  down script, so that rollback refuses to bring back an empty table
@@ -46,16 +48,19 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
 #include "util/util.h"
@@ -186,11 +191,21 @@ pretty_size(int64 bytes)
  * drops a large table asks for it explicitly, knowing what the copy costs.
  */
 static void
-check_size(DownGenerator *g, int64 bytes, const char *what)
+check_size(DownGenerator *g, int64 bytes, const char *what, bool changed_rows)
 {
 	if (migrate_archive_max_size < 0 ||
 		bytes <= (int64) migrate_archive_max_size * 1024)
 		return;
+	if (changed_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too large to be kept for rollback", what),
+				 errdetail("%s, line %d changes its rows under \"-- migrate:keep-rows\"; it takes %s, more than migrate.archive_max_size (%s), and its rows would be copied into schema %s before the statement runs.",
+						   g->file, g->line, pretty_size(bytes),
+						   pretty_size((int64) migrate_archive_max_size * 1024),
+						   ARCHIVE_SCHEMA),
+				 errhint("Raise the limit (SET migrate.archive_max_size = '%s' in the session or at the top of the migration), or remove \"-- migrate:keep-rows\" from the migration: its generated down script then does not bring the rows back.",
+						 pretty_size(bytes * 2))));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("%s is too large to be kept for rollback", what),
@@ -220,7 +235,7 @@ archive_name(int64 id, const char *table, const char *column)
  */
 static void
 copy_into_archive(DownGenerator *g, ArchiveSwitch *sw, Oid relid,
-				  const char *column, const char *name, const char *select,
+				  const char *kind, const char *column, const char *name, const char *select,
 				  const char *restore)
 {
 	char	   *q = quote_qualified_identifier(ARCHIVE_SCHEMA, name);
@@ -251,7 +266,7 @@ copy_into_archive(DownGenerator *g, ArchiveSwitch *sw, Oid relid,
 	}
 
 	values[0] = CStringGetTextDatum(archive_migration);
-	values[1] = CStringGetTextDatum(column ? "column" : "table");
+	values[1] = CStringGetTextDatum(kind);
 	values[2] = CStringGetTextDatum(get_namespace_name(get_rel_namespace(relid)));
 	values[3] = CStringGetTextDatum(get_rel_name(relid));
 	if (column)
@@ -310,6 +325,39 @@ cast_back(const char *value, const char *type, bool builtin)
 	"   AND e.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace)))"
 
 /*
+ * The columns of the key a table's rows are matched by, in its order: its
+ * primary key, or else its narrowest valid, immediate unique index on NOT
+ * NULL columns without predicate or expression that does not hold column
+ * number except (0: any).  NIL when it has none.
+ */
+static List *
+key_columns(Oid relid, int16 except)
+{
+	Oid			types[2] = {OIDOID, INT2OID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(except)};
+	List	   *rows;
+	List	   *key = NIL;
+	ListCell   *lc;
+
+	rows = inverse_query("SELECT a.attname"
+						 " FROM (SELECT i.indexrelid FROM pg_catalog.pg_index i"
+						 "  WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate"
+						 "  AND i.indpred IS NULL AND i.indexprs IS NULL"
+						 "  AND NOT EXISTS (SELECT FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)"
+						 "   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+						 "   WHERE k.n <= i.indnkeyatts AND (a.attnum IS NULL OR NOT a.attnotnull OR a.attnum = $2))"
+						 "  ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) best"
+						 " JOIN pg_catalog.pg_index i ON i.indexrelid = best.indexrelid"
+						 " CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)"
+						 " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+						 " WHERE k.n <= i.indnkeyatts ORDER BY k.n",
+						 2, types, values, 1);
+	foreach(lc, rows)
+		key = lappend(key, ((char **) lfirst(lc))[0]);
+	return key;
+}
+
+/*
  * DROP TABLE of relid: its rows copied into the archive, and the
  * statements that bring them back once the table is made again (before
  * its foreign keys and triggers): an INSERT, and the sequences its
@@ -351,7 +399,7 @@ archive_table(DownGenerator *g, Oid relid)
 		return NIL;
 	}
 	check_size(g, query_int8("SELECT pg_catalog.pg_table_size($1)", relid),
-			   psprintf("table %s", q));
+			   psprintf("table %s", q), false);
 
 	rows = inverse_query("SELECT pg_catalog.quote_ident(a.attname),"
 						 " pg_catalog.format_type(a.atttypid, a.atttypmod), " BUILTIN_TYPE ","
@@ -382,7 +430,7 @@ archive_table(DownGenerator *g, Oid relid)
 					  psprintf("INSERT INTO %s (%s)%s SELECT %s FROM %s", q,
 							   insert.data, overriding ? " OVERRIDING SYSTEM VALUE" : "",
 							   from.data, quote_qualified_identifier(ARCHIVE_SCHEMA, name)));
-	copy_into_archive(g, &sw, relid, NULL, name,
+	copy_into_archive(g, &sw, relid, "table", NULL, name,
 					  psprintf("SELECT %s FROM %s", select.data, q),
 					  linitial(restore));
 
@@ -429,7 +477,10 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 	Datum		values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column)};
 	List	   *rows;
 	char	  **c;
-	char	  **key;
+	List	   *key;
+	ListCell   *lc;
+	StringInfoData key_list;
+	StringInfoData match;
 	const char *col = quote_identifier(column);
 	bool		builtin;
 	bool		has_default;
@@ -466,29 +517,22 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 						column);
 		return NULL;
 	}
-	values[1] = Int16GetDatum(atoi(c[5]));
-	types[1] = INT2OID;
-	rows = inverse_query("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n),"
-						 " pg_catalog.string_agg(pg_catalog.format('restored.%1$s = archived.%1$s',"
-						 "  pg_catalog.quote_ident(a.attname)), ' AND ' ORDER BY k.n)"
-						 " FROM (SELECT i.indexrelid FROM pg_catalog.pg_index i"
-						 "  WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate"
-						 "  AND i.indpred IS NULL AND i.indexprs IS NULL"
-						 "  AND NOT EXISTS (SELECT FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)"
-						 "   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-						 "   WHERE k.n <= i.indnkeyatts AND (a.attnum IS NULL OR NOT a.attnotnull OR a.attnum = $2))"
-						 "  ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) best"
-						 " JOIN pg_catalog.pg_index i ON i.indexrelid = best.indexrelid"
-						 " CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)"
-						 " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-						 " WHERE k.n <= i.indnkeyatts",
-						 2, types, values, 2);
-	key = linitial(rows);
-	if (key[0] == NULL)
+	key = key_columns(relid, (int16) atoi(c[5]));
+	if (key == NIL)
 	{
 		inverse_partial(g, "data not kept: the values of dropped column \"%s\" are not brought back, as table %s has no primary key or unique key on NOT NULL columns to match them by",
 						column, q);
 		return NULL;
+	}
+	initStringInfo(&key_list);
+	initStringInfo(&match);
+	foreach(lc, key)
+	{
+		const char *k = quote_identifier(lfirst(lc));
+
+		appendStringInfo(&key_list, "%s%s", key_list.len ? ", " : "", k);
+		appendStringInfo(&match, "%srestored.%s = archived.%s",
+						 match.len ? " AND " : "", k, k);
 	}
 
 	become_owner(&sw);
@@ -502,6 +546,7 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 	}
 	/* the column's share of the table, by its statistics when it has some */
 	values[1] = Int16GetDatum(atoi(c[5]));
+	types[1] = INT2OID;
 	size = query_value("SELECT COALESCE((SELECT (GREATEST(c.reltuples, 0) * s.stawidth)::pg_catalog.int8"
 					   "  FROM pg_catalog.pg_statistic s WHERE s.starelid = c.oid"
 					   "  AND s.staattnum = $2 AND NOT s.stainherit),"
@@ -509,17 +554,268 @@ archive_column(DownGenerator *g, Oid relid, const char *column)
 					   " FROM pg_catalog.pg_class c WHERE c.oid = $1",
 					   2, types, values);
 	check_size(g, (int64) strtoll(size, NULL, 10),
-			   psprintf("column \"%s\" of table %s", column, q));
+			   psprintf("column \"%s\" of table %s", column, q), false);
 	name = archive_name(next_id(), get_rel_name(relid), column);
 	restore = psprintf("UPDATE %s AS restored SET %s = %s FROM %s AS archived WHERE %s",
 					   q, col, cast_back(psprintf("archived.%s", col), c[0], builtin),
-					   quote_qualified_identifier(ARCHIVE_SCHEMA, name), key[1]);
-	copy_into_archive(g, &sw, relid, column, name,
-					  psprintf("SELECT %s, %s FROM %s%s", key[0], copied(col, builtin),
+					   quote_qualified_identifier(ARCHIVE_SCHEMA, name), match.data);
+	copy_into_archive(g, &sw, relid, "column", column, name,
+					  psprintf("SELECT %s, %s FROM %s%s", key_list.data, copied(col, builtin),
 							   q, where),
 					  restore);
 	restore_user(&sw);
 	return restore;
+}
+
+/*
+ * What archive_rows() kept before an UPDATE or DELETE, for
+ * archive_rows_after() once it ran.
+ */
+typedef struct KeptRows
+{
+	char	   *table;			/* the table, qualified and quoted */
+	char	   *archive;		/* its copy, qualified and quoted */
+	char	   *name;			/* the copy's name in migrate_archive */
+	char	   *match;			/* a row of the table (restored) is the copy's
+								 * (archived) by the key */
+	char	   *differs;		/* and its columns are not as copied */
+	bool		update;
+	char	   *restore;
+} KeptRows;
+
+/*
+ * UPDATE or DELETE of a table that existed before the migration, when the
+ * migration says "-- migrate:keep-rows": the table's rows copied into the
+ * archive whole (the statement's WHERE clause is the migration's code,
+ * which the archive's owner does not run), and, in g->captured, the
+ * statement of the down script that puts them back by the table's key.
+ * Nothing captured, with the statement noted as partial, when they are
+ * not kept; nothing when the table is empty or temporary.
+ */
+void
+archive_rows(DownGenerator *g, Node *node)
+{
+	bool		update = IsA(node, UpdateStmt);
+	RangeVar   *rv = update ? ((UpdateStmt *) node)->relation :
+		((DeleteStmt *) node)->relation;
+	Node	   *with = update ? (Node *) ((UpdateStmt *) node)->withClause :
+		(Node *) ((DeleteStmt *) node)->withClause;
+	const char *what = update ? "the rows an UPDATE changed were not kept" :
+		"the rows a DELETE removed were not kept";
+	Oid			relid;
+	char	   *q;
+	List	   *key;
+	List	   *rows;
+	ListCell   *lc;
+	ListCell   *kc;
+	ArchiveSwitch sw;
+	Oid			types[1];
+	Datum		values[1];
+	StringInfoData select;
+	StringInfoData insert;
+	StringInfoData from;
+	StringInfoData set;
+	StringInfoData set_from;
+	StringInfoData match;
+	StringInfoData mine;
+	StringInfoData kept;
+	bool		overriding = false;
+	KeptRows   *k;
+
+	if (with)
+	{
+		inverse_partial(g, "%s: a statement with WITH may change other tables", what);
+		return;
+	}
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return;					/* the statement fails */
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return;
+	q = qualified_relation(relid);
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+	{
+		inverse_partial(g, "%s: only the rows of an ordinary table are kept, and %s is not one",
+						what, q);
+		return;
+	}
+	/* without ONLY, the statement changes the tables that inherit too */
+	if (rv->inh && has_subclass(relid))
+	{
+		inverse_partial(g, "%s: it changes the tables that inherit from %s too, which are not kept",
+						what, q);
+		return;
+	}
+	if (!keeping())
+	{
+		inverse_partial(g, "%s%s", what,
+						migrate_archive_dropped ? "" : " (migrate.archive_dropped is off)");
+		return;
+	}
+	key = key_columns(relid, 0);
+	if (key == NIL)
+	{
+		inverse_partial(g, "%s: table %s has no primary key or unique key on NOT NULL columns to match them by",
+						what, q);
+		return;
+	}
+
+	/*
+	 * The role is granted SELECT on the copy, which the archive's owner
+	 * makes of the whole table: it must be able to read the whole table
+	 * itself.  Dropping a table needs its ownership; changing its rows
+	 * needs no right to read them.
+	 */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, GetUserId(), true) == RLS_ENABLED)
+	{
+		inverse_partial(g, "%s: the role running it may not read every row and column of table %s, which the copy would show it",
+						what, q);
+		return;
+	}
+
+	types[0] = OIDOID;
+	values[0] = ObjectIdGetDatum(relid);
+	rows = inverse_query("SELECT pg_catalog.quote_ident(a.attname),"
+						 " pg_catalog.format_type(a.atttypid, a.atttypmod), " BUILTIN_TYPE ","
+						 " a.attgenerated, a.attidentity, a.attname"
+						 " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+						 " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
+						 " ORDER BY a.attnum", 1, types, values, 6);
+	initStringInfo(&select);
+	initStringInfo(&insert);
+	initStringInfo(&from);
+	initStringInfo(&set);
+	initStringInfo(&set_from);
+	initStringInfo(&match);
+	initStringInfo(&mine);
+	initStringInfo(&kept);
+	foreach(lc, rows)
+	{
+		char	  **c = lfirst(lc);
+		bool		builtin = c[2][0] == 't';
+		bool		in_key = false;
+		const char *archived = psprintf("archived.%s", c[0]);
+
+		/* a stored generated column is computed again */
+		if (c[3][0] != '\0')
+			continue;
+		foreach(kc, key)
+			if (strcmp(lfirst(kc), c[5]) == 0)
+				in_key = true;
+
+		/*
+		 * The rows are found again by their key, and an UPDATE cannot set
+		 * an identity column GENERATED ALWAYS back: a statement that
+		 * changes either is not undone.
+		 */
+		if (update && (in_key || c[4][0] == 'a'))
+		{
+			foreach(kc, ((UpdateStmt *) node)->targetList)
+				if (strcmp(lfirst_node(ResTarget, kc)->name, c[5]) == 0)
+				{
+					inverse_partial(g, "%s: it sets column %s, which %s", what, c[0],
+									in_key ? "the rows are matched back by" :
+									"an UPDATE cannot set back");
+					return;
+				}
+		}
+		if (c[4][0] == 'a')
+			overriding = true;
+		appendStringInfo(&select, "%s%s", select.len ? ", " : "", copied(c[0], builtin));
+		appendStringInfo(&insert, "%s%s", insert.len ? ", " : "", c[0]);
+		appendStringInfo(&from, "%s%s", from.len ? ", " : "",
+						 cast_back(archived, c[1], builtin));
+		appendStringInfo(&mine, "%srestored.%s", mine.len ? ", " : "", c[0]);
+		appendStringInfo(&kept, "%s%s", kept.len ? ", " : "", archived);
+		if (in_key)
+			appendStringInfo(&match, "%srestored.%s = %s", match.len ? " AND " : "",
+							 c[0], cast_back(archived, c[1], builtin));
+		else if (c[4][0] != 'a')
+		{
+			appendStringInfo(&set, "%s%s", set.len ? ", " : "", c[0]);
+			appendStringInfo(&set_from, "%s%s", set_from.len ? ", " : "",
+							 cast_back(archived, c[1], builtin));
+		}
+	}
+	/* an UPDATE of a table of key columns only changes nothing kept */
+	if (update && set.len == 0)
+		return;
+
+	become_owner(&sw);
+	if (strcmp(query_value(psprintf("SELECT EXISTS (SELECT FROM %s)", q), 0, NULL, NULL),
+			   "t") != 0)
+	{
+		restore_user(&sw);
+		return;
+	}
+	check_size(g, query_int8("SELECT pg_catalog.pg_table_size($1)", relid),
+			   psprintf("table %s", q), true);
+	k = palloc0(sizeof(KeptRows));
+	k->table = q;
+	k->name = archive_name(next_id(), get_rel_name(relid), NULL);
+	k->archive = quote_qualified_identifier(ARCHIVE_SCHEMA, k->name);
+	k->match = match.data;
+	k->update = update;
+
+	/*
+	 * Rows compared as text: the copy holds values of types outside
+	 * pg_catalog as text, and some types (json, point) have no equality.
+	 */
+	k->differs = psprintf("ROW(%s)::pg_catalog.text IS DISTINCT FROM ROW(%s)::pg_catalog.text",
+						  mine.data, kept.data);
+	if (update)
+		k->restore = psprintf("UPDATE %s AS restored SET (%s) = ROW(%s) FROM %s AS archived WHERE %s AND %s",
+							  q, set.data, set_from.data, k->archive, k->match,
+							  k->differs);
+	else
+		k->restore = psprintf("INSERT INTO %s (%s)%s SELECT %s FROM %s AS archived WHERE NOT EXISTS (SELECT FROM %s AS restored WHERE %s)",
+							  q, insert.data, overriding ? " OVERRIDING SYSTEM VALUE" : "",
+							  from.data, k->archive, q, k->match);
+	copy_into_archive(g, &sw, relid, "rows", NULL, k->name,
+					  psprintf("SELECT %s FROM %s", select.data, q), k->restore);
+	restore_user(&sw);
+	g->captured = k;
+
+	/* what the foreign keys of other tables do on DELETE is not kept */
+	if (!update &&
+		inverse_query_value("SELECT pg_catalog.string_agg(c.conrelid::pg_catalog.regclass::pg_catalog.text, ', ' ORDER BY c.conrelid::pg_catalog.regclass::pg_catalog.text)"
+							" FROM pg_catalog.pg_constraint c WHERE c.confrelid = $1 AND c.contype = 'f'"
+							" AND c.confdeltype IN ('c', 'n', 'd')", relid) != NULL)
+		inverse_partial(g, "the rows that the ON DELETE actions of foreign keys referencing table %s changed were not kept",
+						q);
+}
+
+/*
+ * After the UPDATE or DELETE ran: the copy pruned to the rows it changed
+ * or removed, which the restore brings back, and that restore written.
+ */
+void
+archive_rows_after(DownGenerator *g)
+{
+	KeptRows   *k = g->captured;
+	ArchiveSwitch sw;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	int64		removed;
+
+	become_owner(&sw);
+	if (k->update)
+		spi_run(psprintf("DELETE FROM %s AS archived USING %s AS restored WHERE %s AND NOT (%s)",
+						 k->archive, k->table, k->match, k->differs),
+				0, NULL, NULL, NULL, SPI_OK_DELETE);
+	else
+		spi_run(psprintf("DELETE FROM %s AS archived WHERE EXISTS (SELECT FROM %s AS restored WHERE %s)",
+						 k->archive, k->table, k->match),
+				0, NULL, NULL, NULL, SPI_OK_DELETE);
+	removed = (int64) SPI_processed;
+	values[0] = Int64GetDatum(removed);
+	values[1] = CStringGetTextDatum(k->name);
+	spi_run("UPDATE migrate.archive SET rows = rows OPERATOR(pg_catalog.-) $1"
+			" WHERE archive_name OPERATOR(pg_catalog.=) $2",
+			2, types, values, NULL, SPI_OK_UPDATE);
+	restore_user(&sw);
+	inverse_add(g, "%s", k->restore);
 }
 
 /*
@@ -540,14 +836,18 @@ drop_archives(const char *where, int nargs, Oid *types, Datum *values)
 
 	if (!OidIsValid(nsp))
 		return NIL;
-	query = psprintf("DELETE FROM migrate.archive a WHERE %s"
+	/* in the order they were archived, for NOTICEs in a stable order */
+	query = psprintf("WITH d AS (DELETE FROM migrate.archive a WHERE %s"
 					 " RETURNING a.migration, a.kind, a.schema_name, a.table_name,"
 					 " a.column_name, a.archive_name, a.rows, a.bytes, a.restore_sql,"
-					 " a.file, a.line, a.statement", where);
+					 " a.file, a.line, a.statement, a.id)"
+					 " SELECT d.migration, d.kind, d.schema_name, d.table_name,"
+					 " d.column_name, d.archive_name, d.rows, d.bytes, d.restore_sql,"
+					 " d.file, d.line, d.statement FROM d ORDER BY d.id", where);
 	become_owner(&sw);
 	rc = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
 	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_DELETE_RETURNING)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "internal query failed: %s: %s", SPI_result_code_string(rc), query);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -672,7 +972,7 @@ archive_release(const char *migration, const char *down_sql)
 	{
 		ArchivedItem *item = lfirst(lc);
 
-		if (strcmp(item->kind, "table") == 0)
+		if (strcmp(item->kind, "column") != 0)
 			ereport(NOTICE,
 					(errmsg_plural("restored " INT64_FORMAT " row of table %s from the archive",
 								   "restored " INT64_FORMAT " rows of table %s from the archive",

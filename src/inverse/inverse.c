@@ -52,7 +52,7 @@ typedef struct Captured
 } Captured;
 
 DownGenerator *
-inverse_start(const char *file, bool top_level)
+inverse_start(const Script *up, bool top_level)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "pg_migrate generated down",
@@ -60,8 +60,9 @@ inverse_start(const char *file, bool top_level)
 	DownGenerator *g = MemoryContextAllocZero(cxt, sizeof(DownGenerator));
 
 	g->cxt = cxt;
-	g->file = MemoryContextStrdup(cxt, file);
+	g->file = MemoryContextStrdup(cxt, up->file);
 	g->top_level = top_level;
+	g->keep_rows = script_has_directive(up->sql, "migrate:keep-rows");
 	return g;
 }
 
@@ -668,6 +669,11 @@ read_parsed(DownGenerator *g, Node *node)
 		inverse_owner_before(g, (AlterOwnerStmt *) node);
 		g->skip = true;
 	}
+	else if (g->keep_rows && (IsA(node, UpdateStmt) || IsA(node, DeleteStmt)))
+	{
+		archive_rows(g, node);
+		g->skip = g->captured == NULL;
+	}
 	else
 	{
 		not_invertible(g, node, g->tag);
@@ -691,6 +697,8 @@ write_after(DownGenerator *g, const char *sql)
 		rename_after(g, (RenameStmt *) node);
 	else if (IsA(node, GrantStmt))
 		inverse_grant_after(g, (GrantStmt *) node);
+	else if (IsA(node, UpdateStmt) || IsA(node, DeleteStmt))
+		archive_rows_after(g);
 }
 
 typedef struct GuardedStep

@@ -52,6 +52,9 @@ typedef struct DownGenerator
 								 * their DROP undoes what is done to them
 								 * next */
 	int			created_at;		/* index of that statement */
+	bool		keep_rows;		/* the script says "-- migrate:keep-rows":
+								 * the rows its UPDATEs and DELETEs change
+								 * are archived */
 	bool		no_transaction; /* an inverse must run outside a transaction
 								 * block */
 	List	   *created;		/* OIDs of the tables the script made: the
@@ -71,7 +74,7 @@ typedef struct DownGenerator
 } DownGenerator;
 
 /* inverse.c: the generator */
-extern DownGenerator *inverse_start(const char *file, bool top_level);
+extern DownGenerator *inverse_start(const Script *up, bool top_level);
 extern void inverse_before(DownGenerator *g, const Statement *stmt,
 						   const char *sql);
 extern void inverse_after(DownGenerator *g, const Statement *stmt,
@@ -119,7 +122,7 @@ extern void inverse_owner_before(DownGenerator *g, AlterOwnerStmt *stmt);
 typedef struct ArchivedItem
 {
 	char	   *migration;
-	char	   *kind;			/* "table" or "column" */
+	char	   *kind;			/* "table", "column" or "rows" */
 	char	   *object;			/* the table or column, qualified and quoted */
 	char	   *archive_name;	/* its table in schema migrate_archive */
 	int64		rows;
@@ -135,6 +138,8 @@ extern void archive_begin(const char *migration);
 extern void archive_end(void);
 extern List *archive_table(DownGenerator *g, Oid relid);
 extern char *archive_column(DownGenerator *g, Oid relid, const char *column);
+extern void archive_rows(DownGenerator *g, Node *node);
+extern void archive_rows_after(DownGenerator *g);
 extern List *archive_purge(const char *migration);
 extern void archive_release(const char *migration, const char *down_sql);
 

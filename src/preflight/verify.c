@@ -139,7 +139,7 @@ verify_up(void *arg)
 		return false;
 	script_check(&vm->lm.up, vm->stmts, CHECK_UP_SCRIPT);
 	if (vm->lm.down.sql == NULL && migrate_generate_down)
-		vm->gen = inverse_start(vm->lm.up.file, false);
+		vm->gen = inverse_start(&vm->lm.up, false);
 	execute_in_transaction(&vm->lm.up, vm->stmts, false, vm->gen, &vm->report);
 	return true;
 }

@@ -98,7 +98,7 @@ apply_one(const MigrationSet *set, const Migration *m,
 	else
 	{
 		if (generates_down(m, lm))
-			down = inverse_start(lm->up.file, false);
+			down = inverse_start(&lm->up, false);
 		archive_begin(down ? m->name : NULL);
 		execute_in_transaction(&lm->up, stmts, mode == MODE_APPLY, down, report);
 		archive_end();

@@ -604,7 +604,7 @@ migrate_worker_main(Datum arg)
 	report = palloc0(sizeof(ExecReport));
 	if (args->generate_down)
 	{
-		down = inverse_start(script.file, true);
+		down = inverse_start(&script, true);
 		/* what it drops is kept under the migration's name */
 		if (args->marked)
 			archive_begin(shm_toc_lookup(toc, KEY_MARK, false));
