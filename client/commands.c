@@ -457,6 +457,66 @@ status_exit(const PGresult *res, bool check)
 }
 
 /*
+ * SELECT columns FROM function(...) s, for the folder sent (files), the
+ * server's folder (DIR with --server-dir), or no folder at all
+ */
+static PGresult *
+call_folder(PGconn *conn, const Options *opts, const char *files,
+			const char *source, const char *columns, const char *function)
+{
+	const char *values[3] = {files ? files : opts->dir, opts->format, source};
+	CallProgress progress;
+	char	   *query;
+	PGresult   *res;
+	int			nparams;
+
+	if (files)
+	{
+		query = psprintf("SELECT %s FROM %s(files => $1::pg_catalog.jsonb,"
+						 " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
+						 columns, function);
+		nparams = 3;
+	}
+	else if (opts->dir)
+	{
+		query = psprintf("SELECT %s FROM %s(dir => $1::pg_catalog.text,"
+						 " format => $2::pg_catalog.text) s", columns, function);
+		nparams = 2;
+	}
+	else
+	{
+		query = psprintf("SELECT %s FROM %s() s", columns, function);
+		nparams = 0;
+	}
+	res = call(conn, query, nparams, values, &progress, false);
+	pfree(query);
+	return res;
+}
+
+/* A call the server refused: its error, an empty --json array */
+static int
+call_failed(PGconn *conn, PGresult *res)
+{
+	int			rc = output_server_error(conn, res);
+
+	output_begin_rows();
+	output_end_rows();
+	PQclear(res);
+	return rc;
+}
+
+/* The width of the longest name, the first column */
+static int
+name_width(const PGresult *res)
+{
+	int			width = 0;
+
+	for (int i = 0; i < PQntuples(res); i++)
+		width = Max(width, (int) strlen(PQgetvalue(res, i, 0)));
+	return width;
+}
+
+/*
  * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows have
  * each of the values of column (in that order), or none when there are
  * no rows
@@ -497,39 +557,21 @@ int
 command_status(PGconn *conn, const Options *opts, const char *files,
 			   const char *source)
 {
-	const char *values[3];
-	CallProgress progress;
 	PGresult   *res;
-	int			width = 0;
+	int			width;
 	int			rc;
 
-	values[0] = files ? files : opts->dir;
-	values[1] = opts->format;
-	values[2] = source;
-#define STATUS_COLUMNS "SELECT name, state," \
-	" pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ')," \
-	" pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-	" checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down' FROM "
-	if (files)
-		res = call(conn, STATUS_COLUMNS "migrate.status(files => $1::pg_catalog.jsonb,"
-				   " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
-				   3, values, &progress, false);
-	else if (opts->dir)
-		res = call(conn, STATUS_COLUMNS "migrate.status(dir => $1::pg_catalog.text,"
-				   " format => $2::pg_catalog.text) s", 2, values, &progress, false);
-	else
-		res = call(conn, STATUS_COLUMNS "migrate.status() s", 0, values, &progress, false);
+	/* down read from the row: servers before 0.4 have no such column */
+	res = call_folder(conn, opts, files, source,
+					  "name, state,"
+					  " pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
+					  " pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+					  " checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down'",
+					  "migrate.status");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		rc = output_server_error(conn, res);
-		output_begin_rows();
-		output_end_rows();
-		PQclear(res);
-		return rc;
-	}
+		return call_failed(conn, res);
 
-	for (int i = 0; i < PQntuples(res); i++)
-		width = Max(width, (int) strlen(PQgetvalue(res, i, 0)));
+	width = name_width(res);
 	output_begin_rows();
 	for (int i = 0; i < PQntuples(res); i++)
 	{
@@ -567,34 +609,16 @@ int
 command_verify(PGconn *conn, const Options *opts, const char *files,
 			   const char *source)
 {
-	const char *values[3];
-	CallProgress progress;
 	PGresult   *res;
-	int			width = 0;
+	int			width;
 	int			rc = EXIT_OK;
 
-	values[0] = files ? files : opts->dir;
-	values[1] = opts->format;
-	values[2] = source;
-	res = call(conn, files ?
-			   "SELECT name, result, down, detail, objects"
-			   " FROM migrate.verify(files => $1::pg_catalog.jsonb,"
-			   " format => $2::pg_catalog.text, source => $3::pg_catalog.text)" :
-			   "SELECT name, result, down, detail, objects"
-			   " FROM migrate.verify(dir => $1::pg_catalog.text,"
-			   " format => $2::pg_catalog.text)",
-			   files ? 3 : 2, values, &progress, false);
+	res = call_folder(conn, opts, files, source,
+					  "name, result, down, detail, objects", "migrate.verify");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		rc = output_server_error(conn, res);
-		output_begin_rows();
-		output_end_rows();
-		PQclear(res);
-		return rc;
-	}
+		return call_failed(conn, res);
 
-	for (int i = 0; i < PQntuples(res); i++)
-		width = Max(width, (int) strlen(PQgetvalue(res, i, 0)));
+	width = name_width(res);
 	output_begin_rows();
 	for (int i = 0; i < PQntuples(res); i++)
 	{
