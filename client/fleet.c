@@ -62,8 +62,7 @@ static volatile sig_atomic_t fleet_interrupted = 0;
 static const char *read_targets_file(Options *opts);
 static void forward_signal(SIGNAL_ARGS);
 static void start_target(const Options *opts, const SentFolder *folder, Target *t);
-static void pg_attribute_noreturn() child_main(const Options *opts,
-											   const SentFolder *folder, Target *t);
+static void child_main(const Options *opts, const SentFolder *folder, Target *t);
 static char *read_all(FILE *f);
 static void finish_target(Target *t, int wstatus);
 static void print_target(const Target *t, int width);

@@ -212,8 +212,9 @@ command_plan(PGconn *conn, const Options *opts, const char *files,
 		}
 		else if (strcmp(PQgetvalue(res, i, 4), "t") != 0)
 		{
-			appendStringInfo(&rest, "not executed: %s",
-							 PQgetisnull(res, i, 11) ? "" : PQgetvalue(res, i, 11));
+			/* the note says "not executed: why" */
+			appendStringInfoString(&rest, PQgetisnull(res, i, 11) ? "not executed" :
+								   PQgetvalue(res, i, 11));
 			skipped++;
 		}
 		else
@@ -225,6 +226,8 @@ command_plan(PGconn *conn, const Options *opts, const char *files,
 				appendStringInfo(&rest, ", rewrites %s", PQgetvalue(res, i, 7));
 			appendStringInfo(&rest, " (%s)",
 							 output_duration(strtod(PQgetvalue(res, i, 8), NULL)));
+			if (!PQgetisnull(res, i, 11))
+				appendStringInfo(&rest, "; %s", PQgetvalue(res, i, 11));
 			executed++;
 		}
 		if (!PQgetisnull(res, i, 9) && PQgetvalue(res, i, 9)[0])

@@ -78,11 +78,15 @@ ok(grep({ /users AccessExclusiveLock/ } @{ $rows->[0]{locks} }), 'the locks, as 
 like($rows->[0]{duration}, qr/^[0-9.e-]+$/, 'the duration in seconds');
 
 write_migration($bad, '0001_broken.sql', "CREATE TABLE broken (id int);\n");
+write_migration($bad, '0003_conc.sql',
+	"-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY broken_id ON broken (id);\n");
 ($rc, $out, $err) = pg_migrate($node, [ 'plan', $bad ]);
 is($rc, 1, 'plan exits 1 when a statement fails');
 like($out, qr/^0002_gone +0002_gone\.sql:1 +ALTER TABLE +error: 42P01: relation "nosuch" does not exist$/m,
 	'plan prints the failed statement with its error');
-like($out, qr/^2 statements: 1 executed, 1 failed \(all rolled back\)$/m, 'and counts it');
+like($out, qr/^0003_conc +0003_conc\.sql:2 +CREATE INDEX +not executed: the migration runs outside a transaction block, so it cannot be rolled back$/m,
+	'plan prints a statement not executed with the reason');
+like($out, qr/^3 statements: 1 executed, 1 failed, 1 not executed \(all rolled back\)$/m, 'and counts each');
 
 # --- check: 3 when not up to date, as status --check
 ($rc, $out, $err) = pg_migrate($node, [ 'check', $dir ]);
