@@ -61,6 +61,12 @@ is_deeply([ @{ $rows->[0] }{qw(migration file line rule severity)} ],
 	[ '0001_broken', '0001_broken.sql', 1, 'invalid_statement', 'error' ],
 	'lint --json has the columns of migrate.lint');
 
+# --server-dir calls the text form (which deployer may not execute)
+($rc, $out, $err) = pg_migrate($node, [ '--server-dir', 'lint', $dir ]);
+is($rc, 1, 'lint --server-dir refused by the server exits 1');
+like($err, qr/ERROR:  permission denied for function lint/,
+	'lint --server-dir calls migrate.lint(dir, format)');
+
 # --- plan: a test run, always rolled back
 ($rc, $out, $err) = pg_migrate($node, [ 'plan', $dir ]);
 is($rc, 0, 'plan exits 0');

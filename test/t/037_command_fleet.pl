@@ -122,6 +122,32 @@ is($h->result(0), 0, 'run --parallel 2 against three targets exits 0');
 is($most, 2, 'two targets ran at once, never three');
 like($$hout, qr/^3 targets: 3 succeeded, 0 failed$/m, 'all three succeeded');
 
+# Ctrl-C: passed on to the targets running, which cancel their call; the
+# target not started is not run
+write_migration($dir, '0004_slower.sql', "SELECT pg_sleep(60);\n");
+($h, $hout, $herr) = pg_migrate_start($node,
+	[ '-d', 'postgres', '-d', 't1', '-d', 't2', '--parallel', '2', 'run', $dir ]);
+my $running = 0;
+for (1 .. 300)
+{
+	$running = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity
+		  WHERE state = 'active' AND query LIKE 'CALL migrate.run%'});
+	last if $running == 2;
+	usleep(100_000);
+}
+is($running, 2, '(two targets running)');
+$h->signal('INT');
+$h->finish;
+is($h->result(0), 1, 'run interrupted by Ctrl-C exits 1');
+like($$hout, qr/^postgres  failed: canceling statement due to user request\nt1        failed: canceling statement due to user request\nt2        failed: not run \(interrupted\)\n3 targets: 0 succeeded, 3 failed$/m,
+	'the targets running were cancelled, the one not started was not run');
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CALL migrate.run%'}),
+	'0', 'no call goes on in the server');
+is($node->safe_psql('t2', q{SELECT count(*) FROM migrate.history WHERE name = '0004_slower'}),
+	'0', 'the target not started was not touched');
+
 # usage errors, before connecting
 for my $case (
 	[ [ '-d', 'a', '-d', 'b', 'rollback' ], qr/rollback runs against one database/ ],
