@@ -48,6 +48,7 @@ typedef struct Target
 	int			status;			/* its exit status, once done */
 	char	   *result;			/* its outcome, once done */
 	char	   *rows;			/* --json: its array, or NULL */
+	char	   *errors;			/* what it wrote on stderr, once done */
 } Target;
 
 /* The commands that run against several targets */
@@ -259,6 +260,9 @@ finish_target(Target *t, int wstatus)
 	char	   *outcome = read_all(t->outcome);
 	size_t		len = strlen(out);
 
+	/* read now: a target printed later must hold no open file meanwhile */
+	t->errors = read_all(t->err);
+
 	if (WIFEXITED(wstatus))
 		t->status = WEXITSTATUS(wstatus);
 	else
@@ -283,8 +287,7 @@ finish_target(Target *t, int wstatus)
 static void
 print_target(const Target *t, int width)
 {
-	char	   *err = t->err ? read_all(t->err) : pg_strdup("");
-	char	   *line = err;
+	const char *line = t->errors ? t->errors : "";
 
 	output_target(t->shown, width, t->status, t->result, t->rows);
 	fflush(stdout);
