@@ -279,6 +279,7 @@ command_apply(PGconn *conn, const Options *opts, const char *files,
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
+	/* the target, when given, follows the form's last argument */
 	values[3] = files ? source : opts->target;
 	values[4] = opts->target;
 	res = call(conn, psprintf(files ?
@@ -348,6 +349,7 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
+	/* the target, when given, follows the form's last argument */
 	values[3] = files ? source : opts->target;
 	values[4] = opts->target;
 	output_begin_rows();
