@@ -63,6 +63,7 @@ static void want_messages(PGconn *conn, CallProgress *progress);
 static PGresult *call(PGconn *conn, const char *sql, int nparams,
 					  const char *const *values, CallProgress *progress,
 					  bool print_each);
+static const char *target_argument(const Options *opts, int n);
 static int	print_action_rows(const PGresult *res);
 static void run_failure_summary(const CallProgress *progress);
 static int	status_exit(const PGresult *res, bool check);
@@ -241,6 +242,16 @@ call(PGconn *conn, const char *sql, int nparams, const char *const *values,
 	return res;
 }
 
+/*
+ * ", target => $n" when --target was given: only then, as the text forms
+ * of 0.1 (--server-dir) take no target
+ */
+static const char *
+target_argument(const Options *opts, int n)
+{
+	return opts->target ? psprintf(", target => $%d::pg_catalog.text", n) : "";
+}
+
 /* Rows (name, action, seconds) of apply or rollback; returns how many */
 static int
 print_action_rows(const PGresult *res)
@@ -259,7 +270,7 @@ int
 command_apply(PGconn *conn, const Options *opts, const char *files,
 			  const char *source)
 {
-	const char *values[4];
+	const char *values[5];
 	CallProgress progress;
 	PGresult   *res;
 	double		started = output_now();
@@ -268,16 +279,19 @@ command_apply(PGconn *conn, const Options *opts, const char *files,
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
-	values[3] = source;
-	res = call(conn, files ?
-			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
-			   " FROM migrate.apply(files => $1::pg_catalog.jsonb,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
-			   " source => $4::pg_catalog.text)" :
-			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
-			   " FROM migrate.apply(dir => $1::pg_catalog.text,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool)",
-			   files ? 4 : 3, values, &progress, false);
+	/* the target, when given, follows the form's last argument */
+	values[3] = files ? source : opts->target;
+	values[4] = opts->target;
+	res = call(conn, psprintf(files ?
+							  "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+							  " FROM migrate.apply(files => $1::pg_catalog.jsonb,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
+							  " source => $4::pg_catalog.text%s)" :
+							  "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+							  " FROM migrate.apply(dir => $1::pg_catalog.text,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool%s)",
+							  target_argument(opts, files ? 5 : 4)),
+			   (files ? 4 : 3) + (opts->target != NULL), values, &progress, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		int			rc = output_server_error(conn, res);
@@ -326,7 +340,7 @@ int
 command_run(PGconn *conn, const Options *opts, const char *files,
 			const char *source)
 {
-	const char *values[4];
+	const char *values[5];
 	CallProgress progress;
 	PGresult   *res;
 	double		started = output_now();
@@ -335,15 +349,18 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
-	values[3] = source;
+	/* the target, when given, follows the form's last argument */
+	values[3] = files ? source : opts->target;
+	values[4] = opts->target;
 	output_begin_rows();
-	res = call(conn, files ?
-			   "CALL migrate.run(files => $1::pg_catalog.jsonb,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
-			   " source => $4::pg_catalog.text)" :
-			   "CALL migrate.run(dir => $1::pg_catalog.text,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool)",
-			   files ? 4 : 3, values, &progress, true);
+	res = call(conn, psprintf(files ?
+							  "CALL migrate.run(files => $1::pg_catalog.jsonb,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
+							  " source => $4::pg_catalog.text%s)" :
+							  "CALL migrate.run(dir => $1::pg_catalog.text,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool%s)",
+							  target_argument(opts, files ? 5 : 4)),
+			   (files ? 4 : 3) + (opts->target != NULL), values, &progress, true);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = output_server_error(conn, res);
 	PQclear(res);
@@ -458,43 +475,50 @@ status_exit(const PGresult *res, bool check)
 
 /*
  * SELECT columns FROM function(...) s, for the folder sent (files), the
- * server's folder (DIR with --server-dir), or no folder at all
+ * server's folder (DIR with --server-dir), or no folder at all; arg, when
+ * not NULL, is the name of the function's other argument, whose value is
+ * the command's NAME (opts->name)
  */
-static PGresult *
+PGresult *
 call_folder(PGconn *conn, const Options *opts, const char *files,
-			const char *source, const char *columns, const char *function)
+			const char *source, const char *columns, const char *function,
+			const char *arg)
 {
-	const char *values[3] = {files ? files : opts->dir, opts->format, source};
+	const char *values[4];
 	CallProgress progress;
-	char	   *query;
+	StringInfoData query;
 	PGresult   *res;
-	int			nparams;
+	int			nparams = 0;
 
-	if (files)
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT %s FROM %s(", columns, function);
+	if (files || opts->dir)
 	{
-		query = psprintf("SELECT %s FROM %s(files => $1::pg_catalog.jsonb,"
-						 " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
-						 columns, function);
-		nparams = 3;
+		values[nparams++] = files ? files : opts->dir;
+		values[nparams++] = opts->format;
+		appendStringInfoString(&query, files ?
+							   "files => $1::pg_catalog.jsonb, format => $2::pg_catalog.text" :
+							   "dir => $1::pg_catalog.text, format => $2::pg_catalog.text");
+		if (files)
+		{
+			values[nparams++] = source;
+			appendStringInfoString(&query, ", source => $3::pg_catalog.text");
+		}
 	}
-	else if (opts->dir)
+	if (arg)
 	{
-		query = psprintf("SELECT %s FROM %s(dir => $1::pg_catalog.text,"
-						 " format => $2::pg_catalog.text) s", columns, function);
-		nparams = 2;
+		values[nparams++] = opts->name;
+		appendStringInfo(&query, "%s%s => $%d::pg_catalog.text",
+						 nparams > 1 ? ", " : "", arg, nparams);
 	}
-	else
-	{
-		query = psprintf("SELECT %s FROM %s() s", columns, function);
-		nparams = 0;
-	}
-	res = call(conn, query, nparams, values, &progress, false);
-	pfree(query);
+	appendStringInfoString(&query, ") s");
+	res = call(conn, query.data, nparams, values, &progress, false);
+	pfree(query.data);
 	return res;
 }
 
 /* A call the server refused: its error, an empty --json array */
-static int
+int
 call_failed(PGconn *conn, PGresult *res)
 {
 	int			rc = output_server_error(conn, res);
@@ -506,7 +530,7 @@ call_failed(PGconn *conn, PGresult *res)
 }
 
 /* The width of the longest name, the first column */
-static int
+int
 name_width(const PGresult *res)
 {
 	int			width = 0;
@@ -517,13 +541,13 @@ name_width(const PGresult *res)
 }
 
 /*
- * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows have
- * each of the values of column (in that order), or none when there are
- * no rows
+ * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows (nouns)
+ * have each of the values of column (in that order), or none when there
+ * are no rows
  */
-static void
+void
 count_summary(const PGresult *res, int column, const char *const *values,
-			  int nvalues, const char *none)
+			  int nvalues, const char *noun, const char *nouns, const char *none)
 {
 	StringInfoData buf;
 	int			n = PQntuples(res);
@@ -541,7 +565,7 @@ count_summary(const PGresult *res, int column, const char *const *values,
 	if (n == 0)
 		output_summary("%s", none);
 	else
-		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
+		output_summary("%d %s: %s", n, n == 1 ? noun : nouns, buf.data);
 	pfree(buf.data);
 }
 
@@ -550,7 +574,8 @@ status_summary(const PGresult *res)
 {
 	static const char *const states[] = {"applied", "pending", "failed", "modified", "missing"};
 
-	count_summary(res, 1, states, lengthof(states), "no migrations");
+	count_summary(res, 1, states, lengthof(states), "migration", "migrations",
+				  "no migrations");
 }
 
 int
@@ -567,7 +592,7 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 					  " pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
 					  " pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
 					  " checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down'",
-					  "migrate.status");
+					  "migrate.status", NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return call_failed(conn, res);
 
@@ -597,7 +622,8 @@ verify_summary(const PGresult *res)
 	static const char *const results[] = {"exact", "differs", "irreversible",
 	"error", "skipped"};
 
-	count_summary(res, 1, results, lengthof(results), "nothing to verify");
+	count_summary(res, 1, results, lengthof(results), "migration", "migrations",
+				  "nothing to verify");
 }
 
 /*
@@ -614,7 +640,7 @@ command_verify(PGconn *conn, const Options *opts, const char *files,
 	int			rc = EXIT_OK;
 
 	res = call_folder(conn, opts, files, source,
-					  "name, result, down, detail, objects", "migrate.verify");
+					  "name, result, down, detail, objects", "migrate.verify", NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return call_failed(conn, res);
 
