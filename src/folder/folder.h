@@ -88,6 +88,8 @@ extern List *folder_list_files(const Folder *folder);
 extern char *folder_read_file(const Folder *folder, const char *file,
 							  bool missing_ok);
 extern bool folder_has_file(const Folder *folder, const char *file);
+extern void folder_hold(const Folder *folder);
+extern void folder_release(const Folder *folder);
 
 /* disk.c: folders on the server's disk */
 extern Folder *folder_on_disk(const char *dir);
@@ -96,6 +98,8 @@ extern List *disk_list_files(const Folder *folder);
 extern char *disk_read_file(const Folder *folder, const char *file,
 							bool missing_ok);
 extern bool disk_has_file(const Folder *folder, const char *file);
+extern void disk_hold(const Folder *folder);
+extern void disk_release(void);
 
 /* sent_files.c: folders sent as data */
 extern Folder *folder_sent(Jsonb *files, const char *source);

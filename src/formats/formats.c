@@ -159,7 +159,8 @@ detect_format(const Folder *folder, List *files, int elevel)
  * where a person runs migrations, DEBUG1 for status, which dashboards and
  * scheduled jobs call often).  Every migration's up script is read once here to
  * compute its checksum, in a context reset per file so that memory stays
- * flat however many migrations the folder holds.
+ * flat however many migrations the folder holds; the folder is held open
+ * meanwhile, so that each file is opened relative to it.
  */
 MigrationSet *
 source_load(const Folder *folder, const char *format, int elevel)
@@ -196,18 +197,27 @@ source_load(const Folder *folder, const char *format, int elevel)
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",
 								ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < set->count; i++)
+	folder_hold(folder);
+	PG_TRY();
 	{
-		LoadedMigration lm;
+		for (int i = 0; i < set->count; i++)
+		{
+			LoadedMigration lm;
 
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(tmp);
-		migration_load(set, &set->items[i], &lm, false);
-		foreign_check_script(set, &set->items[i], &lm.up);
-		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(tmp);
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(tmp);
+			migration_load(set, &set->items[i], &lm, false);
+			foreign_check_script(set, &set->items[i], &lm.up);
+			checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
+		}
 	}
+	PG_FINALLY();
+	{
+		folder_release(folder);
+	}
+	PG_END_TRY();
 	MemoryContextDelete(tmp);
 
 	return set;
