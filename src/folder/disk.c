@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef F_GETPATH
@@ -533,6 +534,36 @@ disk_release(void)
 		CloseTransientFile(held_fd);
 	held_fd = -1;
 	held_folder = NULL;
+}
+
+/*
+ * The stamp of a file of the held folder (links followed), which
+ * source_load() keeps beside the file's checksum so that an unchanged file
+ * need not be read again.  Its status change time (ctime) is set by the
+ * kernel to the time of every write, rename or link, and cannot be set
+ * otherwise; a file whose ctime is less than two seconds old has no stamp
+ * yet, so that a write after the stamp was taken always gives another
+ * ctime, even where the file system keeps whole seconds.  False when the
+ * folder is not held or the file cannot be stat'ed: it is then read.
+ * False too while reads are confined to migrate.allowed_directories: each
+ * file is then opened, and where it leads checked, every time.
+ */
+bool
+disk_file_stamp(const Folder *folder, const char *file, FileStamp *stamp)
+{
+	struct stat st;
+
+	if (folder != held_folder || file[0] == '/' || reads_confined() ||
+		fstatat(held_fd, file, &st, 0) != 0 || !S_ISREG(st.st_mode) ||
+		st.st_ctime > time(NULL) - 2)
+		return false;
+	memset(stamp, 0, sizeof(FileStamp));
+	stamp->dev = st.st_dev;
+	stamp->ino = st.st_ino;
+	stamp->size = st.st_size;
+	stamp->mtime = st.st_mtime;
+	stamp->ctime = st.st_ctime;
+	return true;
 }
 
 /*

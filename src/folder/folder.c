@@ -59,3 +59,14 @@ folder_release(const Folder *folder)
 	if (!folder->files)
 		disk_release();
 }
+
+/*
+ * The stamp of a file of a held folder, if it can be trusted to change
+ * whenever the file does; false when there is none (files sent as data
+ * come anew with each call).
+ */
+bool
+folder_file_stamp(const Folder *folder, const char *file, FileStamp *stamp)
+{
+	return folder->files ? false : disk_file_stamp(folder, file, stamp);
+}
