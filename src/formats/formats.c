@@ -175,17 +175,6 @@ detect_format(const Folder *folder, List *files, int elevel)
 	return NULL;				/* keep compiler quiet */
 }
 
-/*
- * Read a folder's migrations.  format is a name, or "auto" to detect it from
- * the files present; the format detected is reported at elevel (a NOTICE
- * where a person runs migrations, DEBUG1 for status, which dashboards and
- * scheduled jobs call often).  Every migration's up script is read once here to
- * compute its checksum, in a context reset per file so that memory stays
- * flat however many migrations the folder holds; the folder is held open
- * meanwhile, so that each file is opened relative to it.  A file of the
- * folder read last whose stamp has not changed since is not read again:
- * its checksum is kept (see CachedChecksum).
- */
 static int
 compare_cached_checksums(const void *a, const void *b)
 {
@@ -211,6 +200,17 @@ cached_checksum(const char *file)
 				   compare_cached_checksums);
 }
 
+/*
+ * Read a folder's migrations.  format is a name, or "auto" to detect it from
+ * the files present; the format detected is reported at elevel (a NOTICE
+ * where a person runs migrations, DEBUG1 for status, which dashboards and
+ * scheduled jobs call often).  Every migration's up script is read once here to
+ * compute its checksum, in a context reset per file so that memory stays
+ * flat however many migrations the folder holds; the folder is held open
+ * meanwhile, so that each file is opened relative to it.  A file of the
+ * folder read last whose stamp has not changed since is not read again:
+ * its checksum is kept (see CachedChecksum).
+ */
 MigrationSet *
 source_load(const Folder *folder, const char *format, int elevel)
 {
