@@ -33,6 +33,7 @@ typedef struct ExecReport
 	const char *file;			/* the file of the script running */
 	int			lock_line;		/* line of the statement whose lock wait
 								 * last timed out */
+	int			lock_timeout;	/* the lock_timeout it ran with (ms) */
 	char		lock_relation[2 * NAMEDATALEN + 8]; /* the table it names,
 													 * quoted, or "" */
 	char	   *generated_down; /* the down script the background worker

@@ -213,7 +213,9 @@ statement_relation(Node *parsetree)
 /*
  * Note, for the NOTICE of a lock retry or the error after the last one,
  * where a statement (sql, at line of the script running) waited for a
- * lock in vain: its line, and the table it names.  The statement parsed
+ * lock in vain: its line, the lock_timeout in force (which is the
+ * migration's only until its (sub)transaction ends), and the table it
+ * names.  The statement parsed
  * when it ran, and parses again; the caller is not in an error's
  * handling.
  */
@@ -224,6 +226,7 @@ exec_note_lock_wait(ExecReport *report, const char *sql, int line)
 	RangeVar   *rv = NULL;
 
 	report->lock_line = line;
+	report->lock_timeout = LockTimeout;
 	report->lock_relation[0] = '\0';
 	if (list_length(raw) == 1)
 		rv = statement_relation(linitial_node(RawStmt, raw)->stmt);

@@ -71,6 +71,17 @@ lock_object(const ExecReport *report)
 		psprintf(" on table \"%s\"", report->lock_relation) : pstrdup("");
 }
 
+/* The lock_timeout the statement ran with, as SHOW would say it */
+static char *
+lock_timeout_shown(const ExecReport *report)
+{
+	int			ms = report->lock_timeout;
+
+	if (ms > 0 && ms % 1000 == 0)
+		return psprintf("%ds", ms / 1000);
+	return psprintf("%dms", ms);
+}
+
 /*
  * The error after the last retry, in place of the last lock timeout's
  * (whose context, naming the file and line, it keeps): what waited for
@@ -85,10 +96,10 @@ give_up(ErrorData *edata, int attempt, bool out_of_time,
 							  attempt + 1);
 	edata->detail = out_of_time ?
 		psprintf("The statement at %s waited in vain for a lock at each attempt, for up to lock_timeout (%s) each time; no retry starts later than migrate.lock_retry_max_time (%s) after the first attempt.",
-				 lock_place(report), GetConfigOption("lock_timeout", false, false),
-				 GetConfigOption("migrate.lock_retry_max_time", false, false)) :
+				 lock_place(report), lock_timeout_shown(report),
+				 GetConfigOptionByName("migrate.lock_retry_max_time", NULL, false)) :
 		psprintf("The statement at %s waited in vain for a lock at each attempt, for up to lock_timeout (%s) each time; migrate.lock_retries (%d) allows no more retries.",
-				 lock_place(report), GetConfigOption("lock_timeout", false, false),
+				 lock_place(report), lock_timeout_shown(report),
 				 migrate_lock_retries);
 	edata->hint = pstrdup("Run the migration again at a quieter time, or raise migrate.lock_retry_max_time or migrate.lock_retries; pg_locks and pg_stat_activity show which sessions hold the lock.");
 }
@@ -132,7 +143,7 @@ lock_retry_pause(ErrorData *edata, int attempt, TimestampTz started,
 	ereport(NOTICE,
 			(errmsg("%s could not obtain a lock%s within lock_timeout (%s), retrying in %ld ms (retry %d of %d)",
 					migration_named(report), lock_object(report),
-					GetConfigOption("lock_timeout", false, false),
+					lock_timeout_shown(report),
 					ms, attempt + 1, migrate_lock_retries),
 			 errdetail("%s: %s", lock_place(report), edata->message)));
 	report->lock_retries++;

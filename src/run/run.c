@@ -90,6 +90,7 @@ run_one(RunQueue *queue, const Migration *m)
 		/* no line is known until one of its statements fails */
 		at.report.error_line = 0;
 		at.report.lock_line = 0;
+		at.report.lock_timeout = 0;
 		at.report.lock_relation[0] = '\0';
 		at.report.migration = m->name;
 		at.lm = NULL;
