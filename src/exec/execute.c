@@ -231,9 +231,8 @@ exec_note_lock_wait(ExecReport *report, const char *sql, int line)
 	if (list_length(raw) == 1)
 		rv = statement_relation(linitial_node(RawStmt, raw)->stmt);
 	if (rv != NULL && rv->relname != NULL)
-		strlcpy(report->lock_relation,
-				quote_qualified_identifier(rv->schemaname, rv->relname),
-				sizeof(report->lock_relation));
+		snprintf(report->lock_relation, sizeof(report->lock_relation), "%s",
+				 quote_qualified_identifier(rv->schemaname, rv->relname));
 }
 
 /*
