@@ -28,6 +28,14 @@ typedef struct ExecReport
 	int			error_line;		/* file line of the statement that failed,
 								 * or 0 when unknown */
 	int			lock_retries;	/* lock waits retried (lock_retry.c) */
+	/* for the NOTICEs and the error of lock retries (lock_retry.c): */
+	const char *migration;		/* the migration's name, or NULL */
+	const char *file;			/* the file of the script running */
+	int			lock_line;		/* line of the statement whose lock wait
+								 * last timed out */
+	int			lock_timeout;	/* the lock_timeout it ran with (ms) */
+	char		lock_relation[2 * NAMEDATALEN + 8]; /* the table it names,
+													 * quoted, or "" */
 	char	   *generated_down; /* the down script the background worker
 								 * generated, or NULL */
 	char	   *generated_partial;	/* what it does not undo, as JSON, or
@@ -61,6 +69,7 @@ extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);
 extern const char *exec_current_statement(void);
+extern void exec_note_lock_wait(ExecReport *report, const char *sql, int line);
 
 /* plpgsql_lines.c */
 extern void plpgsql_lines_start(void);
@@ -73,9 +82,9 @@ extern char *drop_index_commands(List *indexes);
 
 /* lock_retry.c */
 extern bool lock_retry_pause(ErrorData *edata, int attempt,
-							 ExecReport *report);
+							 TimestampTz started, ExecReport *report);
 extern bool lock_retry_pause_or_fail(ErrorData **edata, int attempt,
-									 ExecReport *report);
+									 TimestampTz started, ExecReport *report);
 extern ErrorData *try_in_subtransaction(void (*fn) (void *arg), void *arg);
 extern ErrorData *try_in_subtransaction_or_undo(bool (*fn) (void *arg),
 												void *arg);

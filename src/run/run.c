@@ -65,9 +65,10 @@ static void
 run_one(RunQueue *queue, const Migration *m)
 {
 	const MigrationSet *set = queue->set;
-	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
+	RunAttempt	at = {set, m, NIL, NULL, {0}};
 	ErrorData  *edata;
 	List	   *invalid;
+	TimestampTz started = GetCurrentTimestamp();
 
 	/*
 	 * Its DDL, in this backend or the worker, and the tool's table it may
@@ -88,6 +89,10 @@ run_one(RunQueue *queue, const Migration *m)
 	{
 		/* no line is known until one of its statements fails */
 		at.report.error_line = 0;
+		at.report.lock_line = 0;
+		at.report.lock_timeout = 0;
+		at.report.lock_relation[0] = '\0';
+		at.report.migration = m->name;
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
 		{
@@ -105,7 +110,7 @@ run_one(RunQueue *queue, const Migration *m)
 		 * during the pause is the migration's failure.
 		 */
 		if (m->no_transaction ||
-			!lock_retry_pause_or_fail(&edata, attempt, &at.report))
+			!lock_retry_pause_or_fail(&edata, attempt, started, &at.report))
 			break;
 		FreeErrorData(edata);
 	}

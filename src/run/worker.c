@@ -74,6 +74,9 @@ typedef struct WorkerArgs
 	Oid			current_user;
 	int			sec_context;
 	int			lock_timeout;
+	bool		lock_timeout_defaulted; /* migrate.lock_timeout's built-in
+										 * default, which CONCURRENTLY
+										 * statements do without */
 	int			statement_timeout;
 	int			first_line;
 	bool		generate_down;	/* send back the down script generated */
@@ -82,6 +85,12 @@ typedef struct WorkerArgs
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
+
+/*
+ * In the worker: the lock_timeout the caller passed when it is
+ * migrate.lock_timeout's built-in default, else 0 (see run_top_level)
+ */
+static int	default_lock_timeout = 0;
 
 /*
  * The caller's settings the worker takes over, besides the timeouts, so
@@ -301,7 +310,9 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 	args->outer_user = GetOuterUserId();
 	args->outer_is_superuser = superuser_arg(args->outer_user);
 	GetUserIdAndSecContext(&args->current_user, &args->sec_context);
-	args->lock_timeout = migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
+	args->lock_timeout = migrate_lock_timeout_in_force(&args->lock_timeout_defaulted);
+	if (args->lock_timeout == 0)
+		args->lock_timeout = LockTimeout;
 	args->statement_timeout = migrate_statement_timeout > 0 ?
 		migrate_statement_timeout : StatementTimeout;
 	args->first_line = script->first_line;
@@ -414,6 +425,14 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
  * StartTransactionCommand() and CommitTransactionCommand() each switch
  * memory contexts, so the statement's context is made current again after
  * both.
+ *
+ * A CONCURRENTLY statement runs without lock_timeout when the timeout in
+ * force is migrate.lock_timeout's built-in default, which is there to
+ * keep the application's queries from queueing behind a lock request:
+ * such a statement queues none, but waits for every older transaction,
+ * and cut short it would leave an invalid index or a partition half
+ * detached.  A timeout that was set (migrate.lock_timeout, the session's
+ * lock_timeout, the script's own SET) applies to it as it is.
  */
 static void
 run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
@@ -431,6 +450,9 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 		Portal		portal;
 		DestReceiver *receiver;
 		QueryCompletion qc;
+		bool		unbounded = default_lock_timeout > 0 &&
+			LockTimeout == default_lock_timeout &&
+			script_statement_concurrently(rs->stmt);
 
 		/* what the server does for a client's statement */
 		SetCurrentStatementStartTimestamp();
@@ -439,6 +461,8 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 
 		StartTransactionCommand();
 		MemoryContextSwitchTo(stmt_cxt);
+		if (unbounded)
+			SetConfigOption("lock_timeout", "0", PGC_USERSET, PGC_S_SESSION);
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 
@@ -462,6 +486,9 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 		compat_portal_run(portal, receiver, &qc);
 		receiver->rDestroy(receiver);
 		PortalDrop(portal, false);
+		if (unbounded)
+			SetConfigOption("lock_timeout", psprintf("%d", default_lock_timeout),
+							PGC_USERSET, PGC_S_SESSION);
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
@@ -582,6 +609,8 @@ migrate_worker_main(Datum arg)
 	}
 	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),
 					PGC_USERSET, PGC_S_SESSION);
+	if (args->lock_timeout_defaulted)
+		default_lock_timeout = args->lock_timeout;
 	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),
 					PGC_USERSET, PGC_S_SESSION);
 	CommitTransactionCommand();

@@ -38,6 +38,8 @@ extern void checksum_hex(const char *data, size_t len, char *out);
 extern int	migrate_lock_timeout;
 extern int	migrate_lock_retries;
 extern int	migrate_lock_retry_delay;
+extern int	migrate_lock_retry_max_time;
+extern int	migrate_lock_timeout_in_force(bool *defaulted);
 extern int	migrate_statement_timeout;
 extern int	migrate_lint_action;
 extern int	migrate_lint_large_table_rows;

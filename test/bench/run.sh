@@ -9,6 +9,7 @@
 #   REPEAT    runs per timing, the median is kept (3)
 #   STATUS_REPEAT runs of each status timing after a warm-up (5)
 #   LOCK_BENCH 0 skips lock_retries.sh (its settings: see that script)
+#   STALL_BENCH 0 skips stall.sh (the same with default settings)
 #   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -213,4 +214,12 @@ fi
 if [ "${LOCK_BENCH:-1}" != 0 ]; then
     echo
     bash test/bench/lock_retries.sh --as-postgres
+fi
+
+# 6. the same stall with nothing set: migrate.run at the defaults of 0.5
+#    (default lock timeout, retries on) against psql, a 6 s reader (its own
+#    throwaway cluster; STALL_BENCH=0 skips it)
+if [ "${STALL_BENCH:-1}" != 0 ]; then
+    echo
+    bash test/bench/stall.sh --as-postgres
 fi
