@@ -49,6 +49,8 @@ typedef struct Options
 	bool		check;			/* status --check */
 	bool		allow_drift;
 	bool		skip_partial;	/* rollback --skip-partial */
+	bool		detach;			/* run --detach: start the run, print its id */
+	const char *run_id;			/* wait, cancel, resume: the run's ID */
 	bool		json;
 	bool		quiet;
 	/* connection, as psql's options */
@@ -98,6 +100,8 @@ extern int	command_rollback(PGconn *conn, const Options *opts);
 extern int	command_down(PGconn *conn, const Options *opts);
 extern int	command_verify(PGconn *conn, const Options *opts, const char *files,
 						   const char *source);
+extern int	command_run_id(PGconn *conn, const Options *opts);
+extern int	command_runs(PGconn *conn, const Options *opts);
 
 /* capture.c */
 extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
@@ -125,6 +129,7 @@ extern void output_captured(const char *name, const char *path);
 extern void output_verify_row(const char *name, const char *result,
 							  const char *down, const char *detail,
 							  const char *objects, int name_width);
+extern void output_run_row(const PGresult *res, int row);
 extern void output_end_rows(void);
 extern void json_append_string(StringInfo buf, const char *s, size_t len,
 							   int encoding);

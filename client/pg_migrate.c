@@ -13,6 +13,9 @@
  *	  pg_migrate [connection options] down     [NAME]
  *	  pg_migrate [connection options] capture  DIR NAME
  *	  pg_migrate [connection options] verify   DIR
+ *	  pg_migrate [connection options] run --detach DIR
+ *	  pg_migrate [connection options] wait | cancel | resume ID
+ *	  pg_migrate [connection options] runs
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -55,13 +58,16 @@ usage(void)
 		   "  pg_migrate [OPTION]... rollback [--skip-partial] [NAME]\n"
 		   "  pg_migrate [OPTION]... down [NAME]\n"
 		   "  pg_migrate [OPTION]... capture DIR NAME\n"
-		   "  pg_migrate [OPTION]... verify DIR\n\n");
+		   "  pg_migrate [OPTION]... verify DIR\n"
+		   "  pg_migrate [OPTION]... wait|cancel|resume ID\n"
+		   "  pg_migrate [OPTION]... runs\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
 		   "  apply      apply every pending migration in one transaction: all or nothing\n"
 		   "  run        apply pending migrations, committing after each one; migrations\n"
-		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
+		   "             marked \"-- migrate:no-transaction\" run outside a transaction;\n"
+		   "             the server performs the run, which goes on if the command dies\n"
 		   "  rollback   undo NAME and every migration applied after it (default: the\n"
 		   "             latest one), with the down scripts the database stored\n"
 		   "  down       print the down script the database stored for NAME (default:\n"
@@ -71,7 +77,11 @@ usage(void)
 		   "             write its file (drizzle: and the journal entry)\n"
 		   "  verify     run each pending migration of DIR, then its down script (written,\n"
 		   "             or generated), and compare the schema with the one before; all\n"
-		   "             rolled back: nothing is applied\n\n");
+		   "             rolled back: nothing is applied\n"
+		   "  wait       follow run ID to its end, as run does\n"
+		   "  cancel     cancel run ID\n"
+		   "  resume     run a failed, cancelled or interrupted run ID again, and follow it\n"
+		   "  runs       the runs the server performs or performed\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -82,6 +92,7 @@ usage(void)
 		   "                           failed, modified or missing\n"
 		   "      --skip-partial       rollback: run what generated down scripts do undo,\n"
 		   "                           leaving the statements they list as not undone\n"
+		   "      --detach             run: start the run, print its ID and return\n"
 		   "      --json               print the result rows as JSON\n"
 		   "  -q, --quiet              print errors only\n"
 		   "  -V, --version            output version information, then exit\n"
@@ -119,7 +130,7 @@ parse_options(int argc, char **argv, Options *opts)
 	enum
 	{
 		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
-		OPT_SKIP_PARTIAL
+		OPT_SKIP_PARTIAL, OPT_DETACH
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -135,6 +146,7 @@ parse_options(int argc, char **argv, Options *opts)
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"skip-partial", no_argument, NULL, OPT_SKIP_PARTIAL},
+		{"detach", no_argument, NULL, OPT_DETACH},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -184,6 +196,9 @@ parse_options(int argc, char **argv, Options *opts)
 			case OPT_SKIP_PARTIAL:
 				opts->skip_partial = true;
 				break;
+			case OPT_DETACH:
+				opts->detach = true;
+				break;
 			default:
 				/* getopt_long has said what was wrong */
 				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
@@ -205,16 +220,34 @@ parse_arguments(int argc, char **argv, Options *opts)
 	bool		is_verify;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback, down, capture or verify");
+		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, wait, cancel, resume or runs");
 	command = opts->command = argv[optind++];
 	is_status = strcmp(command, "status") == 0;
 	is_rollback = strcmp(command, "rollback") == 0;
 	is_down = strcmp(command, "down") == 0;
 	is_capture = strcmp(command, "capture") == 0;
 	is_verify = strcmp(command, "verify") == 0;
+	if (opts->detach && strcmp(command, "run") != 0)
+		return usage_error("--detach goes with run only");
+	if (strcmp(command, "wait") == 0 || strcmp(command, "cancel") == 0 ||
+		strcmp(command, "resume") == 0 || strcmp(command, "runs") == 0)
+	{
+		if (strcmp(command, "runs") != 0 &&
+			(optind >= argc || strspn(argv[optind], "0123456789") != strlen(argv[optind]) ||
+			 argv[optind][0] == '\0'))
+			return usage_error("%s needs the ID of a run (pg_migrate runs lists them)", command);
+		if (strcmp(command, "runs") != 0)
+			opts->run_id = argv[optind++];
+		if (optind < argc)
+			return usage_error("too many arguments: \"%s\"", argv[optind]);
+		if (opts->server_dir || opts->allow_drift || opts->check || opts->skip_partial ||
+			strcmp(opts->format, "auto") != 0)
+			return usage_error("%s takes no folder options", command);
+		return true;
+	}
 	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture or verify",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, wait, cancel, resume or runs",
 						   command);
 	if (optind < argc)
 	{
@@ -268,6 +301,10 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_down(conn, opts);
 	if (strcmp(opts->command, "verify") == 0)
 		return command_verify(conn, opts, files, source);
+	if (strcmp(opts->command, "runs") == 0)
+		return command_runs(conn, opts);
+	if (opts->run_id)
+		return command_run_id(conn, opts);
 	return command_rollback(conn, opts);
 }
 
