@@ -115,7 +115,7 @@ progress_set_migration(int number, int total, const char *name)
 	SpinLockAcquire(&p->mutex);
 	p->s.migration_number = number;
 	p->s.migrations = total;
-	strlcpy(p->s.migration, name, sizeof(p->s.migration));
+	snprintf(p->s.migration, sizeof(p->s.migration), "%s", name);
 	p->s.statement_number = 0;
 	p->s.statements = 0;
 	p->s.line = 0;
@@ -151,7 +151,7 @@ progress_set_statement(int number, int total, int line, const char *file)
 	p->s.statements = total;
 	p->s.line = line;
 	p->s.statement_pid = MyProcPid;
-	strlcpy(p->s.file, file, sizeof(p->s.file));
+	snprintf(p->s.file, sizeof(p->s.file), "%s", file);
 	SpinLockRelease(&p->mutex);
 }
 

@@ -50,7 +50,6 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "util/compat.h"
 #include "run/run.h"
