@@ -19,7 +19,7 @@ SELECT migrate.start('@testdir@/runs/ok') AS ok_run \gset
 SET client_min_messages = error;
 CALL migrate.wait(:ok_run);
 RESET client_min_messages;
-SELECT run_id - :ok_run AS run, kind, state, source, started_by, attempts,
+SELECT run_id - :ok_run AS run, kind, state, source LIKE '%/runs/ok' AS folder, started_by, attempts,
        migration, applied, error, started_at <= finished_at AS timed,
        elapsed >= '0'::interval AS has_elapsed
 FROM migrate.runs WHERE run_id >= :ok_run ORDER BY run_id;
