@@ -50,6 +50,8 @@ typedef struct Options
 	bool		check;			/* status --check */
 	bool		allow_drift;
 	bool		skip_partial;	/* rollback --skip-partial */
+	bool		detach;			/* run --detach: start the run, print its id */
+	const char *run_id;			/* wait, cancel, resume: the run's ID */
 	bool		json;
 	bool		quiet;
 	const char *target;			/* apply, run: --target NAME, or NULL */
@@ -129,6 +131,10 @@ extern int	fleet_run(const Options *opts, const SentFolder *folder);
 /* pg_migrate.c */
 extern int	target_run(const Options *opts, const SentFolder *folder);
 
+/* commands.c: detached runs */
+extern int	command_run_id(PGconn *conn, const Options *opts);
+extern int	command_runs(PGconn *conn, const Options *opts);
+
 /* capture.c */
 extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
 							const char *source, const SentFolder *folder);
@@ -155,6 +161,7 @@ extern void output_captured(const char *name, const char *path);
 extern void output_verify_row(const char *name, const char *result,
 							  const char *down, const char *detail,
 							  const char *objects, int name_width);
+extern void output_run_row(const PGresult *res, int row);
 extern void output_end_rows(void);
 extern void output_row(const char *name, int name_width, const char *rest,
 					   const char *json);

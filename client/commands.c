@@ -22,6 +22,8 @@
  */
 #include "postgres_fe.h"
 
+#include <unistd.h>
+
 #include "client.h"
 
 typedef enum ProgressKind
@@ -336,6 +338,127 @@ run_failure_summary(const CallProgress *progress)
 							   progress->current, cancelled, progress->done);
 }
 
+/*
+ * The progress of a run in one line, for a terminal: the migration (n of
+ * m), the statement (n of m, its line) and an index build's blocks.
+ */
+static void
+show_run_progress(PGconn *conn, const char *run_id)
+{
+	const char *values[1] = {run_id};
+	PGresult   *res;
+
+	if (!isatty(fileno(stdout)))
+		return;
+	res = PQexecParams(conn,
+					   "SELECT migration, pg_catalog.format('(%s of %s, statement %s of %s, line %s%s)',"
+					   " migration_number, migrations, statement_number, statements, statement_line,"
+					   " CASE WHEN index_phase IS NOT NULL THEN pg_catalog.format(', %s: %s of %s blocks',"
+					   " index_phase, index_blocks_done, index_blocks_total) ELSE '' END)"
+					   " FROM migrate.runs WHERE run_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+					   " AND migration IS NOT NULL AND statement_number IS NOT NULL",
+					   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		char	   *what = psprintf("applying %s", PQgetvalue(res, 0, 0));
+
+		output_progress(what, PQgetvalue(res, 0, 1));
+		pfree(what);
+	}
+	PQclear(res);
+}
+
+/*
+ * Follow a run the server performs (migrate.start): relay its messages and
+ * progress until it ends, with its error as run's own.  The run does not
+ * depend on this connection; Ctrl-C and SIGTERM cancel the wait, which
+ * then cancels the run (migrate.cancel) and waits for its end.
+ */
+static int
+follow_run(PGconn *conn, const char *run_id, CallProgress *progress,
+		   double started)
+{
+	const char *values[1] = {run_id};
+	bool		cancel_sent = false;
+	int			rc = EXIT_OK;
+
+	for (;;)
+	{
+		PGresult   *res;
+		const char *state;
+
+		if (connection_was_interrupted() && !cancel_sent)
+		{
+			PQclear(PQexecParams(conn, "SELECT migrate.cancel($1::pg_catalog.int8)",
+								 1, NULL, values, NULL, NULL, 0));
+			cancel_sent = true;
+		}
+		res = PQexecParams(conn, "CALL migrate.wait($1::pg_catalog.int8, '1 second', true)",
+						   1, NULL, values, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* our own wait cancelled: cancel the run, and wait for its end */
+			if (connection_was_interrupted() && !cancel_sent && sqlstate &&
+				strcmp(sqlstate, "57014") == 0 && PQstatus(conn) == CONNECTION_OK)
+			{
+				PQclear(res);
+				continue;
+			}
+			rc = output_server_error(conn, res);
+			PQclear(res);
+			break;
+		}
+		state = PQgetvalue(res, 0, 0);
+		if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+		{
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+		show_run_progress(conn, run_id);
+	}
+	output_progress(NULL, NULL);
+	output_end_rows();
+
+	if (rc == EXIT_OK)
+	{
+		if (progress->done == 0)
+			output_summary("nothing to apply");
+		else
+			output_summary(progress->done == 1 ? "%d migration applied in %s" : "%d migrations applied in %s",
+						   progress->done, output_duration(output_now() - started));
+	}
+	else
+		run_failure_summary(progress);
+	return rc;
+}
+
+/* Whether the server can start runs for this role: 0.5's migrate.start */
+static bool
+can_start(PGconn *conn, bool sent)
+{
+	PGresult   *res = PQexec(conn, sent ?
+							 "SELECT pg_catalog.has_function_privilege(p, 'EXECUTE')"
+							 " FROM pg_catalog.to_regprocedure('migrate.start(jsonb, text, boolean, text, text, boolean)') p"
+							 " WHERE p IS NOT NULL" :
+							 "SELECT pg_catalog.has_function_privilege(p, 'EXECUTE')"
+							 " FROM pg_catalog.to_regprocedure('migrate.start(text, text, boolean, text, boolean)') p"
+							 " WHERE p IS NOT NULL");
+	bool		result = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return result;
+}
+
+/*
+ * run: the server performs the run (migrate.start), which goes on when
+ * the command is killed or its connection drops; the command follows it.
+ * A server before 0.5, or a role not granted start, runs it in this
+ * session (CALL migrate.run), as before.
+ */
 int
 command_run(PGconn *conn, const Options *opts, const char *files,
 			const char *source)
@@ -345,6 +468,8 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	PGresult   *res;
 	double		started = output_now();
 	int			rc = EXIT_OK;
+	bool		detached = can_start(conn, files != NULL);
+	char	   *run_id;
 
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
@@ -352,18 +477,41 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	/* the target, when given, follows the form's last argument */
 	values[3] = files ? source : opts->target;
 	values[4] = opts->target;
-	output_begin_rows();
+	if (!opts->detach)
+		output_begin_rows();
+	if (!detached && opts->detach)
+	{
+		output_error("the server cannot start runs: --detach needs pg_migrate 0.5 and EXECUTE on migrate.start()");
+		return EXIT_FAILED;
+	}
 	res = call(conn, psprintf(files ?
-							  "CALL migrate.run(files => $1::pg_catalog.jsonb,"
+							  "%s migrate.%s(files => $1::pg_catalog.jsonb,"
 							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
 							  " source => $4::pg_catalog.text%s)" :
-							  "CALL migrate.run(dir => $1::pg_catalog.text,"
+							  "%s migrate.%s(dir => $1::pg_catalog.text,"
 							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool%s)",
+							  detached ? "SELECT" : "CALL", detached ? "start" : "run",
 							  target_argument(opts, files ? 5 : 4)),
 			   (files ? 4 : 3) + (opts->target != NULL), values, &progress, true);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = output_server_error(conn, res);
+	else if (detached)
+	{
+		run_id = pg_strdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (opts->detach)
+		{
+			if (opts->json)
+				printf("{\"run_id\": %s}\n", run_id);
+			else
+				printf("%s\n", run_id);
+			return EXIT_OK;
+		}
+		return follow_run(conn, run_id, &progress, started);
+	}
 	PQclear(res);
+	if (opts->detach)
+		return rc;
 	output_end_rows();
 
 	if (rc == EXIT_OK)
@@ -377,6 +525,80 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	else
 		run_failure_summary(&progress);
 	return rc;
+}
+
+/*
+ * wait ID, resume ID: follow the run as run does (resume queues it again
+ * first); cancel ID: cancel it.
+ */
+int
+command_run_id(PGconn *conn, const Options *opts)
+{
+	const char *values[1] = {opts->run_id};
+	CallProgress progress;
+	PGresult   *res;
+	double		started = output_now();
+
+	if (strcmp(opts->command, "cancel") == 0)
+	{
+		res = call(conn, "SELECT migrate.cancel($1::pg_catalog.int8)", 1, values,
+				   &progress, false);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			int			rc = output_server_error(conn, res);
+
+			PQclear(res);
+			return rc;
+		}
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			output_summary("run %s cancelled", opts->run_id);
+		else
+			output_summary("run %s was not in progress: nothing to cancel", opts->run_id);
+		PQclear(res);
+		return EXIT_OK;
+	}
+	output_begin_rows();
+	res = call(conn, strcmp(opts->command, "resume") == 0 ?
+			   "SELECT migrate.resume($1::pg_catalog.int8)" :
+			   "SELECT $1::pg_catalog.int8", 1, values, &progress, true);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		int			rc = output_server_error(conn, res);
+
+		PQclear(res);
+		output_end_rows();
+		return rc;
+	}
+	PQclear(res);
+	return follow_run(conn, opts->run_id, &progress, started);
+}
+
+/* runs: the runs of migrate.runs this role may see, oldest first */
+int
+command_runs(PGconn *conn, const Options *opts)
+{
+	PGresult   *res = PQexec(conn, opts->json ?
+							 "SELECT * FROM migrate.runs ORDER BY run_id" :
+							 "SELECT run_id, state,"
+							 " coalesce(migration OPERATOR(pg_catalog.||) coalesce(pg_catalog.format(' (%s of %s)', migration_number, migrations), ''), '-'),"
+							 " started_by, pg_catalog.date_trunc('second', elapsed)::pg_catalog.text,"
+							 " source, error FROM migrate.runs ORDER BY run_id");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		int			rc = output_server_error(conn, res);
+
+		PQclear(res);
+		return rc;
+	}
+	output_begin_rows();
+	for (int i = 0; i < PQntuples(res); i++)
+		output_run_row(res, i);
+	output_end_rows();
+	if (PQntuples(res) == 0)
+		output_summary("no runs");
+	PQclear(res);
+	return EXIT_OK;
 }
 
 int

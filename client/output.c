@@ -347,6 +347,44 @@ begin_json_action(const char *name, const char *action)
 	print_json_string(action);
 }
 
+/*
+ * A row of migrate.runs: in --json every column by its name (strings, or
+ * null); else the id, state, migration reached, role, elapsed time, folder
+ * and error.
+ */
+void
+output_run_row(const PGresult *res, int row)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		for (int col = 0; col < PQnfields(res); col++)
+		{
+			fputs(col > 0 ? ", " : "", stdout);
+			print_json_string(PQfname(res, col));
+			fputs(": ", stdout);
+			print_json_string(PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col));
+		}
+		fputs("}", stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	/* the query of command_runs(): id, state, at, role, elapsed, source, error */
+	for (int col = 0; col < 7; col++)
+	{
+		const char *value = PQgetisnull(res, row, col) ? "-" : PQgetvalue(res, row, col);
+		char	   *shown = printable(value, false);
+
+		printf(col == 0 ? "%-6s" : col == 6 ? "  %s" : col == 2 ? "  %-24s" : "  %-11s", shown);
+		free(shown);
+	}
+	putchar('\n');
+	flush_stdout();
+}
+
 /* A file capture wrote: its path, and the migration it holds */
 void
 output_captured(const char *name, const char *path)

@@ -20,6 +20,9 @@
  *
  * With several -d or --targets FILE, status, apply, run, check, lint, plan
  * and verify run against each database (fleet.c).
+ *	  pg_migrate [connection options] run --detach DIR
+ *	  pg_migrate [connection options] wait | cancel | resume ID
+ *	  pg_migrate [connection options] runs
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -66,13 +69,16 @@ usage(void)
 		   "  pg_migrate [OPTION]... lint|plan|check DIR\n"
 		   "  pg_migrate [OPTION]... baseline DIR UP_TO\n"
 		   "  pg_migrate [OPTION]... mark-applied|accept DIR NAME\n"
-		   "  pg_migrate [OPTION]... forget|retry NAME\n\n");
+		   "  pg_migrate [OPTION]... forget|retry NAME\n"
+		   "  pg_migrate [OPTION]... wait|cancel|resume ID\n"
+		   "  pg_migrate [OPTION]... runs\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
 		   "  apply      apply every pending migration in one transaction: all or nothing\n"
 		   "  run        apply pending migrations, committing after each one; migrations\n"
-		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
+		   "             marked \"-- migrate:no-transaction\" run outside a transaction;\n"
+		   "             the server performs the run, which goes on if the command dies\n"
 		   "  rollback   undo NAME and every migration applied after it (default: the\n"
 		   "             latest one), with the down scripts the database stored\n"
 		   "  down       print the down script the database stored for NAME (default:\n"
@@ -91,7 +97,11 @@ usage(void)
 		   "  mark-applied  record migration NAME of DIR as applied without running it\n"
 		   "  forget     delete NAME's record without running its down script\n"
 		   "  accept     record NAME's edited file in DIR as it is now, ending its drift\n"
-		   "  retry      let the next apply or run execute NAME again after it failed\n\n");
+		   "  retry      let the next apply or run execute NAME again after it failed\n"
+		   "  wait       follow run ID to its end, as run does\n"
+		   "  cancel     cancel run ID\n"
+		   "  resume     run a failed, cancelled or interrupted run ID again, and follow it\n"
+		   "  runs       the runs the server performs or performed\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -106,6 +116,7 @@ usage(void)
 		   "      --targets=FILE       several targets: FILE's connection strings, one a\n"
 		   "                           line (with every -d given)\n"
 		   "      --parallel=N         several targets: at most N at once (default 1)\n"
+		   "      --detach             run: start the run, print its ID and return\n"
 		   "      --json               print the result rows as JSON\n"
 		   "  -q, --quiet              print errors only\n"
 		   "  -V, --version            output version information, then exit\n"
@@ -144,7 +155,7 @@ parse_options(int argc, char **argv, Options *opts)
 	enum
 	{
 		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
-		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL
+		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -163,6 +174,7 @@ parse_options(int argc, char **argv, Options *opts)
 		{"target", required_argument, NULL, OPT_TARGET},
 		{"targets", required_argument, NULL, OPT_TARGETS},
 		{"parallel", required_argument, NULL, OPT_PARALLEL},
+		{"detach", no_argument, NULL, OPT_DETACH},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -224,6 +236,9 @@ parse_options(int argc, char **argv, Options *opts)
 				if (opts->parallel < 1 || strspn(optarg, "0123456789") != strlen(optarg))
 					return usage_error("--parallel needs a number of targets of 1 or more, not \"%s\"", optarg);
 				break;
+			case OPT_DETACH:
+				opts->detach = true;
+				break;
 			default:
 				/* getopt_long has said what was wrong */
 				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
@@ -246,7 +261,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 	const char *error;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept or retry");
+		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs");
 	command = opts->command = argv[optind++];
 	if (lifecycle_command(command))
 	{
@@ -259,9 +274,29 @@ parse_arguments(int argc, char **argv, Options *opts)
 	is_down = strcmp(command, "down") == 0;
 	is_capture = strcmp(command, "capture") == 0;
 	is_verify = strcmp(command, "verify") == 0;
+	if (opts->detach && strcmp(command, "run") != 0)
+		return usage_error("--detach goes with run only");
+	if (strcmp(command, "wait") == 0 || strcmp(command, "cancel") == 0 ||
+		strcmp(command, "resume") == 0 || strcmp(command, "runs") == 0)
+	{
+		if (strcmp(command, "runs") != 0 &&
+			(optind >= argc || strspn(argv[optind], "0123456789") != strlen(argv[optind]) ||
+			 argv[optind][0] == '\0'))
+			return usage_error("%s needs the ID of a run (pg_migrate runs lists them)", command);
+		if (strcmp(command, "runs") != 0)
+			opts->run_id = argv[optind++];
+		if (optind < argc)
+			return usage_error("too many arguments: \"%s\"", argv[optind]);
+		if (opts->server_dir || opts->allow_drift || opts->check || opts->skip_partial ||
+			opts->target || strcmp(opts->format, "auto") != 0)
+			return usage_error("%s takes no folder options", command);
+		if ((error = fleet_arguments(opts)) != NULL)
+			return usage_error("%s", error);
+		return true;
+	}
 	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept or retry",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs",
 						   command);
 	if (optind < argc)
 	{
@@ -321,6 +356,10 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_verify(conn, opts, files, source);
 	if (lifecycle_command(opts->command))
 		return command_lifecycle(conn, opts, files, source);
+	if (strcmp(opts->command, "runs") == 0)
+		return command_runs(conn, opts);
+	if (opts->run_id)
+		return command_run_id(conn, opts);
 	return command_rollback(conn, opts);
 }
 

@@ -19,6 +19,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "run/run.h"
 
@@ -52,6 +53,12 @@ PG_FUNCTION_INFO_V1(migrate_capture);
 PG_FUNCTION_INFO_V1(migrate_capture_files);
 PG_FUNCTION_INFO_V1(migrate_down_script);
 PG_FUNCTION_INFO_V1(migrate_purge_archive);
+PG_FUNCTION_INFO_V1(migrate_start);
+PG_FUNCTION_INFO_V1(migrate_start_files);
+PG_FUNCTION_INFO_V1(migrate_wait);
+PG_FUNCTION_INFO_V1(migrate_cancel);
+PG_FUNCTION_INFO_V1(migrate_resume);
+PG_FUNCTION_INFO_V1(migrate_run_progress);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -576,5 +583,198 @@ migrate_accept_drift(PG_FUNCTION_ARGS)
 	connect_spi(0);
 	lifecycle_accept_drift(names, all, &sink);
 	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * migrate.start(dir, format, allow_drift, target, retry) and
+ * migrate.start(files, format, allow_drift, source, target, retry): the
+ * checks of run (the folder may be read, the caller may call run), then
+ * the run queued for a worker of its own (run/detached.c).
+ */
+static Datum
+start_call(FunctionCallInfo fcinfo, bool sent)
+{
+	const Folder *folder;
+	RunOptions	opts;
+	Oid			types[7] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID,
+	JSONBOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	bool		attached;
+	Jsonb	   *args;
+	int64		run_id;
+
+	connect_spi(0);
+	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
+	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
+
+	/* the worker calls run as the caller: refuse now what it would refuse */
+	spi_run(sent ?
+			"SELECT pg_catalog.has_function_privilege('migrate.run(jsonb, text, boolean, text, text, boolean)', 'EXECUTE')" :
+			"SELECT pg_catalog.has_function_privilege('migrate.run(text, text, boolean, text, boolean)', 'EXECUTE')",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for procedure migrate.run"),
+				 errdetail("A run started with migrate.start() calls migrate.run() as the role that started it."),
+				 errhint("Grant the role EXECUTE on the procedure migrate.run(%s).",
+						 sent ? "jsonb, text, boolean, text, text, boolean" :
+						 "text, text, boolean, text, boolean")));
+
+	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
+	values[1] = CStringGetTextDatum(opts.format);
+	values[2] = BoolGetDatum(opts.allow_drift);
+	if (opts.target)
+		values[3] = CStringGetTextDatum(opts.target);
+	else
+		nulls[3] = 'n';
+	values[4] = BoolGetDatum(opts.retry);
+	if (sent)
+	{
+		values[5] = JsonbPGetDatum(folder->files);
+		if (folder->source)
+			values[6] = CStringGetTextDatum(folder->source);
+		else
+			nulls[6] = 'n';
+	}
+	else
+	{
+		nulls[5] = 'n';
+		values[6] = CStringGetTextDatum(folder->path);
+	}
+	spi_run("SELECT pg_catalog.jsonb_build_object('format', $2, 'allow_drift', $3,"
+			" 'target', $4, 'retry', $5) OPERATOR(pg_catalog.||)"
+			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $6, 'source', $7)"
+			" ELSE pg_catalog.jsonb_build_object('dir', $7) END",
+			7, types, values, nulls, SPI_OK_SELECT);
+	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	run_id = detached_start("run", args,
+							sent ? (folder->source ? folder->source : "files") :
+							folder->path, &attached);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+Datum
+migrate_start(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, false);
+}
+
+Datum
+migrate_start_files(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, true);
+}
+
+static int64
+run_id_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"run_id\" must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * CALL migrate.wait(run_id bigint, timeout interval, rethrow boolean,
+ * INOUT state text): a procedure, so that it waits holding no snapshot:
+ * the run's CREATE INDEX CONCURRENTLY waits for every transaction with an
+ * older snapshot, a waiting SELECT's included, which would wait for it in
+ * turn.
+ */
+Datum
+migrate_wait(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+	Interval   *timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	bool		rethrow = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	char	   *state;
+	TupleDesc	desc;
+	Datum		values[1];
+	bool		nulls[1] = {false};
+
+	require_nonatomic(fcinfo, "migrate.wait()", "SELECT state FROM migrate.runs");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	connect_spi(SPI_OPT_NONATOMIC);
+	state = detached_wait(run_id, timeout, rethrow);
+	SPI_finish();
+	values[0] = CStringGetTextDatum(state);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* migrate.cancel(run_id bigint) */
+Datum
+migrate_cancel(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+	bool		cancelled;
+
+	connect_spi(0);
+	cancelled = detached_cancel(run_id);
+	SPI_finish();
+	PG_RETURN_BOOL(cancelled);
+}
+
+/* migrate.resume(run_id bigint) */
+Datum
+migrate_resume(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+
+	connect_spi(0);
+	detached_resume(run_id);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+/*
+ * migrate.run_progress(run_id bigint, handle bigint): the live part of a
+ * row of migrate.runs, read from the run's progress segment; no row when
+ * its worker is gone, only alive when the caller may not see its progress.
+ */
+Datum
+migrate_run_progress(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	RunProgressState state;
+	bool		visible;
+	Datum		values[11];
+	bool		nulls[11];
+
+	init_result(fcinfo, &sink);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
+		!detached_progress(PG_GETARG_INT64(0), (uint32) PG_GETARG_INT64(1),
+						   &state, &visible))
+		return (Datum) 0;
+	memset(nulls, !visible, sizeof(nulls));
+	nulls[0] = false;
+	values[0] = BoolGetDatum(true);
+	values[1] = Int32GetDatum(state.worker_pid);
+	values[2] = Int32GetDatum(state.statement_pid);
+	nulls[3] = nulls[3] || state.migration[0] == '\0';
+	values[3] = CStringGetTextDatum(state.migration);
+	values[4] = Int32GetDatum(state.migration_number);
+	values[5] = Int32GetDatum(state.migrations);
+	nulls[6] = nulls[6] || state.statement_number == 0;
+	values[6] = Int32GetDatum(state.statement_number);
+	values[7] = Int32GetDatum(state.statements);
+	nulls[8] = nulls[8] || state.line == 0;
+	values[8] = Int32GetDatum(state.line);
+	nulls[9] = nulls[9] || state.file[0] == '\0';
+	values[9] = CStringGetTextDatum(state.file);
+	values[10] = Int32GetDatum(state.applied);
+	if (state.worker_pid == 0)
+		nulls[1] = true;
+	if (state.statement_pid == 0)
+		nulls[2] = true;
+	tuplestore_putvalues(sink.store, sink.desc, values, nulls);
 	return (Datum) 0;
 }

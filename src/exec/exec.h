@@ -15,6 +15,10 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "port/atomics.h"
+#include "storage/dsm.h"
+#include "storage/spin.h"
 
 #include "script/script.h"
 
@@ -78,6 +82,7 @@ extern int	plpgsql_lines_stop(void);
 /* indexes.c */
 extern List *invalid_indexes(void);
 extern List *indexes_left_invalid(const Script *script, List *before);
+extern List *indexes_created_invalid(const Script *script);
 extern char *drop_index_commands(List *indexes);
 
 /* lock_retry.c */
@@ -90,5 +95,52 @@ extern ErrorData *try_in_subtransaction_or_undo(bool (*fn) (void *arg),
 												void *arg);
 extern void execute_spi_statement_retrying(const Statement *stmt, const char *sql,
 										   ExecReport *report);
+
+/*
+ * progress.c: a detached run's progress, in a DSM segment that readers
+ * attach (see progress.c for why not a table row).
+ */
+#define PROGRESS_RING_SIZE	(256 * 1024)
+
+typedef struct RunProgressState
+{
+	int			worker_pid;		/* the run's backend, once started */
+	int			statement_pid;	/* the process running the statement */
+	bool		cancel_requested;
+	bool		done;			/* the run's row holds its outcome */
+	int			migration_number;	/* of migrations, those pending */
+	int			migrations;
+	char		migration[NAMEDATALEN * 4];
+	int			statement_number;	/* of statements, in the script */
+	int			statements;
+	int			line;			/* the statement's line in file */
+	char		file[MAXPGPATH];
+	int			applied;		/* migrations committed by the run */
+} RunProgressState;
+
+typedef struct RunProgress
+{
+	uint32		magic;
+	int64		run_id;
+	Oid			role;			/* who started the run */
+	slock_t		mutex;
+	RunProgressState s;			/* under mutex */
+	pg_atomic_uint64 written;	/* bytes written to ring, ever */
+	char		ring[PROGRESS_RING_SIZE];	/* messages: length, bytes */
+} RunProgress;
+
+extern RunProgress *run_progress;
+extern uint32 run_progress_handle;
+extern dsm_segment *progress_create(int64 run_id, Oid role);
+extern RunProgress *progress_attach(uint32 handle, int64 run_id,
+									dsm_segment **seg);
+extern void progress_read(RunProgress *p, RunProgressState *copy);
+extern void progress_set_migration(int number, int total, const char *name);
+extern void progress_migration_done(void);
+extern void progress_set_statement(int number, int total, int line,
+								   const char *file);
+extern void progress_write_message(const char *data, uint32 len);
+extern bool progress_read_message(RunProgress *p, uint64 *pos,
+								  StringInfo out);
 
 #endif							/* PG_MIGRATE_EXEC_H */

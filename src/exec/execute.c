@@ -401,6 +401,8 @@ execute_script(const Script *script, const StatementList *statements,
 		ctx.reported_line = 0;
 		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
 			stmt->kind == STMT_FUNCTION_BODY;
+		progress_set_statement(i + 1, statements->count, stmt->line,
+							   script->file);
 		if (observer)
 			observer->before(observer->arg, stmt, sql);
 		run_statement(&ctx, stmt, sql, run, report);

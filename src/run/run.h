@@ -121,6 +121,16 @@ extern void worker_run_script(const Migration *m, const Script *script,
 							  Oid role, bool generate_down,
 							  ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
+extern void worker_run_sql(const char *sql);
+
+/* detached.c: runs performed by a background worker of their own */
+extern int64 detached_start(const char *kind, Jsonb *args, const char *source,
+							bool *attached);
+extern void detached_resume(int64 run_id);
+extern char *detached_wait(int64 run_id, Interval *timeout, bool rethrow);
+extern bool detached_cancel(int64 run_id);
+extern bool detached_progress(int64 run_id, uint32 handle,
+							  RunProgressState *state, bool *visible);
 
 /*
  * SQLSTATEs of the messages the runner raises for clients (the pg_migrate

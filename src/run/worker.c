@@ -82,6 +82,8 @@ typedef struct WorkerArgs
 	bool		generate_down;	/* send back the down script generated */
 	bool		marked;			/* the script is a migration's (KEY_MARK:
 								 * its name, then its source or "") */
+	uint32		progress_handle;	/* the detached run's progress, or 0 */
+	int64		progress_run_id;
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
@@ -318,6 +320,8 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 	args->first_line = script->first_line;
 	args->generate_down = generate_down;
 	args->marked = marked;
+	args->progress_handle = run_progress ? run_progress_handle : 0;
+	args->progress_run_id = run_progress ? run_progress->run_id : 0;
 	shm_toc_insert(toc, KEY_ARGS, args);
 	shm_toc_insert(toc, KEY_MARK,
 				   memcpy(shm_toc_allocate(toc, mark.len + 1), mark.data, mark.len + 1));
@@ -436,6 +440,16 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
  */
 static void
 run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
+{
+	worker_run_sql(sql);
+}
+
+/*
+ * The statements of sql run as run_top_level() runs them, outside any
+ * transaction: also what a detached run's worker runs (run/detached.c).
+ */
+void
+worker_run_sql(const char *sql)
 {
 	MemoryContext stmt_cxt = CurrentMemoryContext;
 	List	   *raw = compat_raw_parser(sql);
@@ -574,6 +588,17 @@ migrate_worker_main(Datum arg)
 	pq_redirect_to_shm_mq(seg, mqh);
 
 	args = shm_toc_lookup(toc, KEY_ARGS, false);
+
+	/* the statements' progress goes where the detached run's does */
+	if (args->progress_handle != 0)
+	{
+		dsm_segment *progress_seg;
+
+		run_progress = progress_attach(args->progress_handle,
+									   args->progress_run_id, &progress_seg);
+		if (progress_seg)
+			dsm_pin_mapping(progress_seg);
+	}
 
 	/*
 	 * Logged in as the role, the script can RESET ROLE only to it.  Before

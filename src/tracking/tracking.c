@@ -597,6 +597,31 @@ tracking_record_action(const char *action, const char *name,
 }
 
 /*
+ * History action "index_rebuilt": the invalid indexes an interrupted
+ * attempt at a no-transaction migration left, dropped for the migration to
+ * build them again (the DROP statements in detail).  Before 0.5 the
+ * history's check refuses the action: nothing is logged until updated.
+ */
+void
+tracking_record_index_rebuilt(const char *name, const char *detail)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	if (!OidIsValid(get_relname_relid("run_jobs",
+									  get_namespace_oid("migrate", false))))
+		return;
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(detail);
+	/* the caller's name: the query runs as the tables' owner */
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("INSERT INTO migrate.history (action, name, detail,"
+					   " performed_by, performed_as)"
+					   " VALUES ('index_rebuilt', $1, $2, $3, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
  * History action "accept_drift": an object's drift acknowledged with
  * migrate.accept_drift(), named by its identity, with what changed
  */

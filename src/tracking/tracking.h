@@ -96,6 +96,8 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+extern void tracking_record_index_rebuilt(const char *name,
+										  const char *detail);
 extern void tracking_record_drift_accepted(const char *identity,
 										   const char *detail);
 extern AppliedMigration *tracking_find(const char *name);
