@@ -390,8 +390,8 @@ run_phase(const char *call, List *list, int first, int count, int parallel,
 	fs->applied = fs->failed = fs->skipped = 0;
 	memset(fs->data, 0, names);
 	for (int i = 0; i < count; i++)
-		strlcpy(fs->data + (Size) i * NAMEDATALEN, list_nth(list, first + i),
-				NAMEDATALEN);
+		snprintf(fs->data + (Size) i * NAMEDATALEN, NAMEDATALEN, "%s",
+				 (char *) list_nth(list, first + i));
 	fs->call_offset = names;
 	strcpy(fs->data + fs->call_offset, call);
 	fs->path_offset = fs->call_offset + strlen(call) + 1;

@@ -39,6 +39,8 @@ BEGIN
     FOR i IN 1..$n LOOP
         EXECUTE format('CREATE SCHEMA %I', 'tenant_' || i);
         EXECUTE format('CREATE TABLE %I.accounts (id int PRIMARY KEY, name text)', 'tenant_' || i);
+        -- a transaction's locks are bounded by max_locks_per_transaction
+        IF i % 500 = 0 THEN COMMIT; END IF;
     END LOOP;
 END
 \$\$"
