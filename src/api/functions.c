@@ -59,6 +59,11 @@ PG_FUNCTION_INFO_V1(migrate_wait);
 PG_FUNCTION_INFO_V1(migrate_cancel);
 PG_FUNCTION_INFO_V1(migrate_resume);
 PG_FUNCTION_INFO_V1(migrate_run_progress);
+PG_FUNCTION_INFO_V1(migrate_run_tenants);
+PG_FUNCTION_INFO_V1(migrate_run_tenants_files);
+PG_FUNCTION_INFO_V1(migrate_tenant_status);
+PG_FUNCTION_INFO_V1(migrate_tenant_status_files);
+PG_FUNCTION_INFO_V1(migrate_use_tenant);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -777,4 +782,131 @@ migrate_run_progress(PG_FUNCTION_ARGS)
 		nulls[2] = true;
 	tuplestore_putvalues(sink.store, sink.desc, values, nulls);
 	return (Datum) 0;
+}
+ * The arguments of run_tenants and tenant_status: (dir text | files jsonb,
+ * tenants text[], tenant_pattern text, tenant_query text, ...)
+ */
+static TenantsRequest
+tenants_request(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req;
+
+	memset(&req, 0, sizeof(req));
+	if (sent)
+	{
+		if (PG_ARGISNULL(0))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"files\" must not be null")));
+		req.files = PG_GETARG_JSONB_P(0);
+	}
+	else
+		req.dir = text_arg(fcinfo, 0, "dir");
+	req.tenants = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	req.pattern = text_arg(fcinfo, 2, NULL);
+	req.query = text_arg(fcinfo, 3, NULL);
+	return req;
+}
+
+/*
+ * CALL migrate.run_tenants(dir | files, tenants, tenant_pattern,
+ * tenant_query, parallel, canary, on_failure, INOUT run_id, format,
+ * allow_drift, [source,] target, retry): returns run_id
+ */
+static Datum
+run_tenants_call(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req = tenants_request(fcinfo, sent);
+	int			at = sent ? 11 : 10;	/* target */
+	char	   *on_failure;
+	TupleDesc	desc;
+	Datum		result[1];
+	bool		nulls[1] = {false};
+
+	require_nonatomic(fcinfo, "migrate.run_tenants()",
+					  "CALL migrate.run() in each tenant's schema");
+	req.parallel = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
+	req.canary = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	on_failure = text_arg(fcinfo, 6, "on_failure");
+	if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized on_failure \"%s\"", on_failure),
+				 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
+	req.stop_on_failure = strcmp(on_failure, "stop") == 0;
+	req.run_id = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
+	if (!PG_ARGISNULL(7) && req.run_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run_id must be positive")));
+	req.opts.format = text_arg(fcinfo, 8, "format");
+	req.opts.allow_drift = !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
+	if (sent)
+		req.source = text_arg(fcinfo, 10, NULL);
+	req.opts.target = text_arg(fcinfo, at, NULL);
+	req.opts.retry = !PG_ARGISNULL(at + 1) && PG_GETARG_BOOL(at + 1);
+	req.folder = sent ? folder_sent(req.files, req.source) :
+		folder_on_disk(req.dir);
+
+	connect_spi(SPI_OPT_NONATOMIC);
+	result[0] = Int64GetDatum(run_tenants(&req));
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	return HeapTupleGetDatum(heap_form_tuple(desc, result, nulls));
+}
+
+Datum
+migrate_run_tenants(PG_FUNCTION_ARGS)
+{
+	return run_tenants_call(fcinfo, false);
+}
+
+Datum
+migrate_run_tenants_files(PG_FUNCTION_ARGS)
+{
+	return run_tenants_call(fcinfo, true);
+}
+
+/* migrate.tenant_status(dir | files, tenants, tenant_pattern, tenant_query, format [, source]) */
+static Datum
+tenant_status_call(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req = tenants_request(fcinfo, sent);
+	ResultSink	sink;
+
+	req.opts.format = text_arg(fcinfo, 4, "format");
+	if (sent)
+		req.source = text_arg(fcinfo, 5, NULL);
+	req.folder = sent ? folder_sent(req.files, req.source) :
+		folder_on_disk(req.dir);
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	tenant_status(&req, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+Datum
+migrate_tenant_status(PG_FUNCTION_ARGS)
+{
+	return tenant_status_call(fcinfo, false);
+}
+
+Datum
+migrate_tenant_status_files(PG_FUNCTION_ARGS)
+{
+	return tenant_status_call(fcinfo, true);
+}
+
+/* migrate.use_tenant(tenant text, is_local boolean): the search_path set */
+Datum
+migrate_use_tenant(PG_FUNCTION_ARGS)
+{
+	char	   *tenant = text_arg(fcinfo, 0, NULL);
+	bool		is_local = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+
+	PG_RETURN_TEXT_P(cstring_to_text(use_tenant(tenant, is_local)));
 }

@@ -58,6 +58,7 @@ bool		migrate_generate_down = true;
  * how long (minutes, 0 until purged)
  */
 bool		migrate_archive_dropped = true;
+char	   *migrate_tenant = NULL;
 int			migrate_archive_max_size = 1024 * 1024;
 int			migrate_archive_retention = 30 * 24 * 60;
 
@@ -428,6 +429,14 @@ settings_define(void)
 
 	define_allowed_directories();
 
+	DefineCustomStringVariable("migrate.tenant",
+							   "The tenant whose migrations the tracking tables are read and written for.",
+							   "A schema name: its migrations are tracked apart from the database's own (empty) and every other tenant's. migrate.run_tenants() sets it for each tenant; SELECT migrate.use_tenant('name') sets it with the tenant's search_path.",
+							   &migrate_tenant,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("migrate.tool_table",
 							   "The table in which the migrations folder's own tool records what it applied.",
 							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations or flyway_schema_history in the current schema.",

@@ -48,6 +48,7 @@ extern int	migrate_plan_lock_timeout;
 extern int	migrate_plan_max_table_size;
 extern bool migrate_generate_down;
 extern bool migrate_archive_dropped;
+extern char *migrate_tenant;
 extern int	migrate_archive_max_size;
 extern int	migrate_archive_retention;
 

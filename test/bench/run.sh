@@ -11,6 +11,8 @@
 #   LOCK_BENCH 0 skips lock_retries.sh (its settings: see that script)
 #   STALL_BENCH 0 skips stall.sh (the same with default settings)
 #   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
+#   TENANTS_BENCH 0 skips tenants.sh (its settings: see that script; its
+#             10,000-tenant runs only with TENANTS_BIG=10000)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -206,6 +208,14 @@ printf '  %.1f MB over a one-statement script (%.1f MB): %.2f x the script (targ
 if [ "${FP_BENCH:-1}" != 0 ]; then
     echo
     bash test/bench/fingerprint.sh --as-postgres
+fi
+
+# 4c. tenants: an ADD COLUMN across tenant schemas by run_tenants() with
+#     parallel 1 and 2 against a psql call per schema, and tenant_status()
+#     (its own throwaway cluster; TENANTS_BENCH=0 skips it)
+if [ "${TENANTS_BENCH:-1}" != 0 ]; then
+    echo
+    TENANTS_BIG=${TENANTS_BIG:-0} bash test/bench/tenants.sh --as-postgres
 fi
 
 # 5. the application's side of a migration behind a long query: pgbench
