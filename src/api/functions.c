@@ -783,6 +783,8 @@ migrate_run_progress(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(sink.store, sink.desc, values, nulls);
 	return (Datum) 0;
 }
+
+/*
  * The arguments of run_tenants and tenant_status: (dir text | files jsonb,
  * tenants text[], tenant_pattern text, tenant_query text, ...)
  */
