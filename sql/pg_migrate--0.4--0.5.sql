@@ -292,3 +292,49 @@ REVOKE ALL ON FUNCTION migrate.tenant_status(text, text[], text, text, text) FRO
 REVOKE ALL ON FUNCTION migrate.tenant_status(jsonb, text[], text, text, text, text) FROM PUBLIC;
 
 -- ==== end tenants ====
+
+-- ==== start_tenants: a tenant run the server owns (issue 19, sections 1 and 3) ====
+-- migrate.run_tenants() queued as a run of kind 'tenants' for a background
+-- worker of its own, like migrate.start(); the worker calls run_tenants
+-- with the run's id, so migrate.resume() of it migrates the failed and
+-- pending tenants only.
+CREATE FUNCTION migrate.start_tenants(dir text,
+                                      tenants text[] DEFAULT NULL,
+                                      tenant_pattern text DEFAULT NULL,
+                                      tenant_query text DEFAULT NULL,
+                                      parallel integer DEFAULT 1,
+                                      canary integer DEFAULT 0,
+                                      on_failure text DEFAULT 'stop',
+                                      format text DEFAULT 'auto',
+                                      allow_drift boolean DEFAULT false,
+                                      target text DEFAULT NULL,
+                                      retry boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'migrate_start_tenants'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean) IS
+    'queue migrate.run_tenants() of a folder for a background worker; returns the run''s id at once';
+
+CREATE FUNCTION migrate.start_tenants(files jsonb,
+                                      tenants text[] DEFAULT NULL,
+                                      tenant_pattern text DEFAULT NULL,
+                                      tenant_query text DEFAULT NULL,
+                                      parallel integer DEFAULT 1,
+                                      canary integer DEFAULT 0,
+                                      on_failure text DEFAULT 'stop',
+                                      format text DEFAULT 'auto',
+                                      allow_drift boolean DEFAULT false,
+                                      source text DEFAULT NULL,
+                                      target text DEFAULT NULL,
+                                      retry boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'migrate_start_tenants_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean) IS
+    'queue migrate.run_tenants() of a folder sent as data for a background worker; returns the run''s id at once';
+
+REVOKE ALL ON FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean) FROM PUBLIC;
+-- ==== end start_tenants ====

@@ -55,6 +55,8 @@ PG_FUNCTION_INFO_V1(migrate_down_script);
 PG_FUNCTION_INFO_V1(migrate_purge_archive);
 PG_FUNCTION_INFO_V1(migrate_start);
 PG_FUNCTION_INFO_V1(migrate_start_files);
+PG_FUNCTION_INFO_V1(migrate_start_tenants);
+PG_FUNCTION_INFO_V1(migrate_start_tenants_files);
 PG_FUNCTION_INFO_V1(migrate_wait);
 PG_FUNCTION_INFO_V1(migrate_cancel);
 PG_FUNCTION_INFO_V1(migrate_resume);
@@ -592,6 +594,29 @@ migrate_accept_drift(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The worker of a run started by start_name performs the procedure as the
+ * role that started it: refuse at once what the worker would refuse.
+ */
+static void
+require_execute(const char *procedure, const char *signature,
+				const char *start_name)
+{
+	Datum		value = CStringGetTextDatum(psprintf("%s(%s)", procedure, signature));
+	bool		isnull;
+
+	spi_run("SELECT pg_catalog.has_function_privilege($1, 'EXECUTE')",
+			1, (Oid[]) {TEXTOID}, &value, NULL, SPI_OK_SELECT);
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for procedure %s", procedure),
+				 errdetail("A run started with %s calls %s() as the role that started it.",
+						   start_name, procedure),
+				 errhint("Grant the role EXECUTE on the procedure %s(%s).",
+						 procedure, signature)));
+}
+
+/*
  * migrate.start(dir, format, allow_drift, target, retry) and
  * migrate.start(files, format, allow_drift, source, target, retry): the
  * checks of run (the folder may be read, the caller may call run), then
@@ -616,18 +641,8 @@ start_call(FunctionCallInfo fcinfo, bool sent)
 	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
 
 	/* the worker calls run as the caller: refuse now what it would refuse */
-	spi_run(sent ?
-			"SELECT pg_catalog.has_function_privilege('migrate.run(jsonb, text, boolean, text, text, boolean)', 'EXECUTE')" :
-			"SELECT pg_catalog.has_function_privilege('migrate.run(text, text, boolean, text, boolean)', 'EXECUTE')",
-			0, NULL, NULL, NULL, SPI_OK_SELECT);
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for procedure migrate.run"),
-				 errdetail("A run started with migrate.start() calls migrate.run() as the role that started it."),
-				 errhint("Grant the role EXECUTE on the procedure migrate.run(%s).",
-						 sent ? "jsonb, text, boolean, text, text, boolean" :
-						 "text, text, boolean, text, boolean")));
+	require_execute("migrate.run", sent ? "jsonb, text, boolean, text, text, boolean" :
+					"text, text, boolean, text, boolean", "migrate.start()");
 
 	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
 	values[1] = CStringGetTextDatum(opts.format);
@@ -674,6 +689,94 @@ Datum
 migrate_start_files(PG_FUNCTION_ARGS)
 {
 	return start_call(fcinfo, true);
+}
+
+/*
+ * migrate.start_tenants(dir | files, tenants, tenant_pattern, tenant_query,
+ * parallel, canary, on_failure, format, allow_drift, [source,] target,
+ * retry): run_tenants's arguments, checked, queued for a worker of its own
+ * (run/detached.c), which calls run_tenants with the run's id; resume calls
+ * it again with that id, which migrates the failed and pending tenants.
+ */
+static Datum
+start_tenants_call(FunctionCallInfo fcinfo, bool sent)
+{
+	const Folder *folder;
+	int			at = sent ? 10 : 9;	/* target */
+	char	   *on_failure;
+	Datum		values[14];
+	char		nulls[14];
+	bool		isnull;
+	bool		attached;
+	Jsonb	   *args;
+	int64		run_id;
+
+	connect_spi(0);
+	folder = sent ? files_arg(fcinfo, 0, 9) : dir_arg(fcinfo, 0, "dir");
+	require_execute("migrate.run_tenants", sent ?
+					"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean" :
+					"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean",
+					"migrate.start_tenants()");
+	on_failure = text_arg(fcinfo, 6, "on_failure");
+	if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized on_failure \"%s\"", on_failure),
+				 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
+	for (int i = 1; i <= 5; i++)
+	{
+		/* tenants, tenant_pattern, tenant_query, parallel, canary */
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	values[6] = CStringGetTextDatum(on_failure);
+	values[7] = CStringGetTextDatum(text_arg(fcinfo, 7, "format"));
+	values[8] = BoolGetDatum(!PG_ARGISNULL(8) && PG_GETARG_BOOL(8));
+	nulls[9] = PG_ARGISNULL(at) ? 'n' : ' ';
+	values[9] = PG_ARGISNULL(at) ? (Datum) 0 : PG_GETARG_DATUM(at);
+	values[10] = BoolGetDatum(!PG_ARGISNULL(at + 1) && PG_GETARG_BOOL(at + 1));
+	if (sent)
+	{
+		values[11] = JsonbPGetDatum(folder->files);
+		nulls[12] = folder->source ? ' ' : 'n';
+		values[12] = folder->source ? CStringGetTextDatum(folder->source) : (Datum) 0;
+	}
+	else
+	{
+		nulls[11] = 'n';
+		values[12] = CStringGetTextDatum(folder->path);
+	}
+	spi_run("SELECT pg_catalog.jsonb_build_object('tenants', $2, 'tenant_pattern', $3,"
+			" 'tenant_query', $4, 'parallel', $5, 'canary', $6, 'on_failure', $7,"
+			" 'format', $8, 'allow_drift', $9, 'target', $10, 'retry', $11)"
+			" OPERATOR(pg_catalog.||)"
+			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $12, 'source', $13)"
+			" ELSE pg_catalog.jsonb_build_object('dir', $13) END",
+			13, (Oid[]) {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+			TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID},
+			values, nulls, SPI_OK_SELECT);
+	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	run_id = detached_start("tenants", args,
+							sent ? (folder->source ? folder->source : "files") :
+							folder->path, &attached);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+Datum
+migrate_start_tenants(PG_FUNCTION_ARGS)
+{
+	return start_tenants_call(fcinfo, false);
+}
+
+Datum
+migrate_start_tenants_files(PG_FUNCTION_ARGS)
+{
+	return start_tenants_call(fcinfo, true);
 }
 
 static int64

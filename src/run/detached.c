@@ -406,7 +406,7 @@ detached_resume(int64 run_id)
 				 errmsg("run %lld succeeded: there is nothing to resume",
 						(long long) run_id),
 				 errhint("Start a new run with migrate.start() to apply what was added since.")));
-	if (strcmp(row.kind, "run") != 0)
+	if (strcmp(row.kind, "run") != 0 && strcmp(row.kind, "tenants") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("run %lld is of kind \"%s\", which this version cannot resume",
@@ -676,19 +676,21 @@ unpin_segment(int code, Datum arg)
 	}
 }
 
-/* The statement a run of this kind performs, from its arguments */
+/*
+ * The statement a run of this kind performs, from its arguments: 'run'
+ * calls migrate.run, 'tenants' migrate.run_tenants with the run's own id,
+ * so that resuming the run migrates its failed and pending tenants only.
+ */
 static char *
-kind_statement(const char *kind, Datum args)
+kind_statement(const char *kind, Datum args, int64 run_id)
 {
-	Oid			types[1] = {JSONBOID};
-	Datum		values[1] = {args};
+	Oid			types[2] = {JSONBOID, INT8OID};
+	Datum		values[2] = {args, Int64GetDatum(run_id)};
+	const char *query;
 	char	   *sql;
 
-	if (strcmp(kind, "run") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("runs of kind \"%s\" are not known to this version", kind)));
-	spi_run("SELECT CASE WHEN $1 OPERATOR(pg_catalog.?) 'files' THEN"
+	if (strcmp(kind, "run") == 0)
+		query = "SELECT CASE WHEN $1 OPERATOR(pg_catalog.?) 'files' THEN"
 			" pg_catalog.format('CALL migrate.run(files => %L::pg_catalog.jsonb,"
 			" format => %L, allow_drift => %L::pg_catalog.bool, source => %L,"
 			" target => %L, retry => %L::pg_catalog.bool)',"
@@ -700,8 +702,29 @@ kind_statement(const char *kind, Datum args)
 			" retry => %L::pg_catalog.bool)',"
 			" $1 OPERATOR(pg_catalog.->>) 'dir', $1 OPERATOR(pg_catalog.->>) 'format',"
 			" $1 OPERATOR(pg_catalog.->>) 'allow_drift', $1 OPERATOR(pg_catalog.->>) 'target',"
-			" $1 OPERATOR(pg_catalog.->>) 'retry') END",
-			1, types, values, NULL, SPI_OK_SELECT);
+			" $1 OPERATOR(pg_catalog.->>) 'retry') END";
+	else if (strcmp(kind, "tenants") == 0)
+		query = "SELECT pg_catalog.format('CALL migrate.run_tenants(%s,"
+			" tenants => %L::pg_catalog.text[], tenant_pattern => %L, tenant_query => %L,"
+			" parallel => %L::pg_catalog.int4, canary => %L::pg_catalog.int4,"
+			" on_failure => %L, run_id => %s, format => %L,"
+			" allow_drift => %L::pg_catalog.bool, target => %L, retry => %L::pg_catalog.bool)',"
+			" CASE WHEN $1 OPERATOR(pg_catalog.?) 'files'"
+			"  THEN pg_catalog.format('files => %L::pg_catalog.jsonb, source => %L',"
+			"   $1 OPERATOR(pg_catalog.->>) 'files', $1 OPERATOR(pg_catalog.->>) 'source')"
+			"  ELSE pg_catalog.format('dir => %L', $1 OPERATOR(pg_catalog.->>) 'dir') END,"
+			" CASE pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'tenants') WHEN 'array'"
+			"  THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 OPERATOR(pg_catalog.->) 'tenants'))::pg_catalog.text END,"
+			" $1 OPERATOR(pg_catalog.->>) 'tenant_pattern', $1 OPERATOR(pg_catalog.->>) 'tenant_query',"
+			" $1 OPERATOR(pg_catalog.->>) 'parallel', $1 OPERATOR(pg_catalog.->>) 'canary',"
+			" $1 OPERATOR(pg_catalog.->>) 'on_failure', $2,"
+			" $1 OPERATOR(pg_catalog.->>) 'format', $1 OPERATOR(pg_catalog.->>) 'allow_drift',"
+			" $1 OPERATOR(pg_catalog.->>) 'target', $1 OPERATOR(pg_catalog.->>) 'retry')";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("runs of kind \"%s\" are not known to this version", kind)));
+	spi_run(query, 2, types, values, NULL, SPI_OK_SELECT);
 	sql = MemoryContextStrdup(TopMemoryContext, column_text(1));
 	SPI_freetuptable(SPI_tuptable);
 	return sql;
@@ -763,7 +786,7 @@ begin_run(const DetachedArgs *a, RunProgress *p)
 				Oid			stypes[1] = {JSONBOID};
 				Datum		svalues[1] = {settings};
 
-				sql = kind_statement(row.kind, args);
+				sql = kind_statement(row.kind, args, a->run_id);
 				spi_run("SELECT key, value FROM pg_catalog.jsonb_each_text($1)",
 						1, stypes, svalues, NULL, SPI_OK_SELECT);
 				for (uint64 i = 0; i < SPI_processed; i++)
