@@ -55,6 +55,13 @@ typedef struct Options
 	bool		json;
 	bool		quiet;
 	const char *target;			/* apply, run: --target NAME, or NULL */
+	/* run in tenant schemas: --tenants, --tenant-pattern, --tenant-query */
+	const char *tenants;		/* comma-separated schema names */
+	const char *tenant_pattern;
+	const char *tenant_query;
+	int			tenant_workers; /* --tenant-workers N, 0 when not given */
+	int			canary;			/* --canary N */
+	const char *on_failure;		/* --on-failure stop|continue */
 	/* connection, as psql's options */
 	const char *dbname;
 	/* several targets: every -d, and --targets FILE's lines */

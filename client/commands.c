@@ -435,6 +435,91 @@ follow_run(PGconn *conn, const char *run_id, CallProgress *progress,
 	return rc;
 }
 
+/*
+ * run with --tenants, --tenant-pattern or --tenant-query: the folder run in
+ * each tenant schema by migrate.start_tenants, followed as run is, then one
+ * line per tenant that did not end applied and the count of each state.
+ */
+static int
+command_run_tenants(PGconn *conn, const Options *opts, const char *files,
+					const char *source)
+{
+	const char *values[12];
+	CallProgress progress;
+	PGresult   *res;
+	double		started = output_now();
+	char	   *run_id;
+	int			rc;
+
+	values[0] = files ? files : opts->dir;
+	values[1] = opts->tenants;
+	values[2] = opts->tenant_pattern;
+	values[3] = opts->tenant_query;
+	values[4] = opts->tenant_workers ? psprintf("%d", opts->tenant_workers) : "1";
+	values[5] = psprintf("%d", opts->canary);
+	values[6] = opts->on_failure ? opts->on_failure : "stop";
+	values[7] = opts->format;
+	values[8] = opts->allow_drift ? "true" : "false";
+	values[9] = opts->target;
+	values[10] = source;
+	if (!opts->detach)
+		output_begin_rows();
+	res = call(conn, psprintf("SELECT migrate.start_tenants(%s => $1::pg_catalog.%s,"
+							  " tenants => pg_catalog.string_to_array($2, ','),"
+							  " tenant_pattern => $3, tenant_query => $4,"
+							  " parallel => $5::pg_catalog.int4, canary => $6::pg_catalog.int4,"
+							  " on_failure => $7, format => $8,"
+							  " allow_drift => $9::pg_catalog.bool, target => $10%s)",
+							  files ? "files" : "dir", files ? "jsonb" : "text",
+							  files ? ", source => $11" : ""),
+			   files ? 11 : 10, values, &progress, true);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		PQclear(res);
+		return rc;
+	}
+	run_id = pg_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (opts->detach)
+	{
+		printf(opts->json ? "{\"run_id\": %s}\n" : "%s\n", run_id);
+		return EXIT_OK;
+	}
+	rc = follow_run(conn, run_id, &progress, started);
+
+	values[0] = run_id;
+	res = PQexecParams(conn,
+					   "SELECT tenant, state, coalesce(file || coalesce(':' || line, '') || ': ', '')"
+					   " || coalesce(error, ''),"
+					   " pg_catalog.count(*) OVER (PARTITION BY state), state <> 'applied'"
+					   " FROM migrate.tenant_runs WHERE run_id = $1::pg_catalog.int8"
+					   " ORDER BY position",
+					   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && !opts->quiet)
+	{
+		StringInfoData counts;
+
+		initStringInfo(&counts);
+		for (int i = 0; i < PQntuples(res); i++)
+		{
+			const char *state = PQgetvalue(res, i, 1);
+
+			if (strcmp(PQgetvalue(res, i, 4), "t") == 0)
+				fprintf(stderr, "tenant %s: %s%s%s\n", PQgetvalue(res, i, 0), state,
+						*PQgetvalue(res, i, 2) ? ": " : "", PQgetvalue(res, i, 2));
+			if (strstr(counts.data, state) == NULL)
+				appendStringInfo(&counts, "%s%s %s", counts.len ? ", " : "",
+								 PQgetvalue(res, i, 3), state);
+		}
+		if (counts.len)
+			fprintf(stderr, "run %s: %d tenants: %s\n", run_id, PQntuples(res), counts.data);
+		pfree(counts.data);
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* Whether the server can start runs for this role: 0.5's migrate.start */
 static bool
 can_start(PGconn *conn, bool sent)
@@ -470,6 +555,9 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	int			rc = EXIT_OK;
 	bool		detached = can_start(conn, files != NULL);
 	char	   *run_id;
+
+	if (opts->tenants || opts->tenant_pattern || opts->tenant_query)
+		return command_run_tenants(conn, opts, files, source);
 
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;

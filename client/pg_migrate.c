@@ -117,6 +117,13 @@ usage(void)
 		   "                           line (with every -d given)\n"
 		   "      --parallel=N         several targets: at most N at once (default 1)\n"
 		   "      --detach             run: start the run, print its ID and return\n"
+		   "      --tenants=LIST       run: in each tenant schema of LIST (a,b,c), tracked\n"
+		   "                           per tenant (migrate.start_tenants)\n"
+		   "      --tenant-pattern=P   run: in each schema whose name is LIKE P\n"
+		   "      --tenant-query=Q     run: in each schema the query Q returns\n"
+		   "      --tenant-workers=N   tenants: N background workers at once (default 1)\n"
+		   "      --canary=N           tenants: the first N run first; one failing stops all\n"
+		   "      --on-failure=WHAT    tenants: stop (default) or continue after a failure\n"
 		   "      --json               print the result rows as JSON\n"
 		   "  -q, --quiet              print errors only\n"
 		   "  -V, --version            output version information, then exit\n"
@@ -155,7 +162,9 @@ parse_options(int argc, char **argv, Options *opts)
 	enum
 	{
 		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
-		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH
+		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH,
+		OPT_TENANTS, OPT_TENANT_PATTERN, OPT_TENANT_QUERY, OPT_TENANT_WORKERS,
+		OPT_CANARY, OPT_ON_FAILURE
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -175,6 +184,12 @@ parse_options(int argc, char **argv, Options *opts)
 		{"targets", required_argument, NULL, OPT_TARGETS},
 		{"parallel", required_argument, NULL, OPT_PARALLEL},
 		{"detach", no_argument, NULL, OPT_DETACH},
+		{"tenants", required_argument, NULL, OPT_TENANTS},
+		{"tenant-pattern", required_argument, NULL, OPT_TENANT_PATTERN},
+		{"tenant-query", required_argument, NULL, OPT_TENANT_QUERY},
+		{"tenant-workers", required_argument, NULL, OPT_TENANT_WORKERS},
+		{"canary", required_argument, NULL, OPT_CANARY},
+		{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -238,6 +253,30 @@ parse_options(int argc, char **argv, Options *opts)
 				break;
 			case OPT_DETACH:
 				opts->detach = true;
+				break;
+			case OPT_TENANTS:
+				opts->tenants = optarg;
+				break;
+			case OPT_TENANT_PATTERN:
+				opts->tenant_pattern = optarg;
+				break;
+			case OPT_TENANT_QUERY:
+				opts->tenant_query = optarg;
+				break;
+			case OPT_TENANT_WORKERS:
+				opts->tenant_workers = atoi(optarg);
+				if (opts->tenant_workers < 1 || strspn(optarg, "0123456789") != strlen(optarg))
+					return usage_error("--tenant-workers needs a number of workers of 1 or more, not \"%s\"", optarg);
+				break;
+			case OPT_CANARY:
+				opts->canary = atoi(optarg);
+				if (strspn(optarg, "0123456789") != strlen(optarg) || optarg[0] == '\0')
+					return usage_error("--canary needs a number of tenants, not \"%s\"", optarg);
+				break;
+			case OPT_ON_FAILURE:
+				if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "continue") != 0)
+					return usage_error("--on-failure is stop or continue, not \"%s\"", optarg);
+				opts->on_failure = optarg;
 				break;
 			default:
 				/* getopt_long has said what was wrong */
@@ -333,6 +372,14 @@ parse_arguments(int argc, char **argv, Options *opts)
 		return usage_error("--server-dir needs DIR");
 	if (opts->target && strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
 		return usage_error("--target goes with apply and run only");
+	if ((opts->tenants || opts->tenant_pattern || opts->tenant_query) &&
+		strcmp(command, "run") != 0)
+		return usage_error("--tenants, --tenant-pattern and --tenant-query go with run only");
+	if ((opts->tenants != NULL) + (opts->tenant_pattern != NULL) + (opts->tenant_query != NULL) > 1)
+		return usage_error("name the tenants one way: --tenants, --tenant-pattern or --tenant-query");
+	if ((opts->tenant_workers || opts->canary || opts->on_failure) &&
+		!opts->tenants && !opts->tenant_pattern && !opts->tenant_query)
+		return usage_error("--tenant-workers, --canary and --on-failure go with the tenants of run");
 	if ((error = fleet_arguments(opts)) != NULL)
 		return usage_error("%s", error);
 	return true;
