@@ -617,62 +617,92 @@ require_execute(const char *procedure, const char *signature,
 }
 
 /*
- * migrate.start(dir, format, allow_drift, target, retry) and
- * migrate.start(files, format, allow_drift, source, target, retry): the
- * checks of run (the folder may be read, the caller may call run), then
- * the run queued for a worker of its own (run/detached.c).
+ * migrate.start(dir, format, allow_drift, target, retry),
+ * migrate.start(files, format, allow_drift, source, target, retry), and
+ * with tenants, migrate.start_tenants(dir | files, tenants, tenant_pattern,
+ * tenant_query, parallel, canary, on_failure, then start's arguments): the
+ * checks of run or run_tenants (the folder may be read, the caller may call
+ * the procedure the worker will call as them), then the run queued for a
+ * worker of its own (run/detached.c).  A tenant run's worker calls
+ * run_tenants with the run's id, so that resuming it migrates the failed
+ * and pending tenants only.
  */
 static Datum
-start_call(FunctionCallInfo fcinfo, bool sent)
+start_call(FunctionCallInfo fcinfo, bool sent, bool tenants)
 {
+	int			k = tenants ? 6 : 0;	/* start's arguments follow the tenants' */
 	const Folder *folder;
 	RunOptions	opts;
-	Oid			types[7] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID,
-	JSONBOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[13];
+	char		nulls[13];
 	bool		isnull;
 	bool		attached;
 	Jsonb	   *args;
 	int64		run_id;
 
 	connect_spi(0);
-	folder = sent ? files_arg(fcinfo, 0, 3) : dir_arg(fcinfo, 0, "dir");
-	opts = sent ? run_options(fcinfo, 4, 5) : run_options(fcinfo, 3, 4);
+	folder = sent ? files_arg(fcinfo, 0, 3 + k) : dir_arg(fcinfo, 0, "dir");
+	opts.format = text_arg(fcinfo, 1 + k, "format");
+	opts.allow_drift = !PG_ARGISNULL(2 + k) && PG_GETARG_BOOL(2 + k);
+	opts.target = text_arg(fcinfo, (sent ? 4 : 3) + k, NULL);
+	opts.retry = !PG_ARGISNULL((sent ? 5 : 4) + k) && PG_GETARG_BOOL((sent ? 5 : 4) + k);
 
-	/* the worker calls run as the caller: refuse now what it would refuse */
-	require_execute("migrate.run", sent ? "jsonb, text, boolean, text, text, boolean" :
-					"text, text, boolean, text, boolean", "migrate.start()");
+	if (tenants)
+		require_execute("migrate.run_tenants", sent ?
+						"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean" :
+						"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean",
+						"migrate.start_tenants()");
+	else
+		require_execute("migrate.run", sent ? "jsonb, text, boolean, text, text, boolean" :
+						"text, text, boolean, text, boolean", "migrate.start()");
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
 	values[1] = CStringGetTextDatum(opts.format);
 	values[2] = BoolGetDatum(opts.allow_drift);
-	if (opts.target)
-		values[3] = CStringGetTextDatum(opts.target);
-	else
-		nulls[3] = 'n';
+	nulls[3] = opts.target ? ' ' : 'n';
+	values[3] = opts.target ? CStringGetTextDatum(opts.target) : (Datum) 0;
 	values[4] = BoolGetDatum(opts.retry);
 	if (sent)
 	{
 		values[5] = JsonbPGetDatum(folder->files);
-		if (folder->source)
-			values[6] = CStringGetTextDatum(folder->source);
-		else
-			nulls[6] = 'n';
+		nulls[6] = folder->source ? ' ' : 'n';
+		values[6] = folder->source ? CStringGetTextDatum(folder->source) : (Datum) 0;
 	}
 	else
 	{
 		nulls[5] = 'n';
 		values[6] = CStringGetTextDatum(folder->path);
 	}
+	/* tenants, tenant_pattern, tenant_query, parallel, canary, on_failure */
+	for (int i = 1; i <= 6; i++)
+	{
+		nulls[6 + i] = !tenants || PG_ARGISNULL(i) ? 'n' : ' ';
+		values[6 + i] = nulls[6 + i] == 'n' ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	if (tenants)
+	{
+		char	   *on_failure = text_arg(fcinfo, 6, "on_failure");
+
+		if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized on_failure \"%s\"", on_failure),
+					 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
+	}
 	spi_run("SELECT pg_catalog.jsonb_build_object('format', $2, 'allow_drift', $3,"
 			" 'target', $4, 'retry', $5) OPERATOR(pg_catalog.||)"
 			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $6, 'source', $7)"
-			" ELSE pg_catalog.jsonb_build_object('dir', $7) END",
-			7, types, values, nulls, SPI_OK_SELECT);
+			" ELSE pg_catalog.jsonb_build_object('dir', $7) END OPERATOR(pg_catalog.||)"
+			" CASE WHEN $13 IS NULL THEN '{}'::pg_catalog.jsonb"
+			" ELSE pg_catalog.jsonb_build_object('tenants', $8, 'tenant_pattern', $9,"
+			" 'tenant_query', $10, 'parallel', $11, 'canary', $12, 'on_failure', $13) END",
+			13, (Oid[]) {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID,
+			TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID},
+			values, nulls, SPI_OK_SELECT);
 	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
-	run_id = detached_start("run", args,
+	run_id = detached_start(tenants ? "tenants" : "run", args,
 							sent ? (folder->source ? folder->source : "files") :
 							folder->path, &attached);
 	SPI_finish();
@@ -682,101 +712,25 @@ start_call(FunctionCallInfo fcinfo, bool sent)
 Datum
 migrate_start(PG_FUNCTION_ARGS)
 {
-	return start_call(fcinfo, false);
+	return start_call(fcinfo, false, false);
 }
 
 Datum
 migrate_start_files(PG_FUNCTION_ARGS)
 {
-	return start_call(fcinfo, true);
-}
-
-/*
- * migrate.start_tenants(dir | files, tenants, tenant_pattern, tenant_query,
- * parallel, canary, on_failure, format, allow_drift, [source,] target,
- * retry): run_tenants's arguments, checked, queued for a worker of its own
- * (run/detached.c), which calls run_tenants with the run's id; resume calls
- * it again with that id, which migrates the failed and pending tenants.
- */
-static Datum
-start_tenants_call(FunctionCallInfo fcinfo, bool sent)
-{
-	const Folder *folder;
-	int			at = sent ? 10 : 9;	/* target */
-	char	   *on_failure;
-	Datum		values[14];
-	char		nulls[14];
-	bool		isnull;
-	bool		attached;
-	Jsonb	   *args;
-	int64		run_id;
-
-	connect_spi(0);
-	folder = sent ? files_arg(fcinfo, 0, 9) : dir_arg(fcinfo, 0, "dir");
-	require_execute("migrate.run_tenants", sent ?
-					"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean" :
-					"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean",
-					"migrate.start_tenants()");
-	on_failure = text_arg(fcinfo, 6, "on_failure");
-	if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized on_failure \"%s\"", on_failure),
-				 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
-	for (int i = 1; i <= 5; i++)
-	{
-		/* tenants, tenant_pattern, tenant_query, parallel, canary */
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-	}
-	values[6] = CStringGetTextDatum(on_failure);
-	values[7] = CStringGetTextDatum(text_arg(fcinfo, 7, "format"));
-	values[8] = BoolGetDatum(!PG_ARGISNULL(8) && PG_GETARG_BOOL(8));
-	nulls[9] = PG_ARGISNULL(at) ? 'n' : ' ';
-	values[9] = PG_ARGISNULL(at) ? (Datum) 0 : PG_GETARG_DATUM(at);
-	values[10] = BoolGetDatum(!PG_ARGISNULL(at + 1) && PG_GETARG_BOOL(at + 1));
-	if (sent)
-	{
-		values[11] = JsonbPGetDatum(folder->files);
-		nulls[12] = folder->source ? ' ' : 'n';
-		values[12] = folder->source ? CStringGetTextDatum(folder->source) : (Datum) 0;
-	}
-	else
-	{
-		nulls[11] = 'n';
-		values[12] = CStringGetTextDatum(folder->path);
-	}
-	spi_run("SELECT pg_catalog.jsonb_build_object('tenants', $2, 'tenant_pattern', $3,"
-			" 'tenant_query', $4, 'parallel', $5, 'canary', $6, 'on_failure', $7,"
-			" 'format', $8, 'allow_drift', $9, 'target', $10, 'retry', $11)"
-			" OPERATOR(pg_catalog.||)"
-			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $12, 'source', $13)"
-			" ELSE pg_catalog.jsonb_build_object('dir', $13) END",
-			13, (Oid[]) {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
-			TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID},
-			values, nulls, SPI_OK_SELECT);
-	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
-	run_id = detached_start("tenants", args,
-							sent ? (folder->source ? folder->source : "files") :
-							folder->path, &attached);
-	SPI_finish();
-	PG_RETURN_INT64(run_id);
+	return start_call(fcinfo, true, false);
 }
 
 Datum
 migrate_start_tenants(PG_FUNCTION_ARGS)
 {
-	return start_tenants_call(fcinfo, false);
+	return start_call(fcinfo, false, true);
 }
 
 Datum
 migrate_start_tenants_files(PG_FUNCTION_ARGS)
 {
-	return start_tenants_call(fcinfo, true);
+	return start_call(fcinfo, true, true);
 }
 
 static int64
