@@ -87,30 +87,11 @@ typedef struct RunRow
 PGDLLEXPORT void migrate_run_worker_main(Datum arg);
 
 /*
- * What the worker takes over from the caller, beside what worker.c's
- * no-transaction worker takes over from the run (it copies it again from
- * the run's session): the timeouts and pg_migrate's settings.
+ * What the worker takes over from the caller beside what a fleet's workers
+ * take over (worker.c): the timeouts, which a run's no-transaction worker
+ * gets from migrate.lock_timeout and migrate.statement_timeout instead
  */
-static const char *const run_settings[] = {
-	"search_path",
-	"TimeZone", "timezone_abbreviations", "DateStyle", "IntervalStyle",
-	"standard_conforming_strings", "backslash_quote", "array_nulls",
-	"transform_null_equals", "xmloption", "lc_monetary", "lc_numeric",
-	"lc_time", "default_text_search_config",
-	"temp_tablespaces", "default_tablespace", "default_table_access_method",
-	"default_toast_compression", "password_encryption",
-	"check_function_bodies", "createrole_self_grant",
-	"row_security", "session_replication_role",
-	"plpgsql.variable_conflict", "event_triggers",
-	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem",
-	"lock_timeout", "statement_timeout",
-	"migrate.ddl_policy", "migrate.lock_timeout", "migrate.statement_timeout",
-	"migrate.lock_retries", "migrate.lock_retry_delay", "migrate.lint",
-	"migrate.lint_large_table_rows", "migrate.lint_long_transaction",
-	"migrate.tool_table", "migrate.allow_out_of_band_ddl",
-	"migrate.generate_down", "migrate.archive_dropped",
-	"migrate.archive_max_size", "migrate.archive_retention"
-};
+static const char *const run_timeouts[] = {"lock_timeout", "statement_timeout"};
 
 static emit_log_hook_type previous_emit_log_hook = NULL;
 static int	server_log_level = WARNING;	/* log_min_messages, as it was */
@@ -121,22 +102,29 @@ static char *
 settings_json(void)
 {
 	StringInfoData buf;
+	Size		len;
+	char	   *pairs = worker_serialize_settings(&len, true);
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	for (int i = 0; i < lengthof(run_settings); i++)
+	for (const char *p = pairs; *p;)
 	{
-		const char *value = GetConfigOption(run_settings[i], true, false);
+		const char *value = p + strlen(p) + 1;
 
-		/* a placeholder's value was never checked: leave it out */
-		if (value == NULL ||
-			(GetConfigOptionFlags(run_settings[i], true) & GUC_CUSTOM_PLACEHOLDER))
-			continue;
 		if (buf.len > 1)
 			appendStringInfoChar(&buf, ',');
-		escape_json(&buf, run_settings[i]);
+		escape_json(&buf, p);
 		appendStringInfoChar(&buf, ':');
 		escape_json(&buf, value);
+		p = value + strlen(value) + 1;
+	}
+	for (int i = 0; i < lengthof(run_timeouts); i++)
+	{
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, run_timeouts[i]);
+		appendStringInfoChar(&buf, ':');
+		escape_json(&buf, GetConfigOption(run_timeouts[i], false, false));
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;

@@ -125,6 +125,7 @@ extern void worker_run_script(const Migration *m, const Script *script,
 							  Oid role, bool generate_down,
 							  ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
+extern char *worker_serialize_settings(Size *len, bool fleet);
 extern void worker_run_sql(const char *sql);
 
 /* detached.c: runs performed by a background worker of their own */

@@ -141,7 +141,6 @@ static const char *const inherited_settings[] = {
 };
 
 static void terminate_worker(dsm_segment *seg, Datum arg);
-static char *serialize_settings(Size *len, bool fleet);
 static void append_migrate_settings(StringInfo buf);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name,
@@ -195,9 +194,13 @@ append_migrate_settings(StringInfo buf)
 	}
 }
 
-/* The inherited settings as "name\0value\0" pairs, ending with "\0" */
-static char *
-serialize_settings(Size *len, bool fleet)
+/*
+ * The inherited settings as "name\0value\0" pairs, ending with "\0"; with
+ * fleet (a fleet, or a detached run: a session of its own), the caller's
+ * migrate.* settings too, and client_min_messages
+ */
+char *
+worker_serialize_settings(Size *len, bool fleet)
 {
 	StringInfoData buf;
 
@@ -358,7 +361,7 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 	shm_toc    *toc;
 	WorkerArgs *args;
 	Size		settings_len;
-	char	   *settings = serialize_settings(&settings_len, false);
+	char	   *settings = worker_serialize_settings(&settings_len, false);
 	const char *mark_name;
 	const char *mark_source;
 	bool		marked = ddl_log_marked(&mark_name, &mark_source);
@@ -517,7 +520,7 @@ worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
 	shm_toc    *toc;
 	WorkerArgs *args;
 	Size		settings_len;
-	char	   *settings = serialize_settings(&settings_len, true);
+	char	   *settings = worker_serialize_settings(&settings_len, true);
 	void	   *shared;
 
 	shm_toc_initialize_estimator(&e);

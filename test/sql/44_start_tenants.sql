@@ -36,6 +36,16 @@ SELECT count(*) AS others_untouched FROM others o JOIN migrate.migrations m USIN
 WHERE m.applied_at = o.applied_at;
 SELECT tenant, count(*) FROM migrate.migrations GROUP BY 1 ORDER BY 1;
 
+-- the run takes the caller's settings over, pg_migrate's own included
+SET migrate.lock_retry_max_time = '42s';
+SELECT migrate.start_tenants(:'folder'::jsonb, tenants => '{t_acme}') AS quiet_run \gset
+CALL migrate.wait(:quiet_run);
+SELECT settings->>'migrate.lock_retry_max_time' AS max_time,
+       settings->>'search_path' AS search_path,
+       settings ? 'lock_timeout' AS lock_timeout
+FROM migrate.run_jobs WHERE run_id = :quiet_run;
+RESET migrate.lock_retry_max_time;
+
 -- bad arguments are refused before anything is queued
 SELECT migrate.start_tenants(:'folder'::jsonb, tenants => '{t_acme}', on_failure => 'maybe');
 -- a role that may start but not run_tenants is refused at start: the
@@ -46,7 +56,7 @@ GRANT EXECUTE ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integ
 SET ROLE regress_start_tenants_nobody;
 SELECT migrate.start_tenants(:'folder'::jsonb, tenants => '{t_acme}');
 RESET ROLE;
-SELECT count(*) AS runs FROM migrate.run_jobs;
+SELECT count(*) AS runs FROM migrate.run_jobs;  -- the two above
 REVOKE ALL ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean) FROM regress_start_tenants_nobody;
 REVOKE USAGE ON SCHEMA migrate FROM regress_start_tenants_nobody;
 DROP ROLE regress_start_tenants_nobody;
