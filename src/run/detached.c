@@ -130,17 +130,6 @@ settings_json(void)
 	return buf.data;
 }
 
-static void
-owner_query(const char *query, int nargs, Oid *types, Datum *values,
-			const char *nulls, int expected)
-{
-	OwnerSwitch sw;
-
-	tracking_become_owner(&sw);
-	spi_run(query, nargs, types, values, nulls, expected);
-	tracking_restore_user(&sw);
-}
-
 static char *
 column_text(int col)
 {
@@ -155,7 +144,7 @@ read_row(int64 run_id, RunRow *row)
 	Datum		values[1] = {Int64GetDatum(run_id)};
 	char	   *handle;
 
-	owner_query("SELECT kind, state, started_by, login_role, progress_handle,"
+	run_tracking_query("SELECT kind, state, started_by, login_role, progress_handle,"
 				" error_sqlstate, error, error_detail, error_hint, error_context"
 				" FROM migrate.run_jobs WHERE run_id OPERATOR(pg_catalog.=) $1",
 				1, types, values, NULL, SPI_OK_SELECT);
@@ -249,7 +238,7 @@ launch(int64 run_id, Oid role, Oid login_role)
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = Int64GetDatum((int64) dsm_segment_handle(seg));
-	owner_query("UPDATE migrate.run_jobs SET progress_handle = $2"
+	run_tracking_query("UPDATE migrate.run_jobs SET progress_handle = $2"
 				" WHERE run_id OPERATOR(pg_catalog.=) $1",
 				2, types, values, NULL, SPI_OK_UPDATE);
 
@@ -305,11 +294,11 @@ detached_start(const char *kind, Jsonb *args, const char *source,
 	PreventCommandDuringRecovery("migrate.start()");
 
 	/* one start at a time sees what the others queued */
-	owner_query("LOCK TABLE migrate.run_jobs IN SHARE ROW EXCLUSIVE MODE",
+	run_tracking_query("LOCK TABLE migrate.run_jobs IN SHARE ROW EXCLUSIVE MODE",
 				0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = JsonbPGetDatum(args);
-	owner_query("SELECT run_id FROM migrate.run_jobs"
+	run_tracking_query("SELECT run_id FROM migrate.run_jobs"
 				" WHERE kind OPERATOR(pg_catalog.=) $1"
 				" AND args OPERATOR(pg_catalog.=) $2"
 				" AND state OPERATOR(pg_catalog.=) ANY ('{queued,running}')"
@@ -339,7 +328,7 @@ detached_start(const char *kind, Jsonb *args, const char *source,
 	}
 
 	*attached = false;
-	owner_query("SELECT pg_catalog.nextval('migrate.run_id_seq')",
+	run_tracking_query("SELECT pg_catalog.nextval('migrate.run_id_seq')",
 				0, NULL, NULL, NULL, SPI_OK_SELECT);
 	run_id = strtoi64(column_text(1), NULL, 10);
 	SPI_freetuptable(SPI_tuptable);
@@ -351,7 +340,7 @@ detached_start(const char *kind, Jsonb *args, const char *source,
 	else
 		nulls[4] = 'n';
 	values[5] = ObjectIdGetDatum(GetAuthenticatedUserId());
-	owner_query("INSERT INTO migrate.run_jobs (run_id, kind, args, settings,"
+	run_tracking_query("INSERT INTO migrate.run_jobs (run_id, kind, args, settings,"
 				" source, started_by, login_role)"
 				" VALUES ($4, $1, $2, $7::pg_catalog.jsonb, $5, $3, $6)",
 				7, (Oid[]) {TEXTOID, JSONBOID, OIDOID, INT8OID, TEXTOID, OIDOID, TEXTOID},
@@ -378,7 +367,7 @@ detached_resume(int64 run_id)
 
 	PreventCommandIfReadOnly("migrate.resume()");
 	PreventCommandDuringRecovery("migrate.resume()");
-	owner_query("LOCK TABLE migrate.run_jobs IN SHARE ROW EXCLUSIVE MODE",
+	run_tracking_query("LOCK TABLE migrate.run_jobs IN SHARE ROW EXCLUSIVE MODE",
 				0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	read_own_row(run_id, &row, "resume");
 	state = effective_state(&row);
@@ -399,7 +388,7 @@ detached_resume(int64 run_id)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("run %lld is of kind \"%s\", which this version cannot resume",
 						(long long) run_id, row.kind)));
-	owner_query("UPDATE migrate.run_jobs SET state = 'queued',"
+	run_tracking_query("UPDATE migrate.run_jobs SET state = 'queued',"
 				" attempts = attempts OPERATOR(pg_catalog.+) 1,"
 				" queued_at = pg_catalog.now(), started_at = NULL, finished_at = NULL,"
 				" worker_pid = NULL, applied = NULL, migration = NULL,"
@@ -749,7 +738,7 @@ begin_run(const DetachedArgs *a, RunProgress *p)
 		strcmp(row.state, "queued") == 0)
 	{
 		if (cancelled)
-			owner_query("UPDATE migrate.run_jobs SET state = 'cancelled',"
+			run_tracking_query("UPDATE migrate.run_jobs SET state = 'cancelled',"
 						" finished_at = pg_catalog.clock_timestamp(), applied = 0,"
 						" error_sqlstate = '57014', error = 'canceling statement due to user request'"
 						" WHERE run_id OPERATOR(pg_catalog.=) $1",
@@ -758,11 +747,11 @@ begin_run(const DetachedArgs *a, RunProgress *p)
 		{
 			Oid			jtypes[1] = {INT8OID};
 
-			owner_query("UPDATE migrate.run_jobs SET state = 'running',"
+			run_tracking_query("UPDATE migrate.run_jobs SET state = 'running',"
 						" started_at = pg_catalog.clock_timestamp(), worker_pid = $2"
 						" WHERE run_id OPERATOR(pg_catalog.=) $1",
 						2, types, values, NULL, SPI_OK_UPDATE);
-			owner_query("SELECT args, settings FROM migrate.run_jobs"
+			run_tracking_query("SELECT args, settings FROM migrate.run_jobs"
 						" WHERE run_id OPERATOR(pg_catalog.=) $1",
 						1, jtypes, values, NULL, SPI_OK_SELECT);
 			{
@@ -846,7 +835,7 @@ finish_run(const DetachedArgs *a, RunProgress *p, ErrorData *edata)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	owner_query("UPDATE migrate.run_jobs SET state = $2, finished_at = pg_catalog.clock_timestamp(),"
+	run_tracking_query("UPDATE migrate.run_jobs SET state = $2, finished_at = pg_catalog.clock_timestamp(),"
 				" applied = $3, error_sqlstate = $4, error = $5, error_detail = $6,"
 				" error_hint = $7, error_context = $8, migration = $9"
 				" WHERE run_id OPERATOR(pg_catalog.=) $1",
@@ -857,7 +846,7 @@ finish_run(const DetachedArgs *a, RunProgress *p, ErrorData *edata)
 		evalues[0] = values[0];
 		evalues[1] = CStringGetTextDatum(s.file);
 		evalues[2] = Int32GetDatum(s.line);
-		owner_query("UPDATE migrate.run_jobs SET error_file = $2, error_line = $3"
+		run_tracking_query("UPDATE migrate.run_jobs SET error_file = $2, error_line = $3"
 					" WHERE run_id OPERATOR(pg_catalog.=) $1",
 					3, etypes, evalues, enulls, SPI_OK_UPDATE);
 	}
