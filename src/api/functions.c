@@ -767,8 +767,10 @@ migrate_wait(PG_FUNCTION_ARGS)
 	desc = BlessTupleDesc(desc);
 	connect_spi(SPI_OPT_NONATOMIC);
 	state = detached_wait(run_id, timeout, rethrow);
-	SPI_finish();
+	/* the state is SPI's memory, which SPI_finish frees */
 	values[0] = CStringGetTextDatum(state);
+	values[0] = PointerGetDatum(SPI_datumTransfer(values[0], false, -1));
+	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
