@@ -25,7 +25,8 @@
 #define EXIT_OK			0		/* success */
 #define EXIT_FAILED		1		/* a migration failed, drift, the server refused */
 #define EXIT_SETUP		2		/* usage, connection or file-reading error */
-#define EXIT_NOT_READY	3		/* status --check: something is not applied */
+#define EXIT_NOT_READY	3		/* status --check, check: something is not
+								 * applied */
 
 /* The lowest extension version that takes a folder sent as data */
 #define SENT_FOLDER_VERSION "0.2"
@@ -49,10 +50,25 @@ typedef struct Options
 	bool		check;			/* status --check */
 	bool		allow_drift;
 	bool		skip_partial;	/* rollback --skip-partial */
+	bool		detach;			/* run --detach: start the run, print its id */
+	const char *run_id;			/* wait, cancel, resume: the run's ID */
 	bool		json;
 	bool		quiet;
+	const char *target;			/* apply, run: --target NAME, or NULL */
+	/* run in tenant schemas: --tenants, --tenant-pattern, --tenant-query */
+	const char *tenants;		/* comma-separated schema names */
+	const char *tenant_pattern;
+	const char *tenant_query;
+	int			tenant_workers; /* --tenant-workers N, 0 when not given */
+	int			canary;			/* --canary N */
+	const char *on_failure;		/* --on-failure stop|continue */
 	/* connection, as psql's options */
 	const char *dbname;
+	/* several targets: every -d, and --targets FILE's lines */
+	const char **dbnames;
+	int			ndbnames;
+	const char *targets_file;
+	int			parallel;		/* --parallel N, 0 when not given */
 	const char *host;
 	const char *port;
 	const char *user;
@@ -86,6 +102,7 @@ extern PGconn *connection_open(const Options *opts);
 extern bool connection_check_extension(PGconn *conn, bool sends_folder);
 extern void connection_catch_interrupts(PGconn *conn);
 extern bool connection_was_interrupted(void);
+extern char *connection_masked_target(const char *target);
 
 /* commands.c */
 extern int	command_status(PGconn *conn, const Options *opts, const char *files,
@@ -98,6 +115,32 @@ extern int	command_rollback(PGconn *conn, const Options *opts);
 extern int	command_down(PGconn *conn, const Options *opts);
 extern int	command_verify(PGconn *conn, const Options *opts, const char *files,
 						   const char *source);
+extern PGresult *call_folder(PGconn *conn, const Options *opts, const char *files,
+							 const char *source, const char *columns,
+							 const char *function, const char *arg);
+extern int	call_failed(PGconn *conn, PGresult *res);
+extern int	name_width(const PGresult *res);
+extern void count_summary(const PGresult *res, int column,
+						  const char *const *values, int nvalues,
+						  const char *noun, const char *nouns, const char *none);
+
+/* lifecycle.c */
+extern bool lifecycle_command(const char *command);
+extern const char *lifecycle_arguments(int argc, char **argv, Options *opts);
+extern int	command_lifecycle(PGconn *conn, const Options *opts, const char *files,
+							  const char *source);
+
+/* fleet.c */
+extern bool fleet_command(const char *command);
+extern const char *fleet_arguments(Options *opts);
+extern int	fleet_run(const Options *opts, const SentFolder *folder);
+
+/* pg_migrate.c */
+extern int	target_run(const Options *opts, const SentFolder *folder);
+
+/* commands.c: detached runs */
+extern int	command_run_id(PGconn *conn, const Options *opts);
+extern int	command_runs(PGconn *conn, const Options *opts);
 
 /* capture.c */
 extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
@@ -125,7 +168,13 @@ extern void output_captured(const char *name, const char *path);
 extern void output_verify_row(const char *name, const char *result,
 							  const char *down, const char *detail,
 							  const char *objects, int name_width);
+extern void output_run_row(const PGresult *res, int row);
 extern void output_end_rows(void);
+extern void output_row(const char *name, int name_width, const char *rest,
+					   const char *json);
+extern void output_target(const char *target, int width, int exit_status,
+						  const char *outcome, const char *rows);
+extern const char *output_outcome(int exit_status);
 extern void json_append_string(StringInfo buf, const char *s, size_t len,
 							   int encoding);
 extern char *output_duration(double seconds);

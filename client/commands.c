@@ -22,6 +22,8 @@
  */
 #include "postgres_fe.h"
 
+#include <unistd.h>
+
 #include "client.h"
 
 typedef enum ProgressKind
@@ -63,6 +65,7 @@ static void want_messages(PGconn *conn, CallProgress *progress);
 static PGresult *call(PGconn *conn, const char *sql, int nparams,
 					  const char *const *values, CallProgress *progress,
 					  bool print_each);
+static const char *target_argument(const Options *opts, int n);
 static int	print_action_rows(const PGresult *res);
 static void run_failure_summary(const CallProgress *progress);
 static int	status_exit(const PGresult *res, bool check);
@@ -241,6 +244,16 @@ call(PGconn *conn, const char *sql, int nparams, const char *const *values,
 	return res;
 }
 
+/*
+ * ", target => $n" when --target was given: only then, as the text forms
+ * of 0.1 (--server-dir) take no target
+ */
+static const char *
+target_argument(const Options *opts, int n)
+{
+	return opts->target ? psprintf(", target => $%d::pg_catalog.text", n) : "";
+}
+
 /* Rows (name, action, seconds) of apply or rollback; returns how many */
 static int
 print_action_rows(const PGresult *res)
@@ -259,7 +272,7 @@ int
 command_apply(PGconn *conn, const Options *opts, const char *files,
 			  const char *source)
 {
-	const char *values[4];
+	const char *values[5];
 	CallProgress progress;
 	PGresult   *res;
 	double		started = output_now();
@@ -268,16 +281,19 @@ command_apply(PGconn *conn, const Options *opts, const char *files,
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
-	values[3] = source;
-	res = call(conn, files ?
-			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
-			   " FROM migrate.apply(files => $1::pg_catalog.jsonb,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
-			   " source => $4::pg_catalog.text)" :
-			   "SELECT name, action, pg_catalog.date_part('epoch', duration)"
-			   " FROM migrate.apply(dir => $1::pg_catalog.text,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool)",
-			   files ? 4 : 3, values, &progress, false);
+	/* the target, when given, follows the form's last argument */
+	values[3] = files ? source : opts->target;
+	values[4] = opts->target;
+	res = call(conn, psprintf(files ?
+							  "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+							  " FROM migrate.apply(files => $1::pg_catalog.jsonb,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
+							  " source => $4::pg_catalog.text%s)" :
+							  "SELECT name, action, pg_catalog.date_part('epoch', duration)"
+							  " FROM migrate.apply(dir => $1::pg_catalog.text,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool%s)",
+							  target_argument(opts, files ? 5 : 4)),
+			   (files ? 4 : 3) + (opts->target != NULL), values, &progress, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		int			rc = output_server_error(conn, res);
@@ -322,31 +338,268 @@ run_failure_summary(const CallProgress *progress)
 							   progress->current, cancelled, progress->done);
 }
 
+/*
+ * The progress of a run in one line, for a terminal: the migration (n of
+ * m), the statement (n of m, its line) and an index build's blocks.
+ */
+static void
+show_run_progress(PGconn *conn, const char *run_id)
+{
+	const char *values[1] = {run_id};
+	PGresult   *res;
+
+	if (!isatty(fileno(stdout)))
+		return;
+	res = PQexecParams(conn,
+					   "SELECT migration, pg_catalog.format('(%s of %s, statement %s of %s, line %s%s)',"
+					   " migration_number, migrations, statement_number, statements, statement_line,"
+					   " CASE WHEN index_phase IS NOT NULL THEN pg_catalog.format(', %s: %s of %s blocks',"
+					   " index_phase, index_blocks_done, index_blocks_total) ELSE '' END)"
+					   " FROM migrate.runs WHERE run_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+					   " AND migration IS NOT NULL AND statement_number IS NOT NULL",
+					   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		char	   *what = psprintf("applying %s", PQgetvalue(res, 0, 0));
+
+		output_progress(what, PQgetvalue(res, 0, 1));
+		pfree(what);
+	}
+	PQclear(res);
+}
+
+/*
+ * Follow a run the server performs (migrate.start): relay its messages and
+ * progress until it ends, with its error as run's own.  The run does not
+ * depend on this connection; Ctrl-C and SIGTERM cancel the wait, which
+ * then cancels the run (migrate.cancel) and waits for its end.
+ */
+static int
+follow_run(PGconn *conn, const char *run_id, CallProgress *progress,
+		   double started)
+{
+	const char *values[1] = {run_id};
+	bool		cancel_sent = false;
+	int			rc = EXIT_OK;
+
+	for (;;)
+	{
+		PGresult   *res;
+		const char *state;
+
+		if (connection_was_interrupted() && !cancel_sent)
+		{
+			PQclear(PQexecParams(conn, "SELECT migrate.cancel($1::pg_catalog.int8)",
+								 1, NULL, values, NULL, NULL, 0));
+			cancel_sent = true;
+		}
+		res = PQexecParams(conn, "CALL migrate.wait($1::pg_catalog.int8, '1 second', true)",
+						   1, NULL, values, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* our own wait cancelled: cancel the run, and wait for its end */
+			if (connection_was_interrupted() && !cancel_sent && sqlstate &&
+				strcmp(sqlstate, "57014") == 0 && PQstatus(conn) == CONNECTION_OK)
+			{
+				PQclear(res);
+				continue;
+			}
+			rc = output_server_error(conn, res);
+			PQclear(res);
+			break;
+		}
+		state = PQgetvalue(res, 0, 0);
+		if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+		{
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+		show_run_progress(conn, run_id);
+	}
+	output_progress(NULL, NULL);
+	output_end_rows();
+
+	if (rc == EXIT_OK)
+	{
+		if (progress->done == 0)
+			output_summary("nothing to apply");
+		else
+			output_summary(progress->done == 1 ? "%d migration applied in %s" : "%d migrations applied in %s",
+						   progress->done, output_duration(output_now() - started));
+	}
+	else
+		run_failure_summary(progress);
+	return rc;
+}
+
+/*
+ * run with --tenants, --tenant-pattern or --tenant-query: the folder run in
+ * each tenant schema by migrate.start_tenants, followed as run is, then one
+ * line per tenant that did not end applied and the count of each state.
+ */
+static int
+command_run_tenants(PGconn *conn, const Options *opts, const char *files,
+					const char *source)
+{
+	const char *values[12];
+	CallProgress progress;
+	PGresult   *res;
+	double		started = output_now();
+	char	   *run_id;
+	int			rc;
+
+	values[0] = files ? files : opts->dir;
+	values[1] = opts->tenants;
+	values[2] = opts->tenant_pattern;
+	values[3] = opts->tenant_query;
+	values[4] = opts->tenant_workers ? psprintf("%d", opts->tenant_workers) : "1";
+	values[5] = psprintf("%d", opts->canary);
+	values[6] = opts->on_failure ? opts->on_failure : "stop";
+	values[7] = opts->format;
+	values[8] = opts->allow_drift ? "true" : "false";
+	values[9] = opts->target;
+	values[10] = source;
+	if (!opts->detach)
+		output_begin_rows();
+	res = call(conn, psprintf("SELECT migrate.start_tenants(%s => $1::pg_catalog.%s,"
+							  " tenants => pg_catalog.string_to_array($2, ','),"
+							  " tenant_pattern => $3, tenant_query => $4,"
+							  " parallel => $5::pg_catalog.int4, canary => $6::pg_catalog.int4,"
+							  " on_failure => $7, format => $8,"
+							  " allow_drift => $9::pg_catalog.bool, target => $10%s)",
+							  files ? "files" : "dir", files ? "jsonb" : "text",
+							  files ? ", source => $11" : ""),
+			   files ? 11 : 10, values, &progress, true);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		rc = output_server_error(conn, res);
+		PQclear(res);
+		return rc;
+	}
+	run_id = pg_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (opts->detach)
+	{
+		printf(opts->json ? "{\"run_id\": %s}\n" : "%s\n", run_id);
+		return EXIT_OK;
+	}
+	rc = follow_run(conn, run_id, &progress, started);
+
+	values[0] = run_id;
+	res = PQexecParams(conn,
+					   "SELECT tenant, state, coalesce(file || coalesce(':' || line, '') || ': ', '')"
+					   " || coalesce(error, ''),"
+					   " pg_catalog.count(*) OVER (PARTITION BY state), state <> 'applied'"
+					   " FROM migrate.tenant_runs WHERE run_id = $1::pg_catalog.int8"
+					   " ORDER BY position",
+					   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && !opts->quiet)
+	{
+		StringInfoData counts;
+
+		initStringInfo(&counts);
+		for (int i = 0; i < PQntuples(res); i++)
+		{
+			const char *state = PQgetvalue(res, i, 1);
+
+			if (strcmp(PQgetvalue(res, i, 4), "t") == 0)
+				fprintf(stderr, "tenant %s: %s%s%s\n", PQgetvalue(res, i, 0), state,
+						*PQgetvalue(res, i, 2) ? ": " : "", PQgetvalue(res, i, 2));
+			if (strstr(counts.data, state) == NULL)
+				appendStringInfo(&counts, "%s%s %s", counts.len ? ", " : "",
+								 PQgetvalue(res, i, 3), state);
+		}
+		if (counts.len)
+			fprintf(stderr, "run %s: %d tenants: %s\n", run_id, PQntuples(res), counts.data);
+		pfree(counts.data);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Whether the server can start runs for this role: 0.5's migrate.start */
+static bool
+can_start(PGconn *conn, bool sent)
+{
+	PGresult   *res = PQexec(conn, sent ?
+							 "SELECT pg_catalog.has_function_privilege(p, 'EXECUTE')"
+							 " FROM pg_catalog.to_regprocedure('migrate.start(jsonb, text, boolean, text, text, boolean)') p"
+							 " WHERE p IS NOT NULL" :
+							 "SELECT pg_catalog.has_function_privilege(p, 'EXECUTE')"
+							 " FROM pg_catalog.to_regprocedure('migrate.start(text, text, boolean, text, boolean)') p"
+							 " WHERE p IS NOT NULL");
+	bool		result = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return result;
+}
+
+/*
+ * run: the server performs the run (migrate.start), which goes on when
+ * the command is killed or its connection drops; the command follows it.
+ * A server before 0.5, or a role not granted start, runs it in this
+ * session (CALL migrate.run), as before.
+ */
 int
 command_run(PGconn *conn, const Options *opts, const char *files,
 			const char *source)
 {
-	const char *values[4];
+	const char *values[5];
 	CallProgress progress;
 	PGresult   *res;
 	double		started = output_now();
 	int			rc = EXIT_OK;
+	bool		detached = can_start(conn, files != NULL);
+	char	   *run_id;
+
+	if (opts->tenants || opts->tenant_pattern || opts->tenant_query)
+		return command_run_tenants(conn, opts, files, source);
 
 	values[0] = files ? files : opts->dir;
 	values[1] = opts->format;
 	values[2] = opts->allow_drift ? "true" : "false";
-	values[3] = source;
-	output_begin_rows();
-	res = call(conn, files ?
-			   "CALL migrate.run(files => $1::pg_catalog.jsonb,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
-			   " source => $4::pg_catalog.text)" :
-			   "CALL migrate.run(dir => $1::pg_catalog.text,"
-			   " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool)",
-			   files ? 4 : 3, values, &progress, true);
+	/* the target, when given, follows the form's last argument */
+	values[3] = files ? source : opts->target;
+	values[4] = opts->target;
+	if (!opts->detach)
+		output_begin_rows();
+	if (!detached && opts->detach)
+	{
+		output_error("the server cannot start runs: --detach needs pg_migrate 0.5 and EXECUTE on migrate.start()");
+		return EXIT_FAILED;
+	}
+	res = call(conn, psprintf(files ?
+							  "%s migrate.%s(files => $1::pg_catalog.jsonb,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool,"
+							  " source => $4::pg_catalog.text%s)" :
+							  "%s migrate.%s(dir => $1::pg_catalog.text,"
+							  " format => $2::pg_catalog.text, allow_drift => $3::pg_catalog.bool%s)",
+							  detached ? "SELECT" : "CALL", detached ? "start" : "run",
+							  target_argument(opts, files ? 5 : 4)),
+			   (files ? 4 : 3) + (opts->target != NULL), values, &progress, true);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = output_server_error(conn, res);
+	else if (detached)
+	{
+		run_id = pg_strdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (opts->detach)
+		{
+			if (opts->json)
+				printf("{\"run_id\": %s}\n", run_id);
+			else
+				printf("%s\n", run_id);
+			return EXIT_OK;
+		}
+		return follow_run(conn, run_id, &progress, started);
+	}
 	PQclear(res);
+	if (opts->detach)
+		return rc;
 	output_end_rows();
 
 	if (rc == EXIT_OK)
@@ -360,6 +613,80 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	else
 		run_failure_summary(&progress);
 	return rc;
+}
+
+/*
+ * wait ID, resume ID: follow the run as run does (resume queues it again
+ * first); cancel ID: cancel it.
+ */
+int
+command_run_id(PGconn *conn, const Options *opts)
+{
+	const char *values[1] = {opts->run_id};
+	CallProgress progress;
+	PGresult   *res;
+	double		started = output_now();
+
+	if (strcmp(opts->command, "cancel") == 0)
+	{
+		res = call(conn, "SELECT migrate.cancel($1::pg_catalog.int8)", 1, values,
+				   &progress, false);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			int			rc = output_server_error(conn, res);
+
+			PQclear(res);
+			return rc;
+		}
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			output_summary("run %s cancelled", opts->run_id);
+		else
+			output_summary("run %s was not in progress: nothing to cancel", opts->run_id);
+		PQclear(res);
+		return EXIT_OK;
+	}
+	output_begin_rows();
+	res = call(conn, strcmp(opts->command, "resume") == 0 ?
+			   "SELECT migrate.resume($1::pg_catalog.int8)" :
+			   "SELECT $1::pg_catalog.int8", 1, values, &progress, true);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		int			rc = output_server_error(conn, res);
+
+		PQclear(res);
+		output_end_rows();
+		return rc;
+	}
+	PQclear(res);
+	return follow_run(conn, opts->run_id, &progress, started);
+}
+
+/* runs: the runs of migrate.runs this role may see, oldest first */
+int
+command_runs(PGconn *conn, const Options *opts)
+{
+	PGresult   *res = PQexec(conn, opts->json ?
+							 "SELECT * FROM migrate.runs ORDER BY run_id" :
+							 "SELECT run_id, state,"
+							 " coalesce(migration OPERATOR(pg_catalog.||) coalesce(pg_catalog.format(' (%s of %s)', migration_number, migrations), ''), '-'),"
+							 " started_by, pg_catalog.date_trunc('second', elapsed)::pg_catalog.text,"
+							 " source, error FROM migrate.runs ORDER BY run_id");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		int			rc = output_server_error(conn, res);
+
+		PQclear(res);
+		return rc;
+	}
+	output_begin_rows();
+	for (int i = 0; i < PQntuples(res); i++)
+		output_run_row(res, i);
+	output_end_rows();
+	if (PQntuples(res) == 0)
+		output_summary("no runs");
+	PQclear(res);
+	return EXIT_OK;
 }
 
 int
@@ -458,43 +785,50 @@ status_exit(const PGresult *res, bool check)
 
 /*
  * SELECT columns FROM function(...) s, for the folder sent (files), the
- * server's folder (DIR with --server-dir), or no folder at all
+ * server's folder (DIR with --server-dir), or no folder at all; arg, when
+ * not NULL, is the name of the function's other argument, whose value is
+ * the command's NAME (opts->name)
  */
-static PGresult *
+PGresult *
 call_folder(PGconn *conn, const Options *opts, const char *files,
-			const char *source, const char *columns, const char *function)
+			const char *source, const char *columns, const char *function,
+			const char *arg)
 {
-	const char *values[3] = {files ? files : opts->dir, opts->format, source};
+	const char *values[4];
 	CallProgress progress;
-	char	   *query;
+	StringInfoData query;
 	PGresult   *res;
-	int			nparams;
+	int			nparams = 0;
 
-	if (files)
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT %s FROM %s(", columns, function);
+	if (files || opts->dir)
 	{
-		query = psprintf("SELECT %s FROM %s(files => $1::pg_catalog.jsonb,"
-						 " format => $2::pg_catalog.text, source => $3::pg_catalog.text) s",
-						 columns, function);
-		nparams = 3;
+		values[nparams++] = files ? files : opts->dir;
+		values[nparams++] = opts->format;
+		appendStringInfoString(&query, files ?
+							   "files => $1::pg_catalog.jsonb, format => $2::pg_catalog.text" :
+							   "dir => $1::pg_catalog.text, format => $2::pg_catalog.text");
+		if (files)
+		{
+			values[nparams++] = source;
+			appendStringInfoString(&query, ", source => $3::pg_catalog.text");
+		}
 	}
-	else if (opts->dir)
+	if (arg)
 	{
-		query = psprintf("SELECT %s FROM %s(dir => $1::pg_catalog.text,"
-						 " format => $2::pg_catalog.text) s", columns, function);
-		nparams = 2;
+		values[nparams++] = opts->name;
+		appendStringInfo(&query, "%s%s => $%d::pg_catalog.text",
+						 nparams > 1 ? ", " : "", arg, nparams);
 	}
-	else
-	{
-		query = psprintf("SELECT %s FROM %s() s", columns, function);
-		nparams = 0;
-	}
-	res = call(conn, query, nparams, values, &progress, false);
-	pfree(query);
+	appendStringInfoString(&query, ") s");
+	res = call(conn, query.data, nparams, values, &progress, false);
+	pfree(query.data);
 	return res;
 }
 
 /* A call the server refused: its error, an empty --json array */
-static int
+int
 call_failed(PGconn *conn, PGresult *res)
 {
 	int			rc = output_server_error(conn, res);
@@ -506,7 +840,7 @@ call_failed(PGconn *conn, PGresult *res)
 }
 
 /* The width of the longest name, the first column */
-static int
+int
 name_width(const PGresult *res)
 {
 	int			width = 0;
@@ -517,13 +851,13 @@ name_width(const PGresult *res)
 }
 
 /*
- * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows have
- * each of the values of column (in that order), or none when there are
- * no rows
+ * "5 migrations: 3 applied, 1 pending, 1 modified": how many rows (nouns)
+ * have each of the values of column (in that order), or none when there
+ * are no rows
  */
-static void
+void
 count_summary(const PGresult *res, int column, const char *const *values,
-			  int nvalues, const char *none)
+			  int nvalues, const char *noun, const char *nouns, const char *none)
 {
 	StringInfoData buf;
 	int			n = PQntuples(res);
@@ -541,7 +875,7 @@ count_summary(const PGresult *res, int column, const char *const *values,
 	if (n == 0)
 		output_summary("%s", none);
 	else
-		output_summary(n == 1 ? "%d migration: %s" : "%d migrations: %s", n, buf.data);
+		output_summary("%d %s: %s", n, n == 1 ? noun : nouns, buf.data);
 	pfree(buf.data);
 }
 
@@ -550,7 +884,8 @@ status_summary(const PGresult *res)
 {
 	static const char *const states[] = {"applied", "pending", "failed", "modified", "missing"};
 
-	count_summary(res, 1, states, lengthof(states), "no migrations");
+	count_summary(res, 1, states, lengthof(states), "migration", "migrations",
+				  "no migrations");
 }
 
 int
@@ -567,7 +902,7 @@ command_status(PGconn *conn, const Options *opts, const char *files,
 					  " pg_catalog.to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
 					  " pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
 					  " checksum, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'down'",
-					  "migrate.status");
+					  "migrate.status", NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return call_failed(conn, res);
 
@@ -597,7 +932,8 @@ verify_summary(const PGresult *res)
 	static const char *const results[] = {"exact", "differs", "irreversible",
 	"error", "skipped"};
 
-	count_summary(res, 1, results, lengthof(results), "nothing to verify");
+	count_summary(res, 1, results, lengthof(results), "migration", "migrations",
+				  "nothing to verify");
 }
 
 /*
@@ -614,7 +950,7 @@ command_verify(PGconn *conn, const Options *opts, const char *files,
 	int			rc = EXIT_OK;
 
 	res = call_folder(conn, opts, files, source,
-					  "name, result, down, detail, objects", "migrate.verify");
+					  "name, result, down, detail, objects", "migrate.verify", NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return call_failed(conn, res);
 

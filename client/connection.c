@@ -176,6 +176,28 @@ connection_open(const Options *opts)
 }
 
 /*
+ * A target as it may be shown (several targets, fleet.c): the password
+ * of a URI, or of a connection string's password=..., written "***".
+ * malloc'd.
+ */
+char *
+connection_masked_target(const char *target)
+{
+	char	   *password = uri_password(target);
+	PQconninfoOption *options;
+
+	if (password != NULL)
+		return masked(target, password);
+	if (strchr(target, '=') == NULL || (options = PQconninfoParse(target, NULL)) == NULL)
+		return pg_strdup(target);
+	for (PQconninfoOption *o = options; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+			password = pg_strdup(o->val);
+	PQconninfoFree(options);
+	return masked(target, password);
+}
+
+/*
  * The one value of a one-column query, or NULL when it returns no row.
  * A failing query is printed; false then.
  */

@@ -39,6 +39,10 @@ static bool stdout_broken;		/* a write to standard output failed */
 static bool progress_shown;		/* a progress line is on the terminal */
 static int	rows_printed;		/* JSON objects printed so far */
 
+/* What a target of several reports as its outcome (fleet.c) */
+static char *first_error;		/* the first line of the first error */
+static char *last_summary;		/* the latest one-line summary */
+
 static void flush_stdout(void);
 static char *printable(const char *s, bool keep_lines);
 static void fput_printable(const char *s, bool keep_lines, FILE *f);
@@ -47,6 +51,8 @@ static char *format_va(const char *fmt, va_list args) pg_attribute_printf(1, 0);
 static void print_message(const char *label, const char *fmt, va_list args)
 			pg_attribute_printf(2, 0);
 static void print_json_string(const char *s);
+static void note_error(const char *message);
+static void note_summary(const char *summary);
 
 void
 output_init(const Options *opts)
@@ -169,6 +175,8 @@ print_message(const char *label, const char *fmt, va_list args)
 	len = strlen(text);
 	while (len > 0 && text[len - 1] == '\n')
 		text[--len] = '\0';
+	if (strcmp(label, "error") == 0)
+		note_error(text);
 	fprintf(stderr, "pg_migrate: %s: ", label);
 	fput_printable(text, true, stderr);
 	fputc('\n', stderr);
@@ -213,12 +221,16 @@ output_summary(const char *fmt,...)
 
 	char	   *text;
 
-	if (out_opts->quiet || out_opts->json || stdout_broken)
-		return;
-	clear_progress();
 	va_start(args, fmt);
 	text = format_va(fmt, args);
 	va_end(args);
+	note_summary(text);
+	if (out_opts->quiet || out_opts->json || stdout_broken)
+	{
+		free(text);
+		return;
+	}
+	clear_progress();
 	fput_printable(text, false, stdout);
 	free(text);
 	putchar('\n');
@@ -233,13 +245,17 @@ output_failure_summary(const char *fmt,...)
 
 	char	   *text;
 
-	if (out_opts->quiet)
-		return;
-	clear_progress();
-	fputs("pg_migrate: ", stderr);
 	va_start(args, fmt);
 	text = format_va(fmt, args);
 	va_end(args);
+	note_summary(text);
+	if (out_opts->quiet)
+	{
+		free(text);
+		return;
+	}
+	clear_progress();
+	fputs("pg_migrate: ", stderr);
 	fput_printable(text, true, stderr);
 	free(text);
 	fputc('\n', stderr);
@@ -261,6 +277,8 @@ output_server_error(PGconn *conn, const PGresult *res)
 	flush_stdout();
 	if (message[0] == '\0')
 		message = PQerrorMessage(conn);
+	note_error(res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+			   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : message);
 	fput_printable(message, true, stderr);
 	if (PQstatus(conn) == CONNECTION_BAD || sqlstate == NULL)
 		return EXIT_SETUP;
@@ -327,6 +345,44 @@ begin_json_action(const char *name, const char *action)
 	print_json_string(name);
 	fputs(", \"action\": ", stdout);
 	print_json_string(action);
+}
+
+/*
+ * A row of migrate.runs: in --json every column by its name (strings, or
+ * null); else the id, state, migration reached, role, elapsed time, folder
+ * and error.
+ */
+void
+output_run_row(const PGresult *res, int row)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		for (int col = 0; col < PQnfields(res); col++)
+		{
+			fputs(col > 0 ? ", " : "", stdout);
+			print_json_string(PQfname(res, col));
+			fputs(": ", stdout);
+			print_json_string(PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col));
+		}
+		fputs("}", stdout);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	/* the query of command_runs(): id, state, at, role, elapsed, source, error */
+	for (int col = 0; col < 7; col++)
+	{
+		const char *value = PQgetisnull(res, row, col) ? "-" : PQgetvalue(res, row, col);
+		char	   *shown = printable(value, false);
+
+		printf(col == 0 ? "%-6s" : col == 6 ? "  %s" : col == 2 ? "  %-24s" : "  %-11s", shown);
+		free(shown);
+	}
+	putchar('\n');
+	flush_stdout();
 }
 
 /* A file capture wrote: its path, and the migration it holds */
@@ -502,6 +558,95 @@ output_verify_row(const char *name, const char *result, const char *down,
 	putchar('\n');
 	free((char *) name);
 	flush_stdout();
+}
+
+/*
+ * One row of the lifecycle commands (lint, plan, baseline, ...): the
+ * first column padded to name_width and the rest of the line, for a
+ * person; the row as the server made it into JSON, with --json.
+ */
+void
+output_row(const char *name, int name_width, const char *rest, const char *json)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		/* the server's object, without its braces, inside ours */
+		fprintf(stdout, "%.*s}", (int) strlen(json) - 2, json + 1);
+		return;
+	}
+	if (out_opts->quiet)
+		return;
+	name = printable(name, false);
+	printf("%-*s  ", name_width, name);
+	fput_printable(rest, false, stdout);
+	putchar('\n');
+	free((char *) name);
+	flush_stdout();
+}
+
+/*
+ * One target of several: its connection (password masked), what came of
+ * it, and with --json its exit status and the rows it printed (a JSON
+ * array, or NULL when it printed none)
+ */
+void
+output_target(const char *target, int width, int exit_status,
+			  const char *outcome, const char *rows)
+{
+	if (stdout_broken)
+		return;
+	if (out_opts->json)
+	{
+		begin_json_row();
+		fputs("\"target\": ", stdout);
+		print_json_string(target);
+		fprintf(stdout, ", \"exit\": %d, \"outcome\": ", exit_status);
+		print_json_string(outcome);
+		fprintf(stdout, ", \"rows\": %s}", rows ? rows : "null");
+		flush_stdout();
+		return;
+	}
+	if (out_opts->quiet && exit_status == EXIT_OK)
+		return;
+	target = printable(target, false);
+	printf("%-*s  ", width, target);
+	fput_printable(outcome, false, stdout);
+	putchar('\n');
+	free((char *) target);
+	flush_stdout();
+}
+
+/* The first line of the first error, kept for output_outcome() */
+static void
+note_error(const char *message)
+{
+	if (first_error == NULL)
+		first_error = pnstrdup(message, strcspn(message, "\n"));
+}
+
+static void
+note_summary(const char *summary)
+{
+	free(last_summary);
+	last_summary = pg_strdup(summary);
+}
+
+/*
+ * What came of the call, in one line: its summary when it succeeded; the
+ * first error (or the summary, as for status finding a failed migration)
+ * when it did not
+ */
+const char *
+output_outcome(int exit_status)
+{
+	if (exit_status == EXIT_OK)
+		return last_summary ? last_summary : "done";
+	if (first_error)
+		return first_error;
+	return last_summary ? last_summary : "failed";
 }
 
 /*

@@ -13,6 +13,16 @@
  *	  pg_migrate [connection options] down     [NAME]
  *	  pg_migrate [connection options] capture  DIR NAME
  *	  pg_migrate [connection options] verify   DIR
+ *	  pg_migrate [connection options] lint|plan|check DIR
+ *	  pg_migrate [connection options] baseline DIR UP_TO
+ *	  pg_migrate [connection options] mark-applied|accept DIR NAME
+ *	  pg_migrate [connection options] forget|retry NAME
+ *
+ * With several -d or --targets FILE, status, apply, run, check, lint, plan
+ * and verify run against each database (fleet.c).
+ *	  pg_migrate [connection options] run --detach DIR
+ *	  pg_migrate [connection options] wait | cancel | resume ID
+ *	  pg_migrate [connection options] runs
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -55,13 +65,20 @@ usage(void)
 		   "  pg_migrate [OPTION]... rollback [--skip-partial] [NAME]\n"
 		   "  pg_migrate [OPTION]... down [NAME]\n"
 		   "  pg_migrate [OPTION]... capture DIR NAME\n"
-		   "  pg_migrate [OPTION]... verify DIR\n\n");
+		   "  pg_migrate [OPTION]... verify DIR\n"
+		   "  pg_migrate [OPTION]... lint|plan|check DIR\n"
+		   "  pg_migrate [OPTION]... baseline DIR UP_TO\n"
+		   "  pg_migrate [OPTION]... mark-applied|accept DIR NAME\n"
+		   "  pg_migrate [OPTION]... forget|retry NAME\n"
+		   "  pg_migrate [OPTION]... wait|cancel|resume ID\n"
+		   "  pg_migrate [OPTION]... runs\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
 		   "  apply      apply every pending migration in one transaction: all or nothing\n"
 		   "  run        apply pending migrations, committing after each one; migrations\n"
-		   "             marked \"-- migrate:no-transaction\" run outside a transaction\n"
+		   "             marked \"-- migrate:no-transaction\" run outside a transaction;\n"
+		   "             the server performs the run, which goes on if the command dies\n"
 		   "  rollback   undo NAME and every migration applied after it (default: the\n"
 		   "             latest one), with the down scripts the database stored\n"
 		   "  down       print the down script the database stored for NAME (default:\n"
@@ -71,7 +88,20 @@ usage(void)
 		   "             write its file (drizzle: and the journal entry)\n"
 		   "  verify     run each pending migration of DIR, then its down script (written,\n"
 		   "             or generated), and compare the schema with the one before; all\n"
-		   "             rolled back: nothing is applied\n\n");
+		   "             rolled back: nothing is applied\n"
+		   "  lint       lint findings of DIR's pending migrations; nothing runs\n"
+		   "  plan       test run of DIR's pending migrations, statement by statement,\n"
+		   "             with the locks each takes; always rolled back\n"
+		   "  check      whether every migration of DIR is applied as it is (exit 3 if not)\n"
+		   "  baseline   record DIR's migrations up to UP_TO as applied, running none\n"
+		   "  mark-applied  record migration NAME of DIR as applied without running it\n"
+		   "  forget     delete NAME's record without running its down script\n"
+		   "  accept     record NAME's edited file in DIR as it is now, ending its drift\n"
+		   "  retry      let the next apply or run execute NAME again after it failed\n"
+		   "  wait       follow run ID to its end, as run does\n"
+		   "  cancel     cancel run ID\n"
+		   "  resume     run a failed, cancelled or interrupted run ID again, and follow it\n"
+		   "  runs       the runs the server performs or performed\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -82,12 +112,25 @@ usage(void)
 		   "                           failed, modified or missing\n"
 		   "      --skip-partial       rollback: run what generated down scripts do undo,\n"
 		   "                           leaving the statements they list as not undone\n"
+		   "      --target=NAME        apply, run: up to and including migration NAME\n"
+		   "      --targets=FILE       several targets: FILE's connection strings, one a\n"
+		   "                           line (with every -d given)\n"
+		   "      --parallel=N         several targets: at most N at once (default 1)\n"
+		   "      --detach             run: start the run, print its ID and return\n"
+		   "      --tenants=LIST       run: in each tenant schema of LIST (a,b,c), tracked\n"
+		   "                           per tenant (migrate.start_tenants)\n"
+		   "      --tenant-pattern=P   run: in each schema whose name is LIKE P\n"
+		   "      --tenant-query=Q     run: in each schema the query Q returns\n"
+		   "      --tenant-workers=N   tenants: N background workers at once (default 1)\n"
+		   "      --canary=N           tenants: the first N run first; one failing stops all\n"
+		   "      --on-failure=WHAT    tenants: stop (default) or continue after a failure\n"
 		   "      --json               print the result rows as JSON\n"
 		   "  -q, --quiet              print errors only\n"
 		   "  -V, --version            output version information, then exit\n"
 		   "  -?, --help               show this help, then exit\n\n");
 	printf("Connection options (as psql's; DATABASE_URL is used when -d is not given):\n"
-		   "  -d, --dbname=DBNAME      database name, connection string or URI\n"
+		   "  -d, --dbname=DBNAME      database name, connection string or URI; given\n"
+		   "                           more than once, the command runs against each\n"
 		   "  -h, --host=HOSTNAME      database server host or socket directory\n"
 		   "  -p, --port=PORT          database server port\n"
 		   "  -U, --username=USERNAME  database user name\n"
@@ -95,8 +138,8 @@ usage(void)
 		   "  -W, --password           force password prompt\n\n");
 	printf("Exit status: 0 success; 1 a migration failed, drift was found, verify found\n"
 		   "a down script that does not undo its migration, or the server refused the call;\n"
-		   "2 usage, connection or file-reading error; 3 status --check found something\n"
-		   "not applied.\n");
+		   "2 usage, connection or file-reading error; 3 status --check or check found\n"
+		   "something not applied. Several targets: the highest of theirs.\n");
 }
 
 /* Print a usage error the way PostgreSQL's programs do; returns false */
@@ -119,7 +162,9 @@ parse_options(int argc, char **argv, Options *opts)
 	enum
 	{
 		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
-		OPT_SKIP_PARTIAL
+		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH,
+		OPT_TENANTS, OPT_TENANT_PATTERN, OPT_TENANT_QUERY, OPT_TENANT_WORKERS,
+		OPT_CANARY, OPT_ON_FAILURE
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -135,18 +180,29 @@ parse_options(int argc, char **argv, Options *opts)
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"skip-partial", no_argument, NULL, OPT_SKIP_PARTIAL},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"targets", required_argument, NULL, OPT_TARGETS},
+		{"parallel", required_argument, NULL, OPT_PARALLEL},
+		{"detach", no_argument, NULL, OPT_DETACH},
+		{"tenants", required_argument, NULL, OPT_TENANTS},
+		{"tenant-pattern", required_argument, NULL, OPT_TENANT_PATTERN},
+		{"tenant-query", required_argument, NULL, OPT_TENANT_QUERY},
+		{"tenant-workers", required_argument, NULL, OPT_TENANT_WORKERS},
+		{"canary", required_argument, NULL, OPT_CANARY},
+		{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 
 	memset(opts, 0, sizeof(Options));
 	opts->format = "auto";
+	opts->dbnames = pg_malloc0(argc * sizeof(char *));
 	while ((c = getopt_long(argc, argv, "d:h:p:U:wWq", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
 			case 'd':
-				opts->dbname = optarg;
+				opts->dbname = opts->dbnames[opts->ndbnames++] = optarg;
 				break;
 			case 'h':
 				opts->host = optarg;
@@ -184,6 +240,44 @@ parse_options(int argc, char **argv, Options *opts)
 			case OPT_SKIP_PARTIAL:
 				opts->skip_partial = true;
 				break;
+			case OPT_TARGET:
+				opts->target = optarg;
+				break;
+			case OPT_TARGETS:
+				opts->targets_file = optarg;
+				break;
+			case OPT_PARALLEL:
+				opts->parallel = atoi(optarg);
+				if (opts->parallel < 1 || strspn(optarg, "0123456789") != strlen(optarg))
+					return usage_error("--parallel needs a number of targets of 1 or more, not \"%s\"", optarg);
+				break;
+			case OPT_DETACH:
+				opts->detach = true;
+				break;
+			case OPT_TENANTS:
+				opts->tenants = optarg;
+				break;
+			case OPT_TENANT_PATTERN:
+				opts->tenant_pattern = optarg;
+				break;
+			case OPT_TENANT_QUERY:
+				opts->tenant_query = optarg;
+				break;
+			case OPT_TENANT_WORKERS:
+				opts->tenant_workers = atoi(optarg);
+				if (opts->tenant_workers < 1 || strspn(optarg, "0123456789") != strlen(optarg))
+					return usage_error("--tenant-workers needs a number of workers of 1 or more, not \"%s\"", optarg);
+				break;
+			case OPT_CANARY:
+				opts->canary = atoi(optarg);
+				if (strspn(optarg, "0123456789") != strlen(optarg) || optarg[0] == '\0')
+					return usage_error("--canary needs a number of tenants, not \"%s\"", optarg);
+				break;
+			case OPT_ON_FAILURE:
+				if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "continue") != 0)
+					return usage_error("--on-failure is stop or continue, not \"%s\"", optarg);
+				opts->on_failure = optarg;
+				break;
 			default:
 				/* getopt_long has said what was wrong */
 				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
@@ -203,18 +297,45 @@ parse_arguments(int argc, char **argv, Options *opts)
 	bool		is_down;
 	bool		is_capture;
 	bool		is_verify;
+	const char *error;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback, down, capture or verify");
+		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs");
 	command = opts->command = argv[optind++];
+	if (lifecycle_command(command))
+	{
+		if ((error = lifecycle_arguments(argc, argv, opts)) == NULL)
+			error = fleet_arguments(opts);
+		return error ? usage_error("%s", error) : true;
+	}
 	is_status = strcmp(command, "status") == 0;
 	is_rollback = strcmp(command, "rollback") == 0;
 	is_down = strcmp(command, "down") == 0;
 	is_capture = strcmp(command, "capture") == 0;
 	is_verify = strcmp(command, "verify") == 0;
+	if (opts->detach && strcmp(command, "run") != 0)
+		return usage_error("--detach goes with run only");
+	if (strcmp(command, "wait") == 0 || strcmp(command, "cancel") == 0 ||
+		strcmp(command, "resume") == 0 || strcmp(command, "runs") == 0)
+	{
+		if (strcmp(command, "runs") != 0 &&
+			(optind >= argc || strspn(argv[optind], "0123456789") != strlen(argv[optind]) ||
+			 argv[optind][0] == '\0'))
+			return usage_error("%s needs the ID of a run (pg_migrate runs lists them)", command);
+		if (strcmp(command, "runs") != 0)
+			opts->run_id = argv[optind++];
+		if (optind < argc)
+			return usage_error("too many arguments: \"%s\"", argv[optind]);
+		if (opts->server_dir || opts->allow_drift || opts->check || opts->skip_partial ||
+			opts->target || strcmp(opts->format, "auto") != 0)
+			return usage_error("%s takes no folder options", command);
+		if ((error = fleet_arguments(opts)) != NULL)
+			return usage_error("%s", error);
+		return true;
+	}
 	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture or verify",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs",
 						   command);
 	if (optind < argc)
 	{
@@ -249,6 +370,18 @@ parse_arguments(int argc, char **argv, Options *opts)
 		return usage_error("down takes no folder: it prints the down script the database stored");
 	if (opts->server_dir && opts->dir == NULL)
 		return usage_error("--server-dir needs DIR");
+	if (opts->target && strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
+		return usage_error("--target goes with apply and run only");
+	if ((opts->tenants || opts->tenant_pattern || opts->tenant_query) &&
+		strcmp(command, "run") != 0)
+		return usage_error("--tenants, --tenant-pattern and --tenant-query go with run only");
+	if ((opts->tenants != NULL) + (opts->tenant_pattern != NULL) + (opts->tenant_query != NULL) > 1)
+		return usage_error("name the tenants one way: --tenants, --tenant-pattern or --tenant-query");
+	if ((opts->tenant_workers || opts->canary || opts->on_failure) &&
+		!opts->tenants && !opts->tenant_pattern && !opts->tenant_query)
+		return usage_error("--tenant-workers, --canary and --on-failure go with the tenants of run");
+	if ((error = fleet_arguments(opts)) != NULL)
+		return usage_error("%s", error);
 	return true;
 }
 
@@ -268,7 +401,49 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_down(conn, opts);
 	if (strcmp(opts->command, "verify") == 0)
 		return command_verify(conn, opts, files, source);
+	if (lifecycle_command(opts->command))
+		return command_lifecycle(conn, opts, files, source);
+	if (strcmp(opts->command, "runs") == 0)
+		return command_runs(conn, opts);
+	if (opts->run_id)
+		return command_run_id(conn, opts);
 	return command_rollback(conn, opts);
+}
+
+/*
+ * The command against the one database opts names; folder is DIR read
+ * here, or NULL (--server-dir, or no DIR).  fleet.c runs it once per
+ * target.
+ */
+int
+target_run(const Options *opts, const SentFolder *folder)
+{
+	StringInfo	files = NULL;
+	PGconn	   *conn;
+	int			rc;
+
+	if ((conn = connection_open(opts)) == NULL)
+		return EXIT_SETUP;
+	if (!connection_check_extension(conn, folder != NULL))
+	{
+		PQfinish(conn);
+		return EXIT_SETUP;
+	}
+	if (folder)
+	{
+		files = makeStringInfo();
+		if (!folder_to_json(folder, PQclientEncoding(conn), files))
+		{
+			PQfinish(conn);
+			return EXIT_SETUP;
+		}
+	}
+
+	connection_catch_interrupts(conn);
+	rc = run_command(conn, opts, files ? files->data : NULL,
+					 folder ? folder_source(folder) : NULL, folder);
+	PQfinish(conn);
+	return rc;
 }
 
 int
@@ -276,10 +451,7 @@ main(int argc, char **argv)
 {
 	Options		opts;
 	SentFolder	folder;
-	StringInfo files = NULL;
-	PGconn	   *conn;
 	bool		sends_folder;
-	int			rc;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
 	{
@@ -305,27 +477,7 @@ main(int argc, char **argv)
 	sends_folder = opts.dir != NULL && !opts.server_dir;
 	if (sends_folder && !folder_read(opts.dir, &folder))
 		return EXIT_SETUP;
-	if ((conn = connection_open(&opts)) == NULL)
-		return EXIT_SETUP;
-	if (!connection_check_extension(conn, sends_folder))
-	{
-		PQfinish(conn);
-		return EXIT_SETUP;
-	}
-	if (sends_folder)
-	{
-		files = makeStringInfo();
-		if (!folder_to_json(&folder, PQclientEncoding(conn), files))
-		{
-			PQfinish(conn);
-			return EXIT_SETUP;
-		}
-	}
-
-	connection_catch_interrupts(conn);
-	rc = run_command(conn, &opts, files ? files->data : NULL,
-					 sends_folder ? folder_source(&folder) : NULL,
-					 sends_folder ? &folder : NULL);
-	PQfinish(conn);
-	return rc;
+	if (opts.ndbnames > 1 || opts.targets_file)
+		return fleet_run(&opts, sends_folder ? &folder : NULL);
+	return target_run(&opts, sends_folder ? &folder : NULL);
 }

@@ -19,6 +19,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "run/run.h"
 
@@ -52,6 +53,19 @@ PG_FUNCTION_INFO_V1(migrate_capture);
 PG_FUNCTION_INFO_V1(migrate_capture_files);
 PG_FUNCTION_INFO_V1(migrate_down_script);
 PG_FUNCTION_INFO_V1(migrate_purge_archive);
+PG_FUNCTION_INFO_V1(migrate_start);
+PG_FUNCTION_INFO_V1(migrate_start_files);
+PG_FUNCTION_INFO_V1(migrate_start_tenants);
+PG_FUNCTION_INFO_V1(migrate_start_tenants_files);
+PG_FUNCTION_INFO_V1(migrate_wait);
+PG_FUNCTION_INFO_V1(migrate_cancel);
+PG_FUNCTION_INFO_V1(migrate_resume);
+PG_FUNCTION_INFO_V1(migrate_run_progress);
+PG_FUNCTION_INFO_V1(migrate_run_tenants);
+PG_FUNCTION_INFO_V1(migrate_run_tenants_files);
+PG_FUNCTION_INFO_V1(migrate_tenant_status);
+PG_FUNCTION_INFO_V1(migrate_tenant_status_files);
+PG_FUNCTION_INFO_V1(migrate_use_tenant);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -577,4 +591,383 @@ migrate_accept_drift(PG_FUNCTION_ARGS)
 	lifecycle_accept_drift(names, all, &sink);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * The worker of a run started by start_name performs the procedure as the
+ * role that started it: refuse at once what the worker would refuse.
+ */
+static void
+require_execute(const char *procedure, const char *signature,
+				const char *start_name)
+{
+	Datum		value = CStringGetTextDatum(psprintf("%s(%s)", procedure, signature));
+	bool		isnull;
+
+	spi_run("SELECT pg_catalog.has_function_privilege($1, 'EXECUTE')",
+			1, (Oid[]) {TEXTOID}, &value, NULL, SPI_OK_SELECT);
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for procedure %s", procedure),
+				 errdetail("A run started with %s calls %s() as the role that started it.",
+						   start_name, procedure),
+				 errhint("Grant the role EXECUTE on the procedure %s(%s).",
+						 procedure, signature)));
+}
+
+/*
+ * migrate.start(dir, format, allow_drift, target, retry),
+ * migrate.start(files, format, allow_drift, source, target, retry), and
+ * with tenants, migrate.start_tenants(dir | files, tenants, tenant_pattern,
+ * tenant_query, parallel, canary, on_failure, then start's arguments): the
+ * checks of run or run_tenants (the folder may be read, the caller may call
+ * the procedure the worker will call as them), then the run queued for a
+ * worker of its own (run/detached.c).  A tenant run's worker calls
+ * run_tenants with the run's id, so that resuming it migrates the failed
+ * and pending tenants only.
+ */
+static Datum
+start_call(FunctionCallInfo fcinfo, bool sent, bool tenants)
+{
+	int			k = tenants ? 6 : 0;	/* start's arguments follow the tenants' */
+	const Folder *folder;
+	RunOptions	opts;
+	Datum		values[13];
+	char		nulls[13];
+	bool		isnull;
+	bool		attached;
+	Jsonb	   *args;
+	int64		run_id;
+
+	connect_spi(0);
+	folder = sent ? files_arg(fcinfo, 0, 3 + k) : dir_arg(fcinfo, 0, "dir");
+	opts.format = text_arg(fcinfo, 1 + k, "format");
+	opts.allow_drift = !PG_ARGISNULL(2 + k) && PG_GETARG_BOOL(2 + k);
+	opts.target = text_arg(fcinfo, (sent ? 4 : 3) + k, NULL);
+	opts.retry = !PG_ARGISNULL((sent ? 5 : 4) + k) && PG_GETARG_BOOL((sent ? 5 : 4) + k);
+
+	if (tenants)
+		require_execute("migrate.run_tenants", sent ?
+						"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean" :
+						"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean",
+						"migrate.start_tenants()");
+	else
+		require_execute("migrate.run", sent ? "jsonb, text, boolean, text, text, boolean" :
+						"text, text, boolean, text, boolean", "migrate.start()");
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(sent ? "files" : "dir");
+	values[1] = CStringGetTextDatum(opts.format);
+	values[2] = BoolGetDatum(opts.allow_drift);
+	nulls[3] = opts.target ? ' ' : 'n';
+	values[3] = opts.target ? CStringGetTextDatum(opts.target) : (Datum) 0;
+	values[4] = BoolGetDatum(opts.retry);
+	if (sent)
+	{
+		values[5] = JsonbPGetDatum(folder->files);
+		nulls[6] = folder->source ? ' ' : 'n';
+		values[6] = folder->source ? CStringGetTextDatum(folder->source) : (Datum) 0;
+	}
+	else
+	{
+		nulls[5] = 'n';
+		values[6] = CStringGetTextDatum(folder->path);
+	}
+	/* tenants, tenant_pattern, tenant_query, parallel, canary, on_failure */
+	for (int i = 1; i <= 6; i++)
+	{
+		nulls[6 + i] = !tenants || PG_ARGISNULL(i) ? 'n' : ' ';
+		values[6 + i] = nulls[6 + i] == 'n' ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	if (tenants)
+	{
+		char	   *on_failure = text_arg(fcinfo, 6, "on_failure");
+
+		if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized on_failure \"%s\"", on_failure),
+					 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
+	}
+	spi_run("SELECT pg_catalog.jsonb_build_object('format', $2, 'allow_drift', $3,"
+			" 'target', $4, 'retry', $5) OPERATOR(pg_catalog.||)"
+			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $6, 'source', $7)"
+			" ELSE pg_catalog.jsonb_build_object('dir', $7) END OPERATOR(pg_catalog.||)"
+			" CASE WHEN $13 IS NULL THEN '{}'::pg_catalog.jsonb"
+			" ELSE pg_catalog.jsonb_build_object('tenants', $8, 'tenant_pattern', $9,"
+			" 'tenant_query', $10, 'parallel', $11, 'canary', $12, 'on_failure', $13) END",
+			13, (Oid[]) {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID,
+			TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID},
+			values, nulls, SPI_OK_SELECT);
+	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	run_id = detached_start(tenants ? "tenants" : "run", args,
+							sent ? (folder->source ? folder->source : "files") :
+							folder->path, &attached);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+Datum
+migrate_start(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, false, false);
+}
+
+Datum
+migrate_start_files(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, true, false);
+}
+
+Datum
+migrate_start_tenants(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, false, true);
+}
+
+Datum
+migrate_start_tenants_files(PG_FUNCTION_ARGS)
+{
+	return start_call(fcinfo, true, true);
+}
+
+static int64
+run_id_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"run_id\" must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * CALL migrate.wait(run_id bigint, timeout interval, rethrow boolean,
+ * INOUT state text): a procedure, so that it waits holding no snapshot:
+ * the run's CREATE INDEX CONCURRENTLY waits for every transaction with an
+ * older snapshot, a waiting SELECT's included, which would wait for it in
+ * turn.
+ */
+Datum
+migrate_wait(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+	Interval   *timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	bool		rethrow = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	char	   *state;
+	TupleDesc	desc;
+	Datum		values[1];
+	bool		nulls[1] = {false};
+
+	require_nonatomic(fcinfo, "migrate.wait()", "SELECT state FROM migrate.runs");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	connect_spi(SPI_OPT_NONATOMIC);
+	state = detached_wait(run_id, timeout, rethrow);
+	/* the state is SPI's memory, which SPI_finish frees */
+	values[0] = CStringGetTextDatum(state);
+	values[0] = PointerGetDatum(SPI_datumTransfer(values[0], false, -1));
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* migrate.cancel(run_id bigint) */
+Datum
+migrate_cancel(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+	bool		cancelled;
+
+	connect_spi(0);
+	cancelled = detached_cancel(run_id);
+	SPI_finish();
+	PG_RETURN_BOOL(cancelled);
+}
+
+/* migrate.resume(run_id bigint) */
+Datum
+migrate_resume(PG_FUNCTION_ARGS)
+{
+	int64		run_id = run_id_arg(fcinfo);
+
+	connect_spi(0);
+	detached_resume(run_id);
+	SPI_finish();
+	PG_RETURN_INT64(run_id);
+}
+
+/*
+ * migrate.run_progress(run_id bigint, handle bigint): the live part of a
+ * row of migrate.runs, read from the run's progress segment; no row when
+ * its worker is gone, only alive when the caller may not see its progress.
+ */
+Datum
+migrate_run_progress(PG_FUNCTION_ARGS)
+{
+	ResultSink	sink;
+	RunProgressState state;
+	bool		visible;
+	Datum		values[11];
+	bool		nulls[11];
+
+	init_result(fcinfo, &sink);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
+		!detached_progress(PG_GETARG_INT64(0), (uint32) PG_GETARG_INT64(1),
+						   &state, &visible))
+		return (Datum) 0;
+	memset(nulls, !visible, sizeof(nulls));
+	nulls[0] = false;
+	values[0] = BoolGetDatum(true);
+	values[1] = Int32GetDatum(state.worker_pid);
+	values[2] = Int32GetDatum(state.statement_pid);
+	nulls[3] = nulls[3] || state.migration[0] == '\0';
+	values[3] = CStringGetTextDatum(state.migration);
+	values[4] = Int32GetDatum(state.migration_number);
+	values[5] = Int32GetDatum(state.migrations);
+	nulls[6] = nulls[6] || state.statement_number == 0;
+	values[6] = Int32GetDatum(state.statement_number);
+	values[7] = Int32GetDatum(state.statements);
+	nulls[8] = nulls[8] || state.line == 0;
+	values[8] = Int32GetDatum(state.line);
+	nulls[9] = nulls[9] || state.file[0] == '\0';
+	values[9] = CStringGetTextDatum(state.file);
+	values[10] = Int32GetDatum(state.applied);
+	if (state.worker_pid == 0)
+		nulls[1] = true;
+	if (state.statement_pid == 0)
+		nulls[2] = true;
+	tuplestore_putvalues(sink.store, sink.desc, values, nulls);
+	return (Datum) 0;
+}
+
+/*
+ * The arguments of run_tenants and tenant_status: (dir text | files jsonb,
+ * tenants text[], tenant_pattern text, tenant_query text, ...)
+ */
+static TenantsRequest
+tenants_request(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req;
+
+	memset(&req, 0, sizeof(req));
+	if (sent)
+	{
+		if (PG_ARGISNULL(0))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"files\" must not be null")));
+		req.files = PG_GETARG_JSONB_P(0);
+	}
+	else
+		req.dir = text_arg(fcinfo, 0, "dir");
+	req.tenants = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	req.pattern = text_arg(fcinfo, 2, NULL);
+	req.query = text_arg(fcinfo, 3, NULL);
+	return req;
+}
+
+/*
+ * CALL migrate.run_tenants(dir | files, tenants, tenant_pattern,
+ * tenant_query, parallel, canary, on_failure, INOUT run_id, format,
+ * allow_drift, [source,] target, retry): returns run_id
+ */
+static Datum
+run_tenants_call(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req = tenants_request(fcinfo, sent);
+	int			at = sent ? 11 : 10;	/* target */
+	char	   *on_failure;
+	TupleDesc	desc;
+	Datum		result[1];
+	bool		nulls[1] = {false};
+
+	require_nonatomic(fcinfo, "migrate.run_tenants()",
+					  "CALL migrate.run() in each tenant's schema");
+	req.parallel = PG_ARGISNULL(4) ? 1 : PG_GETARG_INT32(4);
+	req.canary = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	on_failure = text_arg(fcinfo, 6, "on_failure");
+	if (strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized on_failure \"%s\"", on_failure),
+				 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
+	req.stop_on_failure = strcmp(on_failure, "stop") == 0;
+	req.run_id = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
+	if (!PG_ARGISNULL(7) && req.run_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run_id must be positive")));
+	req.opts.format = text_arg(fcinfo, 8, "format");
+	req.opts.allow_drift = !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
+	if (sent)
+		req.source = text_arg(fcinfo, 10, NULL);
+	req.opts.target = text_arg(fcinfo, at, NULL);
+	req.opts.retry = !PG_ARGISNULL(at + 1) && PG_GETARG_BOOL(at + 1);
+	req.folder = sent ? folder_sent(req.files, req.source) :
+		folder_on_disk(req.dir);
+
+	connect_spi(SPI_OPT_NONATOMIC);
+	result[0] = Int64GetDatum(run_tenants(&req));
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	return HeapTupleGetDatum(heap_form_tuple(desc, result, nulls));
+}
+
+Datum
+migrate_run_tenants(PG_FUNCTION_ARGS)
+{
+	return run_tenants_call(fcinfo, false);
+}
+
+Datum
+migrate_run_tenants_files(PG_FUNCTION_ARGS)
+{
+	return run_tenants_call(fcinfo, true);
+}
+
+/* migrate.tenant_status(dir | files, tenants, tenant_pattern, tenant_query, format [, source]) */
+static Datum
+tenant_status_call(FunctionCallInfo fcinfo, bool sent)
+{
+	TenantsRequest req = tenants_request(fcinfo, sent);
+	ResultSink	sink;
+
+	req.opts.format = text_arg(fcinfo, 4, "format");
+	if (sent)
+		req.source = text_arg(fcinfo, 5, NULL);
+	req.folder = sent ? folder_sent(req.files, req.source) :
+		folder_on_disk(req.dir);
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	tenant_status(&req, &sink);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+Datum
+migrate_tenant_status(PG_FUNCTION_ARGS)
+{
+	return tenant_status_call(fcinfo, false);
+}
+
+Datum
+migrate_tenant_status_files(PG_FUNCTION_ARGS)
+{
+	return tenant_status_call(fcinfo, true);
+}
+
+/* migrate.use_tenant(tenant text, is_local boolean): the search_path set */
+Datum
+migrate_use_tenant(PG_FUNCTION_ARGS)
+{
+	char	   *tenant = text_arg(fcinfo, 0, NULL);
+	bool		is_local = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+
+	PG_RETURN_TEXT_P(cstring_to_text(use_tenant(tenant, is_local)));
 }

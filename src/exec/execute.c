@@ -16,14 +16,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "parser/parser.h"
 #include "storage/proc.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "util/compat.h"
 #include "exec/exec.h"
 
 static int	body_error_line(const Script *script, const Statement *stmt,
@@ -32,6 +36,7 @@ static void run_statement(ScriptErrorContext *ctx, const Statement *stmt,
 						  const char *sql, statement_runner run,
 						  ExecReport *report);
 static void keep_timeout_at_most(const char *name, int value, int ceiling);
+static RangeVar *statement_relation(Node *parsetree);
 
 /* the text of the script's statement running now, for the DDL log */
 static const char *current_statement = NULL;
@@ -151,6 +156,86 @@ execute_spi_statement(const Statement *stmt, const char *sql,
 }
 
 /*
+ * The table a statement names, when it names one it locks: the one it
+ * alters, indexes, locks, truncates, drops, renames, refreshes, or whose
+ * rows it changes.  A statement may lock others too (the table a foreign
+ * key references, say): this is what a NOTICE can name, not a diagnosis.
+ */
+static RangeVar *
+statement_relation(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			return ((AlterTableStmt *) parsetree)->relation;
+		case T_IndexStmt:
+			return ((IndexStmt *) parsetree)->relation;
+		case T_ReindexStmt:
+			return ((ReindexStmt *) parsetree)->relation;
+		case T_LockStmt:
+			return linitial_node(RangeVar, ((LockStmt *) parsetree)->relations);
+		case T_TruncateStmt:
+			return linitial_node(RangeVar, ((TruncateStmt *) parsetree)->relations);
+		case T_RenameStmt:
+			return ((RenameStmt *) parsetree)->relation;
+		case T_CreateTrigStmt:
+			return ((CreateTrigStmt *) parsetree)->relation;
+		case T_RuleStmt:
+			return ((RuleStmt *) parsetree)->relation;
+		case T_ClusterStmt:
+			return ((ClusterStmt *) parsetree)->relation;
+		case T_RefreshMatViewStmt:
+			return ((RefreshMatViewStmt *) parsetree)->relation;
+		case T_InsertStmt:
+			return ((InsertStmt *) parsetree)->relation;
+		case T_UpdateStmt:
+			return ((UpdateStmt *) parsetree)->relation;
+		case T_DeleteStmt:
+			return ((DeleteStmt *) parsetree)->relation;
+		case T_DropStmt:
+			{
+				DropStmt   *drop = (DropStmt *) parsetree;
+
+				if (drop->removeType != OBJECT_INDEX &&
+					drop->removeType != OBJECT_TABLE &&
+					drop->removeType != OBJECT_VIEW &&
+					drop->removeType != OBJECT_MATVIEW &&
+					drop->removeType != OBJECT_SEQUENCE &&
+					drop->removeType != OBJECT_FOREIGN_TABLE)
+					return NULL;
+				return makeRangeVarFromNameList(linitial(drop->objects));
+			}
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Note, for the NOTICE of a lock retry or the error after the last one,
+ * where a statement (sql, at line of the script running) waited for a
+ * lock in vain: its line, the lock_timeout in force (which is the
+ * migration's only until its (sub)transaction ends), and the table it
+ * names.  The statement parsed
+ * when it ran, and parses again; the caller is not in an error's
+ * handling.
+ */
+void
+exec_note_lock_wait(ExecReport *report, const char *sql, int line)
+{
+	List	   *raw = compat_raw_parser(sql);
+	RangeVar   *rv = NULL;
+
+	report->lock_line = line;
+	report->lock_timeout = LockTimeout;
+	report->lock_relation[0] = '\0';
+	if (list_length(raw) == 1)
+		rv = statement_relation(linitial_node(RawStmt, raw)->stmt);
+	if (rv != NULL && rv->relname != NULL)
+		snprintf(report->lock_relation, sizeof(report->lock_relation), "%s",
+				 quote_qualified_identifier(rv->schemaname, rv->relname));
+}
+
+/*
  * The file line of an error raised inside a DO block or function body.
  * PL/pgSQL positions compile errors within the body (the error's internal
  * query is then the body itself); for a runtime error in a DO block,
@@ -208,22 +293,25 @@ run_statement(ScriptErrorContext *ctx, const Statement *stmt, const char *sql,
 
 		current_statement = NULL;
 
-		if (!ctx->body_pending)
-		{
-			report->error_line = ctx->reported_line;
-			PG_RE_THROW();
-		}
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 
-		report->error_line = body_error_line(ctx->script, stmt, sql, edata,
-											 block_line);
-		edata->context = edata->context ?
-			psprintf("%s\nmigration %s, line %d", edata->context,
-					 ctx->script->file, report->error_line) :
-			psprintf("migration %s, line %d", ctx->script->file,
-					 report->error_line);
+		if (!ctx->body_pending)
+			report->error_line = ctx->reported_line;
+		else
+		{
+			report->error_line = body_error_line(ctx->script, stmt, sql, edata,
+												 block_line);
+			edata->context = edata->context ?
+				psprintf("%s\nmigration %s, line %d", edata->context,
+						 ctx->script->file, report->error_line) :
+				psprintf("migration %s, line %d", ctx->script->file,
+						 report->error_line);
+		}
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			exec_note_lock_wait(report, sql,
+								report->error_line > 0 ? report->error_line : stmt->line);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -290,6 +378,7 @@ execute_script(const Script *script, const StatementList *statements,
 	int			migrate_statement_ceiling = migrate_statement_timeout;
 
 	report->error_line = 0;
+	report->file = script->file;
 	script_error_push(&ctx, script);
 	for (int i = 0; i < statements->count; i++)
 	{
@@ -312,6 +401,8 @@ execute_script(const Script *script, const StatementList *statements,
 		ctx.reported_line = 0;
 		ctx.body_pending = stmt->kind == STMT_DO_BLOCK ||
 			stmt->kind == STMT_FUNCTION_BODY;
+		progress_set_statement(i + 1, statements->count, stmt->line,
+							   script->file);
 		if (observer)
 			observer->before(observer->arg, stmt, sql);
 		run_statement(&ctx, stmt, sql, run, report);

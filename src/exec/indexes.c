@@ -7,8 +7,9 @@
  * invalid index behind, and its statement's transaction is committed.  Run
  * again with IF NOT EXISTS, the statement then skips the invalid index and
  * succeeds: the migration would be recorded as applied without its index.
- * So after a no-transaction migration, an invalid index it created or
- * names fails it, and the error says which index to drop.
+ * So before a pending no-transaction migration runs, an invalid index its
+ * CREATE INDEX statements name is dropped (run/run.c), to be built again;
+ * after it, an invalid index it created or names fails it.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -118,6 +119,27 @@ indexes_left_invalid(const Script *script, List *before)
 		if (!string_list_member(before, lfirst(lc)))
 			result = lappend(result, lfirst(lc));
 	}
+
+	foreach(lc, index_statements(script))
+	{
+		char	   *index = invalid_index_named(lfirst(lc));
+
+		if (index && !string_list_member(result, index))
+			result = lappend(result, index);
+	}
+	return result;
+}
+
+/*
+ * The indexes a script's CREATE INDEX statements name that exist and are
+ * invalid: what an earlier attempt at a pending no-transaction migration
+ * left when it was interrupted (a crash, a restart, a cancel).
+ */
+List *
+indexes_created_invalid(const Script *script)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
 
 	foreach(lc, index_statements(script))
 	{

@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef F_GETPATH
@@ -56,6 +57,10 @@ static bool below_allowed_directory(const char *path);
 static void check_opened(int fd, const char *given, OpenedKind kind);
 static char *read_whole_file(int fd, const char *path, size_t *len);
 static void verify_encoding(const char *file, const char *buf, size_t len);
+
+/* The folder disk_hold() holds open, and its descriptor (-1: none) */
+static const Folder *held_folder = NULL;
+static int	held_fd = -1;
 
 /* Whether reads are confined: by the setting, or because it is unknown */
 static bool
@@ -436,13 +441,20 @@ read_whole_file(int fd, const char *path, size_t *len)
 				 errdetail("A migration file may be at most %zu bytes long.",
 						   (size_t) MaxAllocSize - 1)));
 
-	/* to the end: files under /proc, among others, give a size of 0 */
-	size = Max(st.st_size, 8192);
+	/*
+	 * The size fstat() gave is read, without the read() that would find
+	 * the end: status reads every file of a folder, and a system call a
+	 * file counts there.  A file whose size is unknown (0: files under
+	 * /proc, among others) is read to the end.
+	 */
+	size = st.st_size > 0 ? st.st_size : 8192;
 	buf = palloc(size + 1);
 	for (;;)
 	{
 		ssize_t		r;
 
+		if (nread == size && st.st_size > 0)
+			break;
 		if (nread == size)
 		{
 			if (size >= MaxAllocSize - 1)
@@ -489,6 +501,102 @@ verify_encoding(const char *file, const char *buf, size_t len)
 }
 
 /*
+ * Hold the folder open while all its files are read one after another
+ * (source_load() checksums every one), so that each file is opened
+ * relative to it: looking the folder's path up again for each file costs
+ * about as much as reading a small one.  One folder at a time; the caller
+ * releases it, also on error (a transient file is closed at abort, but the
+ * descriptor's number must not be used after that).
+ */
+void
+disk_hold(const Folder *folder)
+{
+	int			fd;
+
+	Assert(held_fd < 0);
+	fd = OpenTransientFile(folder->path, O_RDONLY | PG_BINARY | O_NONBLOCK);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migrations folder \"%s\": %m",
+						folder->path)));
+	/* the folder may have been swapped since folder_resolve() checked it */
+	check_opened(fd, folder->path, OPENED_FOLDER);
+	held_fd = fd;
+	held_folder = folder;
+}
+
+/* Close the folder that disk_hold() opened, if it is open */
+void
+disk_release(void)
+{
+	if (held_fd >= 0)
+		CloseTransientFile(held_fd);
+	held_fd = -1;
+	held_folder = NULL;
+}
+
+/*
+ * The stamp of a file of the held folder (links followed), which
+ * source_load() keeps beside the file's checksum so that an unchanged file
+ * need not be read again.  Its status change time (ctime) is set by the
+ * kernel to the time of every write, rename or link, and cannot be set
+ * otherwise; a file whose ctime is less than two seconds old has no stamp
+ * yet, so that a write after the stamp was taken always gives another
+ * ctime, even where the file system keeps whole seconds.  False when the
+ * folder is not held or the file cannot be stat'ed: it is then read.
+ * False too while reads are confined to migrate.allowed_directories: each
+ * file is then opened, and where it leads checked, every time.
+ */
+bool
+disk_file_stamp(const Folder *folder, const char *file, FileStamp *stamp)
+{
+	struct stat st;
+
+	if (folder != held_folder || file[0] == '/' || reads_confined() ||
+		fstatat(held_fd, file, &st, 0) != 0 || !S_ISREG(st.st_mode) ||
+		st.st_ctime > time(NULL) - 2)
+		return false;
+	memset(stamp, 0, sizeof(FileStamp));
+	stamp->dev = st.st_dev;
+	stamp->ino = st.st_ino;
+	stamp->size = st.st_size;
+	stamp->mtime = st.st_mtime;
+	stamp->ctime = st.st_ctime;
+	return true;
+}
+
+/*
+ * Read a file of the held folder opened as fd, relative to it, and close
+ * it.  The descriptor is not a transient file (there is no openat() among
+ * those), so it is closed here on error too.
+ */
+static char *
+read_held_file(int fd, const char *path, size_t *len)
+{
+	char	   *volatile buf = NULL;
+	volatile size_t nread = 0;
+
+	PG_TRY();
+	{
+		size_t		n;
+
+		check_opened(fd, path, OPENED_FILE);
+		buf = read_whole_file(fd, path, &n);
+		nread = n;
+	}
+	PG_CATCH();
+	{
+		close(fd);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	close(fd);
+	*len = nread;
+	return buf;
+}
+
+/*
  * The whole content of dir/file as a NUL-terminated string, verified to be
  * valid in the database encoding.  With missing_ok, a file that does not
  * exist gives NULL.
@@ -498,9 +606,12 @@ disk_read_file(const Folder *folder, const char *file, bool missing_ok)
 {
 	const char *dir = folder->path;
 	char		path[MAXPGPATH];
-	int			fd;
+	int			fd = -1;
 	char	   *buf;
 	size_t		len;
+
+	/* an absolute name is below the folder, as in path, not where it says */
+	bool		held = folder == held_folder && file[0] != '/';
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path))
 		ereport(ERROR,
@@ -508,11 +619,23 @@ disk_read_file(const Folder *folder, const char *file, bool missing_ok)
 				 errmsg("path of migration file \"%s\" is too long", file),
 				 errdetail("A path may be at most %d bytes long.", MAXPGPATH - 1)));
 
+	if (held)
+		fd = openat(held_fd, file, O_RDONLY | PG_BINARY | O_NONBLOCK);
+	if (fd >= 0)
+	{
+		buf = read_held_file(fd, path, &len);
+		verify_encoding(file, buf, len);
+		return buf;
+	}
+
 	/*
 	 * A transient file is closed for us if an error is raised meanwhile.
-	 * O_NONBLOCK: a FIFO swapped in must be refused, not waited on.
+	 * O_NONBLOCK: a FIFO swapped in must be refused, not waited on.  Out
+	 * of descriptors in the held folder, opening by path closes some of
+	 * the server's cached ones first.
 	 */
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK);
+	if (!held || errno == EMFILE || errno == ENFILE)
+		fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK);
 	if (fd < 0)
 	{
 		if (missing_ok && errno == ENOENT)

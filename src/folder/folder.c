@@ -39,3 +39,34 @@ folder_has_file(const Folder *folder, const char *file)
 	return folder->files ? sent_has_file(folder, file) :
 		disk_has_file(folder, file);
 }
+
+/*
+ * Keep the folder open while many of its files are read one after
+ * another, until folder_release(), which the caller makes sure of, also
+ * on error.  Nothing to hold for files sent as data.
+ */
+void
+folder_hold(const Folder *folder)
+{
+	if (!folder->files)
+		disk_hold(folder);
+}
+
+/* Stop holding what folder_hold() opened */
+void
+folder_release(const Folder *folder)
+{
+	if (!folder->files)
+		disk_release();
+}
+
+/*
+ * The stamp of a file of a held folder, if it can be trusted to change
+ * whenever the file does; false when there is none (files sent as data
+ * come anew with each call).
+ */
+bool
+folder_file_stamp(const Folder *folder, const char *file, FileStamp *stamp)
+{
+	return folder->files ? false : disk_file_stamp(folder, file, stamp);
+}

@@ -57,6 +57,19 @@ typedef struct Folder
 	Jsonb	   *files;			/* the files sent, or NULL */
 } Folder;
 
+/*
+ * What tells that a file on disk is unchanged since it was read: see
+ * folder_file_stamp()
+ */
+typedef struct FileStamp
+{
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	time_t		mtime;
+	time_t		ctime;
+} FileStamp;
+
 struct MigrationFormat;
 
 /* A folder's migrations, sorted by version, then name */
@@ -88,6 +101,10 @@ extern List *folder_list_files(const Folder *folder);
 extern char *folder_read_file(const Folder *folder, const char *file,
 							  bool missing_ok);
 extern bool folder_has_file(const Folder *folder, const char *file);
+extern void folder_hold(const Folder *folder);
+extern void folder_release(const Folder *folder);
+extern bool folder_file_stamp(const Folder *folder, const char *file,
+							  FileStamp *stamp);
 
 /* disk.c: folders on the server's disk */
 extern Folder *folder_on_disk(const char *dir);
@@ -96,6 +113,10 @@ extern List *disk_list_files(const Folder *folder);
 extern char *disk_read_file(const Folder *folder, const char *file,
 							bool missing_ok);
 extern bool disk_has_file(const Folder *folder, const char *file);
+extern void disk_hold(const Folder *folder);
+extern void disk_release(void);
+extern bool disk_file_stamp(const Folder *folder, const char *file,
+							FileStamp *stamp);
 
 /* sent_files.c: folders sent as data */
 extern Folder *folder_sent(Jsonb *files, const char *source);

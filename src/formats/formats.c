@@ -29,6 +29,28 @@ static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
 
+/*
+ * The up scripts' checksums that source_load() computed for the last
+ * folder it read from disk, with each file's stamp (folder_file_stamp()),
+ * sorted by file name: when the same folder is read again in the session
+ * (status polled over a pooled connection, or once per tenant), a file
+ * whose stamp is the same is not read again.  What source_load() checks in
+ * a file besides its checksum (encoding, foreign markers) depends on its
+ * content and the format alone, and a file that fails them is not kept.
+ */
+typedef struct CachedChecksum
+{
+	const char *file;
+	FileStamp	stamp;
+	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
+} CachedChecksum;
+
+static MemoryContext checksums_cxt = NULL;
+static const char *checksums_folder;
+static const MigrationFormat *checksums_format;
+static int	checksums_count;
+static CachedChecksum *checksums;
+
 /* The format of that name; an error for a name no format has */
 const MigrationFormat *
 format_by_name(const char *name)
@@ -153,13 +175,41 @@ detect_format(const Folder *folder, List *files, int elevel)
 	return NULL;				/* keep compiler quiet */
 }
 
+static int
+compare_cached_checksums(const void *a, const void *b)
+{
+	return strcmp(((const CachedChecksum *) a)->file,
+				  ((const CachedChecksum *) b)->file);
+}
+
+static bool
+same_stamp(const FileStamp *a, const FileStamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		a->mtime == b->mtime && a->ctime == b->ctime;
+}
+
+/* The checksum kept for that file of the last folder read, or NULL */
+static const CachedChecksum *
+cached_checksum(const char *file)
+{
+	CachedChecksum key;
+
+	key.file = file;
+	return bsearch(&key, checksums, checksums_count, sizeof(CachedChecksum),
+				   compare_cached_checksums);
+}
+
 /*
  * Read a folder's migrations.  format is a name, or "auto" to detect it from
  * the files present; the format detected is reported at elevel (a NOTICE
  * where a person runs migrations, DEBUG1 for status, which dashboards and
  * scheduled jobs call often).  Every migration's up script is read once here to
  * compute its checksum, in a context reset per file so that memory stays
- * flat however many migrations the folder holds.
+ * flat however many migrations the folder holds; the folder is held open
+ * meanwhile, so that each file is opened relative to it.  A file of the
+ * folder read last whose stamp has not changed since is not read again:
+ * its checksum is kept (see CachedChecksum).
  */
 MigrationSet *
 source_load(const Folder *folder, const char *format, int elevel)
@@ -167,7 +217,11 @@ source_load(const Folder *folder, const char *format, int elevel)
 	MigrationSet *set = palloc0(sizeof(MigrationSet));
 	List	   *files;
 	MemoryContext tmp,
-				old;
+				old,
+				fresh_cxt;
+	CachedChecksum *fresh;
+	int			nfresh = 0;
+	bool		same_folder;
 
 	set->folder = folder;
 	set->dir = folder->name;
@@ -196,19 +250,78 @@ source_load(const Folder *folder, const char *format, int elevel)
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",
 								ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < set->count; i++)
-	{
-		LoadedMigration lm;
 
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(tmp);
-		migration_load(set, &set->items[i], &lm, false);
-		foreign_check_script(set, &set->items[i], &lm.up);
-		checksum_hex(lm.up.sql, strlen(lm.up.sql), set->items[i].checksum);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(tmp);
+	/*
+	 * The checksums kept for next time, in a context that an error
+	 * meanwhile frees with the call's
+	 */
+	fresh_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_migrate checksum cache",
+									  ALLOCSET_DEFAULT_SIZES);
+	fresh = MemoryContextAlloc(fresh_cxt, sizeof(CachedChecksum) * Max(set->count, 1));
+	same_folder = checksums_cxt != NULL && checksums_format == set->format &&
+		strcmp(checksums_folder, folder->name) == 0;
+
+	folder_hold(folder);
+	PG_TRY();
+	{
+		for (int i = 0; i < set->count; i++)
+		{
+			Migration  *m = &set->items[i];
+			LoadedMigration lm;
+			FileStamp	stamp;
+			bool		stamped = folder_file_stamp(folder, m->up_file, &stamp);
+			const CachedChecksum *kept = stamped && same_folder ?
+				cached_checksum(m->up_file) : NULL;
+
+			CHECK_FOR_INTERRUPTS();
+			if (kept && same_stamp(&kept->stamp, &stamp))
+				memcpy(m->checksum, kept->checksum, sizeof(m->checksum));
+			else
+			{
+				old = MemoryContextSwitchTo(tmp);
+				migration_load(set, m, &lm, false);
+				foreign_check_script(set, m, &lm.up);
+				checksum_hex(lm.up.sql, strlen(lm.up.sql), m->checksum);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(tmp);
+			}
+			if (stamped)
+			{
+				CachedChecksum *c = &fresh[nfresh++];
+
+				c->file = MemoryContextStrdup(fresh_cxt, m->up_file);
+				c->stamp = stamp;
+				memcpy(c->checksum, m->checksum, sizeof(c->checksum));
+			}
+		}
 	}
+	PG_FINALLY();
+	{
+		folder_release(folder);
+	}
+	PG_END_TRY();
 	MemoryContextDelete(tmp);
+
+	/*
+	 * This folder's checksums replace the last one's; with none (files sent
+	 * as data, or all just written), those are kept: what they say of a
+	 * file with that stamp stays true.
+	 */
+	if (nfresh == 0)
+	{
+		MemoryContextDelete(fresh_cxt);
+		return set;
+	}
+	qsort(fresh, nfresh, sizeof(CachedChecksum), compare_cached_checksums);
+	if (checksums_cxt)
+		MemoryContextDelete(checksums_cxt);
+	MemoryContextSetParent(fresh_cxt, TopMemoryContext);
+	checksums_cxt = fresh_cxt;
+	checksums_folder = MemoryContextStrdup(fresh_cxt, folder->name);
+	checksums_format = set->format;
+	checksums_count = nfresh;
+	checksums = fresh;
 
 	return set;
 }

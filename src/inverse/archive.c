@@ -67,6 +67,8 @@
 #include "exec/exec.h"
 #include "inverse/inverse.h"
 
+static const char *tenant_condition(void);
+
 #define ARCHIVE_SCHEMA "migrate_archive"
 
 /* the migration whose statements run now, named in what is archived */
@@ -939,12 +941,29 @@ archive_purge(const char *migration)
 	if (!OidIsValid(archive_namespace()))
 		return NIL;
 	values[0] = migration ? CStringGetTextDatum(migration) : (Datum) 0;
-	items = drop_archives(migration ? "a.migration OPERATOR(pg_catalog.=) $1" :
+	items = drop_archives(migration ? psprintf("a.migration OPERATOR(pg_catalog.=) $1%s",
+											   tenant_condition()) :
 						  "a.expires_at OPERATOR(pg_catalog.<) pg_catalog.now()",
 						  migration ? 1 : 0, types, values);
 	foreach(lc, items)
 		forget_restore(lfirst(lc));
 	return items;
+}
+
+/*
+ * The condition that keeps the archives of a migration to those of the
+ * current tenant (migrate.tenant): other tenants' migrations of the same
+ * name keep theirs.  Empty before 0.5, whose table has no tenant column.
+ */
+static const char *
+tenant_condition(void)
+{
+	Oid			relid = get_relname_relid("archive",
+										  get_namespace_oid("migrate", false));
+
+	if (!OidIsValid(relid) || get_attnum(relid, "tenant") == InvalidAttrNumber)
+		return "";
+	return " AND a.tenant OPERATOR(pg_catalog.=) pg_catalog.current_setting('migrate.tenant')";
 }
 
 /*

@@ -1044,8 +1044,11 @@ plan_folder(const Folder *folder, const char *format, ResultSink *sink)
 	memset(&out, 0, sizeof(out));
 	out.sink = sink;
 	out.owner = CurrentResourceOwner;
+	/* 0: the lock_timeout migrations run with, as apply and run decide it */
 	out.budget = migrate_plan_lock_timeout > 0 ? migrate_plan_lock_timeout :
-		migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
+		migrate_lock_timeout_in_force(NULL);
+	if (out.budget == 0)
+		out.budget = LockTimeout;
 	pf.folder = folder;
 	pf.format = format;
 	pf.out = &out;

@@ -439,8 +439,9 @@ generate_after(void *arg, const Statement *stmt, const char *sql)
 }
 
 /*
- * Run a script's statements through SPI, with migrate.lock_timeout (when
- * set) in place of the session's lock_timeout while they run.  Whatever
+ * Run a script's statements through SPI, with migrate.lock_timeout in
+ * place of the session's lock_timeout while they run (unless it gives way
+ * to the session's: see migrate_lock_timeout_in_force).  Whatever
  * the script changes of the settings (SET search_path, SET ROLE, RESET
  * ALL...) is undone afterwards, as when a transaction aborts: each
  * migration starts from the caller's settings and role, and the caller
@@ -455,10 +456,11 @@ execute_in_transaction(const Script *script, const StatementList *stmts,
 {
 	int			nest = NewGUCNestLevel();
 	StatementObserver observer = {generate_before, generate_after, down};
+	int			lock_timeout = migrate_lock_timeout_in_force(NULL);
 
-	if (migrate_lock_timeout > 0)
+	if (lock_timeout > 0)
 		(void) set_config_option("lock_timeout",
-								 psprintf("%d", migrate_lock_timeout),
+								 psprintf("%d", lock_timeout),
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	execute_script(script, stmts,

@@ -83,6 +83,7 @@ apply_one(const MigrationSet *set, const Migration *m,
 	LoadedMigration recorded = *lm;
 
 	ereport(NOTICE, (errmsg("applying migration \"%s\"", m->name)));
+	report->migration = m->name;
 	report->generated_down = report->generated_partial = NULL;
 	stmts = script_split_to_run(&lm->up, false, !m->no_transaction, NULL);
 	script_check(&lm->up, stmts, m->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);

@@ -166,6 +166,7 @@ rollback_one(const AppliedMigration *am, const char *caller, bool commits)
 	ExecReport	report = {0};
 
 	ereport(NOTICE, (errmsg("rolling back migration \"%s\"", am->name)));
+	report.migration = am->name;
 	if (nothing_to_run(am))
 	{
 		tracking_record_rollback(am->name, 0, caller, am->applied_by, 0);

@@ -35,9 +35,39 @@ typedef struct RunAttempt
 	const Migration *m;
 	List	   *invalid_before; /* invalid indexes before a no-transaction one */
 	LoadedMigration *lm;		/* its scripts, once read */
+	List	   *rebuilt;		/* invalid indexes dropped to build again */
 	ExecReport	report;			/* lock retries of every attempt; the line
 								 * of the last one's failure */
 } RunAttempt;
+
+/*
+ * The invalid indexes that a pending no-transaction migration's CREATE
+ * INDEX statements name were left by an attempt at it that was cut short
+ * (a crash or restart in the middle of CREATE INDEX CONCURRENTLY, a
+ * cancel, a failure retried): the migration is not recorded, so they are
+ * its own.  They are dropped, CONCURRENTLY in the worker as the migration's
+ * own statements run, so that the migration builds them again rather than
+ * skip them (IF NOT EXISTS) or fail (the name is taken).
+ */
+static void
+drop_interrupted_indexes(RunAttempt *at)
+{
+	List	   *stale = indexes_created_invalid(&at->lm->up);
+	Script		drop;
+	ExecReport	report = {0};
+
+	if (stale == NIL)
+		return;
+	drop.sql = drop_index_commands(stale);
+	drop.file = at->lm->up.file;
+	drop.first_line = 1;
+	ereport(NOTICE,
+			(errmsg("dropping the invalid index an interrupted attempt at migration \"%s\" left, to build it again",
+					at->m->name),
+			 errdetail("%s", drop.sql)));
+	worker_run_script(at->m, &drop, GetUserId(), false, &report);
+	at->rebuilt = list_concat(at->rebuilt, stale);
+}
 
 static void
 run_attempt(void *arg)
@@ -46,6 +76,8 @@ run_attempt(void *arg)
 
 	at->lm = palloc(sizeof(LoadedMigration));
 	load_as_checked(at->set, at->m, at->lm);
+	if (at->m->no_transaction)
+		drop_interrupted_indexes(at);
 	(void) apply_one(at->set, at->m, at->lm, MODE_RUN, &at->report);
 	/* all its statements succeeded, but an index might not be usable */
 	if (at->m->no_transaction &&
@@ -65,9 +97,10 @@ static void
 run_one(RunQueue *queue, const Migration *m)
 {
 	const MigrationSet *set = queue->set;
-	RunAttempt	at = {set, m, NIL, NULL, {0, 0}};
+	RunAttempt	at = {set, m, NIL, NULL, NIL, {0}};
 	ErrorData  *edata;
 	List	   *invalid;
+	TimestampTz started = GetCurrentTimestamp();
 
 	/*
 	 * Its DDL, in this backend or the worker, and the tool's table it may
@@ -88,12 +121,18 @@ run_one(RunQueue *queue, const Migration *m)
 	{
 		/* no line is known until one of its statements fails */
 		at.report.error_line = 0;
+		at.report.lock_line = 0;
+		at.report.lock_timeout = 0;
+		at.report.lock_relation[0] = '\0';
+		at.report.migration = m->name;
 		at.lm = NULL;
 		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
 		{
 			if (script_may_bypass_log(&at.lm->up))
 				queue->log_position = -1;
 			ddl_log_unmark();
+			if (at.rebuilt != NIL)
+				tracking_record_index_rebuilt(m->name, drop_index_commands(at.rebuilt));
 			return;
 		}
 
@@ -105,23 +144,43 @@ run_one(RunQueue *queue, const Migration *m)
 		 * during the pause is the migration's failure.
 		 */
 		if (m->no_transaction ||
-			!lock_retry_pause_or_fail(&edata, attempt, &at.report))
+			!lock_retry_pause_or_fail(&edata, attempt, started, &at.report))
 			break;
 		FreeErrorData(edata);
 	}
 
 	/*
 	 * A failure that is not transient also needs migrate.retry(), or the
-	 * next run refuses the unchanged file: say so with the DROP INDEX.
+	 * next run refuses the unchanged file.  The next run drops the invalid
+	 * index the migration's CREATE INDEX left, and builds it again; one it
+	 * does not name is the user's to drop.
 	 */
 	if (m->no_transaction && at.lm &&
 		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
-		edata->hint = transient_failure(unpack_sql_state(edata->sqlerrcode)) ?
-			psprintf("Drop the invalid index the migration left before running it again: %s",
-					 drop_index_commands(invalid)) :
-			psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
-					 drop_index_commands(invalid), quote_literal_cstr(m->name));
+	{
+		List	   *own = indexes_created_invalid(&at.lm->up);
+		List	   *others = NIL;
+		ListCell   *lc;
+		bool		transient = transient_failure(unpack_sql_state(edata->sqlerrcode));
+
+		foreach(lc, invalid)
+			if (!string_list_member(own, lfirst(lc)))
+				others = lappend(others, lfirst(lc));
+		if (others != NIL)
+			edata->hint = transient ?
+				psprintf("Drop the invalid index the migration left before running it again: %s",
+						 drop_index_commands(others)) :
+				psprintf("Fix the cause of the error, then drop the invalid index the migration left and let the next run execute the migration again: %s SELECT migrate.retry(%s);",
+						 drop_index_commands(others), quote_literal_cstr(m->name));
+		else
+			edata->hint = transient ?
+				pstrdup("The next run drops the invalid index the migration left and builds it again.") :
+				psprintf("Fix the cause of the error, then let the next run execute the migration again with SELECT migrate.retry(%s); it drops the invalid index the migration left and builds it again.",
+						 quote_literal_cstr(m->name));
+	}
 	ddl_log_unmark();
+	if (at.rebuilt != NIL)
+		tracking_record_index_rebuilt(m->name, drop_index_commands(at.rebuilt));
 	tracking_record_failure(set, m, edata, at.report.error_line);
 
 	/*
@@ -141,10 +200,14 @@ static void
 run_migrations(const Folder *folder, const RunOptions *opts)
 {
 	RunQueue	queue;
+	int			pending = 0;
+	int			number = 0;
 
 	run_queue_prepare(&queue, folder, opts, MODE_RUN);
 	ddl_log_prune();
 	purge_expired_archives();
+	for (int i = 0; i <= queue.last; i++)
+		pending += queue.is_applied[i] ? 0 : 1;
 
 	for (int i = 0; i <= queue.last; i++)
 	{
@@ -153,6 +216,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 
 		if (queue.is_applied[i])
 			continue;
+		progress_set_migration(++number, pending, m->name);
 		refuse_failed_again(m, queue.failed[i], opts->retry, MODE_RUN);
 		old = MemoryContextSwitchTo(queue.per_migration);
 		if (m->adopted)
@@ -164,6 +228,7 @@ run_migrations(const Folder *folder, const RunOptions *opts)
 		/* committed with the migration: no drift between two of them */
 		run_queue_fingerprint(&queue);
 		COMPAT_SPI_COMMIT();
+		progress_migration_done();
 
 		/*
 		 * Only now is the migration applied for good.  A client cannot tell

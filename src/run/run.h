@@ -14,6 +14,10 @@
 
 #include "postgres.h"
 
+#include "storage/dsm.h"
+#include "storage/shm_mq.h"
+#include "utils/jsonb.h"
+
 #include "exec/exec.h"
 #include "inverse/inverse.h"
 #include "preflight/preflight.h"
@@ -121,6 +125,55 @@ extern void worker_run_script(const Migration *m, const Script *script,
 							  Oid role, bool generate_down,
 							  ExecReport *report);
 extern bool worker_can_log_in_as(Oid role);
+extern char *worker_serialize_settings(Size *len, bool fleet);
+extern void worker_run_sql(const char *sql);
+
+/* detached.c: runs performed by a background worker of their own */
+extern int64 detached_start(const char *kind, Jsonb *args, const char *source,
+							bool *attached);
+extern void detached_resume(int64 run_id);
+extern char *detached_wait(int64 run_id, Interval *timeout, bool rethrow);
+extern bool detached_cancel(int64 run_id);
+extern bool detached_progress(int64 run_id, uint32 handle,
+							  RunProgressState *state, bool *visible);
+
+/* worker.c: the workers of migrate.run_tenants(), one queue each */
+typedef struct WorkerFleet
+{
+	dsm_segment *seg;
+	int			nworkers;
+	struct shm_mq **mqs;
+	shm_mq_handle **queues;
+	bool	   *done;
+} WorkerFleet;
+extern void *worker_fleet_create(WorkerFleet *fleet, int nworkers,
+								 Size shared_size);
+extern void worker_fleet_launch(WorkerFleet *fleet);
+extern void worker_fleet_wait(WorkerFleet *fleet);
+extern void worker_fleet_end(WorkerFleet *fleet);
+extern void worker_run_statement(const char *sql);
+extern void *worker_fleet_join(Datum arg);
+extern void worker_fleet_leave(void);
+
+/* tenants.c: migrate.run_tenants(), tenant_status(), use_tenant() */
+typedef struct TenantsRequest
+{
+	const Folder *folder;
+	const char *dir;			/* dir argument, or NULL */
+	Jsonb	   *files;			/* files argument, or NULL */
+	const char *source;
+	RunOptions	opts;
+	ArrayType  *tenants;		/* one of these three */
+	const char *pattern;
+	const char *query;
+	int			parallel;
+	int			canary;
+	bool		stop_on_failure;
+	int64		run_id;			/* 0: a new one */
+} TenantsRequest;
+extern int64 run_tenants(TenantsRequest *req);
+extern void tenant_status(TenantsRequest *req, ResultSink *sink);
+extern const char *use_tenant(const char *tenant, bool is_local);
 
 /*
  * SQLSTATEs of the messages the runner raises for clients (the pg_migrate

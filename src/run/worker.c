@@ -16,6 +16,11 @@
  * caller hands the script over in a DSM segment and reads the worker's
  * notices and errors back from a shm_mq, rethrowing them as its own.
  *
+ * The same worker, logged in and set up the same way, also migrates
+ * tenants for migrate.run_tenants() (a fleet worker: run/tenants.c), each
+ * with CALL migrate.run() as a top-level statement; such a segment holds
+ * one queue per worker.
+ *
  * Copyright (c) 2026, pg_migrate developers
  *
  *-------------------------------------------------------------------------
@@ -61,10 +66,17 @@
 #define KEY_SQL		4
 #define KEY_QUEUE	5
 #define KEY_MARK	6
+#define KEY_FLEET	7
+#define KEY_FLEET_QUEUE 100		/* + the fleet worker's index */
+
+/* What a worker is started for */
+#define WORKER_SCRIPT	0		/* a no-transaction script */
+#define WORKER_FLEET	1		/* tenants of migrate.run_tenants() */
 
 /* What the worker needs to be the caller, in fixed-size form */
 typedef struct WorkerArgs
 {
+	int			kind;			/* WORKER_SCRIPT or WORKER_FLEET */
 	Oid			database;
 	Oid			role;			/* who runs the script */
 	bool		log_in_as_role; /* else log in as ours, then SET ROLE */
@@ -74,14 +86,25 @@ typedef struct WorkerArgs
 	Oid			current_user;
 	int			sec_context;
 	int			lock_timeout;
+	bool		lock_timeout_defaulted; /* migrate.lock_timeout's built-in
+										 * default, which CONCURRENTLY
+										 * statements do without */
 	int			statement_timeout;
 	int			first_line;
 	bool		generate_down;	/* send back the down script generated */
 	bool		marked;			/* the script is a migration's (KEY_MARK:
 								 * its name, then its source or "") */
+	uint32		progress_handle;	/* the detached run's progress, or 0 */
+	int64		progress_run_id;
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
+
+/*
+ * In the worker: the lock_timeout the caller passed when it is
+ * migrate.lock_timeout's built-in default, else 0 (see run_top_level)
+ */
+static int	default_lock_timeout = 0;
 
 /*
  * The caller's settings the worker takes over, besides the timeouts, so
@@ -95,7 +118,7 @@ PGDLLEXPORT void migrate_worker_main(Datum arg);
  * whether the DDL log sees the migration's DDL (session_replication_role,
  * event_triggers from 17 on, migrate.ddl_policy: the fingerprint trusts
  * the log's rows only when this session's settings let it, see
- * tracking/fingerprint.c); how
+ * tracking/fingerprint.c); whose tracking rows it writes (migrate.tenant); how
  * PL/pgSQL resolves a name that is both a variable and a column; and what
  * an index build may use.  Output-only settings (extra_float_digits,
  * bytea_output, lc_messages) change no migration's effect and stay the
@@ -112,11 +135,13 @@ static const char *const inherited_settings[] = {
 	"check_function_bodies", "createrole_self_grant",
 	"row_security", "session_replication_role",
 	"plpgsql.variable_conflict", "migrate.ddl_policy", "event_triggers",
+	"migrate.tenant",
+
 	"maintenance_work_mem", "max_parallel_maintenance_workers", "work_mem"
 };
 
 static void terminate_worker(dsm_segment *seg, Datum arg);
-static char *serialize_settings(Size *len);
+static void append_migrate_settings(StringInfo buf);
 static void put_string(shm_toc *toc, uint64 key, const char *s);
 static void forward_messages(shm_mq_handle *mqh, const char *name,
 							 ExecReport *report);
@@ -124,7 +149,8 @@ static void run_top_level(const Statement *stmt, const char *sql,
 						  ExecReport *report);
 static dsm_segment *create_segment(const Script *script, Oid role,
 								   bool generate_down, shm_mq **mq);
-static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg);
+static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg,
+											int index);
 
 /*
  * Detaching from the segment (normal end, error, cancel, FATAL) stops the
@@ -138,28 +164,66 @@ terminate_worker(dsm_segment *seg, Datum arg)
 	TerminateBackgroundWorker(handle);
 }
 
-/* The inherited settings as "name\0value\0" pairs, ending with "\0" */
-static char *
-serialize_settings(Size *len)
+/*
+ * A fleet's tenants are migrated as this session would migrate them: the
+ * migrate.* settings it set (lock timeouts and retries, lint, down
+ * scripts, archives) are the fleet's too, as "name\0value\0" pairs.
+ */
+static void
+append_migrate_settings(StringInfo buf)
+{
+	int			count;
+	struct config_generic **vars = compat_guc_variables(&count);
+
+	for (int i = 0; i < count; i++)
+	{
+		const char *name = vars[i]->name;
+		const char *value;
+		bool		inherited = false;
+
+		if (pg_strncasecmp(name, "migrate.", 8) != 0 ||
+			vars[i]->source == PGC_S_DEFAULT ||
+			(vars[i]->flags & GUC_CUSTOM_PLACEHOLDER))
+			continue;
+		for (int j = 0; j < lengthof(inherited_settings); j++)
+			inherited |= pg_strcasecmp(name, inherited_settings[j]) == 0;
+		if (inherited || (value = GetConfigOption(name, true, false)) == NULL)
+			continue;
+		appendBinaryStringInfo(buf, name, strlen(name) + 1);
+		appendBinaryStringInfo(buf, value, strlen(value) + 1);
+	}
+}
+
+/*
+ * The inherited settings as "name\0value\0" pairs, ending with "\0"; with
+ * fleet (a fleet, or a detached run: a session of its own), the caller's
+ * migrate.* settings too, and client_min_messages
+ */
+char *
+worker_serialize_settings(Size *len, bool fleet)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	for (int i = 0; i < lengthof(inherited_settings); i++)
+	for (int i = 0; i <= lengthof(inherited_settings); i++)
 	{
-		const char *value = GetConfigOption(inherited_settings[i], true, false);
+		/* a fleet's notices are the caller's: as many as it wants */
+		const char *name = i < lengthof(inherited_settings) ?
+			inherited_settings[i] : fleet ? "client_min_messages" : NULL;
+		const char *value = name ? GetConfigOption(name, true, false) : NULL;
 
 		/*
 		 * A placeholder (plpgsql.* before PL/pgSQL is loaded here) holds a
 		 * value nobody checked the caller's right to set: leave it out
 		 */
 		if (value == NULL ||
-			(GetConfigOptionFlags(inherited_settings[i], true) & GUC_CUSTOM_PLACEHOLDER))
+			(GetConfigOptionFlags(name, true) & GUC_CUSTOM_PLACEHOLDER))
 			continue;
-		appendBinaryStringInfo(&buf, inherited_settings[i],
-							   strlen(inherited_settings[i]) + 1);
+		appendBinaryStringInfo(&buf, name, strlen(name) + 1);
 		appendBinaryStringInfo(&buf, value, strlen(value) + 1);
 	}
+	if (fleet)
+		append_migrate_settings(&buf);
 	appendStringInfoChar(&buf, '\0');
 	*len = buf.len;
 	return buf.data;
@@ -175,12 +239,56 @@ put_string(shm_toc *toc, uint64 key, const char *s)
 }
 
 /*
+ * One message of a worker: its notice relayed to our client, its error
+ * raised as our own; the failed line and generated down script of a
+ * script's worker noted in report.  Returns whether it says the worker is
+ * done.
+ */
+static bool relay_message(void *data, Size nbytes, ExecReport *report);
+
+/*
  * Relay the worker's notices to our client and its error as our own,
  * until it is done.  The line of a failed statement comes ahead of the
  * error, as a number, into report; so does the down script it generated,
  * ahead of its success.  Returns normally only when the worker reported
  * success.
  */
+static bool
+relay_message(void *data, Size nbytes, ExecReport *report)
+{
+	StringInfoData msg;
+	char		msgtype;
+	bool		done = false;
+
+	initStringInfo(&msg);
+	appendBinaryStringInfo(&msg, data, nbytes);
+	msgtype = pq_getmsgbyte(&msg);
+	if (msgtype == 'E' || msgtype == 'N')
+	{
+		ErrorData	edata;
+
+		pq_parse_errornotice(&msg, &edata);
+		/* a FATAL in the worker is an ERROR for us, not our own exit */
+		edata.elevel = Min(edata.elevel, ERROR);
+		ThrowErrorData(&edata);
+	}
+	else if (msgtype == 'L' && report)
+		report->error_line = pq_getmsgint(&msg, 4);
+	else if (msgtype == 'G' && report)
+	{
+		const char *partial;
+
+		/* in the server's encoding, as the worker sent it */
+		report->generated_down = pstrdup(pq_getmsgrawstring(&msg));
+		partial = pq_getmsgrawstring(&msg);
+		report->generated_partial = *partial ? pstrdup(partial) : NULL;
+	}
+	else if (msgtype == 'C')
+		done = true;
+	pfree(msg.data);
+	return done;
+}
+
 static void
 forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
 {
@@ -191,38 +299,10 @@ forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
 	{
 		Size		nbytes;
 		void	   *data;
-		StringInfoData msg;
-		char		msgtype;
 
 		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
 			break;
-
-		initStringInfo(&msg);
-		appendBinaryStringInfo(&msg, data, nbytes);
-		msgtype = pq_getmsgbyte(&msg);
-		if (msgtype == 'E' || msgtype == 'N')
-		{
-			ErrorData	edata;
-
-			pq_parse_errornotice(&msg, &edata);
-			/* a FATAL in the worker is an ERROR for us, not our own exit */
-			edata.elevel = Min(edata.elevel, ERROR);
-			ThrowErrorData(&edata);
-		}
-		else if (msgtype == 'L')
-			report->error_line = pq_getmsgint(&msg, 4);
-		else if (msgtype == 'G')
-		{
-			const char *partial;
-
-			/* in the server's encoding, as the worker sent it */
-			report->generated_down = pstrdup(pq_getmsgrawstring(&msg));
-			partial = pq_getmsgrawstring(&msg);
-			report->generated_partial = *partial ? pstrdup(partial) : NULL;
-		}
-		else if (msgtype == 'C')
-			done = true;
-		pfree(msg.data);
+		done |= relay_message(data, nbytes, report);
 	}
 
 	if (!done)
@@ -253,6 +333,21 @@ worker_can_log_in_as(Oid role)
 	return can_login;
 }
 
+/* Who the worker is to be: the caller, running what role runs */
+static void
+fill_args(WorkerArgs *args, int kind, Oid role)
+{
+	memset(args, 0, sizeof(WorkerArgs));
+	args->kind = kind;
+	args->database = MyDatabaseId;
+	args->role = role;
+	args->log_in_as_role = worker_can_log_in_as(role);
+	args->authenticated_user = GetAuthenticatedUserId();
+	args->outer_user = GetOuterUserId();
+	args->outer_is_superuser = superuser_arg(args->outer_user);
+	GetUserIdAndSecContext(&args->current_user, &args->sec_context);
+}
+
 /*
  * A DSM segment holding what the worker needs: who to be, the settings,
  * the script, and the queue its messages come back on.
@@ -266,7 +361,7 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 	shm_toc    *toc;
 	WorkerArgs *args;
 	Size		settings_len;
-	char	   *settings = serialize_settings(&settings_len);
+	char	   *settings = worker_serialize_settings(&settings_len, false);
 	const char *mark_name;
 	const char *mark_source;
 	bool		marked = ddl_log_marked(&mark_name, &mark_source);
@@ -294,19 +389,17 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
 	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(seg), size);
 
 	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
-	args->database = MyDatabaseId;
-	args->role = role;
-	args->log_in_as_role = worker_can_log_in_as(role);
-	args->authenticated_user = GetAuthenticatedUserId();
-	args->outer_user = GetOuterUserId();
-	args->outer_is_superuser = superuser_arg(args->outer_user);
-	GetUserIdAndSecContext(&args->current_user, &args->sec_context);
-	args->lock_timeout = migrate_lock_timeout > 0 ? migrate_lock_timeout : LockTimeout;
+	fill_args(args, WORKER_SCRIPT, role);
+	args->lock_timeout = migrate_lock_timeout_in_force(&args->lock_timeout_defaulted);
+	if (args->lock_timeout == 0)
+		args->lock_timeout = LockTimeout;
 	args->statement_timeout = migrate_statement_timeout > 0 ?
 		migrate_statement_timeout : StatementTimeout;
 	args->first_line = script->first_line;
 	args->generate_down = generate_down;
 	args->marked = marked;
+	args->progress_handle = run_progress ? run_progress_handle : 0;
+	args->progress_run_id = run_progress ? run_progress->run_id : 0;
 	shm_toc_insert(toc, KEY_ARGS, args);
 	shm_toc_insert(toc, KEY_MARK,
 				   memcpy(shm_toc_allocate(toc, mark.len + 1), mark.data, mark.len + 1));
@@ -327,7 +420,7 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
  * the handle lives in the transaction's memory, freed only after that.
  */
 static BackgroundWorkerHandle *
-start_worker(const Migration *m, dsm_segment *seg)
+start_worker(const Migration *m, dsm_segment *seg, int index)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -338,14 +431,26 @@ start_worker(const Migration *m, dsm_segment *seg)
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "migrate_worker_main");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN,
+			 m ? "migrate_worker_main" : "migrate_fleet_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, MIGRATE_WORKER_TYPE);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
+	/* which queue of a fleet's segment is its own */
+	memcpy(worker.bgw_extra, &index, sizeof(index));
 
 	old = MemoryContextSwitchTo(CurTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		if (m == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start background worker %d of migrate.run_tenants()",
+							index + 1),
+					 errdetail("Each of the parallel workers that migrate tenants is a background worker, and all %d worker slots are in use.",
+							   max_worker_processes),
+					 errhint("Pass a smaller parallel, raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a background worker for migration \"%s\"",
@@ -353,6 +458,7 @@ start_worker(const Migration *m, dsm_segment *seg)
 				 errdetail("A migration marked \"-- migrate:no-transaction\" runs in a background worker, and all %d worker slots are in use.",
 						   max_worker_processes),
 				 errhint("Raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
+	}
 	MemoryContextSwitchTo(old);
 	on_dsm_detach(seg, terminate_worker, PointerGetDatum(handle));
 	return handle;
@@ -379,7 +485,7 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
 	/* a catalog snapshot taken above would hold back our xmin just the same */
 	InvalidateCatalogSnapshot();
 
-	handle = start_worker(m, seg);
+	handle = start_worker(m, seg, 0);
 	mqh = shm_mq_attach(mq, seg, handle);
 
 	/*
@@ -401,6 +507,143 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
 }
 
 /*
+ * A fleet of nworkers workers for migrate.run_tenants(): the segment, with
+ * shared_size bytes for the caller (run/tenants.c) to fill before
+ * worker_fleet_launch(), returned.  Each worker is the caller, with its
+ * settings, as a script's worker is.
+ */
+void *
+worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
+{
+	shm_toc_estimator e;
+	Size		size;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	Size		settings_len;
+	char	   *settings = worker_serialize_settings(&settings_len, true);
+	void	   *shared;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
+	shm_toc_estimate_chunk(&e, settings_len);
+	shm_toc_estimate_chunk(&e, shared_size);
+	for (int i = 0; i < nworkers; i++)
+		shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 3 + nworkers);
+	size = shm_toc_estimate(&e);
+
+	fleet->seg = dsm_create(size, 0);
+	fleet->nworkers = nworkers;
+	fleet->queues = palloc0(sizeof(shm_mq_handle *) * nworkers);
+	fleet->done = palloc0(sizeof(bool) * nworkers);
+	fleet->mqs = palloc0(sizeof(shm_mq *) * nworkers);
+	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(fleet->seg), size);
+
+	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
+	fill_args(args, WORKER_FLEET, GetUserId());
+	/* the CALL migrate.run() of each tenant sets the migrations' own */
+	args->lock_timeout = LockTimeout;
+	args->statement_timeout = StatementTimeout;
+	shm_toc_insert(toc, KEY_ARGS, args);
+	shm_toc_insert(toc, KEY_SETTINGS,
+				   memcpy(shm_toc_allocate(toc, settings_len), settings, settings_len));
+	shared = shm_toc_allocate(toc, shared_size);
+	shm_toc_insert(toc, KEY_FLEET, shared);
+	for (int i = 0; i < nworkers; i++)
+	{
+		fleet->mqs[i] = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE),
+									  WORKER_QUEUE_SIZE);
+		shm_toc_insert(toc, KEY_FLEET_QUEUE + i, fleet->mqs[i]);
+		shm_mq_set_receiver(fleet->mqs[i], MyProc);
+	}
+	return shared;
+}
+
+/*
+ * Start the fleet's workers.  The caller holds no snapshot: a tenant's
+ * no-transaction migration (CREATE INDEX CONCURRENTLY) would wait for it.
+ */
+void
+worker_fleet_launch(WorkerFleet *fleet)
+{
+	InvalidateCatalogSnapshot();
+	for (int i = 0; i < fleet->nworkers; i++)
+	{
+		BackgroundWorkerHandle *handle = start_worker(NULL, fleet->seg, i);
+
+		fleet->queues[i] = shm_mq_attach(fleet->mqs[i], fleet->seg, handle);
+	}
+}
+
+/*
+ * Relay the fleet's notices to our client until every worker is done.  A
+ * worker's own error (it could not log in, it was terminated) is raised as
+ * ours, and ending our transaction stops the others: the tenants' errors
+ * the workers catch, record and report as warnings.
+ */
+void
+worker_fleet_wait(WorkerFleet *fleet)
+{
+	int			left = fleet->nworkers;
+
+	while (left > 0)
+	{
+		bool		received = false;
+
+		for (int i = 0; i < fleet->nworkers; i++)
+		{
+			Size		nbytes;
+			void	   *data;
+			shm_mq_result res;
+
+			if (fleet->done[i])
+				continue;
+			res = shm_mq_receive(fleet->queues[i], &nbytes, &data, true);
+			if (res == SHM_MQ_WOULD_BLOCK)
+				continue;
+			if (res != SHM_MQ_SUCCESS)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("background worker %d of migrate.run_tenants() exited unexpectedly",
+								i + 1),
+						 errhint("The server log might say why; migrate.tenant_runs says which tenants it migrated.")));
+			received = true;
+			if (relay_message(data, nbytes, NULL))
+			{
+				fleet->done[i] = true;
+				left--;
+			}
+		}
+		if (!received && left > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+}
+
+/* Detach from the fleet's segment, which stops what is left of it */
+void
+worker_fleet_end(WorkerFleet *fleet)
+{
+	dsm_detach(fleet->seg);
+	fleet->seg = NULL;
+}
+
+/*
+ * In a fleet worker: one statement as a top-level command in its own
+ * transaction, as a client's would be (CALL migrate.run(): nonatomic, it
+ * commits after each migration)
+ */
+void
+worker_run_statement(const char *sql)
+{
+	run_top_level(NULL, sql, NULL);
+}
+
+/*
  * One statement as a top-level command in its own transaction, as
  * exec_simple_query() would run it.  The statement is parsed again on its
  * own so that error positions are relative to its text.
@@ -414,9 +657,27 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
  * StartTransactionCommand() and CommitTransactionCommand() each switch
  * memory contexts, so the statement's context is made current again after
  * both.
+ *
+ * A CONCURRENTLY statement runs without lock_timeout when the timeout in
+ * force is migrate.lock_timeout's built-in default, which is there to
+ * keep the application's queries from queueing behind a lock request:
+ * such a statement queues none, but waits for every older transaction,
+ * and cut short it would leave an invalid index or a partition half
+ * detached.  A timeout that was set (migrate.lock_timeout, the session's
+ * lock_timeout, the script's own SET) applies to it as it is.
  */
 static void
 run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
+{
+	worker_run_sql(sql);
+}
+
+/*
+ * The statements of sql run as run_top_level() runs them, outside any
+ * transaction: also what a detached run's worker runs (run/detached.c).
+ */
+void
+worker_run_sql(const char *sql)
 {
 	MemoryContext stmt_cxt = CurrentMemoryContext;
 	List	   *raw = compat_raw_parser(sql);
@@ -431,6 +692,9 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 		Portal		portal;
 		DestReceiver *receiver;
 		QueryCompletion qc;
+		bool		unbounded = default_lock_timeout > 0 &&
+			LockTimeout == default_lock_timeout &&
+			script_statement_concurrently(rs->stmt);
 
 		/* what the server does for a client's statement */
 		SetCurrentStatementStartTimestamp();
@@ -439,6 +703,8 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 
 		StartTransactionCommand();
 		MemoryContextSwitchTo(stmt_cxt);
+		if (unbounded)
+			SetConfigOption("lock_timeout", "0", PGC_USERSET, PGC_S_SESSION);
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 
@@ -462,6 +728,9 @@ run_top_level(const Statement *stmt, const char *sql, ExecReport *report)
 		compat_portal_run(portal, receiver, &qc);
 		receiver->rDestroy(receiver);
 		PortalDrop(portal, false);
+		if (unbounded)
+			SetConfigOption("lock_timeout", psprintf("%d", default_lock_timeout),
+							PGC_USERSET, PGC_S_SESSION);
 
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
@@ -512,22 +781,20 @@ generate_after(void *arg, const Statement *stmt, const char *sql)
 	generate_in_transaction(arg, stmt, sql, false);
 }
 
-/* Entry point of the background worker */
-void
-migrate_worker_main(Datum arg)
+/*
+ * The start of both workers: attach to the caller's segment, send our
+ * errors and notices to the caller's queue, and become the caller, logged
+ * in as the role with the caller's settings.  Returns the segment's table
+ * of contents.
+ */
+static shm_toc *
+become_caller(Datum arg, WorkerArgs **argsp)
 {
 	dsm_segment *seg;
 	shm_toc    *toc;
 	WorkerArgs *args;
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
-	Script		script;
-	StatementList *stmts;
-	MemoryContext cxt;
-	ExecReport *report;
-	StringInfoData done;
-	DownGenerator *volatile down = NULL;
-	StatementObserver observer;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -540,13 +807,32 @@ migrate_worker_main(Datum arg)
 	if (toc == NULL)
 		elog(ERROR, "bad magic number in dynamic shared memory segment");
 
+	args = shm_toc_lookup(toc, KEY_ARGS, false);
+
 	/* from here on, our errors and notices go to the caller */
-	mq = shm_toc_lookup(toc, KEY_QUEUE, false);
+	if (args->kind == WORKER_FLEET)
+	{
+		int			index;
+
+		memcpy(&index, MyBgworkerEntry->bgw_extra, sizeof(index));
+		mq = shm_toc_lookup(toc, KEY_FLEET_QUEUE + index, false);
+	}
+	else
+		mq = shm_toc_lookup(toc, KEY_QUEUE, false);
 	shm_mq_set_sender(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
 	pq_redirect_to_shm_mq(seg, mqh);
 
-	args = shm_toc_lookup(toc, KEY_ARGS, false);
+	/* the statements' progress goes where the detached run's does */
+	if (args->progress_handle != 0)
+	{
+		dsm_segment *progress_seg;
+
+		run_progress = progress_attach(args->progress_handle,
+									   args->progress_run_id, &progress_seg);
+		if (progress_seg)
+			dsm_pin_mapping(progress_seg);
+	}
 
 	/*
 	 * Logged in as the role, the script can RESET ROLE only to it.  Before
@@ -582,9 +868,54 @@ migrate_worker_main(Datum arg)
 	}
 	SetConfigOption("lock_timeout", psprintf("%d", args->lock_timeout),
 					PGC_USERSET, PGC_S_SESSION);
+	if (args->lock_timeout_defaulted)
+		default_lock_timeout = args->lock_timeout;
 	SetConfigOption("statement_timeout", psprintf("%d", args->statement_timeout),
 					PGC_USERSET, PGC_S_SESSION);
 	CommitTransactionCommand();
+	*argsp = args;
+	return toc;
+}
+
+/*
+ * In a fleet worker (run/tenants.c's entry point): become the caller, and
+ * return what the caller shares with the fleet
+ */
+void *
+worker_fleet_join(Datum arg)
+{
+	WorkerArgs *args;
+	shm_toc    *toc = become_caller(arg, &args);
+
+	return shm_toc_lookup(toc, KEY_FLEET, false);
+}
+
+/* In a fleet worker: tell the caller that this worker is done */
+void
+worker_fleet_leave(void)
+{
+	StringInfoData done;
+
+	pq_beginmessage(&done, 'C');
+	pq_sendstring(&done, "done");
+	pq_endmessage(&done);
+}
+
+/* Entry point of the background worker */
+void
+migrate_worker_main(Datum arg)
+{
+	shm_toc    *toc;
+	WorkerArgs *args;
+	Script		script;
+	StatementList *stmts;
+	MemoryContext cxt;
+	ExecReport *report;
+	StringInfoData done;
+	DownGenerator *volatile down = NULL;
+	StatementObserver observer;
+
+	toc = become_caller(arg, &args);
 	if (args->marked)
 	{
 		const char *name = shm_toc_lookup(toc, KEY_MARK, false);

@@ -901,6 +901,47 @@ script_statement_top_level_only(Node *parsetree)
 	return needs_top_level(parsetree) != NOT_TOP_LEVEL_ONLY;
 }
 
+/* Whether a parsed ALTER TABLE detaches a partition concurrently */
+bool
+script_detaches_concurrently(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (!IsA(parsetree, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DetachPartition &&
+			compat_detach_concurrent((PartitionCmd *) cmd->def))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether a parsed statement is a CONCURRENTLY one (CREATE INDEX, DROP
+ * INDEX, REINDEX, ALTER TABLE ... DETACH PARTITION): those take no lock
+ * the application's reads and writes wait for, but wait themselves for
+ * the transactions older than them, for as long as those last.  Cut
+ * short by a lock timeout, they leave an invalid index or a partition
+ * half detached behind.
+ */
+bool
+script_statement_concurrently(Node *parsetree)
+{
+	switch (needs_top_level(parsetree))
+	{
+		case TOP_CREATE_INDEX_CONCURRENTLY:
+		case TOP_DROP_INDEX_CONCURRENTLY:
+		case TOP_REINDEX_CONCURRENTLY:
+			return true;
+		default:
+			return script_detaches_concurrently(parsetree);
+	}
+}
+
 /* A comment line that matched, while script_find_comment_line() decides */
 typedef struct CommentCandidate
 {

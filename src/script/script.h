@@ -108,6 +108,8 @@ extern bool script_is_blank(const char *sql);
 extern bool script_unwrap(StatementList *statements);
 extern bool script_all_top_level(const StatementList *statements);
 extern bool script_statement_top_level_only(Node *parsetree);
+extern bool script_detaches_concurrently(Node *parsetree);
+extern bool script_statement_concurrently(Node *parsetree);
 extern int	script_check_line(void);
 extern int	script_bom_length(const char *sql);
 extern char *script_statement_text(const Script *script, const Statement *stmt);

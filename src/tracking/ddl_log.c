@@ -120,7 +120,6 @@ static Oid	ddl_log_relid(void);
 static bool restoring(void);
 static DdlPolicy policy(void);
 static bool names_temporary_relation(Node *parsetree);
-static bool detaches_concurrently(Node *parsetree);
 static bool not_logged(CommandTag tag);
 static uint64 insert_rows(DdlEvent event, CommandTag command_tag,
 						  bool break_glass, char **tag, char **identity);
@@ -434,23 +433,6 @@ names_temporary_relation(Node *parsetree)
 	return rv != NULL && is_temporary_relation(rv);
 }
 
-/* Whether an ALTER TABLE detaches a partition concurrently */
-static bool
-detaches_concurrently(Node *parsetree)
-{
-	ListCell   *lc;
-
-	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
-	{
-		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-		if (cmd->subtype == AT_DetachPartition &&
-			compat_detach_concurrent((PartitionCmd *) cmd->def))
-			return true;
-	}
-	return false;
-}
-
 /*
  * At ddl_command_start (of CREATE INDEX, DROP INDEX and ALTER TABLE only):
  * CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY and ALTER TABLE ...
@@ -465,7 +447,7 @@ void
 ddl_log_check_start(CommandTag tag, Node *parsetree)
 {
 	bool		commits_early = IsA(parsetree, AlterTableStmt) ?
-		detaches_concurrently(parsetree) :
+		script_detaches_concurrently(parsetree) :
 		script_statement_top_level_only(parsetree);
 
 	if (!commits_early || policy() != DDL_POLICY_BLOCK || mark.set ||

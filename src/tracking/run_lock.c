@@ -9,7 +9,9 @@
  * pg_advisory_unlock_all() would release an advisory one, and a second
  * run would then run the same migrations.  apply, rollback, plan and the
  * functions that only write the tracking tables hold it for their
- * transaction, run and run_rollback for their session.
+ * transaction, run and run_rollback for their session.  A tenant's run
+ * (migrate.tenant set) takes its schema's lock instead (pg_namespace row,
+ * the same objsubid): tenants migrate in parallel, each one run at a time.
  *
  * Waiting for it hides an edge from the deadlock detector.  A
  * no-transaction migration runs in the holder's background worker, and
@@ -32,7 +34,9 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
@@ -48,6 +52,7 @@
 
 #include "util/compat.h"
 #include "tracking/tracking.h"
+#include "util/util.h"
 
 #define RUN_LOCK_OBJSUBID	1
 
@@ -98,9 +103,36 @@ run_lock_tag(LOCKTAG *tag)
 {
 	Oid			extension = get_extension_oid("pg_migrate", false);
 
+	if (migrate_tenant && *migrate_tenant)
+	{
+		Oid			schema = tenant_schema_oid(migrate_tenant);
+
+		InvalidateCatalogSnapshot();
+		SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, NamespaceRelationId, schema,
+						   RUN_LOCK_OBJSUBID);
+		return;
+	}
 	InvalidateCatalogSnapshot();
 	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, ExtensionRelationId, extension,
 					   RUN_LOCK_OBJSUBID);
+}
+
+/*
+ * The schema of a tenant (migrate.tenant), or an error saying that it is
+ * none
+ */
+Oid
+tenant_schema_oid(const char *tenant)
+{
+	Oid			schema = get_namespace_oid(tenant, true);
+
+	if (!OidIsValid(schema))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
+				 errmsg("tenant \"%s\" is not a schema", tenant),
+				 errdetail("A tenant is a schema of this database, whose migrations are tracked apart from the others'."),
+				 errhint("Create the schema first, or RESET migrate.tenant to work on the database's own migrations.")));
+	return schema;
 }
 
 static void

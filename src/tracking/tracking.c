@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "tracking/tracking.h"
+#include "util/util.h"
 
 static bool history_is_0_2(void);
 static void record_apply(const MigrationSet *set, const Migration *m,
@@ -123,6 +124,45 @@ tracking_stores_generated_down(void)
 }
 
 /*
+ * Whether the tracking tables have the tenant column of version 0.5
+ */
+bool
+tracking_has_tenants(void)
+{
+	Oid			relid = get_relname_relid("migrations",
+										  get_namespace_oid("migrate", false));
+
+	return OidIsValid(relid) &&
+		get_attnum(relid, "tenant") != InvalidAttrNumber;
+}
+
+/*
+ * The condition that keeps a query on migrate.migrations, migrate.history
+ * or migrate.archive (as alias, or unqualified) to the rows of the current
+ * tenant (migrate.tenant, '' for the database's own migrations), to be
+ * appended to its WHERE clause.  Rows written take the tenant from the
+ * columns' default.  Before 0.5 the tables hold no tenant's rows, and the
+ * condition is empty.
+ */
+const char *
+tenant_filter(const char *alias)
+{
+	if (!tracking_has_tenants())
+	{
+		if (migrate_tenant && *migrate_tenant)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("tenants need version 0.5 of extension pg_migrate"),
+					 errdetail("migrate.tenant is \"%s\", and the tracking tables of this database have no tenant column.",
+							   migrate_tenant),
+					 errhint("Update the extension with ALTER EXTENSION pg_migrate UPDATE.")));
+		return "";
+	}
+	return psprintf(" AND %s%stenant OPERATOR(pg_catalog.=) pg_catalog.current_setting('migrate.tenant')",
+					alias ? alias : "", alias ? "." : "");
+}
+
+/*
  * Refuse to go on when a migration run committed after this transaction's
  * snapshot was taken and the transaction cannot see it (REPEATABLE READ or
  * SERIALIZABLE): what it applied would look pending, run again, and fail
@@ -203,14 +243,15 @@ tracking_applied(void)
 
 	bool		generated = tracking_stores_generated_down();
 
-	run_tracking_query(generated ?
-					   "SELECT name, version, checksum, applied_at, "
-					   "down_sql IS NOT NULL, repeatable, format, down_generated, "
-					   "pg_catalog.jsonb_array_length(down_partial) "
-					   "FROM migrate.migrations ORDER BY id" :
-					   "SELECT name, version, checksum, applied_at, "
-					   "down_sql IS NOT NULL, repeatable, format "
-					   "FROM migrate.migrations ORDER BY id",
+	run_tracking_query(psprintf(generated ?
+								"SELECT name, version, checksum, applied_at, "
+								"down_sql IS NOT NULL, repeatable, format, down_generated, "
+								"pg_catalog.jsonb_array_length(down_partial) "
+								"FROM migrate.migrations WHERE true%s ORDER BY id" :
+								"SELECT name, version, checksum, applied_at, "
+								"down_sql IS NOT NULL, repeatable, format "
+								"FROM migrate.migrations WHERE true%s ORDER BY id",
+								tenant_filter(NULL)),
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -269,15 +310,17 @@ tracking_rollback_targets(const char *name)
 									"FROM migrate.migrations "
 									"WHERE id OPERATOR(pg_catalog.>=) "
 									"(SELECT id FROM migrate.migrations "
-									" WHERE name OPERATOR(pg_catalog.=) $1) "
-									"AND (NOT repeatable OR name OPERATOR(pg_catalog.=) $1) "
-									"ORDER BY id DESC", generated),
+									" WHERE name OPERATOR(pg_catalog.=) $1%s) "
+									"AND (NOT repeatable OR name OPERATOR(pg_catalog.=) $1)%s "
+									"ORDER BY id DESC", generated,
+									tenant_filter(NULL), tenant_filter(NULL)),
 						   1, types, values, NULL, SPI_OK_SELECT);
 	}
 	else
 		run_tracking_query(psprintf("SELECT name, down_sql, checksum, format, applied_by, version, source%s"
 									"FROM migrate.migrations "
-									"WHERE NOT repeatable ORDER BY id DESC LIMIT 1", generated),
+									"WHERE NOT repeatable%s ORDER BY id DESC LIMIT 1", generated,
+									tenant_filter(NULL)),
 						   0, NULL, NULL, NULL, SPI_OK_SELECT);
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -365,7 +408,7 @@ record_apply(const MigrationSet *set, const Migration *m,
 					   "  up_sql, down_sql, source, applied_by, duration,"
 					   "  transaction_mode, format, repeatable%s)"
 					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s)"
-					   " ON CONFLICT (name) DO UPDATE SET id = DEFAULT,"
+					   " ON CONFLICT (%s) DO UPDATE SET id = DEFAULT,"
 					   "  version = EXCLUDED.version, checksum = EXCLUDED.checksum,"
 					   "  up_sql = EXCLUDED.up_sql, down_sql = EXCLUDED.down_sql,"
 					   "  source = EXCLUDED.source, applied_at = DEFAULT,"
@@ -378,6 +421,7 @@ record_apply(const MigrationSet *set, const Migration *m,
 								"SELECT $12, name, $7, $8, $6%s FROM m",
 								gen ? ", down_generated, down_partial" : "",
 								gen ? ", $15, $16::pg_catalog.jsonb" : "",
+								tracking_has_tenants() ? "tenant, name" : "name",
 								gen ? ", down_generated = EXCLUDED.down_generated,"
 								"  down_partial = EXCLUDED.down_partial" : "",
 								as ? ", performed_as, checksum, lock_retries, tool_table" : "",
@@ -459,10 +503,11 @@ tracking_record_rollback(const char *name, int64 duration_us,
 
 	run_tracking_query(psprintf("WITH d AS ("
 								" DELETE FROM migrate.migrations"
-								" WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+								" WHERE name OPERATOR(pg_catalog.=) $1%s RETURNING name, source)"
 								"INSERT INTO migrate.history (action, name, performed_by,"
 								" duration, source%s) "
 								"SELECT 'rollback', name, $2, $3, source%s FROM d",
+								tenant_filter(NULL),
 								as ? ", performed_as, lock_retries" : "",
 								as ? ", $4, $5" : ""),
 					   5, types, values, NULL, SPI_OK_INSERT);
@@ -524,23 +569,26 @@ tracking_failures(void)
 	run_tracking_query(psprintf("WITH latest AS ("
 								" SELECT DISTINCT ON (name) name, action, id"
 								" FROM migrate.history"
-								" WHERE name IS NOT NULL AND action OPERATOR(pg_catalog.<>) 'refused'"
+								" WHERE name IS NOT NULL AND action OPERATOR(pg_catalog.<>) 'refused'%s"
 								" ORDER BY name, id DESC) "
 								"SELECT f.name, %s, f.sqlstate, f.message, f.file, f.line,"
 								" f.performed_at,"
 								" (SELECT pg_catalog.count(*) FROM migrate.history a"
 								"  WHERE a.name OPERATOR(pg_catalog.=) f.name"
-								"  AND a.action OPERATOR(pg_catalog.=) 'failure'"
+								"  AND a.action OPERATOR(pg_catalog.=) 'failure'%s"
 								"  AND a.id OPERATOR(pg_catalog.>) coalesce((SELECT pg_catalog.max(o.id)"
 								"   FROM migrate.history o WHERE o.name OPERATOR(pg_catalog.=) f.name"
-								"   AND o.action OPERATOR(pg_catalog.<>) ALL ('{failure,refused}')), 0)),"
+								"   AND o.action OPERATOR(pg_catalog.<>) ALL ('{failure,refused}')%s), 0)),"
 								" EXISTS (SELECT FROM migrate.history r"
 								"  WHERE r.name OPERATOR(pg_catalog.=) f.name"
 								"  AND r.action OPERATOR(pg_catalog.=) 'refused'"
-								"  AND r.id OPERATOR(pg_catalog.>) f.id) "
+								"  AND r.id OPERATOR(pg_catalog.>) f.id%s) "
 								"FROM latest l JOIN migrate.history f ON f.id OPERATOR(pg_catalog.=) l.id "
 								"WHERE l.action OPERATOR(pg_catalog.=) 'failure' ORDER BY f.name",
-								v02 ? "f.checksum" : "NULL::pg_catalog.text"),
+								tenant_filter(NULL),
+								v02 ? "f.checksum" : "NULL::pg_catalog.text",
+								tenant_filter("a"), tenant_filter("o"),
+								tenant_filter("r")),
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -597,6 +645,31 @@ tracking_record_action(const char *action, const char *name,
 }
 
 /*
+ * History action "index_rebuilt": the invalid indexes an interrupted
+ * attempt at a no-transaction migration left, dropped for the migration to
+ * build them again (the DROP statements in detail).  Before 0.5 the
+ * history's check refuses the action: nothing is logged until updated.
+ */
+void
+tracking_record_index_rebuilt(const char *name, const char *detail)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	if (!OidIsValid(get_relname_relid("run_jobs",
+									  get_namespace_oid("migrate", false))))
+		return;
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(detail);
+	/* the caller's name: the query runs as the tables' owner */
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	run_tracking_query("INSERT INTO migrate.history (action, name, detail,"
+					   " performed_by, performed_as)"
+					   " VALUES ('index_rebuilt', $1, $2, $3, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
  * History action "accept_drift": an object's drift acknowledged with
  * migrate.accept_drift(), named by its identity, with what changed
  */
@@ -631,16 +704,17 @@ tracking_find(const char *name)
 	bool		generated = tracking_stores_generated_down();
 
 	values[0] = CStringGetTextDatum(name);
-	run_tracking_query(generated ?
+	run_tracking_query(psprintf(generated ?
 					   "SELECT name, version, checksum, up_sql, down_sql,"
 					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
 					   " format, repeatable, applied_by, down_generated,"
 					   " down_partial::pg_catalog.text "
-					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1" :
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1%s" :
 					   "SELECT name, version, checksum, up_sql, down_sql,"
 					   " transaction_mode OPERATOR(pg_catalog.=) 'no-transaction',"
 					   " format, repeatable, applied_by "
-					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1",
+					   "FROM migrate.migrations WHERE name OPERATOR(pg_catalog.=) $1%s",
+								tenant_filter(NULL)),
 					   1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{
@@ -700,12 +774,13 @@ tracking_record_accept(const MigrationSet *set, const Migration *m,
 	run_tracking_query(psprintf("WITH m AS ("
 					   " UPDATE migrate.migrations SET checksum = $2, up_sql = $3,"
 					   "  down_sql = $4, transaction_mode = $5%s"
-					   " WHERE name OPERATOR(pg_catalog.=) $1 RETURNING name, source)"
+					   " WHERE name OPERATOR(pg_catalog.=) $1%s RETURNING name, source)"
 					   "INSERT INTO migrate.history (action, name, performed_by,"
 					   " performed_as, source, checksum, detail) "
 					   "SELECT 'accept', name, $6, $6, source, $2, $7 FROM m",
 								tracking_stores_generated_down() ?
-								", down_generated = false, down_partial = NULL" : ""),
+								", down_generated = false, down_partial = NULL" : "",
+								tenant_filter(NULL)),
 					   7, types, values, nulls, SPI_OK_INSERT);
 	if (SPI_processed != 1)
 		elog(ERROR, "migration \"%s\" vanished from migrate.migrations", m->name);
@@ -725,14 +800,15 @@ tracking_forget(const char *name)
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	run_tracking_query("WITH d AS ("
+	run_tracking_query(psprintf("WITH d AS ("
 					   " DELETE FROM migrate.migrations"
-					   " WHERE name OPERATOR(pg_catalog.=) $1"
+					   " WHERE name OPERATOR(pg_catalog.=) $1%s"
 					   " RETURNING name, checksum, source, format, version),"
 					   " h AS (INSERT INTO migrate.history (action, name,"
 					   "  performed_by, performed_as, source, checksum)"
 					   " SELECT 'forget', name, $2, $2, source, checksum FROM d) "
 					   "SELECT name, checksum, format, version, source FROM d",
+								tenant_filter(NULL)),
 					   2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{

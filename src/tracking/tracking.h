@@ -77,6 +77,8 @@ extern void tracking_record_rollback(const char *name, int64 duration_us,
 									 int lock_retries);
 extern void tracking_check_snapshot(const char *function);
 extern bool tracking_stores_generated_down(void);
+extern bool tracking_has_tenants(void);
+extern const char *tenant_filter(const char *alias);
 extern void tracking_record_failure(const MigrationSet *set, const Migration *m,
 									ErrorData *edata, int line);
 /* A migration whose latest attempt failed */
@@ -96,6 +98,8 @@ typedef struct FailedMigration
 extern List *tracking_failures(void);
 extern void tracking_record_action(const char *action, const char *name,
 								   const char *checksum);
+extern void tracking_record_index_rebuilt(const char *name,
+										  const char *detail);
 extern void tracking_record_drift_accepted(const char *identity,
 										   const char *detail);
 extern AppliedMigration *tracking_find(const char *name);
@@ -191,6 +195,7 @@ extern List *schema_differences(const SchemaObjects *before,
 /* run_lock.c: the lock that serialises runs on one database */
 extern void take_run_lock(bool session);
 extern void release_run_lock(void);
+extern Oid	tenant_schema_oid(const char *tenant);
 
 /* worker.c: how pg_stat_activity and the run lock know our workers */
 #define MIGRATE_WORKER_TYPE "pg_migrate worker"

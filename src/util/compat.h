@@ -239,6 +239,18 @@ compat_find_guc(const char *name)
 #endif
 }
 
+/* Every parameter's record: get_guc_variables() counts them from 16 on */
+static inline struct config_generic **
+compat_guc_variables(int *count)
+{
+#if PG_VERSION_NUM >= 160000
+	return get_guc_variables(count);
+#else
+	*count = GetNumConfigOptions();
+	return get_guc_variables();
+#endif
+}
+
 /* A random number in [0, 1): pg_prng from 15 on, random() before */
 static inline double
 compat_random_fraction(void)

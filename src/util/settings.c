@@ -15,6 +15,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/varlena.h"
@@ -25,13 +26,23 @@
 #define ALLOWED_DIRECTORIES "migrate.allowed_directories"
 #define DDL_POLICY "migrate.ddl_policy"
 
-/* 0 leaves the session's own lock_timeout / statement_timeout in force */
-int			migrate_lock_timeout = 0;
+/*
+ * Safe by default (0.5): a migration's statements wait at most a second
+ * for a lock, unless the session has a lock_timeout of its own (see
+ * migrate_lock_timeout_in_force); 0 leaves the session's lock_timeout in
+ * force.  statement_timeout is the session's unless set.
+ */
+#define DEFAULT_LOCK_TIMEOUT 1000
+int			migrate_lock_timeout = DEFAULT_LOCK_TIMEOUT;
 int			migrate_statement_timeout = 0;
 
-/* retries of a statement (or run()'s migration) that timed out on a lock */
-int			migrate_lock_retries = 0;
+/*
+ * retries of a statement (or run()'s migration) that timed out on a lock,
+ * and the time after which no retry starts (ms, 0 without limit)
+ */
+int			migrate_lock_retries = 30;
 int			migrate_lock_retry_delay = 500;
+int			migrate_lock_retry_max_time = 5 * 60 * 1000;
 /* what a lint finding does in apply and run; the lint rules' thresholds */
 int			migrate_lint_action = LINT_WARNING;
 int			migrate_lint_large_table_rows = 1000000;
@@ -47,6 +58,7 @@ bool		migrate_generate_down = true;
  * how long (minutes, 0 until purged)
  */
 bool		migrate_archive_dropped = true;
+char	   *migrate_tenant = NULL;
 int			migrate_archive_max_size = 1024 * 1024;
 int			migrate_archive_retention = 30 * 24 * 60;
 
@@ -297,15 +309,38 @@ check_tool_table(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/*
+ * The lock_timeout a migration's statements run with (ms), or 0 to leave
+ * the session's own in force.  A migrate.lock_timeout that was set (SET,
+ * a role's or database's setting, the server's configuration: any source
+ * but the built-in default) is taken as it is, as before 0.5.  The
+ * built-in default gives way to a lock_timeout the session has (its own
+ * built-in default is 0, so someone set it): that one is honoured, as
+ * before 0.5.  *defaulted, when not NULL, says whether the timeout
+ * returned is the built-in default, which the statements that must not
+ * be cut short (CONCURRENTLY, see worker.c) do without.
+ */
+int
+migrate_lock_timeout_in_force(bool *defaulted)
+{
+	struct config_generic *gen = compat_find_guc("migrate.lock_timeout");
+	bool		set = gen != NULL && gen->source != PGC_S_DEFAULT;
+	int			timeout = (set || LockTimeout == 0) ? migrate_lock_timeout : 0;
+
+	if (defaulted)
+		*defaulted = !set && timeout > 0;
+	return timeout;
+}
+
 /* Define the settings; called once, when the module is loaded */
 void
 settings_define(void)
 {
 	DefineCustomIntVariable("migrate.lock_timeout",
 							"Longest wait for a lock by any migration statement.",
-							"Zero leaves the session's own lock_timeout in force.",
+							"Zero leaves the session's own lock_timeout in force; so does the default when the session has one.  CONCURRENTLY statements wait without limit unless this is set.",
 							&migrate_lock_timeout,
-							0, 0, INT_MAX,
+							DEFAULT_LOCK_TIMEOUT, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
@@ -323,7 +358,7 @@ settings_define(void)
 							"Retries of a migration statement that could not get its lock in time.",
 							"run() retries the whole migration, apply() and rollback() the statement; zero retries nothing.",
 							&migrate_lock_retries,
-							0, 0, 1000,
+							30, 0, 1000,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
@@ -333,6 +368,15 @@ settings_define(void)
 							NULL,
 							&migrate_lock_retry_delay,
 							500, 1, 30000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.lock_retry_max_time",
+							"Time after the first attempt past which a statement or migration that could not get its lock is not retried.",
+							"The run then fails, naming the file, line and table; zero limits only the number of retries.",
+							&migrate_lock_retry_max_time,
+							5 * 60 * 1000, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
@@ -385,6 +429,14 @@ settings_define(void)
 
 	define_allowed_directories();
 
+	DefineCustomStringVariable("migrate.tenant",
+							   "The tenant whose migrations the tracking tables are read and written for.",
+							   "A schema name: its migrations are tracked apart from the database's own (empty) and every other tenant's. migrate.run_tenants() sets it for each tenant; SELECT migrate.use_tenant('name') sets it with the tenant's search_path.",
+							   &migrate_tenant,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	DefineCustomStringVariable("migrate.tool_table",
 							   "The table in which the migrations folder's own tool records what it applied.",
 							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations or flyway_schema_history in the current schema.",

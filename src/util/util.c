@@ -60,13 +60,22 @@ string_list_member(List *list, const char *s)
 	return false;
 }
 
-/* Hex SHA-256 of a buffer into out[MIGRATE_CHECKSUM_LEN + 1] */
+/*
+ * Hex SHA-256 of a buffer into out[MIGRATE_CHECKSUM_LEN + 1].  Every file
+ * of a folder is checksummed on each status call: the digits are looked
+ * up rather than formatted, which costs 32 snprintf() calls a file.
+ */
 void
 checksum_hex(const char *data, size_t len, char *out)
 {
+	static const char digits[] = "0123456789abcdef";
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 
 	compat_sha256((const uint8 *) data, len, digest);
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	{
+		out[2 * i] = digits[digest[i] >> 4];
+		out[2 * i + 1] = digits[digest[i] & 0x0f];
+	}
+	out[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
 }

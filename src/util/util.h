@@ -38,6 +38,8 @@ extern void checksum_hex(const char *data, size_t len, char *out);
 extern int	migrate_lock_timeout;
 extern int	migrate_lock_retries;
 extern int	migrate_lock_retry_delay;
+extern int	migrate_lock_retry_max_time;
+extern int	migrate_lock_timeout_in_force(bool *defaulted);
 extern int	migrate_statement_timeout;
 extern int	migrate_lint_action;
 extern int	migrate_lint_large_table_rows;
@@ -46,6 +48,7 @@ extern int	migrate_plan_lock_timeout;
 extern int	migrate_plan_max_table_size;
 extern bool migrate_generate_down;
 extern bool migrate_archive_dropped;
+extern char *migrate_tenant;
 extern int	migrate_archive_max_size;
 extern int	migrate_archive_retention;
 

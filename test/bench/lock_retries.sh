@@ -8,7 +8,8 @@
 # each, it prints pgbench's 99th percentile and maximum latency for the
 # transactions that overlapped the migration, and whether the migration
 # succeeded. Not a test: it exits 0 once it has measured, and marks a missed
-# target with MISSED.
+# target with MISSED. With DEFAULTS=1 (test/bench/stall.sh), migrate.run
+# runs with nothing set: the default lock timeout and retries of 0.5.
 #
 #   SCALE        pgbench -i scale (10: 1,000,000 rows)
 #   CLIENTS      pgbench clients (4)
@@ -16,6 +17,7 @@
 #   HOLD         seconds the reader keeps its transaction open (5)
 #   LOCK_TIMEOUT migrate.lock_timeout in ms (200)
 #   RETRIES      migrate.lock_retries (50)
+#   DEFAULTS     1: set neither, and compare with the default lock_timeout (0)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -23,7 +25,7 @@ cd "$top"
 . test/bench/common.sh
 
 SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-4}; RATE=${RATE:-400}; HOLD=${HOLD:-5}
-LOCK_TIMEOUT=${LOCK_TIMEOUT:-200}; RETRIES=${RETRIES:-50}
+LOCK_TIMEOUT=${LOCK_TIMEOUT:-200}; RETRIES=${RETRIES:-50}; DEFAULTS=${DEFAULTS:-0}
 # pgbench runs this long in each phase: the wait before the reader, the
 # reader, and room for the retries' backoff (500 ms doubling, jittered)
 # after it
@@ -38,6 +40,15 @@ cluster_start "$work" "fsync = off"
 echo "pgbench -i -s $SCALE..."
 pgbench -i -q -s "$SCALE" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }
 psql_q -c "CREATE EXTENSION pg_migrate"
+if [ "$DEFAULTS" = 1 ]; then
+    # the defaults, as a session that sets nothing has them (ms)
+    read -r LOCK_TIMEOUT RETRIES < <(psql_q -At -F ' ' -c "LOAD 'pg_migrate'" \
+        -c "SELECT (SELECT setting FROM pg_settings WHERE name = 'migrate.lock_timeout'),
+                   (SELECT setting FROM pg_settings WHERE name = 'migrate.lock_retries')" | tail -1)
+    settings_label="defaults: lock_timeout ${LOCK_TIMEOUT}ms, lock_retries $RETRIES"
+else
+    settings_label="lock_timeout ${LOCK_TIMEOUT}ms, lock_retries $RETRIES"
+fi
 
 cat > "$work/app.sql" <<'EOF'
 \set aid random(1, :naccounts)
@@ -91,13 +102,17 @@ migrate_psql() {
     psql -X -v ON_ERROR_STOP=1 -f "$work/migrations/0001_accounts_note.sql"
 }
 migrate_run() {
-    psql -X -v ON_ERROR_STOP=1 -c "SET migrate.lock_timeout = '${LOCK_TIMEOUT}ms'" \
-        -c "SET migrate.lock_retries = $RETRIES" -c "CALL migrate.run('$work/migrations')"
+    if [ "$DEFAULTS" = 1 ]; then
+        psql -X -v ON_ERROR_STOP=1 -c "CALL migrate.run('$work/migrations')"
+    else
+        psql -X -v ON_ERROR_STOP=1 -c "SET migrate.lock_timeout = '${LOCK_TIMEOUT}ms'" \
+            -c "SET migrate.lock_retries = $RETRIES" -c "CALL migrate.run('$work/migrations')"
+    fi
 }
 
 echo "phase 1: psql, no lock timeout..."
 phase psql migrate_psql
-echo "phase 2: migrate.run, lock_timeout ${LOCK_TIMEOUT}ms, $RETRIES retries..."
+echo "phase 2: migrate.run, $settings_label..."
 phase run migrate_run
 
 # stats NAME FROM TO: "count p99 max" in ms of the transactions that were
@@ -149,9 +164,11 @@ echo "pg_migrate lock retries benchmark ($(psql_q -At -c 'SHOW server_version'),
      "$CLIENTS clients at $RATE tps, a reader holding ACCESS SHARE for $HOLD s)"
 printf 'app before the migration: %d transactions, p99 %.1f ms, max %.1f ms\n' "$bn" "$bp99" "$bmax"
 report psql "psql, no lock timeout" "$psql_added"
-report run "migrate.run, lock_timeout ${LOCK_TIMEOUT}ms, lock_retries $RETRIES ($run_retries retries taken)" "$run_added"
+report run "migrate.run, $settings_label ($run_retries retries taken)" "$run_added"
 printf 'app max latency: psql %.1f ms vs migrate.run %.1f ms, ratio %.1f\n' \
     "$psql_max" "$run_max" "$(echo "scale=3; $psql_max / $run_max" | bc)"
+printf 'migrate.run app max latency / lock_timeout (%d ms): %.2f\n' \
+    "$LOCK_TIMEOUT" "$(echo "scale=3; $run_max / $LOCK_TIMEOUT" | bc)"
 printf 'target: migrate.run max < 2 x lock_timeout (%d ms) and the migration completes: %s\n' \
     $((2 * LOCK_TIMEOUT)) \
     "$(if [ "$run_ok" = succeeded ]; then verdict "$run_max < 2 * $LOCK_TIMEOUT"; else echo MISSED; fi)"

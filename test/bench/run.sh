@@ -7,8 +7,12 @@
 #   STATUS_N  applied migrations for the status timing (10000)
 #   BIG_MB    size of the one large script for the memory figure (40)
 #   REPEAT    runs per timing, the median is kept (3)
+#   STATUS_REPEAT runs of each status timing after a warm-up (5)
 #   LOCK_BENCH 0 skips lock_retries.sh (its settings: see that script)
+#   STALL_BENCH 0 skips stall.sh (the same with default settings)
 #   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
+#   TENANTS_BENCH 0 skips tenants.sh (its settings: see that script; its
+#             10,000-tenant runs only with TENANTS_BIG=10000)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -78,13 +82,39 @@ command_time=$(median < "$work/command.times")
 ratio=$(echo "scale=3; $apply_time / $psql_time" | bc)
 command_ratio=$(echo "scale=3; $command_time / $psql_time" | bc)
 
-# 2. status with STATUS_N applied migrations: server-side time, median
+# 2. status with STATUS_N applied migrations: server-side time (\timing)
+#    of the dir form (every file read and checksummed on the server the
+#    first time in a session; then only those whose stamp changed) and of
+#    the files form the command uses (the folder as jsonb, here built on
+#    the server once, in a table), each against a plain SELECT of the
+#    tracking table's rows that status shows (name, version, checksum,
+#    applied_at, in the order applied) sent to psql, alternating, each
+#    round in a new session whose first status call is timed apart;
+#    median of STATUS_REPEAT rounds after a warm-up one
 fresh_db bench_status
 psql_q -d bench_status -c "SET client_min_messages = warning" \
     -c "SELECT count(*) FROM migrate.apply('$work/status')" >/dev/null
-status_ms=$( { echo '\timing on'; for _ in $(seq 1 $((REPEAT + 2))); do
-                 echo "SELECT count(*) FROM migrate.status('$work/status');"; done; } |
-             psql_q -d bench_status | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | median)
+STATUS_REPEAT=${STATUS_REPEAT:-5}
+status_dir_sql="SELECT count(*) FROM migrate.status('$work/status');"
+status_files_sql="SELECT count(*) FROM migrate.status((SELECT files FROM status_files));"
+status_base_sql="SELECT name, version, checksum, applied_at FROM migrate.migrations ORDER BY id;"
+{
+    echo "CREATE TABLE status_files AS SELECT pg_catalog.jsonb_object_agg(f, pg_catalog.pg_read_file('$work/status/' || f)) AS files FROM pg_catalog.pg_ls_dir('$work/status') f;"
+    for r in $(seq 0 "$STATUS_REPEAT"); do
+        echo '\c'; echo '\timing on'
+        echo "\\echo status_new $r"; echo "$status_dir_sql"
+        echo "\\echo status_dir $r"; echo "$status_dir_sql"
+        echo "\\echo status_files $r"; echo "$status_files_sql"
+        echo "\\echo status_base $r"; echo '\o /dev/null'; echo "$status_base_sql"; echo '\o'
+    done
+} | psql_q -d bench_status -v ON_ERROR_STOP=1 |
+    awk '/^status_/ {what = $1; run = $2} /^Time: / && run > 0 {print $2 > ("'"$work"'/" what)}'
+status_ms=$(median < "$work/status_dir")
+status_new_ms=$(median < "$work/status_new")
+status_files_ms=$(median < "$work/status_files")
+status_base_ms=$(median < "$work/status_base")
+status_ratio=$(echo "scale=2; $status_ms / $status_base_ms" | bc)
+status_files_ratio=$(echo "scale=2; $status_files_ms / $status_base_ms" | bc)
 
 # 2b. drift() on the N tables apply made (a table, its columns, primary
 #     key, sequence and index each): server-side time, in a new session
@@ -151,8 +181,12 @@ printf 'generated down scripts: migrate.apply N=%d M=%d %.3f s, with migrate.gen
     "$N" "$M" "$apply_time" "$apply_nogen_time" "$gen_ratio" "$(verdict "$gen_ratio <= 1.2")"
 printf 'pg_migrate apply N=%d M=%d, folder read on the client and sent: %.3f s, ratio %.2f to psql (target <= 1.2: %s)\n' \
     "$N" "$M" "$command_time" "$command_ratio" "$(verdict "$command_ratio <= 1.2")"
-printf 'status with %d applied migrations: %.1f ms (target < 200 ms: %s)\n' \
-    "$STATUS_N" "$status_ms" "$(verdict "$status_ms < 200")"
+printf 'status with %d applied migrations: migrate.status(dir) %.1f ms, migrate.status(files) %.1f ms (target < 100 ms: %s, %s);\n' \
+    "$STATUS_N" "$status_ms" "$status_files_ms" "$(verdict "$status_ms < 100")" "$(verdict "$status_files_ms < 100")"
+printf '  a plain SELECT of the tracking table'"'"'s %d rows to psql %.1f ms: ratio %.1f (dir), %.1f (files);\n' \
+    "$STATUS_N" "$status_base_ms" "$status_ratio" "$status_files_ratio"
+printf '  migrate.status(dir) first in a new session, every file read: %.1f ms, ratio %.1f\n' \
+    "$status_new_ms" "$(echo "scale=2; $status_new_ms / $status_base_ms" | bc)"
 printf 'drift() on %d tables (%d objects): %.1f ms in a new session, %.1f ms warm (target < 500 ms: %s);\n' \
     "$N" "$drift_objects" "$drift_cold" "$drift_warm" "$(verdict "$drift_cold < 500")"
 printf '  a plain scan of their pg_class and pg_attribute rows: %.1f ms new, %.1f ms warm (ratio %.1f warm)\n' \
@@ -176,10 +210,26 @@ if [ "${FP_BENCH:-1}" != 0 ]; then
     bash test/bench/fingerprint.sh --as-postgres
 fi
 
+# 4c. tenants: an ADD COLUMN across tenant schemas by run_tenants() with
+#     parallel 1 and 2 against a psql call per schema, and tenant_status()
+#     (its own throwaway cluster; TENANTS_BENCH=0 skips it)
+if [ "${TENANTS_BENCH:-1}" != 0 ]; then
+    echo
+    TENANTS_BIG=${TENANTS_BIG:-0} bash test/bench/tenants.sh --as-postgres
+fi
+
 # 5. the application's side of a migration behind a long query: pgbench
 #    latency with psql, then with migrate.run's lock timeout and retries
 #    (its own throwaway cluster; LOCK_BENCH=0 skips it)
 if [ "${LOCK_BENCH:-1}" != 0 ]; then
     echo
     bash test/bench/lock_retries.sh --as-postgres
+fi
+
+# 6. the same stall with nothing set: migrate.run at the defaults of 0.5
+#    (default lock timeout, retries on) against psql, a 6 s reader (its own
+#    throwaway cluster; STALL_BENCH=0 skips it)
+if [ "${STALL_BENCH:-1}" != 0 ]; then
+    echo
+    bash test/bench/stall.sh --as-postgres
 fi

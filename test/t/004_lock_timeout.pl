@@ -1,6 +1,8 @@
 # migrate.lock_timeout: a migration that cannot get its lock in time fails
 # cleanly, naming the migration and the line of the statement that waited,
 # instead of queueing behind a busy table and stalling production traffic.
+# Retries (on by default since 0.5, see 016_lock_retries.pl and
+# 048_safe_defaults_stall.pl) are turned off here: the first timeout fails.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -28,7 +30,7 @@ $holder->query_safe('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
 # run: the migration before it stays applied, this one changes nothing
 my $t0 = time;
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
+	"SET migrate.lock_retries = 0; SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
 ok(time - $t0 < 30, 'run gave up instead of waiting');
 like($stderr, qr/ERROR:  canceling statement due to lock timeout/,
 	'run fails with the lock timeout');
@@ -45,7 +47,7 @@ is( $node->safe_psql('postgres',
 # apply: all or nothing
 migration('0003_more.sql', "CREATE TABLE more (id int);\n");
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.apply('$dir')");
+	"SET migrate.lock_retries = 0; SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.apply('$dir')");
 like($stderr, qr/canceling statement due to lock timeout.*migration 0002_alter_busy\.sql, line 3/s,
 	'apply fails the same way');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM migrate.migrations'),
@@ -55,13 +57,13 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM migrate.migrations'),
 migration('0002_alter_busy.sql',
 	"-- migrate:no-transaction\nCREATE TABLE IF NOT EXISTS side (id int);\nALTER TABLE busy ADD COLUMN note text;\n");
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
+	"SET migrate.lock_retries = 0; SET migrate.lock_timeout = '200ms'; CALL migrate.run('$dir')");
 like($stderr, qr/canceling statement due to lock timeout.*migration 0002_alter_busy\.sql, line 3/s,
 	'a no-transaction migration honours migrate.lock_timeout');
 
 # Without the setting, the session's own lock_timeout stands
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET lock_timeout = '200ms'; CALL migrate.run('$dir')");
+	"SET migrate.lock_retries = 0; SET lock_timeout = '200ms'; CALL migrate.run('$dir')");
 like($stderr, qr/canceling statement due to lock timeout/,
 	'the session\'s lock_timeout applies when migrate.lock_timeout is unset');
 
@@ -81,7 +83,7 @@ $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN');
 $holder->query_safe('LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.rollback('0005_touch_busy')");
+	"SET migrate.lock_retries = 0; SET migrate.lock_timeout = '200ms'; SELECT * FROM migrate.rollback('0005_touch_busy')");
 like($stderr, qr/canceling statement due to lock timeout.*migration 0005_touch_busy \(down\), line 2/s,
 	'rollback honours migrate.lock_timeout, naming the down script and line');
 is($node->safe_psql('postgres', "SELECT count(*) FROM migrate.migrations WHERE name = '0005_touch_busy'"),

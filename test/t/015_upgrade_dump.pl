@@ -6,7 +6,8 @@
 # the DDL log's event triggers).  The schema's fingerprint, taken at the
 # update, comes through the dump: the restored database has the drift the
 # dumped one had.  A down script generated after the update (0.4) comes
-# through the dump, and rollback runs it in the restored database.
+# through the dump, and rollback runs it in the restored database.  A
+# tenant migrated after the update (0.5) comes through the dump too.
 use strict;
 use warnings;
 use Test::More;
@@ -68,11 +69,36 @@ is( $node->safe_psql('old03',
 		'SELECT count(*) FILTER (WHERE NOT down_generated AND down_partial IS NULL) FROM migrate.migrations'),
 	'2', '0.3: their down scripts are the written ones');
 
+# a tenant migrated after the update (0.5): its tracking rows and its run's
+# outcome come through the dump
+$node->safe_psql('old03', 'CREATE SCHEMA tenant_a');
+$node->safe_psql('old03', "CALL migrate.run_tenants('$dir', tenants => '{tenant_a}')");
+my $tenant_query = q{SELECT string_agg(tenant || ':' || name || ':' || checksum, ',' ORDER BY tenant, id) FROM migrate.migrations};
+my $tenant_rows = $node->safe_psql('old03', $tenant_query);
+like($tenant_rows, qr/^:0001_users:\w+,:0002_seed:\w+,tenant_a:0001_users:\w+,tenant_a:0002_seed:\w+$/,
+	'0.3 updated: the old rows are the database\'s own, the tenant\'s apart');
+my $dump03 = "$dir/../old03.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump03, '-d', $node->connstr('old03') ],
+	'pg_dump of the updated database with a tenant');
+$node->safe_psql('postgres', 'CREATE DATABASE restored03');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored03'), $dump03 ],
+	'pg_restore of it');
+is($node->safe_psql('restored03', $tenant_query), $tenant_rows,
+	'the tenant\'s tracking rows came through the dump');
+is( $node->safe_psql('restored03',
+		q{SELECT run_id || ':' || tenant || ':' || state FROM migrate.tenant_runs}),
+	'1:tenant_a:applied', 'and the outcome of its run');
+is( $node->safe_psql('restored03',
+		"SELECT applied || '/' || pending FROM migrate.tenant_status('$dir', tenants => '{tenant_a}')"),
+	'2/0', 'tenant_status reads them in the restored database');
+is($node->safe_psql('restored03', q{SELECT nextval('migrate.run_id_seq')}), '2',
+	'the run ids go on after the restored ones');
+
 # the same catalog as a fresh install
 for my $db ('old', 'old_02', 'old02', 'old03')
 {
 	for my $describe ('\dx+ pg_migrate', '\d migrate.migrations', '\d migrate.history',
-		'\d migrate.ddl_log', '\d migrate.fingerprint', '\dy')
+		'\d migrate.ddl_log', '\d migrate.fingerprint', '\d migrate.tenant_runs', '\dy')
 	{
 		is($node->safe_psql($db, $describe), $node->safe_psql('fresh', $describe),
 			"$db: $describe: updated and fresh installs agree");

@@ -2,7 +2,9 @@
 # a table the migration will lock for longer than
 # migrate.lint_long_transaction is a finding naming its process, age and
 # query start, so that the deploy knows it would wait (or, with
-# migrate.lock_timeout, fail) before it starts.
+# migrate.lock_timeout, fail) before it starts.  Here the migrations run
+# without the default lock timeout and retries of 0.5, so that
+# lock_timeout_unset is a finding too and a lock wait fails at once.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -46,8 +48,9 @@ write_migration($dir, '0001_alter_busy.sql',
 	"CREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n");
 
 # apply warns before it starts waiting; with migrate.lint = error it refuses
+my $unset = 'SET migrate.lock_timeout = 0; SET migrate.lock_retries = 0;';
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lint_long_transaction = '1s'; SET migrate.lint = error; SELECT * FROM migrate.apply('$dir')");
+	"$unset SET migrate.lint_long_transaction = '1s'; SET migrate.lint = error; SELECT * FROM migrate.apply('$dir')");
 like($stderr, qr/ERROR:  migration "0001_alter_busy" has 2 lint findings.*long_transaction: process $pid has had a transaction open/s,
 	'apply refuses with migrate.lint = error');
 is($node->safe_psql('postgres', "SELECT to_regclass('side') IS NULL"), 't', 'nothing ran');
@@ -56,12 +59,12 @@ is($node->safe_psql('postgres', "SELECT to_regclass('side') IS NULL"), 't', 'not
 write_migration($dir, '0001_alter_busy.sql',
 	"-- migrate:allow long_transaction lock_timeout_unset\nCREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n");
 ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET migrate.lint_long_transaction = '1s'; SET migrate.lint = error; SET lock_timeout = '300ms'; SELECT * FROM migrate.apply('$dir')");
+	"$unset SET migrate.lint_long_transaction = '1s'; SET migrate.lint = error; SET lock_timeout = '300ms'; SELECT * FROM migrate.apply('$dir')");
 like($stderr, qr/canceling statement due to lock timeout/,
 	'allowed: apply goes on, and waits for the lock as the finding said');
 $reader->query_safe('COMMIT');
 $reader->quit;
-$node->safe_psql('postgres', "SET migrate.lint = error; CALL migrate.run('$dir')");
+$node->safe_psql('postgres', "$unset SET migrate.lint = error; CALL migrate.run('$dir')");
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(message, ',') FROM migrate.history WHERE action = 'lint_allowed'"),
 	'lock_timeout_unset',
