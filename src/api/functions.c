@@ -769,7 +769,7 @@ migrate_wait(PG_FUNCTION_ARGS)
 	state = detached_wait(run_id, timeout, rethrow);
 	/* the state is SPI's memory, which SPI_finish frees */
 	values[0] = CStringGetTextDatum(state);
-	values[0] = PointerGetDatum(SPI_datumTransfer(values[0], false, -1));
+	values[0] = SPI_datumTransfer(values[0], false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
