@@ -137,19 +137,6 @@ static char *error_text(ErrorData *edata);
 static void plan_migration(PlanOutput *out, const MigrationSet *set,
 						   const Migration *m);
 
-static Datum
-text_array(List *items)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(items), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, items)
-		elems[n++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
-										   TYPALIGN_INT));
-}
-
 /*
  * Put a row in the result.  The tuplestore may spill to a temporary file,
  * which must belong to the call rather than to a subtransaction that is
@@ -172,7 +159,7 @@ emit_row(PlanOutput *out, PlanRow *row)
 	values[4] = BoolGetDatum(row->executed);
 	nulls[5] = !row->locks_known;
 	if (row->locks_known)
-		values[5] = text_array(row->locks);
+		values[5] = util_text_array(row->locks);
 	nulls[6] = row->rewrite < 0;
 	values[6] = BoolGetDatum(row->rewrite > 0);
 	nulls[7] = nulls[8] = nulls[9] = row->rel == NULL;
@@ -198,7 +185,7 @@ emit_row(PlanOutput *out, PlanRow *row)
 		iv->time = row->duration_us;
 		values[10] = IntervalPGetDatum(iv);
 	}
-	values[11] = text_array(row->findings);
+	values[11] = util_text_array(row->findings);
 	nulls[12] = row->error == NULL;
 	if (row->error)
 		values[12] = CStringGetTextDatum(row->error);

@@ -271,18 +271,6 @@ resolve_tenants(const TenantsRequest *req)
 	return result;
 }
 
-static Datum
-text_array(List *names)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, names)
-		elems[n++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 /* The statement each tenant is migrated with, run's arguments as given */
 static char *
 call_statement(const TenantsRequest *req)
@@ -354,7 +342,7 @@ run_tenant_list(TenantsRequest *req, int *ncanary)
 
 	tenants = resolve_tenants(req);
 	*ncanary = Min(req->canary, list_length(tenants));
-	values[1] = text_array(tenants);
+	values[1] = util_text_array(tenants);
 	values[2] = Int32GetDatum(*ncanary);
 	run_tracking_query("INSERT INTO migrate.tenant_runs (run_id, position, tenant, canary, started_by)"
 					   " SELECT $1, u.o, u.t, u.o OPERATOR(pg_catalog.<=) $3, CURRENT_USER"
@@ -723,8 +711,8 @@ tenant_status(TenantsRequest *req, ResultSink *sink)
 	set = source_load(req->folder, req->opts.format, DEBUG1);
 	for (int i = 0; i < set->count; i++)
 		names = lappend(names, set->items[i].name);
-	values[0] = text_array(tenants);
-	values[1] = text_array(names);
+	values[0] = util_text_array(tenants);
+	values[1] = util_text_array(names);
 	values[2] = Int32GetDatum(set->count);
 	run_tracking_query(tenant_status_query, 3, types, values, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)

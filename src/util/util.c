@@ -10,6 +10,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
 #include "util/compat.h"
 #include "util/util.h"
 
@@ -78,4 +82,18 @@ checksum_hex(const char *data, size_t len, char *out)
 		out[2 * i + 1] = digits[digest[i] & 0x0f];
 	}
 	out[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
+}
+
+/* A list of C strings as a text[] datum, for a query's parameter or a result column */
+Datum
+util_text_array(List *items)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(items), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, items)
+		elems[n++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
 }

@@ -78,4 +78,6 @@ extern int	migrate_ddl_log_retention;
 
 extern void settings_define(void);
 
+extern Datum util_text_array(List *items);
+
 #endif							/* PG_MIGRATE_UTIL_H */
