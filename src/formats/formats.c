@@ -19,12 +19,15 @@
 
 /* detection order matters only for the error listing; see detect_format */
 static const MigrationFormat *const formats[] = {
-	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
+	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format,
+	/* issue 16 (formats1) */
+	&prisma_format
 };
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static char *file_names(List *files);
+static char *format_names(bool with_auto);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
@@ -39,8 +42,34 @@ format_by_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized migration format \"%s\"", name),
-			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
+			 errhint("Use %s.", format_names(true))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The formats' names, quoted, for hints, as "'a', 'b' or 'c'": every
+ * format but plain, after 'auto' and 'plain' when with_auto.
+ */
+static char *
+format_names(bool with_auto)
+{
+	StringInfoData names;
+	int			n = 0;
+
+	initStringInfo(&names);
+	if (with_auto)
+		appendStringInfoString(&names, "'auto', 'plain'");
+	for (int i = 0; i < lengthof(formats); i++)
+	{
+		if (formats[i] == &plain_format)
+			continue;
+		n++;
+		appendStringInfo(&names, "%s'%s'",
+						 n == lengthof(formats) - 1 ? " or " :
+						 names.len > 0 ? ", " : "",
+						 formats[i]->name);
+	}
+	return names.data;
 }
 
 /*
@@ -95,7 +124,8 @@ no_migrations_error(const Folder *folder, List *files,
 							  "The folder holds %d files, none a migration in %s format: %s.",
 							  n, n, format->name, file_names(files)),
 			 format == NULL ?
-			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.") :
+			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => %s for other layouts.",
+					 format_names(false)) :
 			 errhint("Check the folder, and name the format its files are in, or pass format => 'auto' to detect it.")));
 }
 

@@ -17,7 +17,9 @@
 
 /* The tools that keep a table, by the format of their folders */
 static const ToolInterop *const interops[] = {
-	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop
+	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
+	/* issue 16 (formats1) */
+	&prisma_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);
