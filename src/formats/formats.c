@@ -21,7 +21,7 @@
 static const MigrationFormat *const formats[] = {
 	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format,
 	/* issue 16 (formats1) */
-	&prisma_format
+	&prisma_format, &goose_format
 };
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
@@ -31,6 +31,7 @@ static char *format_names(bool with_auto);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
+static int	prefer_markers(const MigrationFormat **claimed, int n);
 
 /* The format of that name; an error for a name no format has */
 const MigrationFormat *
@@ -130,6 +131,26 @@ no_migrations_error(const Folder *folder, List *files,
 }
 
 /*
+ * A folder claimed by a format of issue 16 that its files' markers make
+ * (goose's "-- +goose Up") is that format's, though its files are named
+ * as plain's are: plain is dropped from the n formats claimed; the count
+ * left is returned.
+ */
+static int
+prefer_markers(const MigrationFormat **claimed, int n)
+{
+	bool		marked = false;
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		marked |= (claimed[i] == &goose_format);
+	for (int i = 0; i < n; i++)
+		if (!marked || claimed[i] != &plain_format)
+			claimed[kept++] = claimed[i];
+	return kept;
+}
+
+/*
  * Which format the folder is in.  A drizzle journal makes the numbered
  * .sql files beside it drizzle's; dbmate's files are plain ones with
  * "-- migrate:up" inside; golang-migrate's are plain ones that all end in
@@ -159,6 +180,7 @@ detect_format(const Folder *folder, List *files, int elevel)
 		if (f->claims(folder, files))
 			claimed[n++] = f;
 	}
+	n = prefer_markers(claimed, n);
 
 	if (n == 1)
 	{
