@@ -44,9 +44,10 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
-/* the formats of issue 16 (formats1): prisma.c, goose.c */
+/* the formats of issue 16 (formats1): prisma.c, goose.c, sqlx.c */
 extern const MigrationFormat prisma_format;
 extern const MigrationFormat goose_format;
+extern const MigrationFormat sqlx_format;
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

@@ -133,9 +133,11 @@ extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
-/* the tools of issue 16 (formats1): prisma_table.c, goose_table.c */
+/* the tools of issue 16 (formats1): prisma_table.c, goose_table.c,
+ * sqlx_table.c */
 extern const ToolInterop prisma_interop;
 extern const ToolInterop goose_interop;
+extern const ToolInterop sqlx_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
