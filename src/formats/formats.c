@@ -21,7 +21,7 @@
 static const MigrationFormat *const formats[] = {
 	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format,
 	/* issue 16 (formats1) */
-	&prisma_format, &goose_format, &sqlx_format
+	&prisma_format, &goose_format, &sqlx_format, &diesel_format
 };
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,

@@ -44,10 +44,11 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
-/* the formats of issue 16 (formats1): prisma.c, goose.c, sqlx.c */
+/* the formats of issue 16 (formats1): prisma.c, goose.c, sqlx.c, diesel.c */
 extern const MigrationFormat prisma_format;
 extern const MigrationFormat goose_format;
 extern const MigrationFormat sqlx_format;
+extern const MigrationFormat diesel_format;
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

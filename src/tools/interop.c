@@ -19,7 +19,7 @@
 static const ToolInterop *const interops[] = {
 	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
 	/* issue 16 (formats1) */
-	&prisma_interop, &goose_interop, &sqlx_interop
+	&prisma_interop, &goose_interop, &sqlx_interop, &diesel_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);

@@ -134,10 +134,11 @@ extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
 /* the tools of issue 16 (formats1): prisma_table.c, goose_table.c,
- * sqlx_table.c */
+ * sqlx_table.c, diesel_table.c */
 extern const ToolInterop prisma_interop;
 extern const ToolInterop goose_interop;
 extern const ToolInterop sqlx_interop;
+extern const ToolInterop diesel_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */

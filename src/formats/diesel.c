@@ -1,0 +1,142 @@
+/*-------------------------------------------------------------------------
+ *
+ * diesel.c
+ *	  Diesel's folders: one folder per migration,
+ *	  "2024-01-01-120000_create_users/", holding up.sql, an optional
+ *	  down.sql, and an optional metadata.toml whose "run_in_transaction =
+ *	  false" runs the migration outside a transaction.  A migration's
+ *	  version is its folder's name up to the first "_", without its dashes
+ *	  ("20240101120000"); Diesel runs them in the order of their versions.
+ *	  Diesel's table is tools/diesel_table.c's.
+ *
+ * Copyright (c) 2026, pg_migrate developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "formats/formats.h"
+
+static bool diesel_claims(const Folder *folder, List *files);
+static void diesel_scan(MigrationSet *set, List *files);
+static void diesel_load(const MigrationSet *set, const Migration *m,
+						LoadedMigration *out, bool with_down);
+
+const MigrationFormat diesel_format = {
+	"diesel", diesel_claims, diesel_scan, diesel_load
+};
+
+static bool
+has_up(const Folder *folder, const char *sub)
+{
+	return folder_has_file(folder, psprintf("%s/up.sql", sub));
+}
+
+/* Diesel's folder: a subfolder holding an up.sql */
+static bool
+diesel_claims(const Folder *folder, List *files)
+{
+	ListCell   *lc;
+
+	foreach(lc, folder_list_subfolders(folder))
+		if (has_up(folder, lfirst(lc)))
+			return true;
+	return false;
+}
+
+/* Diesel's version of a migration folder: up to "_", without "-" */
+static char *
+diesel_version(const char *sub)
+{
+	StringInfoData v;
+
+	initStringInfo(&v);
+	for (const char *p = sub; *p && *p != '_'; p++)
+		if (*p != '-')
+			appendStringInfoChar(&v, *p);
+	return v.data;
+}
+
+/*
+ * Every subfolder is a migration to Diesel, which refuses the folder when
+ * one holds no up.sql.  pg_migrate orders versions as numbers, which is
+ * Diesel's order for its date and timestamp names: one that is not a
+ * number is refused.
+ */
+static void
+diesel_scan(MigrationSet *set, List *files)
+{
+	ListCell   *lc;
+
+	foreach(lc, folder_list_subfolders(set->folder))
+	{
+		const char *sub = lfirst(lc);
+		char	   *version = diesel_version(sub);
+		char	   *down;
+		Migration  *m;
+
+		if (!has_up(set->folder, sub))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("Diesel migration folder \"%s\" has no file \"up.sql\"", sub),
+					 errdetail("Folder \"%s\" is in diesel format, where each subfolder is a migration holding up.sql and down.sql; Diesel refuses the folder too.",
+							   set->dir),
+					 errhint("Restore the migration's up.sql, or move the subfolder out of the migrations folder.")));
+		if (version[0] == '\0' || strspn(version, "0123456789") != strlen(version))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid Diesel migration folder name \"%s\"", sub),
+					 errdetail("Its version, the name up to the first \"_\" without dashes, is \"%s\"; pg_migrate orders migrations by their versions as numbers.",
+							   version),
+					 errhint("Name the folder as diesel migration generate does, like \"2024-01-01-120000_%s\".",
+							 strchr(sub, '_') ? strchr(sub, '_') + 1 : sub)));
+		m = source_add(set, sub, version, psprintf("%s/up.sql", sub));
+		down = psprintf("%s/down.sql", sub);
+		if (folder_has_file(set->folder, down))
+			m->down_file = down;
+	}
+}
+
+/*
+ * Whether metadata.toml runs the migration in a transaction, as Diesel
+ * reads it: its top-level key run_in_transaction, false when the file is
+ * there without it (Diesel's field defaults to false), true without the
+ * file or with a value it cannot read.
+ */
+static bool
+run_in_transaction(const char *toml)
+{
+	for (const char *line = toml; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+	{
+		const char *p = line + strspn(line, " \t");
+		size_t		len;
+
+		if (*p == '[')
+			break;				/* a table: no more top-level keys */
+		if (strncmp(p, "run_in_transaction", 18) != 0)
+			continue;
+		p += 18;
+		p += strspn(p, " \t");
+		if (*p++ != '=')
+			continue;
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t\r\n#");
+		if (len == 5 && strncmp(p, "false", 5) == 0)
+			return false;
+		return true;
+	}
+	return false;
+}
+
+static void
+diesel_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
+			bool with_down)
+{
+	char	   *toml;
+
+	load_up_down_files(set, m, out, with_down);
+	toml = folder_read_file(set->folder, psprintf("%s/metadata.toml", m->name), true);
+	out->no_transaction = toml != NULL && !run_in_transaction(toml);
+}
