@@ -6,8 +6,15 @@
  *	  down.sql, and an optional metadata.toml whose "run_in_transaction =
  *	  false" runs the migration outside a transaction.  A migration's
  *	  version is its folder's name up to the first "_", without its dashes
- *	  ("20240101120000"); Diesel runs them in the order of their versions.
- *	  Diesel's table is tools/diesel_table.c's.
+ *	  ("20240101120000"); Diesel runs them in the order of their versions,
+ *	  compared as strings.  Diesel's table is tools/diesel_table.c's.
+ *
+ * pg_migrate compares versions as numbers, the same order while they have
+ * as many digits.  Diesel's names changed length over time
+ * ("2025-11-19-091444-0000_x" beside "2026-01-20-162913_y": Diesel runs the
+ * first first, as "2025..." < "2026..."), so the versions of a folder are
+ * padded with zeros on the right to the longest one's length, which keeps
+ * Diesel's order; the table holds Diesel's own version (diesel_version()).
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -47,7 +54,7 @@ diesel_claims(const Folder *folder, List *files)
 }
 
 /* Diesel's version of a migration folder: up to "_", without "-" */
-static char *
+char *
 diesel_version(const char *sub)
 {
 	StringInfoData v;
@@ -56,6 +63,19 @@ diesel_version(const char *sub)
 	for (const char *p = sub; *p && *p != '_'; p++)
 		if (*p != '-')
 			appendStringInfoChar(&v, *p);
+	return v.data;
+}
+
+/* version with zeros on its right up to length: see the top of the file */
+static char *
+padded(const char *version, size_t length)
+{
+	StringInfoData v;
+
+	initStringInfo(&v);
+	appendStringInfoString(&v, version);
+	while ((size_t) v.len < length)
+		appendStringInfoChar(&v, '0');
 	return v.data;
 }
 
@@ -68,9 +88,13 @@ diesel_version(const char *sub)
 static void
 diesel_scan(MigrationSet *set, List *files)
 {
+	List	   *subs = folder_list_subfolders(set->folder);
+	size_t		longest = 0;
 	ListCell   *lc;
 
-	foreach(lc, folder_list_subfolders(set->folder))
+	foreach(lc, subs)
+		longest = Max(longest, strlen(diesel_version(lfirst(lc))));
+	foreach(lc, subs)
 	{
 		const char *sub = lfirst(lc);
 		char	   *version = diesel_version(sub);
@@ -92,7 +116,8 @@ diesel_scan(MigrationSet *set, List *files)
 							   version),
 					 errhint("Name the folder as diesel migration generate does, like \"2024-01-01-120000_%s\".",
 							 strchr(sub, '_') ? strchr(sub, '_') + 1 : sub)));
-		m = source_add(set, sub, version, psprintf("%s/up.sql", sub));
+		m = source_add(set, sub, padded(version, longest),
+					   psprintf("%s/up.sql", sub));
 		down = psprintf("%s/down.sql", sub);
 		if (folder_has_file(set->folder, down))
 			m->down_file = down;

@@ -243,7 +243,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 	list_free_deep(files);
 
 	source_sort(set);
-	if (set->format != &plain_format)
+	if (set->format != &plain_format && set->format != &prisma_format)
 		check_unique_versions(set);
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",
@@ -289,7 +289,8 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 
 /*
  * For formats whose version is a migration's key (golang-migrate, dbmate,
- * Flyway), two migrations of one version are an error.  The set is sorted.
+ * Flyway; not plain, nor Prisma, which keys on names), two migrations of
+ * one version are an error.  The set is sorted.
  */
 static void
 check_unique_versions(const MigrationSet *set)

@@ -49,6 +49,7 @@ extern const MigrationFormat prisma_format;
 extern const MigrationFormat goose_format;
 extern const MigrationFormat sqlx_format;
 extern const MigrationFormat diesel_format;
+extern char *diesel_version(const char *name);
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

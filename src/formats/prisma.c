@@ -100,6 +100,34 @@ check_provider(const MigrationSet *set)
 }
 
 /*
+ * Prisma runs the folders in the order of their names, pg_migrate in the
+ * order of the numbers they start with, then of their names: the same for
+ * Prisma's timestamps and zero-padded numbers ("01_init"), which are all
+ * there is in practice.  A folder where the two differ ("9_a" and "10_b")
+ * is refused rather than run in another order than Prisma's.  subs is
+ * sorted by name, and so are the migrations added from it.
+ */
+static void
+check_order(const MigrationSet *set)
+{
+	for (int i = 1; i < set->count; i++)
+	{
+		const Migration *a = &set->items[i - 1];
+		const Migration *b = &set->items[i];
+
+		if (migration_order_cmp(false, a->version, a->name,
+								false, b->version, b->name) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("Prisma migrations \"%s\" and \"%s\" are in another order by name than by number",
+							a->name, b->name),
+					 errdetail("Prisma runs the migrations of folder \"%s\" in the order of their names, and pg_migrate in the order of the numbers they start with.",
+							   set->dir),
+					 errhint("Rename the migrations' folders so that both orders agree, as Prisma's timestamps do (or pad their numbers with zeros: \"09_\", \"10_\").")));
+	}
+}
+
+/*
  * Every subfolder is a migration, as Prisma lists them: one without its
  * migration.sql is an error, as "prisma migrate deploy" fails on it.
  */
@@ -128,4 +156,5 @@ prisma_scan(MigrationSet *set, List *files)
 		if (folder_has_file(set->folder, down))
 			m->down_file = down;
 	}
+	check_order(set);
 }

@@ -63,10 +63,11 @@ diesel_create(const char *schema, const char *name)
 			0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
+/* Diesel's version of m, as its row holds it (m->version may be padded) */
 static const char *
 migration_version(const Migration *m)
 {
-	return m->version;
+	return diesel_version(m->name);
 }
 
 /* What Diesel applied: the migrations whose version has a row */
@@ -83,9 +84,10 @@ diesel_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 	static const int columns[1] = {COL_VERSION};
 	static const Oid types[1] = {TEXTOID};
 	Datum		values[1];
+	const char *version = migration_version(m);
 
-	values[0] = CStringGetTextDatum(m->version);
-	return keyed_rows_record(t, COL_VERSION, m->version, 1, columns, types,
+	values[0] = CStringGetTextDatum(version);
+	return keyed_rows_record(t, COL_VERSION, version, 1, columns, types,
 							 values);
 }
 
@@ -93,5 +95,5 @@ diesel_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 static bool
 diesel_forget(ToolTable *t, const AppliedMigration *am)
 {
-	return keyed_rows_forget(t, COL_VERSION, am->version);
+	return keyed_rows_forget(t, COL_VERSION, diesel_version(am->name));
 }

@@ -85,6 +85,13 @@ SELECT * FROM migrate.status('@testdir@/prisma_mysql');
 \! mkdir -p @testdir@/prisma/20240105000000_empty
 SELECT * FROM migrate.status('@testdir@/prisma');
 \! rmdir @testdir@/prisma/20240105000000_empty
+-- Prisma runs folders by name, pg_migrate by number: where the two orders
+-- differ, the folder is refused rather than run in another order
+\! mkdir -p @testdir@/prisma_order/9_a @testdir@/prisma_order/10_b && printf 'SELECT 1;\n' > @testdir@/prisma_order/9_a/migration.sql && printf 'SELECT 1;\n' > @testdir@/prisma_order/10_b/migration.sql
+SELECT * FROM migrate.status('@testdir@/prisma_order');
+-- two folders of one number are two migrations, as Prisma keys on names
+\! mv @testdir@/prisma_order/10_b @testdir@/prisma_order/9_b
+SELECT name, state FROM migrate.status('@testdir@/prisma_order');
 -- a Prisma folder named with another format finds nothing there
 SELECT * FROM migrate.status('@testdir@/prisma', format => 'plain');
 
