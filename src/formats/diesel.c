@@ -12,9 +12,13 @@
  * pg_migrate compares versions as numbers, the same order while they have
  * as many digits.  Diesel's names changed length over time
  * ("2025-11-19-091444-0000_x" beside "2026-01-20-162913_y": Diesel runs the
- * first first, as "2025..." < "2026..."), so the versions of a folder are
- * padded with zeros on the right to the longest one's length, which keeps
- * Diesel's order; the table holds Diesel's own version (diesel_version()).
+ * first first, as "2025..." < "2026..."), so in a folder whose versions
+ * differ in length, each is padded with zeros on the right to the longest
+ * one's length, and followed by its own length as a second part
+ * ("202601201629130000.14"): compared as numbers part by part, they are in
+ * Diesel's string order, and two versions stay two ("20260527120000" and
+ * "202605271200000000", both in crates.io's folder).  The table holds
+ * Diesel's own version (diesel_version()).
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -66,16 +70,22 @@ diesel_version(const char *sub)
 	return v.data;
 }
 
-/* version with zeros on its right up to length: see the top of the file */
+/*
+ * version as pg_migrate orders it in a folder whose versions have shortest
+ * to longest digits: see the top of the file
+ */
 static char *
-padded(const char *version, size_t length)
+ordered_version(const char *version, size_t shortest, size_t longest)
 {
 	StringInfoData v;
 
+	if (shortest == longest)
+		return pstrdup(version);
 	initStringInfo(&v);
 	appendStringInfoString(&v, version);
-	while ((size_t) v.len < length)
+	while ((size_t) v.len < longest)
 		appendStringInfoChar(&v, '0');
+	appendStringInfo(&v, ".%zu", strlen(version));
 	return v.data;
 }
 
@@ -89,11 +99,17 @@ static void
 diesel_scan(MigrationSet *set, List *files)
 {
 	List	   *subs = folder_list_subfolders(set->folder);
+	size_t		shortest = SIZE_MAX;
 	size_t		longest = 0;
 	ListCell   *lc;
 
 	foreach(lc, subs)
-		longest = Max(longest, strlen(diesel_version(lfirst(lc))));
+	{
+		size_t		len = strlen(diesel_version(lfirst(lc)));
+
+		shortest = Min(shortest, len);
+		longest = Max(longest, len);
+	}
 	foreach(lc, subs)
 	{
 		const char *sub = lfirst(lc);
@@ -116,7 +132,7 @@ diesel_scan(MigrationSet *set, List *files)
 							   version),
 					 errhint("Name the folder as diesel migration generate does, like \"2024-01-01-120000_%s\".",
 							 strchr(sub, '_') ? strchr(sub, '_') + 1 : sub)));
-		m = source_add(set, sub, padded(version, longest),
+		m = source_add(set, sub, ordered_version(version, shortest, longest),
 					   psprintf("%s/up.sql", sub));
 		down = psprintf("%s/down.sql", sub);
 		if (folder_has_file(set->folder, down))

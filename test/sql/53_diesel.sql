@@ -66,16 +66,18 @@ SELECT * FROM migrate.status('@testdir@/diesel');
 
 -- Diesel compares versions as strings: "2025-11-19-091444-0000_first"
 -- runs before "2026-01-20-162913_second", though its version has more
--- digits (crates.io's folder has both kinds); Diesel's table holds its own
--- versions
-\! mkdir -p @testdir@/diesel_lengths/2025-11-19-091444-0000_first @testdir@/diesel_lengths/2026-01-20-162913_second
+-- digits, and after "2025-11-19-091444_zero", whose version is the start
+-- of its own (crates.io's folder has both kinds); Diesel's table holds its
+-- own versions
+\! mkdir -p @testdir@/diesel_lengths/2025-11-19-091444-0000_first @testdir@/diesel_lengths/2026-01-20-162913_second @testdir@/diesel_lengths/2025-11-19-091444_zero
+\! printf 'CREATE TABLE dl_zero ();\n' > @testdir@/diesel_lengths/2025-11-19-091444_zero/up.sql
 \! printf 'CREATE TABLE dl_second (id int REFERENCES dl_first);\n' > @testdir@/diesel_lengths/2026-01-20-162913_second/up.sql
 \! printf 'CREATE TABLE dl_first (id int PRIMARY KEY);\n' > @testdir@/diesel_lengths/2025-11-19-091444-0000_first/up.sql
 SELECT name, action FROM migrate.apply('@testdir@/diesel_lengths', allow_drift => true);
-SELECT name, version FROM migrate.migrations WHERE name LIKE '%_first' OR name LIKE '%_second' ORDER BY id;
+SELECT name, version FROM migrate.migrations WHERE name LIKE '%_first' OR name LIKE '%_second' OR name LIKE '%_zero' ORDER BY id;
 SELECT version FROM __diesel_schema_migrations WHERE version LIKE '2025%' OR version LIKE '2026%' ORDER BY version;
-DELETE FROM migrate.migrations WHERE name LIKE '%_first' OR name LIKE '%_second';
-DROP TABLE dl_second, dl_first;
+DELETE FROM migrate.migrations WHERE name LIKE '%_first' OR name LIKE '%_second' OR name LIKE '%_zero';
+DROP TABLE dl_second, dl_first, dl_zero;
 
 -- clean up
 DROP INDEX diesel_posts_title_idx;
