@@ -39,7 +39,7 @@ my @fixtures = (
 	},
 	# simple migrations, never detected: named
 	{ dir => 'sqlx-atuin', format => 'sqlx', named => 1 },
-	# the whole folder: dumped migrations of 2014 with empty up.sql files,
+	# the whole folder: dumped migrations of 2014, one line each,
 	# metadata.toml's run_in_transaction = false, versions of 14 and 18
 	# digits; its latest down.sql is a DROP INDEX CONCURRENTLY, which a
 	# rollback in one transaction refuses
