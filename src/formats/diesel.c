@@ -180,4 +180,6 @@ diesel_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 	load_up_down_files(set, m, out, with_down);
 	toml = folder_read_file(set->folder, psprintf("%s/metadata.toml", m->name), true);
 	out->no_transaction = toml != NULL && !run_in_transaction(toml);
+	if (out->no_transaction)
+		down_outside_transaction(out);
 }

@@ -258,5 +258,7 @@ goose_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 		out->down.file = m->up_file;
 		out->down.first_line = 1 + count_newlines(sql, down_body - sql);
 		out->down.sql = pstrdup(down_body);
+		if (out->no_transaction)
+			down_outside_transaction(out);
 	}
 }

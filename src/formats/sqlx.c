@@ -119,4 +119,6 @@ sqlx_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 {
 	load_up_down_files(set, m, out, with_down);
 	out->no_transaction = strncmp(out->up.sql, "-- no-transaction", 17) == 0;
+	if (out->down.sql && strncmp(out->down.sql, "-- no-transaction", 17) == 0)
+		down_outside_transaction(out);
 }

@@ -29,6 +29,10 @@ SELECT name, action FROM migrate.apply('@testdir@/goose');
 CALL migrate.run('@testdir@/goose');
 SELECT name, transaction_mode FROM migrate.migrations WHERE format = 'goose' ORDER BY id;
 
+-- NO TRANSACTION covers the down section too, as goose runs it: stored
+-- with pg_migrate's directive, for run_rollback (rollback runs it in its
+-- own transaction, where this plain DROP INDEX can run)
+SELECT down_sql FROM migrate.migrations WHERE name = '00004_email_index';
 -- rollback runs the down sections, newest first, and deletes the
 -- versions' rows, as goose's "down" does
 SELECT name, action FROM migrate.rollback('00003_touch_function');

@@ -21,6 +21,14 @@ SELECT name, version, format, transaction_mode, down_sql IS NOT NULL AS has_down
 SELECT version, run_on IS NOT NULL AS run FROM __diesel_schema_migrations ORDER BY version;
 \d __diesel_schema_migrations
 
+-- metadata.toml's run_in_transaction = false covers down.sql too, as
+-- Diesel reverts such a migration outside a transaction: its down script
+-- is stored with pg_migrate's directive, rollback (in one transaction)
+-- refuses it, run_rollback runs it
+SELECT down_sql FROM migrate.migrations WHERE name = '2024-01-02-120000_posts_title_index';
+SELECT name, action FROM migrate.rollback('2024-01-02-120000_posts_title_index');
+CALL migrate.run_rollback('2024-01-02-120000_posts_title_index');
+SELECT to_regclass('diesel_posts_title_idx') AS title_idx;
 -- rollback runs down.sql and deletes the version's row, as "diesel
 -- migration revert" does
 SELECT name, action FROM migrate.rollback('2024-01-01-120000_create_posts');
