@@ -121,5 +121,6 @@ extern char *leading_version(const char *name);
 extern void load_script(const MigrationSet *set, const char *file, Script *out);
 extern void load_up_down_files(const MigrationSet *set, const Migration *m,
 							   LoadedMigration *out, bool with_down);
+extern void down_outside_transaction(LoadedMigration *out);
 
 #endif							/* PG_MIGRATE_FOLDER_H */

@@ -288,23 +288,6 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 }
 
 /*
- * For the tools whose no-transaction marker covers the down script too
- * (goose's NO TRANSACTION, Diesel's metadata.toml, sqlx's marker in the
- * down file): the down script, as stored and run, starts with pg_migrate's
- * own directive, a line above the file's first, so that
- * migrate.run_rollback() runs it outside a transaction as the tool would.
- */
-void
-down_outside_transaction(LoadedMigration *out)
-{
-	if (out->down.sql == NULL ||
-		script_has_directive(out->down.sql, "migrate:no-transaction"))
-		return;
-	out->down.sql = psprintf("-- migrate:no-transaction\n%s", out->down.sql);
-	out->down.first_line--;
-}
-
-/*
  * For formats whose version is a migration's key (golang-migrate, dbmate,
  * Flyway; not plain, nor Prisma, which keys on names), two migrations of
  * one version are an error.  The set is sorted.

@@ -50,7 +50,6 @@ extern const MigrationFormat goose_format;
 extern const MigrationFormat sqlx_format;
 extern const MigrationFormat diesel_format;
 extern char *diesel_version(const char *name);
-extern void down_outside_transaction(LoadedMigration *out);
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind
