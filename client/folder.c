@@ -95,12 +95,14 @@ needed(const char *rel)
 {
 	const char *slash = strchr(rel, '/');
 
-	if (slash != NULL && strchr(slash + 1, '/') == NULL)
-		return strcmp(slash + 1, "migration.sql") == 0 ||
-			strcmp(slash + 1, "up.sql") == 0 ||
-			strcmp(slash + 1, "down.sql") == 0;
-	return (slash == NULL && has_suffix(rel, ".sql")) ||
-		strcmp(rel, "meta/_journal.json") == 0;
+	if (slash == NULL)
+		return has_suffix(rel, ".sql");
+	if (strcmp(rel, "meta/_journal.json") == 0)
+		return true;
+	return strchr(slash + 1, '/') == NULL &&
+		(strcmp(slash + 1, "migration.sql") == 0 ||
+		 strcmp(slash + 1, "up.sql") == 0 ||
+		 strcmp(slash + 1, "down.sql") == 0);
 }
 
 static void
