@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * formats.h
- *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle):
+ *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle;
+ *	  Prisma, goose, sqlx, Diesel):
  *	  detecting a folder's format, finding its migrations, and reading their
  *	  scripts; and refusing the files of tools not read yet.
  *

@@ -4,7 +4,8 @@
  *	  What the runs ask of a folder whose tool keeps its own table: which
  *	  migrations the tool applied, and keeping the table in step with what
  *	  pg_migrate applies and rolls back.  Each tool (drizzle_table.c,
- *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c) is found by
+ *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c, prisma_table.c,
+ *	  goose_table.c, sqlx_table.c, diesel_table.c) is found by
  *	  its folders' format, and works on its table through tool_table.c.
  *
  * Copyright (c) 2026, pg_migrate developers

@@ -2,7 +2,7 @@
  *
  * tools.h
  *	  Other tools' tracking tables (drizzle-orm's, dbmate's,
- *	  golang-migrate's, Flyway's): finding, checking, reading and writing
+ *	  golang-migrate's, Flyway's; Prisma's, goose's, sqlx's, Diesel's): finding, checking, reading and writing
  *	  them as the tool would, and what a folder has applied by either table.
  *
  * Copyright (c) 2026, pg_migrate developers
