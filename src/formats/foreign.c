@@ -44,7 +44,7 @@ typedef struct ForeignTool
 #define STARTS_DOWN "starts the migration's down section"
 
 static const ForeignTool tools[] = {
-	{"goose", NULL, {"+goose up"}, {"+goose down"}, false, false, STARTS_DOWN},
+	{"goose", "goose", {"+goose up"}, {"+goose down"}, false, false, STARTS_DOWN},
 	{"micrate", NULL, {"+micrate up"}, {"+micrate down"}, false, false, STARTS_DOWN},
 	{"sql-migrate", NULL, {"+migrate up"}, {"+migrate down"}, false, false, STARTS_DOWN},
 	{"node-pg-migrate", NULL, {"up migration"}, {"down migration"}, true, false, STARTS_DOWN},

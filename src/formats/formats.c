@@ -19,15 +19,19 @@
 
 /* detection order matters only for the error listing; see detect_format */
 static const MigrationFormat *const formats[] = {
-	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
+	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format,
+	/* issue 16 (formats1) */
+	&prisma_format, &goose_format, &sqlx_format, &diesel_format
 };
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static char *file_names(List *files);
+static char *format_names(bool with_auto);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
+static int	prefer_markers(const MigrationFormat **claimed, int n);
 
 /*
  * The up scripts' checksums that source_load() computed for the last
@@ -61,8 +65,34 @@ format_by_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized migration format \"%s\"", name),
-			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
+			 errhint("Use %s.", format_names(true))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The formats' names, quoted, for hints, as "'a', 'b' or 'c'": every
+ * format but plain, after 'auto' and 'plain' when with_auto.
+ */
+static char *
+format_names(bool with_auto)
+{
+	StringInfoData names;
+	int			n = 0;
+
+	initStringInfo(&names);
+	if (with_auto)
+		appendStringInfoString(&names, "'auto', 'plain'");
+	for (int i = 0; i < lengthof(formats); i++)
+	{
+		if (formats[i] == &plain_format)
+			continue;
+		n++;
+		appendStringInfo(&names, "%s'%s'",
+						 n == lengthof(formats) - 1 ? " or " :
+						 names.len > 0 ? ", " : "",
+						 formats[i]->name);
+	}
+	return names.data;
 }
 
 /*
@@ -117,8 +147,29 @@ no_migrations_error(const Folder *folder, List *files,
 							  "The folder holds %d files, none a migration in %s format: %s.",
 							  n, n, format->name, file_names(files)),
 			 format == NULL ?
-			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.") :
+			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => %s for other layouts.",
+					 format_names(false)) :
 			 errhint("Check the folder, and name the format its files are in, or pass format => 'auto' to detect it.")));
+}
+
+/*
+ * A folder claimed by a format of issue 16 that its files' markers make
+ * (goose's "-- +goose Up") is that format's, though its files are named
+ * as plain's are: plain is dropped from the n formats claimed; the count
+ * left is returned.
+ */
+static int
+prefer_markers(const MigrationFormat **claimed, int n)
+{
+	bool		marked = false;
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		marked |= (claimed[i] == &goose_format);
+	for (int i = 0; i < n; i++)
+		if (!marked || claimed[i] != &plain_format)
+			claimed[kept++] = claimed[i];
+	return kept;
 }
 
 /*
@@ -151,6 +202,7 @@ detect_format(const Folder *folder, List *files, int elevel)
 		if (f->claims(folder, files))
 			claimed[n++] = f;
 	}
+	n = prefer_markers(claimed, n);
 
 	if (n == 1)
 	{
@@ -245,7 +297,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 	list_free_deep(files);
 
 	source_sort(set);
-	if (set->format != &plain_format)
+	if (set->format != &plain_format && set->format != &prisma_format)
 		check_unique_versions(set);
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",
@@ -350,7 +402,8 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 
 /*
  * For formats whose version is a migration's key (golang-migrate, dbmate,
- * Flyway), two migrations of one version are an error.  The set is sorted.
+ * Flyway; not plain, nor Prisma, which keys on names), two migrations of
+ * one version are an error.  The set is sorted.
  */
 static void
 check_unique_versions(const MigrationSet *set)

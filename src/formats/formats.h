@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * formats.h
- *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle):
+ *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle;
+ *	  Prisma, goose, sqlx, Diesel):
  *	  detecting a folder's format, finding its migrations, and reading their
  *	  scripts; and refusing the files of tools not read yet.
  *
@@ -43,6 +44,13 @@ extern const MigrationFormat dbmate_format;
 extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
+
+/* the formats of issue 16 (formats1): prisma.c, goose.c, sqlx.c, diesel.c */
+extern const MigrationFormat prisma_format;
+extern const MigrationFormat goose_format;
+extern const MigrationFormat sqlx_format;
+extern const MigrationFormat diesel_format;
+extern char *diesel_version(const char *name);
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

@@ -4,7 +4,8 @@
  *	  What the runs ask of a folder whose tool keeps its own table: which
  *	  migrations the tool applied, and keeping the table in step with what
  *	  pg_migrate applies and rolls back.  Each tool (drizzle_table.c,
- *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c) is found by
+ *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c, prisma_table.c,
+ *	  goose_table.c, sqlx_table.c, diesel_table.c) is found by
  *	  its folders' format, and works on its table through tool_table.c.
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -17,7 +18,9 @@
 
 /* The tools that keep a table, by the format of their folders */
 static const ToolInterop *const interops[] = {
-	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop
+	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
+	/* issue 16 (formats1) */
+	&prisma_interop, &goose_interop, &sqlx_interop, &diesel_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);

@@ -2,7 +2,7 @@
  *
  * tools.h
  *	  Other tools' tracking tables (drizzle-orm's, dbmate's,
- *	  golang-migrate's, Flyway's): finding, checking, reading and writing
+ *	  golang-migrate's, Flyway's; Prisma's, goose's, sqlx's, Diesel's): finding, checking, reading and writing
  *	  them as the tool would, and what a folder has applied by either table.
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -132,6 +132,13 @@ extern List *drizzle_applied_hashes(void);
 extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
+
+/* the tools of issue 16 (formats1): prisma_table.c, goose_table.c,
+ * sqlx_table.c, diesel_table.c */
+extern const ToolInterop prisma_interop;
+extern const ToolInterop goose_interop;
+extern const ToolInterop sqlx_interop;
+extern const ToolInterop diesel_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
