@@ -47,7 +47,7 @@ static const ForeignTool tools[] = {
 	{"goose", NULL, {"+goose up"}, {"+goose down"}, false, false, STARTS_DOWN},
 	{"micrate", NULL, {"+micrate up"}, {"+micrate down"}, false, false, STARTS_DOWN},
 	{"sql-migrate", NULL, {"+migrate up"}, {"+migrate down"}, false, false, STARTS_DOWN},
-	{"node-pg-migrate", NULL, {"up migration"}, {"down migration"}, true, false, STARTS_DOWN},
+	{"node-pg-migrate", "node-pg-migrate", {"up migration"}, {"down migration"}, true, false, STARTS_DOWN},
 	{"Play evolutions", NULL, {"!ups"}, {"!downs"}, true, false, STARTS_DOWN},
 	{"MyBatis Migrations", NULL, {NULL}, {"//@undo", "// @undo"}, true, false, STARTS_DOWN},
 	{"tern", NULL, {NULL}, {"create above / drop below ----"}, false, false, STARTS_DOWN},

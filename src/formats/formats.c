@@ -19,12 +19,20 @@
 
 /* detection order matters only for the error listing; see detect_format */
 static const MigrationFormat *const formats[] = {
-	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
+	&drizzle_format, &flyway_format, &dbmate_format,
+	/* formats2's: told by a marker or a file of their own */
+	&node_pg_migrate_format,
+	&golang_format, &plain_format
 };
+
+/* formats2's formats: their numbered files are not golang-migrate's nor plain */
+#define FORMATS2_OWNS_FILES(f) \
+	((f) == &node_pg_migrate_format)
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static char *file_names(List *files);
+static char *format_names(bool with_auto);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
@@ -39,8 +47,35 @@ format_by_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized migration format \"%s\"", name),
-			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
+			 errhint("Use %s.", format_names(true))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The formats' names, quoted, for hints: 'auto' and every format, or the
+ * formats other than plain; the last after "or".
+ */
+static char *
+format_names(bool with_auto)
+{
+	StringInfoData names;
+
+	initStringInfo(&names);
+	if (with_auto)
+		appendStringInfoString(&names, "'auto'");
+	for (int i = 0; i < lengthof(formats); i++)
+	{
+		bool		last = (i == lengthof(formats) - 1) ||
+			(!with_auto && i == lengthof(formats) - 2 &&
+			 formats[i + 1] == &plain_format);
+
+		if (!with_auto && formats[i] == &plain_format)
+			continue;
+		if (names.len > 0)
+			appendStringInfoString(&names, last ? " or " : ", ");
+		appendStringInfo(&names, "'%s'", formats[i]->name);
+	}
+	return names.data;
 }
 
 /*
@@ -95,7 +130,8 @@ no_migrations_error(const Folder *folder, List *files,
 							  "The folder holds %d files, none a migration in %s format: %s.",
 							  n, n, format->name, file_names(files)),
 			 format == NULL ?
-			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.") :
+			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => %s for other layouts.",
+					 format_names(false)) :
 			 errhint("Check the folder, and name the format its files are in, or pass format => 'auto' to detect it.")));
 }
 
@@ -125,6 +161,9 @@ detect_format(const Folder *folder, List *files, int elevel)
 			continue;
 		if (n > 0 && (claimed[n - 1] == &dbmate_format ||
 					  claimed[n - 1] == &golang_format) && f == &plain_format)
+			continue;
+		if (n > 0 && FORMATS2_OWNS_FILES(claimed[n - 1]) &&
+			(f == &golang_format || f == &plain_format))
 			continue;
 		if (f->claims(folder, files))
 			claimed[n++] = f;
@@ -191,7 +230,8 @@ source_load(const Folder *folder, const char *format, int elevel)
 	list_free_deep(files);
 
 	source_sort(set);
-	if (set->format != &plain_format)
+	/* node-pg-migrate runs two files of one prefix, by name */
+	if (set->format != &plain_format && set->format != &node_pg_migrate_format)
 		check_unique_versions(set);
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",

@@ -104,6 +104,14 @@ new_migration_name(const MigrationSet *set, const char *description,
 
 		out->name = psprintf("V%lld__%s", (long long) (major + 1), description);
 	}
+	else if (set->format == &node_pg_migrate_format)
+	{
+		/* node-pg-migrate's default prefix: milliseconds since 1970 */
+		int64		ms = (int64) timestamptz_to_time_t(GetCurrentTimestamp()) * 1000;
+		int64		after = last ? strtoi64(last->version, NULL, 10) + 1 : 0;
+
+		out->name = psprintf("%lld_%s", (long long) Max(ms, after), description);
+	}
 	else if (set->format == &drizzle_format)
 	{
 		/* drizzle-kit's tags: the entry's idx on four digits */
@@ -178,6 +186,8 @@ new_migration_write(const MigrationSet *set, const char *header,
 	if (set->format == &dbmate_format)
 		appendStringInfo(&text, "-- migrate:up%s\n",
 						 no_transaction ? " transaction:false" : "");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "-- Up Migration\n");
 	appendStringInfoString(&text, header);
 	if (no_transaction && set->format != &dbmate_format)
 		appendStringInfoString(&text, "-- migrate:no-transaction\n");
@@ -190,6 +200,8 @@ new_migration_write(const MigrationSet *set, const char *header,
 	}
 	if (set->format == &dbmate_format)
 		appendStringInfoString(&text, "\n-- migrate:down\n");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "\n-- Down Migration\n");
 	out->content = text.data;
 
 	if (set->format == &drizzle_format)

@@ -17,7 +17,9 @@
 
 /* The tools that keep a table, by the format of their folders */
 static const ToolInterop *const interops[] = {
-	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop
+	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
+	/* formats2's */
+	&node_pg_migrate_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);

@@ -133,6 +133,9 @@ extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
+/* formats2's tools: node_pg_migrate_table.c */
+extern const ToolInterop node_pg_migrate_interop;
+
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
 typedef struct AppliedSet
