@@ -44,8 +44,9 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
-/* formats2's formats: node_pg_migrate.c */
+/* formats2's formats: node_pg_migrate.c, atlas.c */
 extern const MigrationFormat node_pg_migrate_format;
+extern const MigrationFormat atlas_format;
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

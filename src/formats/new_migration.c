@@ -92,6 +92,14 @@ new_migration_name(const MigrationSet *set, const char *description,
 				 errhint("Use letters, digits, '_' and '-' only, such as \"add_users_nickname\".")));
 
 	memset(out, 0, sizeof(NewMigration));
+	/* formats2's: a migration there is also recorded in another file */
+	if (set->format == &atlas_format)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write a new migration into %s folder \"%s\"",
+						format, set->dir),
+				 errdetail("Atlas records every migration file's hash in atlas.sum, and would refuse the folder with a file it does not list."),
+				 errhint("Write the migration with \"atlas migrate new\", then \"atlas migrate hash\".")));
 	if (set->format == &dbmate_format ||
 		(last && strlen(last->version) == TIMESTAMP_DIGITS &&
 		 (set->format == &plain_format || set->format == &golang_format)))

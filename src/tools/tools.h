@@ -25,7 +25,7 @@
  * Flyway's), as tool_table.c finds, checks, reads and writes it: the
  * columns pg_migrate uses, and how the tool creates it, for messages.
  */
-#define TOOL_MAX_COLUMNS 6
+#define TOOL_MAX_COLUMNS 10		/* formats2: Atlas's row has 9 */
 
 typedef struct ToolColumn
 {
@@ -133,8 +133,9 @@ extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
-/* formats2's tools: node_pg_migrate_table.c */
+/* formats2's tools: node_pg_migrate_table.c, atlas_table.c */
 extern const ToolInterop node_pg_migrate_interop;
+extern const ToolInterop atlas_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
