@@ -89,6 +89,8 @@ typedef struct ToolInterop
 						   const Migration *m);
 	bool		(*forget) (ToolTable *t, const AppliedMigration *am);
 	void		(*check) (ToolTable *t);
+	/* formats2: after m ran, before it is recorded (Sqitch's verify), or NULL */
+	void		(*after_apply) (const MigrationSet *set, const Migration *m);
 } ToolInterop;
 
 /* tool_table.c: the checked table, for the interop hooks */
@@ -133,9 +135,10 @@ extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
-/* formats2's tools: node_pg_migrate_table.c, atlas_table.c */
+/* formats2's tools: node_pg_migrate_table.c, atlas_table.c, sqitch_table.c */
 extern const ToolInterop node_pg_migrate_interop;
 extern const ToolInterop atlas_interop;
+extern const ToolInterop sqitch_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
