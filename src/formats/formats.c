@@ -21,14 +21,14 @@
 static const MigrationFormat *const formats[] = {
 	&drizzle_format, &flyway_format, &dbmate_format,
 	/* formats2's: told by a marker or a file of their own */
-	&node_pg_migrate_format, &atlas_format, &sqitch_format,
+	&node_pg_migrate_format, &atlas_format, &sqitch_format, &liquibase_format,
 	&golang_format, &plain_format
 };
 
 /* formats2's formats: their numbered files are not golang-migrate's nor plain */
 #define FORMATS2_OWNS_FILES(f) \
 	((f) == &node_pg_migrate_format || (f) == &atlas_format || \
-	 (f) == &sqitch_format)
+	 (f) == &sqitch_format || (f) == &liquibase_format)
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);

@@ -44,10 +44,11 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
-/* formats2's formats: node_pg_migrate.c, atlas.c, sqitch.c */
+/* formats2's formats: node_pg_migrate.c, atlas.c, sqitch.c, liquibase.c */
 extern const MigrationFormat node_pg_migrate_format;
 extern const MigrationFormat atlas_format;
 extern const MigrationFormat sqitch_format;
+extern const MigrationFormat liquibase_format;
 extern char *sqitch_project(const MigrationSet *set);
 extern char *sqitch_verify_file(const Migration *m);
 

@@ -93,13 +93,22 @@ new_migration_name(const MigrationSet *set, const char *description,
 
 	memset(out, 0, sizeof(NewMigration));
 	/* formats2's: a migration there is also recorded in another file */
-	if (set->format == &atlas_format)
+	if (set->format == &atlas_format || set->format == &sqitch_format ||
+		set->format == &liquibase_format)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot write a new migration into %s folder \"%s\"",
 						format, set->dir),
-				 errdetail("Atlas records every migration file's hash in atlas.sum, and would refuse the folder with a file it does not list."),
-				 errhint("Write the migration with \"atlas migrate new\", then \"atlas migrate hash\".")));
+				 set->format == &atlas_format ?
+				 errdetail("Atlas records every migration file's hash in atlas.sum, and would refuse the folder with a file it does not list.") :
+				 set->format == &sqitch_format ?
+				 errdetail("Sqitch plans every change in sqitch.plan, with its deploy, revert and verify scripts.") :
+				 errdetail("Liquibase reads changesets from its changelogs, not files of their own."),
+				 set->format == &atlas_format ?
+				 errhint("Write the migration with \"atlas migrate new\", then \"atlas migrate hash\".") :
+				 set->format == &sqitch_format ?
+				 errhint("Add the change with \"sqitch add\".") :
+				 errhint("Add a changeset to the changelog.")));
 	if (set->format == &dbmate_format ||
 		(last && strlen(last->version) == TIMESTAMP_DIGITS &&
 		 (set->format == &plain_format || set->format == &golang_format)))

@@ -19,7 +19,8 @@
 static const ToolInterop *const interops[] = {
 	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
 	/* formats2's */
-	&node_pg_migrate_interop, &atlas_interop, &sqitch_interop
+	&node_pg_migrate_interop, &atlas_interop, &sqitch_interop,
+	&liquibase_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);

@@ -135,10 +135,14 @@ extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
 
-/* formats2's tools: node_pg_migrate_table.c, atlas_table.c, sqitch_table.c */
+/*
+ * formats2's tools: node_pg_migrate_table.c, atlas_table.c, sqitch_table.c,
+ * liquibase_table.c
+ */
 extern const ToolInterop node_pg_migrate_interop;
 extern const ToolInterop atlas_interop;
 extern const ToolInterop sqitch_interop;
+extern const ToolInterop liquibase_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */
