@@ -115,3 +115,20 @@ SELECT name FROM migrate.forget('1700000000000_a');
 DROP TABLE npm_x, npm_y, public.pgmigrations;
 TRUNCATE migrate.fingerprint;
 INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+
+-- capture writes node-pg-migrate's next file: a millisecond prefix, the
+-- statements in an "-- Up Migration" section, an empty down section; read
+-- back, it is the migration recorded
+UPDATE migrate.ddl_log SET accepted = true WHERE origin = 'out_of_band';
+CREATE TABLE npm_hotfix (id int);
+SET client_min_messages = warning;
+SELECT regexp_replace(c.name, '^\d{13}', 'MS') AS name, regexp_replace(c.file, '^\d{13}', 'MS') AS file,
+       regexp_replace(c.content, '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|migrate\.ddl_log [0-9, ]+', 'X', 'g') AS content,
+       (SELECT s.state FROM migrate.status('{"1700000000000_a.sql": "-- Up Migration\nSELECT 1;\n"}'::jsonb || jsonb_build_object(c.file, c.content)) s
+        WHERE s.name = c.name) AS state
+FROM migrate.capture('{"1700000000000_a.sql": "-- Up Migration\nSELECT 1;\n"}'::jsonb, 'hotfix') c;
+RESET client_min_messages;
+SELECT count(*) AS forgotten FROM migrate.forget((SELECT name FROM migrate.migrations WHERE name LIKE '%\_hotfix' ORDER BY id DESC LIMIT 1));
+DROP TABLE npm_hotfix;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
