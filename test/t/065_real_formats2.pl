@@ -15,6 +15,7 @@ use IPC::Run;
 use FindBin;
 use lib $FindBin::RealBin;
 use PgMigrateTest;
+use PgMigrateCommand;
 
 my $srcdir = $ENV{TESTDIR} || '.';
 my $node = start_node('real_formats2');
@@ -145,6 +146,7 @@ for my $fixture (@fixtures)
 		map { $_->[1] } @migrations);
 	ok($ok, "$name: psql applies the " . scalar(@migrations) . " scripts") or diag $err;
 	my $expected = schema_of("${db}_psql");
+	$fixture->{expected} = $expected;
 
 	fresh_db("${db}_apply");
 	my ($ret, $out, $stderr) =
@@ -168,6 +170,19 @@ for my $fixture (@fixtures)
 		my $verified = () = $stderr =~ /verifying migration/g;
 		is($verified, scalar(@migrations), '... each change verified after its deploy');
 	}
+}
+
+# The pg_migrate command sends each folder's files, subfolders included
+# (Sqitch's plan and deploy/, revert/, verify/; Atlas's atlas.sum)
+for my $fixture (@fixtures)
+{
+	(my $db = "cmd_$fixture->{dir}") =~ tr/-/_/;
+	fresh_db($db);
+	my ($rc, $out, $err) = pg_migrate($node, [ 'apply', "$tmp/$fixture->{dir}" ],
+		PGUSER => undef, PGPASSWORD => undef, PGDATABASE => $db);
+	is($rc, 0, "$fixture->{dir}: the pg_migrate command applies the folder it sends")
+	  or diag $err;
+	is(schema_of($db), $fixture->{expected}, '... to the schema psql made');
 }
 
 # Sqitch itself deploys the project; pg_migrate then adopts every change
