@@ -300,6 +300,9 @@ read_sum_file(const MigrationSet *set, char *text, int *n, char **sum)
 	eol = strchr(line, '\n');
 	if (eol)
 		*eol = '\0';
+	/* Go's line scanner drops a line's \r */
+	if (eol && eol > line && eol[-1] == '\r')
+		eol[-1] = '\0';
 	*sum = pstrdup(strncmp(line, "h1:", 3) == 0 ? line + 3 : line);
 	for (line = eol ? eol + 1 : NULL; line && *line; line = eol ? eol + 1 : NULL)
 	{
@@ -309,6 +312,8 @@ read_sum_file(const MigrationSet *set, char *text, int *n, char **sum)
 		eol = strchr(line, '\n');
 		if (eol)
 			*eol = '\0';
+		if (eol && eol > line && eol[-1] == '\r')
+			eol[-1] = '\0';
 		h = strstr(line, "h1:");
 		if (h == NULL)
 			ereport(ERROR,

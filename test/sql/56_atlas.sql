@@ -44,6 +44,11 @@ SELECT name, state FROM migrate.status('@testdir@/atlas');
 \! cp "$PG_ABS_SRCDIR/fixtures/atlas/atlas.sum" @testdir@/atlas/
 SELECT name, state FROM migrate.status('@testdir@/atlas');
 
+-- atlas.sum with CRLF line ends (checked out on Windows) is the same sum
+\! sed -i 's/$/\r/' @testdir@/atlas/atlas.sum
+SELECT count(*) AS migrations FROM migrate.status('@testdir@/atlas');
+\! cp "$PG_ABS_SRCDIR/fixtures/atlas/atlas.sum" @testdir@/atlas/
+
 -- rollback: Atlas has no down files
 SELECT name, action FROM migrate.rollback('20240103120000_email_index');
 DROP INDEX atlas_accounts_email;
