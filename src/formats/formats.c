@@ -19,10 +19,18 @@
 
 /* detection order matters only for the error listing; see detect_format */
 static const MigrationFormat *const formats[] = {
-	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format,
-	/* issue 16 (formats1) */
+	&drizzle_format, &flyway_format, &dbmate_format,
+	/* formats2's: told by a marker or a file of their own */
+	&node_pg_migrate_format, &atlas_format, &sqitch_format, &liquibase_format,
+	&golang_format, &plain_format,
+	/* formats1's: claimed after plain, which goose's markers override */
 	&prisma_format, &goose_format, &sqlx_format, &diesel_format
 };
+
+/* formats2's formats: their numbered files are not golang-migrate's nor plain */
+#define FORMATS2_OWNS_FILES(f) \
+	((f) == &node_pg_migrate_format || (f) == &atlas_format || \
+	 (f) == &sqitch_format || (f) == &liquibase_format)
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
@@ -199,6 +207,9 @@ detect_format(const Folder *folder, List *files, int elevel)
 		if (n > 0 && (claimed[n - 1] == &dbmate_format ||
 					  claimed[n - 1] == &golang_format) && f == &plain_format)
 			continue;
+		if (n > 0 && FORMATS2_OWNS_FILES(claimed[n - 1]) &&
+			(f == &golang_format || f == &plain_format))
+			continue;
 		if (f->claims(folder, files))
 			claimed[n++] = f;
 	}
@@ -297,7 +308,9 @@ source_load(const Folder *folder, const char *format, int elevel)
 	list_free_deep(files);
 
 	source_sort(set);
-	if (set->format != &plain_format && set->format != &prisma_format)
+	/* Prisma versions by folder; node-pg-migrate runs two files of a prefix */
+	if (set->format != &plain_format && set->format != &prisma_format &&
+		set->format != &node_pg_migrate_format)
 		check_unique_versions(set);
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",

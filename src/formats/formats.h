@@ -51,6 +51,13 @@ extern const MigrationFormat goose_format;
 extern const MigrationFormat sqlx_format;
 extern const MigrationFormat diesel_format;
 extern char *diesel_version(const char *name);
+/* formats2's formats: node_pg_migrate.c, atlas.c, sqitch.c, liquibase.c */
+extern const MigrationFormat node_pg_migrate_format;
+extern const MigrationFormat atlas_format;
+extern const MigrationFormat sqitch_format;
+extern const MigrationFormat liquibase_format;
+extern char *sqitch_project(const MigrationSet *set);
+extern char *sqitch_verify_file(const Migration *m);
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

@@ -140,6 +140,23 @@ new_migration_name(const MigrationSet *set, const char *description,
 	memset(out, 0, sizeof(NewMigration));
 	if (new_migration_name_formats1(set, last, description, out))
 		return;
+	/* formats2's: a migration there is also recorded in another file */
+	if (set->format == &atlas_format || set->format == &sqitch_format ||
+		set->format == &liquibase_format)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write a new migration into %s folder \"%s\"",
+						format, set->dir),
+				 set->format == &atlas_format ?
+				 errdetail("Atlas records every migration file's hash in atlas.sum, and would refuse the folder with a file it does not list.") :
+				 set->format == &sqitch_format ?
+				 errdetail("Sqitch plans every change in sqitch.plan, with its deploy, revert and verify scripts.") :
+				 errdetail("Liquibase reads changesets from its changelogs, not files of their own."),
+				 set->format == &atlas_format ?
+				 errhint("Write the migration with \"atlas migrate new\", then \"atlas migrate hash\".") :
+				 set->format == &sqitch_format ?
+				 errhint("Add the change with \"sqitch add\".") :
+				 errhint("Add a changeset to the changelog.")));
 	if (set->format == &dbmate_format ||
 		(last && strlen(last->version) == TIMESTAMP_DIGITS &&
 		 (set->format == &plain_format || set->format == &golang_format)))
@@ -151,6 +168,14 @@ new_migration_name(const MigrationSet *set, const char *description,
 		int64		major = last ? strtoi64(last->version, NULL, 10) : 0;
 
 		out->name = psprintf("V%lld__%s", (long long) (major + 1), description);
+	}
+	else if (set->format == &node_pg_migrate_format)
+	{
+		/* node-pg-migrate's default prefix: milliseconds since 1970 */
+		int64		ms = (int64) timestamptz_to_time_t(GetCurrentTimestamp()) * 1000;
+		int64		after = last ? strtoi64(last->version, NULL, 10) + 1 : 0;
+
+		out->name = psprintf("%lld_%s", (long long) Max(ms, after), description);
 	}
 	else if (set->format == &drizzle_format)
 	{
@@ -232,6 +257,8 @@ new_migration_write(const MigrationSet *set, const char *header,
 						 no_transaction ? "-- +goose NO TRANSACTION\n" : "");
 	if (set->format == &sqlx_format && no_transaction)
 		appendStringInfoString(&text, "-- no-transaction\n");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "-- Up Migration\n");
 	appendStringInfoString(&text, header);
 	if (no_transaction && set->format != &dbmate_format &&
 		set->format != &goose_format && set->format != &sqlx_format)
@@ -255,6 +282,8 @@ new_migration_write(const MigrationSet *set, const char *header,
 		appendStringInfoString(&text, "\n-- migrate:down\n");
 	if (set->format == &goose_format)
 		appendStringInfoString(&text, "\n-- +goose Down\n");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "\n-- Down Migration\n");
 	out->content = text.data;
 
 	if (set->format == &drizzle_format)

@@ -56,9 +56,16 @@ SELECT name, state FROM migrate.status('{
   "00001_add_email.sql": "-- +goose Up\nALTER TABLE fm_users ADD COLUMN email text;\n"
 }'::jsonb, format => 'plain');
 
--- node-pg-migrate's SQL migrations, markers matched as that tool does
+-- node-pg-migrate's SQL migrations are read in its format
+-- (55_node_pg_migrate): the down section is never part of the up one
 CALL migrate.run('@testdir@/foreign/node_pg_migrate');
-\echo :LAST_ERROR_SQLSTATE
+SELECT attname FROM pg_attribute
+WHERE attrelid = 'fm_users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT name FROM migrate.rollback('1700000000000_add-email');
+DROP TABLE public.pgmigrations;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+-- and refused in another format, with the format to use
 SELECT * FROM migrate.apply('{
   "1700000000000_add-email.sql": "ALTER TABLE fm_users ADD COLUMN email text;\n--- down migration\nALTER TABLE fm_users DROP COLUMN email;\n"
 }'::jsonb, format => 'plain');
