@@ -9,7 +9,7 @@
  *	  migration, and undo it while the run reports success.  A folder
  *	  detected as a tool's whose format pg_migrate does not read, and any
  *	  migration file holding a down marker of another format than its
- *	  folder's (dbmate's, node-pg-migrate's and Liquibase's are read in
+ *	  folder's (dbmate's, goose's, node-pg-migrate's and Liquibase's are read in
  *	  their own formats), is refused with an error naming the file, the line
  *	  and the tool.
  *
