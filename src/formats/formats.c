@@ -43,8 +43,9 @@ static int	prefer_markers(const MigrationFormat **claimed, int n);
 
 /*
  * The up scripts' checksums that source_load() computed for the last
- * folder it read from disk, with each file's stamp (folder_file_stamp()),
- * sorted by file name: when the same folder is read again in the session
+ * folder it read from disk, with the stamp of each one's file
+ * (folder_file_stamp()), sorted by migration name (not by file: one
+ * Liquibase changelog holds several migrations, each its own checksum): when the same folder is read again in the session
  * (status polled over a pooled connection, or once per tenant), a file
  * whose stamp is the same is not read again.  What source_load() checks in
  * a file besides its checksum (encoding, foreign markers) depends on its
@@ -52,7 +53,7 @@ static int	prefer_markers(const MigrationFormat **claimed, int n);
  */
 typedef struct CachedChecksum
 {
-	const char *file;
+	const char *name;			/* the migration's */
 	FileStamp	stamp;
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
 } CachedChecksum;
@@ -241,8 +242,8 @@ detect_format(const Folder *folder, List *files, int elevel)
 static int
 compare_cached_checksums(const void *a, const void *b)
 {
-	return strcmp(((const CachedChecksum *) a)->file,
-				  ((const CachedChecksum *) b)->file);
+	return strcmp(((const CachedChecksum *) a)->name,
+				  ((const CachedChecksum *) b)->name);
 }
 
 static bool
@@ -252,13 +253,13 @@ same_stamp(const FileStamp *a, const FileStamp *b)
 		a->mtime == b->mtime && a->ctime == b->ctime;
 }
 
-/* The checksum kept for that file of the last folder read, or NULL */
+/* The checksum kept for that migration of the last folder read, or NULL */
 static const CachedChecksum *
-cached_checksum(const char *file)
+cached_checksum(const char *name)
 {
 	CachedChecksum key;
 
-	key.file = file;
+	key.name = name;
 	return bsearch(&key, checksums, checksums_count, sizeof(CachedChecksum),
 				   compare_cached_checksums);
 }
@@ -337,7 +338,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 			FileStamp	stamp;
 			bool		stamped = folder_file_stamp(folder, m->up_file, &stamp);
 			const CachedChecksum *kept = stamped && same_folder ?
-				cached_checksum(m->up_file) : NULL;
+				cached_checksum(m->name) : NULL;
 
 			CHECK_FOR_INTERRUPTS();
 			if (kept && same_stamp(&kept->stamp, &stamp))
@@ -355,7 +356,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 			{
 				CachedChecksum *c = &fresh[nfresh++];
 
-				c->file = MemoryContextStrdup(fresh_cxt, m->up_file);
+				c->name = MemoryContextStrdup(fresh_cxt, m->name);
 				c->stamp = stamp;
 				memcpy(c->checksum, m->checksum, sizeof(c->checksum));
 			}
