@@ -87,7 +87,7 @@ drizzle_v1_refuse(const Folder *folder, List *files)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("migrations folder \"%s\" is in the layout of drizzle-kit 1.0, which is not supported yet",
 					folder->name),
-			 errdetail("Its subfolder \"%s\" holds migration.sql beside snapshot.json, and there is no \"%s\": drizzle-kit 1.0 writes its migrations so, and drizzle-orm 1.0's migrator records them in a table of its own, which pg_migrate does not read yet.",
+			 errdetail("Its subfolder \"%s\" holds migration.sql beside snapshot.json, and there is no \"%s\": drizzle-kit 1.0 writes its migrations so, and drizzle-orm 1.0's migrator records each by its folder's name in drizzle.__drizzle_migrations, as pg_migrate does not yet.",
 					   sub, JOURNAL),
 			 errhint("Apply this folder with drizzle-orm's migrator or \"drizzle-kit migrate\" for now; pg_migrate reads the folders of drizzle-kit 0.x, whose \"%s\" lists the migrations.",
 					 JOURNAL)));
