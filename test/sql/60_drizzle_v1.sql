@@ -16,6 +16,8 @@ CALL migrate.run('@testdir@/drizzle_v1');
 -- named as Prisma's or drizzle's: refused the same
 SELECT name, action FROM migrate.apply('@testdir@/drizzle_v1', format => 'prisma');
 SELECT name, action FROM migrate.apply('@testdir@/drizzle_v1', format => 'drizzle');
+-- the same files sent (as the pg_migrate command sends a folder)
+SELECT name FROM migrate.status('{"20250301120000_init/migration.sql": "CREATE TABLE users (id int);\n", "20250301120000_init/snapshot.json": "{}\n"}'::jsonb);
 -- nothing ran, and no tool's table was created
 SELECT to_regclass('public._prisma_migrations') IS NULL AS no_prisma_table,
        to_regclass('public.users') IS NULL AS nothing_ran,
