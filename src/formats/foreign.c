@@ -146,9 +146,9 @@ marker_text(const char *sql, int offset)
 }
 
 /*
- * Detection: a folder whose first numbered file carries another tool's
- * marker (up or down) is that tool's folder, which pg_migrate does not run
- * yet.  Only that file is read, as dbmate's detection does; every file's
+ * Detection: a folder of drizzle-kit 1.0's layout, or whose first
+ * numbered file carries another tool's marker (up or down), is that tool's
+ * folder, which pg_migrate does not run yet.  Only that file is read, as dbmate's detection does; every file's
  * down markers are checked when it is read (foreign_check_script).
  */
 void
@@ -156,6 +156,7 @@ foreign_check_folder(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 
+	drizzle_v1_refuse(folder, files);
 	foreach(lc, files)
 	{
 		const char *file = lfirst(lc);

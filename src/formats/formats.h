@@ -99,6 +99,10 @@ extern void new_migration_write(const MigrationSet *set, const char *header,
 								List *statements, bool no_transaction,
 								NewMigration *out);
 
+/* drizzle.c: drizzle-kit 1.0's layout, not read yet */
+extern const char *drizzle_v1_subfolder(const Folder *folder, List *files);
+extern void drizzle_v1_refuse(const Folder *folder, List *files);
+
 /* foreign.c: files of the tools pg_migrate does not read yet */
 extern void foreign_check_folder(const Folder *folder, List *files);
 extern void foreign_check_script(const MigrationSet *set, const Migration *m,

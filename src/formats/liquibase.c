@@ -28,6 +28,10 @@
  * order (as Liquibase's includeAll reads a folder).  XML, YAML and JSON
  * changelogs are refused: pass the folder of the formatted SQL files they
  * include.  A migration's name is Liquibase's "<file>::<id>::<author>".
+ * A .sql file without the header is no changelog to Liquibase but raw SQL,
+ * which its includeAll (and an include of the file) runs whole as one
+ * changeset of id "raw" and author "includeAll", in a transaction, without
+ * rollback: so does pg_migrate, rather than leave out what Liquibase runs.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -38,6 +42,10 @@
 #include "lib/stringinfo.h"
 
 #include "formats/formats.h"
+
+/* what Liquibase names the changeset of a raw SQL file */
+#define RAW_ID "raw"
+#define RAW_AUTHOR "includeAll"
 
 /* A changeset as parsed: its lines [first, end) of the file */
 typedef struct Changeset
@@ -415,7 +423,12 @@ liquibase_scan(MigrationSet *set, List *files)
 			continue;
 		sql = folder_read_file(set->folder, file, false);
 		if (!is_changelog(sql))
+		{
+			position++;
+			source_add(set, psprintf("%s::" RAW_ID "::" RAW_AUTHOR, file),
+					   psprintf("%d", position), file);
 			continue;
+		}
 		foreach(lc2, parse_changelog(file, sql))
 		{
 			Changeset  *cs = lfirst(lc2);
@@ -465,7 +478,18 @@ static void
 liquibase_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
 			   bool with_down)
 {
-	Changeset  *cs = find_changeset(set, m);
+	Changeset  *cs;
+	char	   *sql = folder_read_file(set->folder, m->up_file, false);
+
+	/* raw SQL: the whole file, as Liquibase's raw changeset runs it */
+	if (!is_changelog(sql))
+	{
+		out->up.file = m->up_file;
+		out->up.sql = sql;
+		out->up.first_line = 1;
+		return;
+	}
+	cs = find_changeset(set, m);
 
 	out->up.file = m->up_file;
 	out->up.sql = cs->up.data;

@@ -37,7 +37,8 @@ is_migration_folder(const Folder *folder, const char *sub)
 
 /*
  * Prisma's folder: its lock file, or a numbered subfolder holding a
- * migration.sql (the lock file is sometimes left out of a copy)
+ * migration.sql (the lock file is sometimes left out of a copy), but not
+ * beside a snapshot.json: that is drizzle-kit 1.0's layout
  */
 static bool
 prisma_claims(const Folder *folder, List *files)
@@ -46,6 +47,8 @@ prisma_claims(const Folder *folder, List *files)
 
 	if (string_list_member(files, LOCK_FILE))
 		return true;
+	if (drizzle_v1_subfolder(folder, files) != NULL)
+		return false;
 	foreach(lc, folder_list_subfolders(folder))
 	{
 		const char *sub = lfirst(lc);
@@ -136,6 +139,8 @@ prisma_scan(MigrationSet *set, List *files)
 {
 	ListCell   *lc;
 
+	/* named format => 'prisma' would record a drizzle folder as Prisma's */
+	drizzle_v1_refuse(set->folder, files);
 	check_provider(set);
 	foreach(lc, folder_list_subfolders(set->folder))
 	{

@@ -90,3 +90,17 @@ SELECT name FROM migrate.forget('a.sql::1::a');
 DROP TABLE lb_x;
 TRUNCATE migrate.fingerprint;
 INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+
+-- A .sql file without the header is raw SQL to Liquibase, which its
+-- includeAll runs whole as one changeset "raw" of author "includeAll"
+-- (AB2D's changelogs mix both, test/fixtures/real/liquibase-ab2d): a
+-- migration in its place in name order, never left out
+SELECT name, state FROM migrate.status('{"001-a.sql": "--liquibase formatted sql\n--changeset a:1\nCREATE TABLE lb_raw_a (id int);\n--rollback DROP TABLE lb_raw_a;\n", "002-raw.sql": "CREATE TABLE lb_raw_b (id int);\nCREATE INDEX lb_raw_b_id ON lb_raw_b (id);\n", "003-b.sql": "--liquibase formatted sql\n--changeset b:1\nALTER TABLE lb_raw_b ADD COLUMN note text;\n"}'::jsonb);
+BEGIN;
+SELECT name, action FROM migrate.apply('{"001-a.sql": "--liquibase formatted sql\n--changeset a:1\nCREATE TABLE lb_raw_a (id int);\n--rollback DROP TABLE lb_raw_a;\n", "002-raw.sql": "CREATE TABLE lb_raw_b (id int);\nCREATE INDEX lb_raw_b_id ON lb_raw_b (id);\n", "003-b.sql": "--liquibase formatted sql\n--changeset b:1\nALTER TABLE lb_raw_b ADD COLUMN note text;\n"}'::jsonb);
+SELECT to_regclass('lb_raw_b_id') IS NOT NULL AS raw_file_ran,
+       (SELECT count(*) FROM pg_attribute WHERE attrelid = 'lb_raw_b'::regclass AND attname = 'note') AS later_changeset_ran;
+ROLLBACK;
+-- an empty one does not apply, as in Liquibase
+SELECT name, action FROM migrate.apply('{"001-a.sql": "--liquibase formatted sql\n--changeset a:1\nSELECT 1;\n", "002-empty.sql": ""}'::jsonb);
+SELECT count(*) AS recorded FROM migrate.migrations WHERE name LIKE '00_-%.sql::%';
