@@ -18,9 +18,10 @@
  *     MAX_OTHER_FILE, hold a NUL byte, or are not valid text in the client
  *     encoding (images, archives, notes in another encoding, a README only
  *     its owner may read).
- * A file the server reads (a .sql file directly in the folder, drizzle's
- * journal) is an error naming it when it cannot be sent whole: it cannot
- * be read, is a link to nothing, is not a regular file (a FIFO or a device
+ * A file the server reads (a .sql file directly in the folder, a Prisma or
+ * Diesel migration's script, drizzle's journal, Atlas's atlas.sum, Sqitch's
+ * plan and scripts) is an error naming it when it cannot be sent whole: it
+ * cannot be read, is a link to nothing, is not a regular file (a FIFO or a device
  * left out would be applied later, out of order), is larger than a jsonb
  * string may be, or is not valid text.  The server reading a folder on its
  * disk (src/folder/disk.c) refuses the same.  Files are read to their end, not
@@ -84,14 +85,30 @@ is_drizzle_snapshot(const char *rel)
 
 /*
  * Whether the server reads rel when the folder is on its disk: the .sql
- * files directly in it (every format's migrations) and drizzle's journal.
- * Those must be sent whole or not at all; the others go when they can.
+ * files directly in it (every format's migrations), drizzle's journal,
+ * Atlas's atlas.sum, Sqitch's plan and its deploy/, revert/ and verify/
+ * scripts, and the scripts of the formats that keep each migration in a
+ * folder of its own, one folder down (Prisma's migration.sql and down.sql,
+ * Diesel's up.sql and down.sql).  Those must be sent whole or not at all;
+ * the others go when they can.
  */
 static bool
 needed(const char *rel)
 {
-	return (strchr(rel, '/') == NULL && has_suffix(rel, ".sql")) ||
-		strcmp(rel, "meta/_journal.json") == 0;
+	const char *slash = strchr(rel, '/');
+
+	if (slash == NULL)
+		return has_suffix(rel, ".sql") || strcmp(rel, "atlas.sum") == 0 ||
+			strcmp(rel, "sqitch.plan") == 0;
+	if (strcmp(rel, "meta/_journal.json") == 0)
+		return true;
+	if ((strncmp(rel, "deploy/", 7) == 0 || strncmp(rel, "revert/", 7) == 0 ||
+		 strncmp(rel, "verify/", 7) == 0) && has_suffix(rel, ".sql"))
+		return true;
+	return strchr(slash + 1, '/') == NULL &&
+		(strcmp(slash + 1, "migration.sql") == 0 ||
+		 strcmp(slash + 1, "up.sql") == 0 ||
+		 strcmp(slash + 1, "down.sql") == 0);
 }
 
 static void

@@ -7,7 +7,9 @@
 set -euo pipefail
 
 packages=(make gcc postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron
-          libipc-run-perl python3 bc nodejs npm locales)
+          libipc-run-perl python3 bc nodejs npm locales
+          # t/065_real_formats2.pl deploys a Sqitch project with Sqitch itself
+          sqitch libdbd-pg-perl)
 if [ "${1:-}" = "--cassert" ]; then
     # dpkg-dev unpacks the source package (dpkg-source); the rest is what a
     # configure with readline, zlib, ICU and the TAP tests needs

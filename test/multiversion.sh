@@ -180,7 +180,8 @@ for pair in $servers; do
     tar cf - --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
         --exclude=./results --exclude=./output_iso --exclude=./tmp_check --exclude=./log \
         --exclude=./regression.diffs --exclude=./regression.out \
-        --exclude=./test/drizzle/node_modules --exclude=./test/dbmate/node_modules . \
+        --exclude=./test/drizzle/node_modules --exclude=./test/dbmate/node_modules \
+        --exclude=./test/node_pg_migrate/node_modules . \
         | tar xf - -C "$work/build"
     mk=(make -C "$work/build" --no-print-directory "PG_CONFIG=$work/pg_config")
 

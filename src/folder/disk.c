@@ -416,6 +416,50 @@ disk_list_files(const Folder *folder)
 }
 
 /*
+ * Names of the folders directly in the folder (links to folders too),
+ * sorted; none starting with ".".  Their files are read by name, each
+ * checked as disk_read_file() checks any file.
+ */
+List *
+disk_list_subfolders(const Folder *folder)
+{
+	const char *dir = folder->path;
+	DIR		   *d;
+	struct dirent *de;
+	List	   *names = NIL;
+
+	d = AllocateDir(dir);
+	if (d == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open migrations folder \"%s\": %m", dir)));
+	check_opened(dirfd(d), dir, OPENED_FOLDER);
+
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+#ifdef DT_REG
+		if (de->d_type == DT_REG)
+			continue;
+		if (de->d_type == DT_DIR)
+		{
+			names = lappend(names, pstrdup(de->d_name));
+			continue;
+		}
+#endif
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode))
+			names = lappend(names, pstrdup(de->d_name));
+	}
+	FreeDir(d);
+
+	list_sort(names, compare_string_cells);
+	return names;
+}
+
+/*
  * Read an open file whole into a NUL-terminated buffer; path for errors.
  */
 static char *

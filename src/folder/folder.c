@@ -22,6 +22,17 @@ folder_list_files(const Folder *folder)
 }
 
 /*
+ * The subfolders directly in a folder, sorted by name, for the formats
+ * that keep each migration in a folder of its own (Prisma, Diesel)
+ */
+List *
+folder_list_subfolders(const Folder *folder)
+{
+	return folder->files ? sent_list_subfolders(folder) :
+		disk_list_subfolders(folder);
+}
+
+/*
  * The whole text of a file of the folder (a path relative to it), valid in
  * the database encoding; NULL when there is none and missing_ok.
  */

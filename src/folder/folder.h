@@ -98,6 +98,7 @@ typedef struct LoadedMigration
 
 /* folder.c: a folder, on disk or sent */
 extern List *folder_list_files(const Folder *folder);
+extern List *folder_list_subfolders(const Folder *folder);
 extern char *folder_read_file(const Folder *folder, const char *file,
 							  bool missing_ok);
 extern bool folder_has_file(const Folder *folder, const char *file);
@@ -110,6 +111,7 @@ extern bool folder_file_stamp(const Folder *folder, const char *file,
 extern Folder *folder_on_disk(const char *dir);
 extern bool folder_may_list(void);
 extern List *disk_list_files(const Folder *folder);
+extern List *disk_list_subfolders(const Folder *folder);
 extern char *disk_read_file(const Folder *folder, const char *file,
 							bool missing_ok);
 extern bool disk_has_file(const Folder *folder, const char *file);
@@ -121,6 +123,7 @@ extern bool disk_file_stamp(const Folder *folder, const char *file,
 /* sent_files.c: folders sent as data */
 extern Folder *folder_sent(Jsonb *files, const char *source);
 extern List *sent_list_files(const Folder *folder);
+extern List *sent_list_subfolders(const Folder *folder);
 extern char *sent_read_file(const Folder *folder, const char *file,
 							bool missing_ok);
 extern bool sent_has_file(const Folder *folder, const char *file);
@@ -139,5 +142,6 @@ extern char *leading_version(const char *name);
 extern void load_script(const MigrationSet *set, const char *file, Script *out);
 extern void load_up_down_files(const MigrationSet *set, const Migration *m,
 							   LoadedMigration *out, bool with_down);
+extern void down_outside_transaction(LoadedMigration *out);
 
 #endif							/* PG_MIGRATE_FOLDER_H */

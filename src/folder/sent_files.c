@@ -141,6 +141,37 @@ sent_list_files(const Folder *folder)
 	return names;
 }
 
+/*
+ * The subfolders of the folder: the first part of the names sent with a
+ * "/", each once, sorted; none starting with ".", as on disk.
+ */
+List *
+sent_list_subfolders(const Folder *folder)
+{
+	List	   *names = NIL;
+	JsonbIterator *it = JsonbIteratorInit(&folder->files->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *name;
+		char	   *slash;
+
+		if (tok != WJB_KEY)
+			continue;
+		name = pnstrdup(v.val.string.val, v.val.string.len);
+		slash = strchr(name, '/');
+		if (slash == NULL || name[0] == '.')
+			continue;
+		*slash = '\0';
+		if (!string_list_member(names, name))
+			names = lappend(names, name);
+	}
+	list_sort(names, compare_string_cells);
+	return names;
+}
+
 /* The text of a file sent, or NULL when there is none and missing_ok */
 char *
 sent_read_file(const Folder *folder, const char *file, bool missing_ok)

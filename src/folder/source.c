@@ -144,6 +144,23 @@ load_up_down_files(const MigrationSet *set, const Migration *m,
 		load_script(set, m->down_file, &out->down);
 }
 
+/*
+ * For the tools whose no-transaction marker covers the down script too
+ * (goose's NO TRANSACTION, Diesel's metadata.toml, sqlx's marker in the
+ * down file): the down script, as stored and run, starts with pg_migrate's
+ * own directive, a line above the file's first, so that
+ * migrate.run_rollback() runs it outside a transaction as the tool would.
+ */
+void
+down_outside_transaction(LoadedMigration *out)
+{
+	if (out->down.sql == NULL ||
+		script_has_directive(out->down.sql, "migrate:no-transaction"))
+		return;
+	out->down.sql = psprintf("-- migrate:no-transaction\n%s", out->down.sql);
+	out->down.first_line--;
+}
+
 static int
 compare_by_name(const void *a, const void *b)
 {

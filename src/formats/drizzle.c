@@ -4,7 +4,10 @@
  *	  Folders written by drizzle-kit generate: meta/_journal.json lists the
  *	  migrations in order ("entries": idx, when, tag, breakpoints), and each
  *	  tag is "<tag>.sql" beside it.  An optional "<tag>.down.sql" is its
- *	  down script.
+ *	  down script.  drizzle-kit 1.0 writes another layout, one folder per
+ *	  migration ("<timestamp>_<name>/migration.sql" beside its
+ *	  "snapshot.json") and no journal: it is refused, never taken for
+ *	  Prisma's, whose folders look the same but hold no snapshot.
  *
  * The journal is parsed with PostgreSQL's own JSON parser (as jsonb).
  * drizzle's "--> statement-breakpoint" separators are SQL comments, so the
@@ -41,6 +44,53 @@ static bool
 drizzle_claims(const Folder *folder, List *files)
 {
 	return folder_has_file(folder, JOURNAL);
+}
+
+/*
+ * The first migration folder of drizzle-kit 1.0's layout in the folder: a
+ * numbered subfolder holding migration.sql and snapshot.json, in a folder
+ * without journal or Prisma's migration_lock.toml; NULL when there is none
+ */
+const char *
+drizzle_v1_subfolder(const Folder *folder, List *files)
+{
+	ListCell   *lc;
+
+	if (string_list_member(files, "migration_lock.toml") ||
+		folder_has_file(folder, JOURNAL))
+		return NULL;
+	foreach(lc, folder_list_subfolders(folder))
+	{
+		const char *sub = lfirst(lc);
+
+		if (isdigit((unsigned char) sub[0]) &&
+			folder_has_file(folder, psprintf("%s/snapshot.json", sub)) &&
+			folder_has_file(folder, psprintf("%s/migration.sql", sub)))
+			return sub;
+	}
+	return NULL;
+}
+
+/*
+ * Refuse a folder of drizzle-kit 1.0's layout: read as Prisma's, it would
+ * run, but be recorded in a _prisma_migrations table that drizzle-orm's
+ * migrator knows nothing of, which would run everything again.
+ */
+void
+drizzle_v1_refuse(const Folder *folder, List *files)
+{
+	const char *sub = drizzle_v1_subfolder(folder, files);
+
+	if (sub == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("migrations folder \"%s\" is in the layout of drizzle-kit 1.0, which is not supported yet",
+					folder->name),
+			 errdetail("Its subfolder \"%s\" holds migration.sql beside snapshot.json, and there is no \"%s\": drizzle-kit 1.0 writes its migrations so, and drizzle-orm 1.0's migrator records each by its folder's name in drizzle.__drizzle_migrations, as pg_migrate does not yet.",
+					   sub, JOURNAL),
+			 errhint("Apply this folder with drizzle-orm's migrator or \"drizzle-kit migrate\" for now; pg_migrate reads the folders of drizzle-kit 0.x, whose \"%s\" lists the migrations.",
+					 JOURNAL)));
 }
 
 static void
@@ -146,6 +196,7 @@ drizzle_scan(MigrationSet *set, List *files)
 	List	   *tags = NIL;
 	ListCell   *lc;
 
+	drizzle_v1_refuse(set->folder, files);
 	if (text == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),

@@ -6,10 +6,12 @@
  *	  goose's "-- +goose Down", node-pg-migrate's "-- Down Migration" and
  *	  the like.  To pg_migrate such a marker is only a comment, so the down
  *	  section would run right after the up section, as part of the up
- *	  migration, and undo it while the run reports success.  Until pg_migrate
- *	  reads these tools' formats, a folder detected as one of them, and any
- *	  migration file holding one of their down markers, is refused with an
- *	  error naming the file, the line and the tool.
+ *	  migration, and undo it while the run reports success.  A folder
+ *	  detected as a tool's whose format pg_migrate does not read, and any
+ *	  migration file holding a down marker of another format than its
+ *	  folder's (dbmate's, goose's, node-pg-migrate's and Liquibase's are read in
+ *	  their own formats), is refused with an error naming the file, the line
+ *	  and the tool.
  *
  * Markers count only on comment lines, never inside a string or a function
  * body (see script_find_comment_line).
@@ -44,15 +46,15 @@ typedef struct ForeignTool
 #define STARTS_DOWN "starts the migration's down section"
 
 static const ForeignTool tools[] = {
-	{"goose", NULL, {"+goose up"}, {"+goose down"}, false, false, STARTS_DOWN},
+	{"goose", "goose", {"+goose up"}, {"+goose down"}, false, false, STARTS_DOWN},
 	{"micrate", NULL, {"+micrate up"}, {"+micrate down"}, false, false, STARTS_DOWN},
 	{"sql-migrate", NULL, {"+migrate up"}, {"+migrate down"}, false, false, STARTS_DOWN},
-	{"node-pg-migrate", NULL, {"up migration"}, {"down migration"}, true, false, STARTS_DOWN},
+	{"node-pg-migrate", "node-pg-migrate", {"up migration"}, {"down migration"}, true, false, STARTS_DOWN},
 	{"Play evolutions", NULL, {"!ups"}, {"!downs"}, true, false, STARTS_DOWN},
 	{"MyBatis Migrations", NULL, {NULL}, {"//@undo", "// @undo"}, true, false, STARTS_DOWN},
 	{"tern", NULL, {NULL}, {"create above / drop below ----"}, false, false, STARTS_DOWN},
 	{"shmig", NULL, {"==== up ===="}, {"==== down ===="}, false, false, STARTS_DOWN},
-	{"Liquibase formatted SQL", NULL, {NULL}, {"liquibase formatted"}, true, true,
+	{"Liquibase formatted SQL", "liquibase", {NULL}, {"liquibase formatted"}, true, true,
 	"makes the file a Liquibase changelog, whose changesets and \"--rollback\" lines pg_migrate does not read"},
 	{"dbmate", "dbmate", {NULL}, {"migrate:down"}, true, false, STARTS_DOWN}
 };
@@ -144,9 +146,9 @@ marker_text(const char *sql, int offset)
 }
 
 /*
- * Detection: a folder whose first numbered file carries another tool's
- * marker (up or down) is that tool's folder, which pg_migrate does not run
- * yet.  Only that file is read, as dbmate's detection does; every file's
+ * Detection: a folder of drizzle-kit 1.0's layout, or whose first
+ * numbered file carries another tool's marker (up or down), is that tool's
+ * folder, which pg_migrate does not run yet.  Only that file is read, as dbmate's detection does; every file's
  * down markers are checked when it is read (foreign_check_script).
  */
 void
@@ -154,6 +156,7 @@ foreign_check_folder(const Folder *folder, List *files)
 {
 	ListCell   *lc;
 
+	drizzle_v1_refuse(folder, files);
 	foreach(lc, files)
 	{
 		const char *file = lfirst(lc);

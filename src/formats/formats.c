@@ -19,20 +19,33 @@
 
 /* detection order matters only for the error listing; see detect_format */
 static const MigrationFormat *const formats[] = {
-	&drizzle_format, &flyway_format, &dbmate_format, &golang_format, &plain_format
+	&drizzle_format, &flyway_format, &dbmate_format,
+	/* formats2's: told by a marker or a file of their own */
+	&node_pg_migrate_format, &atlas_format, &sqitch_format, &liquibase_format,
+	&golang_format, &plain_format,
+	/* formats1's: claimed after plain, which goose's markers override */
+	&prisma_format, &goose_format, &sqlx_format, &diesel_format
 };
+
+/* formats2's formats: their numbered files are not golang-migrate's nor plain */
+#define FORMATS2_OWNS_FILES(f) \
+	((f) == &node_pg_migrate_format || (f) == &atlas_format || \
+	 (f) == &sqitch_format || (f) == &liquibase_format)
 
 static const MigrationFormat *detect_format(const Folder *folder, List *files,
 											int elevel);
 static char *file_names(List *files);
+static char *format_names(bool with_auto);
 static void no_migrations_error(const Folder *folder, List *files,
 								const MigrationFormat *format);
 static void check_unique_versions(const MigrationSet *set);
+static int	prefer_markers(const MigrationFormat **claimed, int n);
 
 /*
  * The up scripts' checksums that source_load() computed for the last
- * folder it read from disk, with each file's stamp (folder_file_stamp()),
- * sorted by file name: when the same folder is read again in the session
+ * folder it read from disk, with the stamp of each one's file
+ * (folder_file_stamp()), sorted by migration name (not by file: one
+ * Liquibase changelog holds several migrations, each its own checksum): when the same folder is read again in the session
  * (status polled over a pooled connection, or once per tenant), a file
  * whose stamp is the same is not read again.  What source_load() checks in
  * a file besides its checksum (encoding, foreign markers) depends on its
@@ -40,7 +53,7 @@ static void check_unique_versions(const MigrationSet *set);
  */
 typedef struct CachedChecksum
 {
-	const char *file;
+	const char *name;			/* the migration's */
 	FileStamp	stamp;
 	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
 } CachedChecksum;
@@ -61,8 +74,34 @@ format_by_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized migration format \"%s\"", name),
-			 errhint("Use 'auto', 'plain', 'drizzle', 'dbmate', 'golang-migrate' or 'flyway'.")));
+			 errhint("Use %s.", format_names(true))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The formats' names, quoted, for hints, as "'a', 'b' or 'c'": every
+ * format but plain, after 'auto' and 'plain' when with_auto.
+ */
+static char *
+format_names(bool with_auto)
+{
+	StringInfoData names;
+	int			n = 0;
+
+	initStringInfo(&names);
+	if (with_auto)
+		appendStringInfoString(&names, "'auto', 'plain'");
+	for (int i = 0; i < lengthof(formats); i++)
+	{
+		if (formats[i] == &plain_format)
+			continue;
+		n++;
+		appendStringInfo(&names, "%s'%s'",
+						 n == lengthof(formats) - 1 ? " or " :
+						 names.len > 0 ? ", " : "",
+						 formats[i]->name);
+	}
+	return names.data;
 }
 
 /*
@@ -117,8 +156,29 @@ no_migrations_error(const Folder *folder, List *files,
 							  "The folder holds %d files, none a migration in %s format: %s.",
 							  n, n, format->name, file_names(files)),
 			 format == NULL ?
-			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => 'drizzle', 'dbmate', 'golang-migrate' or 'flyway' for other layouts.") :
+			 errhint("Plain migration files are named like \"0001_create_users.sql\"; pass format => %s for other layouts.",
+					 format_names(false)) :
 			 errhint("Check the folder, and name the format its files are in, or pass format => 'auto' to detect it.")));
+}
+
+/*
+ * A folder claimed by a format of issue 16 that its files' markers make
+ * (goose's "-- +goose Up") is that format's, though its files are named
+ * as plain's are: plain is dropped from the n formats claimed; the count
+ * left is returned.
+ */
+static int
+prefer_markers(const MigrationFormat **claimed, int n)
+{
+	bool		marked = false;
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		marked |= (claimed[i] == &goose_format);
+	for (int i = 0; i < n; i++)
+		if (!marked || claimed[i] != &plain_format)
+			claimed[kept++] = claimed[i];
+	return kept;
 }
 
 /*
@@ -148,9 +208,13 @@ detect_format(const Folder *folder, List *files, int elevel)
 		if (n > 0 && (claimed[n - 1] == &dbmate_format ||
 					  claimed[n - 1] == &golang_format) && f == &plain_format)
 			continue;
+		if (n > 0 && FORMATS2_OWNS_FILES(claimed[n - 1]) &&
+			(f == &golang_format || f == &plain_format))
+			continue;
 		if (f->claims(folder, files))
 			claimed[n++] = f;
 	}
+	n = prefer_markers(claimed, n);
 
 	if (n == 1)
 	{
@@ -178,8 +242,8 @@ detect_format(const Folder *folder, List *files, int elevel)
 static int
 compare_cached_checksums(const void *a, const void *b)
 {
-	return strcmp(((const CachedChecksum *) a)->file,
-				  ((const CachedChecksum *) b)->file);
+	return strcmp(((const CachedChecksum *) a)->name,
+				  ((const CachedChecksum *) b)->name);
 }
 
 static bool
@@ -189,13 +253,13 @@ same_stamp(const FileStamp *a, const FileStamp *b)
 		a->mtime == b->mtime && a->ctime == b->ctime;
 }
 
-/* The checksum kept for that file of the last folder read, or NULL */
+/* The checksum kept for that migration of the last folder read, or NULL */
 static const CachedChecksum *
-cached_checksum(const char *file)
+cached_checksum(const char *name)
 {
 	CachedChecksum key;
 
-	key.file = file;
+	key.name = name;
 	return bsearch(&key, checksums, checksums_count, sizeof(CachedChecksum),
 				   compare_cached_checksums);
 }
@@ -245,7 +309,9 @@ source_load(const Folder *folder, const char *format, int elevel)
 	list_free_deep(files);
 
 	source_sort(set);
-	if (set->format != &plain_format)
+	/* Prisma versions by folder; node-pg-migrate runs two files of a prefix */
+	if (set->format != &plain_format && set->format != &prisma_format &&
+		set->format != &node_pg_migrate_format)
 		check_unique_versions(set);
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate checksums",
@@ -272,7 +338,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 			FileStamp	stamp;
 			bool		stamped = folder_file_stamp(folder, m->up_file, &stamp);
 			const CachedChecksum *kept = stamped && same_folder ?
-				cached_checksum(m->up_file) : NULL;
+				cached_checksum(m->name) : NULL;
 
 			CHECK_FOR_INTERRUPTS();
 			if (kept && same_stamp(&kept->stamp, &stamp))
@@ -290,7 +356,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 			{
 				CachedChecksum *c = &fresh[nfresh++];
 
-				c->file = MemoryContextStrdup(fresh_cxt, m->up_file);
+				c->name = MemoryContextStrdup(fresh_cxt, m->name);
 				c->stamp = stamp;
 				memcpy(c->checksum, m->checksum, sizeof(c->checksum));
 			}
@@ -350,7 +416,8 @@ migration_load(const MigrationSet *set, const Migration *m, LoadedMigration *out
 
 /*
  * For formats whose version is a migration's key (golang-migrate, dbmate,
- * Flyway), two migrations of one version are an error.  The set is sorted.
+ * Flyway; not plain, nor Prisma, which keys on names), two migrations of
+ * one version are an error.  The set is sorted.
  */
 static void
 check_unique_versions(const MigrationSet *set)

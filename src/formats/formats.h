@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * formats.h
- *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle):
+ *	  The folder formats (plain, golang-migrate, dbmate, Flyway, drizzle;
+ *	  Prisma, goose, sqlx, Diesel):
  *	  detecting a folder's format, finding its migrations, and reading their
  *	  scripts; and refusing the files of tools not read yet.
  *
@@ -44,6 +45,20 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
+/* the formats of issue 16 (formats1): prisma.c, goose.c, sqlx.c, diesel.c */
+extern const MigrationFormat prisma_format;
+extern const MigrationFormat goose_format;
+extern const MigrationFormat sqlx_format;
+extern const MigrationFormat diesel_format;
+extern char *diesel_version(const char *name);
+/* formats2's formats: node_pg_migrate.c, atlas.c, sqitch.c, liquibase.c */
+extern const MigrationFormat node_pg_migrate_format;
+extern const MigrationFormat atlas_format;
+extern const MigrationFormat sqitch_format;
+extern const MigrationFormat liquibase_format;
+extern char *sqitch_project(const MigrationSet *set);
+extern char *sqitch_verify_file(const Migration *m);
+
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind
 {
@@ -83,6 +98,10 @@ extern void new_migration_name(const MigrationSet *set, const char *description,
 extern void new_migration_write(const MigrationSet *set, const char *header,
 								List *statements, bool no_transaction,
 								NewMigration *out);
+
+/* drizzle.c: drizzle-kit 1.0's layout, not read yet */
+extern const char *drizzle_v1_subfolder(const Folder *folder, List *files);
+extern void drizzle_v1_refuse(const Folder *folder, List *files);
 
 /* foreign.c: files of the tools pg_migrate does not read yet */
 extern void foreign_check_folder(const Folder *folder, List *files);

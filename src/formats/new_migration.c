@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 
+#include "common/string.h"
 #include "lib/stringinfo.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
@@ -37,6 +38,10 @@ static char *next_number(const char *last, int width_if_none);
 static char *next_timestamp(const char *last);
 static char *journal_with_entry(const MigrationSet *set, const char *tag,
 								int64 when);
+static bool new_migration_name_formats1(const MigrationSet *set,
+										const Migration *last,
+										const char *description,
+										NewMigration *out);
 
 static const Migration *
 last_versioned(const MigrationSet *set)
@@ -71,6 +76,47 @@ next_timestamp(const char *last)
 }
 
 /*
+ * Issue 16's formats (Prisma, goose, sqlx, Diesel): named by a timestamp,
+ * as their tools name new migrations, or by the number after the last
+ * one's when the folder numbers them; Prisma and Diesel in a folder of
+ * their own ("20240101120000_x/migration.sql", Diesel's
+ * "2024-01-01-120000_x/up.sql").  False for the other formats.
+ */
+static bool
+new_migration_name_formats1(const MigrationSet *set, const Migration *last,
+							const char *description, NewMigration *out)
+{
+	const char *version;
+	char	   *next;
+
+	if (set->format != &prisma_format && set->format != &goose_format &&
+		set->format != &sqlx_format && set->format != &diesel_format)
+		return false;
+	version = !last ? NULL :
+		set->format == &diesel_format ? diesel_version(last->name) : last->version;
+	if (version == NULL || strlen(version) == TIMESTAMP_DIGITS)
+		next = next_timestamp(version);
+	else
+		next = next_number(version, 4);
+
+	if (set->format == &diesel_format && strlen(next) == TIMESTAMP_DIGITS)
+		out->name = psprintf("%.4s-%.2s-%.2s-%s_%s", next, next + 4, next + 6,
+							 next + 8, description);
+	else
+		out->name = psprintf("%s_%s", next, description);
+	if (set->format == &prisma_format)
+		out->file = psprintf("%s/migration.sql", out->name);
+	else if (set->format == &diesel_format)
+		out->file = psprintf("%s/up.sql", out->name);
+	else if (set->format == &sqlx_format && last &&
+			 pg_str_endswith(last->up_file, ".up.sql"))
+		out->file = psprintf("%s.up.sql", out->name);
+	else
+		out->file = psprintf("%s.sql", out->name);
+	return true;
+}
+
+/*
  * The name (and file) of the next migration of the folder, described by
  * description: letters, digits, '_' and '-', so that every format's
  * reader and its tool take the file name as it is.
@@ -92,6 +138,25 @@ new_migration_name(const MigrationSet *set, const char *description,
 				 errhint("Use letters, digits, '_' and '-' only, such as \"add_users_nickname\".")));
 
 	memset(out, 0, sizeof(NewMigration));
+	if (new_migration_name_formats1(set, last, description, out))
+		return;
+	/* formats2's: a migration there is also recorded in another file */
+	if (set->format == &atlas_format || set->format == &sqitch_format ||
+		set->format == &liquibase_format)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write a new migration into %s folder \"%s\"",
+						format, set->dir),
+				 set->format == &atlas_format ?
+				 errdetail("Atlas records every migration file's hash in atlas.sum, and would refuse the folder with a file it does not list.") :
+				 set->format == &sqitch_format ?
+				 errdetail("Sqitch plans every change in sqitch.plan, with its deploy, revert and verify scripts.") :
+				 errdetail("Liquibase reads changesets from its changelogs, not files of their own."),
+				 set->format == &atlas_format ?
+				 errhint("Write the migration with \"atlas migrate new\", then \"atlas migrate hash\".") :
+				 set->format == &sqitch_format ?
+				 errhint("Add the change with \"sqitch add\".") :
+				 errhint("Add a changeset to the changelog.")));
 	if (set->format == &dbmate_format ||
 		(last && strlen(last->version) == TIMESTAMP_DIGITS &&
 		 (set->format == &plain_format || set->format == &golang_format)))
@@ -103,6 +168,14 @@ new_migration_name(const MigrationSet *set, const char *description,
 		int64		major = last ? strtoi64(last->version, NULL, 10) : 0;
 
 		out->name = psprintf("V%lld__%s", (long long) (major + 1), description);
+	}
+	else if (set->format == &node_pg_migrate_format)
+	{
+		/* node-pg-migrate's default prefix: milliseconds since 1970 */
+		int64		ms = (int64) timestamptz_to_time_t(GetCurrentTimestamp()) * 1000;
+		int64		after = last ? strtoi64(last->version, NULL, 10) + 1 : 0;
+
+		out->name = psprintf("%lld_%s", (long long) Max(ms, after), description);
 	}
 	else if (set->format == &drizzle_format)
 	{
@@ -178,18 +251,39 @@ new_migration_write(const MigrationSet *set, const char *header,
 	if (set->format == &dbmate_format)
 		appendStringInfo(&text, "-- migrate:up%s\n",
 						 no_transaction ? " transaction:false" : "");
+	/* goose's annotations; sqlx's marker, which must be the first bytes */
+	if (set->format == &goose_format)
+		appendStringInfo(&text, "-- +goose Up\n%s",
+						 no_transaction ? "-- +goose NO TRANSACTION\n" : "");
+	if (set->format == &sqlx_format && no_transaction)
+		appendStringInfoString(&text, "-- no-transaction\n");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "-- Up Migration\n");
 	appendStringInfoString(&text, header);
-	if (no_transaction && set->format != &dbmate_format)
+	if (no_transaction && set->format != &dbmate_format &&
+		set->format != &goose_format && set->format != &sqlx_format)
 		appendStringInfoString(&text, "-- migrate:no-transaction\n");
 	foreach(lc, statements)
 	{
+		const char *stmt = lfirst(lc);
+		const char *semicolon = strchr(stmt, ';');
+		/* goose ends a statement at a line ending in ';' unless told */
+		bool		wrap = set->format == &goose_format && semicolon &&
+			strchr(semicolon + 1, ';') != NULL;
+
 		if (foreach_current_index(lc) > 0)
 			appendStringInfoString(&text, set->format == &drizzle_format ?
 								   "--> statement-breakpoint\n" : "\n");
-		appendStringInfoString(&text, lfirst(lc));
+		appendStringInfo(&text, "%s%s%s",
+						 wrap ? "-- +goose StatementBegin\n" : "", stmt,
+						 wrap ? "-- +goose StatementEnd\n" : "");
 	}
 	if (set->format == &dbmate_format)
 		appendStringInfoString(&text, "\n-- migrate:down\n");
+	if (set->format == &goose_format)
+		appendStringInfoString(&text, "\n-- +goose Down\n");
+	if (set->format == &node_pg_migrate_format)
+		appendStringInfoString(&text, "\n-- Down Migration\n");
 	out->content = text.data;
 
 	if (set->format == &drizzle_format)

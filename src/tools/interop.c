@@ -4,7 +4,8 @@
  *	  What the runs ask of a folder whose tool keeps its own table: which
  *	  migrations the tool applied, and keeping the table in step with what
  *	  pg_migrate applies and rolls back.  Each tool (drizzle_table.c,
- *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c) is found by
+ *	  dbmate_table.c, golang_migrate_table.c, flyway_table.c, prisma_table.c,
+ *	  goose_table.c, sqlx_table.c, diesel_table.c) is found by
  *	  its folders' format, and works on its table through tool_table.c.
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -17,7 +18,12 @@
 
 /* The tools that keep a table, by the format of their folders */
 static const ToolInterop *const interops[] = {
-	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop
+	&drizzle_interop, &dbmate_interop, &golang_interop, &flyway_interop,
+	/* issue 16 (formats1) */
+	&prisma_interop, &goose_interop, &sqlx_interop, &diesel_interop,
+	/* formats2's */
+	&node_pg_migrate_interop, &atlas_interop, &sqitch_interop,
+	&liquibase_interop
 };
 
 static const ToolInterop *interop_of_format(const char *format);
@@ -52,9 +58,10 @@ interop_adopt(MigrationSet *set, const bool *applied)
 }
 
 /*
- * After m was applied, write the tool's table as the tool would have
- * (creating it first where the tool would: drizzle-orm), and log the
- * write in migrate.history.
+ * After m was applied, do what its tool does after a migration (Sqitch's
+ * verify script, whose error fails it), write the tool's table as the tool
+ * would have (creating it first where the tool would: drizzle-orm), and
+ * log the write in migrate.history.
  */
 void
 interop_record(const MigrationSet *set, const Migration *m)
@@ -62,6 +69,8 @@ interop_record(const MigrationSet *set, const Migration *m)
 	const ToolInterop *interop = interop_of_format(set->format->name);
 	ToolTable  *t;
 
+	if (interop != NULL && interop->after_apply != NULL)
+		interop->after_apply(set, m);
 	if (interop == NULL || interop->record == NULL ||
 		(t = tool_table_open(interop->table, true, interop->create)) == NULL)
 		return;

@@ -2,7 +2,7 @@
  *
  * tools.h
  *	  Other tools' tracking tables (drizzle-orm's, dbmate's,
- *	  golang-migrate's, Flyway's): finding, checking, reading and writing
+ *	  golang-migrate's, Flyway's; Prisma's, goose's, sqlx's, Diesel's): finding, checking, reading and writing
  *	  them as the tool would, and what a folder has applied by either table.
  *
  * Copyright (c) 2026, pg_migrate developers
@@ -25,7 +25,7 @@
  * Flyway's), as tool_table.c finds, checks, reads and writes it: the
  * columns pg_migrate uses, and how the tool creates it, for messages.
  */
-#define TOOL_MAX_COLUMNS 6
+#define TOOL_MAX_COLUMNS 10		/* formats2: Atlas's row has 9 */
 
 typedef struct ToolColumn
 {
@@ -89,6 +89,8 @@ typedef struct ToolInterop
 						   const Migration *m);
 	bool		(*forget) (ToolTable *t, const AppliedMigration *am);
 	void		(*check) (ToolTable *t);
+	/* formats2: after m ran, before it is recorded (Sqitch's verify), or NULL */
+	void		(*after_apply) (const MigrationSet *set, const Migration *m);
 } ToolInterop;
 
 /* tool_table.c: the checked table, for the interop hooks */
@@ -132,6 +134,21 @@ extern List *drizzle_applied_hashes(void);
 extern const ToolInterop dbmate_interop;
 extern const ToolInterop golang_interop;
 extern const ToolInterop flyway_interop;
+
+/* the tools of issue 16 (formats1): prisma_table.c, goose_table.c,
+ * sqlx_table.c, diesel_table.c */
+extern const ToolInterop prisma_interop;
+extern const ToolInterop goose_interop;
+extern const ToolInterop sqlx_interop;
+extern const ToolInterop diesel_interop;
+/*
+ * formats2's tools: node_pg_migrate_table.c, atlas_table.c, sqitch_table.c,
+ * liquibase_table.c
+ */
+extern const ToolInterop node_pg_migrate_interop;
+extern const ToolInterop atlas_interop;
+extern const ToolInterop sqitch_interop;
+extern const ToolInterop liquibase_interop;
 
 
 /* applied.c: a folder's migrations beside what is applied, and what failed */

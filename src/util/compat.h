@@ -181,6 +181,31 @@ compat_sha256(const uint8 *data, size_t len, uint8 *dest)
 }
 
 /*
+ * SHA-1 of a buffer as 40 hex digits into out[41] (formats2: Sqitch's
+ * script_hash); false on 13, whose common code has no SHA-1.
+ */
+static inline bool
+compat_sha1_hex(const char *data, size_t len, char *out)
+{
+#if PG_VERSION_NUM >= 140000
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA1);
+	uint8		digest[20];
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-1 checksum");
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < 20; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	return true;
+#else
+	out[0] = '\0';
+	return false;
+#endif
+}
+
+/*
  * Whether member may SET ROLE to role: membership before 16, membership
  * with the SET option from 16 on.
  */

@@ -439,7 +439,7 @@ settings_define(void)
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("migrate.tool_table",
 							   "The table in which the migrations folder's own tool records what it applied.",
-							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations or flyway_schema_history in the current schema.",
+							   "Empty means the tool's default: drizzle.__drizzle_migrations, or schema_migrations, flyway_schema_history, _prisma_migrations, goose_db_version, _sqlx_migrations or __diesel_schema_migrations in the current schema.",
 							   &migrate_tool_table,
 							   "",
 							   PGC_USERSET,

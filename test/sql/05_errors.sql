@@ -14,7 +14,7 @@ SELECT * FROM migrate.apply('@testdir@/errors/twice/0001_init.sql');
 SELECT * FROM migrate.apply('@testdir@/errors/empty_folder');
 \! echo 'SELECT 1;' > @testdir@/errors/empty_folder/notes.txt
 SELECT * FROM migrate.apply('@testdir@/errors/empty_folder');
-SELECT * FROM migrate.apply('@testdir@/errors/empty_folder', format => 'liquibase');
+SELECT * FROM migrate.apply('@testdir@/errors/empty_folder', format => 'mybatis');
 -- with the format named too: a deploy that names its format is told,
 -- rather than silently doing nothing
 SELECT * FROM migrate.apply('@testdir@/errors/empty_folder', format => 'plain');

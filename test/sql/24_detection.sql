@@ -19,4 +19,4 @@ SELECT name FROM migrate.status('@testdir@/detect/golang', format => 'plain');
 
 SELECT * FROM migrate.status('@testdir@/format_errors/mixed');
 SELECT * FROM migrate.status('@testdir@/format_errors/mixed', format => 'flyway');
-SELECT * FROM migrate.status('@testdir@/detect/basic', format => 'liquibase');
+SELECT * FROM migrate.status('@testdir@/detect/basic', format => 'mybatis');

@@ -1,8 +1,9 @@
 -- A file written for another migration tool holds its down section in the
 -- same file, below a marker comment that pg_migrate would read as a mere
 -- comment: run as plain, the down section would run right after the up
--- section, and the column the migration adds would be gone. Every path
--- refuses such a file, naming the file, the line and the tool.
+-- section, and the column the migration adds would be gone. Such a file is
+-- read in its tool's format where pg_migrate has one (goose), and every
+-- path refuses it otherwise, naming the file, the line and the tool.
 \! rm -rf @testdir@/foreign && mkdir -p @testdir@ && cp -R "$PG_ABS_SRCDIR/fixtures/foreign" @testdir@/foreign
 CREATE TABLE fm_users (id int);
 -- What the tests before did by hand, and this table, are drift: start the
@@ -12,24 +13,32 @@ INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
 SELECT coalesce(max(id), 0) AS start FROM migrate.migrations \gset
 \set VERBOSITY default
 
--- goose: the folder is detected as goose's, which is not supported yet
+-- goose: the folder is detected as goose's and read by goose's rules
+-- (51_goose tests them): its down sections do not run, the columns its
+-- migrations add are there
+SET migrate.lint = off;
 CALL migrate.run('@testdir@/foreign/goose');
 \echo :LAST_ERROR_SQLSTATE
 SELECT attname FROM pg_attribute
 WHERE attrelid = 'fm_users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
-SELECT * FROM migrate.apply('@testdir@/foreign/goose');
-SELECT * FROM migrate.status('@testdir@/foreign/goose');
-SELECT migrate.check('@testdir@/foreign/goose');
-SELECT count(*) FROM migrate.plan('@testdir@/foreign/goose');
-SELECT count(*) FROM migrate.lint('@testdir@/foreign/goose');
 -- naming the format plain does not make its down section an up one
 CALL migrate.run('@testdir@/foreign/goose', format => 'plain');
 SELECT * FROM migrate.apply('@testdir@/foreign/goose', format => 'golang-migrate');
+SELECT name, action FROM migrate.rollback('00001_add_email');
+RESET migrate.lint;
+DROP TABLE goose_db_version;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+-- sql-migrate: the folder is detected as that tool's, which pg_migrate
+-- does not read; every function that reads it refuses it
+SELECT * FROM migrate.apply('@testdir@/foreign/sql_migrate');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM migrate.status('@testdir@/foreign/sql_migrate');
+SELECT migrate.check('@testdir@/foreign/sql_migrate');
+SELECT count(*) FROM migrate.plan('@testdir@/foreign/sql_migrate');
+SELECT count(*) FROM migrate.lint('@testdir@/foreign/sql_migrate');
 -- sent as data; annotations are case-insensitive
-CALL migrate.run('{
-  "00001_add_email.sql": "-- +goose up\nALTER TABLE fm_users ADD COLUMN email text;\n-- +goose down\nALTER TABLE fm_users DROP COLUMN email;\n"
-}'::jsonb);
-SELECT * FROM migrate.status('{
+SELECT name, state FROM migrate.status('{
   "00001_add_email.sql": "-- +goose up\nALTER TABLE fm_users ADD COLUMN email text;\n-- +goose down\nALTER TABLE fm_users DROP COLUMN email;\n"
 }'::jsonb);
 -- a plain folder whose second file is goose's
@@ -47,9 +56,16 @@ SELECT name, state FROM migrate.status('{
   "00001_add_email.sql": "-- +goose Up\nALTER TABLE fm_users ADD COLUMN email text;\n"
 }'::jsonb, format => 'plain');
 
--- node-pg-migrate's SQL migrations, markers matched as that tool does
+-- node-pg-migrate's SQL migrations are read in its format
+-- (55_node_pg_migrate): the down section is never part of the up one
 CALL migrate.run('@testdir@/foreign/node_pg_migrate');
-\echo :LAST_ERROR_SQLSTATE
+SELECT attname FROM pg_attribute
+WHERE attrelid = 'fm_users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT name FROM migrate.rollback('1700000000000_add-email');
+DROP TABLE public.pgmigrations;
+TRUNCATE migrate.fingerprint;
+INSERT INTO migrate.fingerprint SELECT * FROM migrate.schema_objects();
+-- and refused in another format, with the format to use
 SELECT * FROM migrate.apply('{
   "1700000000000_add-email.sql": "ALTER TABLE fm_users ADD COLUMN email text;\n--- down migration\nALTER TABLE fm_users DROP COLUMN email;\n"
 }'::jsonb, format => 'plain');

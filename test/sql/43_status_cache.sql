@@ -38,3 +38,17 @@ FROM migrate.status('@testdir@/stamps') s JOIN migrate.migrations m USING (name)
 -- Clean up
 \! printf 'CREATE TABLE stamp_b (id int);\n' > @testdir@/stamps/0002_b.sql
 SELECT name, action FROM migrate.rollback('0001_a');
+
+-- a file that holds several migrations (a Liquibase changelog): each keeps
+-- its own checksum, not the first one's of its file
+\! rm -rf @testdir@/stamps_lb && mkdir -p @testdir@/stamps_lb
+\! printf -- '--liquibase formatted sql\n--changeset ann:1\nCREATE TABLE stamp_lb1 (id int);\n--rollback DROP TABLE stamp_lb1;\n--changeset ann:2\nCREATE TABLE stamp_lb2 (id int);\n--rollback DROP TABLE stamp_lb2;\n' > @testdir@/stamps_lb/001-changelog.sql
+SELECT name, action FROM migrate.apply('@testdir@/stamps_lb');
+SELECT pg_sleep(2.2);
+SELECT s.name, s.state, s.checksum = m.checksum AS recorded_checksum
+FROM migrate.status('@testdir@/stamps_lb') s JOIN migrate.migrations m USING (name) ORDER BY name;
+-- the same again, from the checksums kept
+SELECT s.name, s.state, s.checksum = m.checksum AS recorded_checksum
+FROM migrate.status('@testdir@/stamps_lb') s JOIN migrate.migrations m USING (name) ORDER BY name;
+SELECT name, action FROM migrate.rollback('001-changelog.sql::1::ann');
+SELECT count(*) AS left_recorded FROM migrate.migrations WHERE name LIKE '001-changelog.sql::%';
