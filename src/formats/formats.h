@@ -44,6 +44,17 @@ extern const MigrationFormat flyway_format;
 extern const MigrationFormat drizzle_format;
 extern void plain_note_down_file(const MigrationSet *set, const Migration *m);
 
+/* drizzle.c: a migration whose COMMIT ends drizzle-orm's transaction */
+typedef struct CommitSplit
+{
+	int			line;			/* of the COMMIT, or 0 when not split */
+	StatementList *after;		/* the statements after it, as in the script */
+	Script		rest;			/* the script from the first of them on */
+} CommitSplit;
+
+extern bool drizzle_split_at_commit(const LoadedMigration *lm,
+									StatementList *stmts, CommitSplit *split);
+
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind
 {
