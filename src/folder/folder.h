@@ -41,6 +41,9 @@ typedef struct Migration
 	bool		adopted;		/* applied by the format's own tool (its
 								 * table says so), not yet recorded */
 	int64		created_at;		/* drizzle journal's "when", else 0 */
+	int			commit_line;	/* drizzle: line of the COMMIT that ends the
+								 * transaction (formats/drizzle.c), set once
+								 * checked; 0 when none */
 } Migration;
 
 /*
@@ -91,6 +94,9 @@ typedef struct LoadedMigration
 	Script		up;
 	Script		down;			/* down.sql is NULL when there is none */
 	bool		no_transaction; /* "-- migrate:no-transaction" directive */
+	bool		commit_ends_transaction;	/* drizzle: a COMMIT of its own
+											 * ends the transaction, see
+											 * formats/drizzle.c */
 	bool		down_generated; /* down was generated as up ran */
 	char	   *down_partial;	/* and what it does not undo, as JSON, or
 								 * NULL */

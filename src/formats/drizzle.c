@@ -13,6 +13,19 @@
  * drizzle's "--> statement-breakpoint" separators are SQL comments, so the
  * server's parser splits those files like any other.
  *
+ * drizzle-orm's migrator runs every statement of the pending migrations in
+ * one transaction it opened, and records each migration in that
+ * transaction after its statements.  A plain COMMIT (or END) of its own in
+ * a file therefore ends that transaction: the statements after it run one
+ * by one in autocommit (CREATE INDEX CONCURRENTLY, a procedure that
+ * commits, ALTER TYPE ... ADD VALUE then a use of the value), and projects
+ * rely on it.  drizzle_split_at_commit() reads such a file the same way:
+ * the statements before the first COMMIT in one transaction, the rest as a
+ * no-transaction migration runs (see run/run.c).  A BEGIN before them all
+ * opens nothing drizzle-orm had not opened, and a COMMIT with nothing
+ * after it only ends the migration's transaction: both are dropped.  Other
+ * transaction control after the COMMIT stays refused.
+ *
  * Copyright (c) 2026, pg_migrate developers
  *
  *-------------------------------------------------------------------------
@@ -36,9 +49,70 @@ static void journal_error_callback(void *arg);
 static JsonbValue *entry_field(JsonbContainer *entry, const char *key,
 							   enum jbvType type, int index, const char *dir);
 
+static void drizzle_load(const MigrationSet *set, const Migration *m,
+						 LoadedMigration *out, bool with_down);
+
 const MigrationFormat drizzle_format = {
-	"drizzle", drizzle_claims, drizzle_scan, load_up_down_files
+	"drizzle", drizzle_claims, drizzle_scan, drizzle_load
 };
+
+static void
+drizzle_load(const MigrationSet *set, const Migration *m, LoadedMigration *out,
+			 bool with_down)
+{
+	load_up_down_files(set, m, out, with_down);
+	out->commit_ends_transaction = true;
+}
+
+/*
+ * Split the statements of a drizzle migration's up script at a COMMIT that
+ * ends drizzle-orm's transaction (see the top of this file): stmts keeps
+ * those before it, and split gets the COMMIT's line, the statements after
+ * it (offsets and lines still those of lm->up) and the script's text from
+ * the first of them on, for the background worker.  Returns false, split
+ * zeroed, when the migration is not split: not drizzle's, marked
+ * no-transaction, no COMMIT, or nothing after it.
+ */
+bool
+drizzle_split_at_commit(const LoadedMigration *lm, StatementList *stmts,
+						CommitSplit *split)
+{
+	int			at = -1;
+	StatementList *after;
+
+	memset(split, 0, sizeof(CommitSplit));
+	if (!lm->commit_ends_transaction || lm->no_transaction)
+		return false;
+	for (int i = 0; i < stmts->count && at < 0; i++)
+		if (stmts->items[i].kind == STMT_WRAPPER_COMMIT)
+			at = i;
+	if (at < 0)
+		return false;
+	if (at == stmts->count - 1)
+	{
+		/* the end of the migration's own transaction */
+		stmts->count--;
+		return false;
+	}
+
+	after = palloc(sizeof(StatementList));
+	after->count = after->allocated = stmts->count - at - 1;
+	after->items = palloc(sizeof(Statement) * after->count);
+	memcpy(after->items, &stmts->items[at + 1], sizeof(Statement) * after->count);
+	split->line = stmts->items[at].line;
+	split->after = after;
+	split->rest.file = lm->up.file;
+	split->rest.sql = lm->up.sql + after->items[0].offset;
+	split->rest.first_line = after->items[0].line;
+
+	stmts->count = at;
+	if (at > 0 && stmts->items[0].kind == STMT_WRAPPER_BEGIN)
+	{
+		memmove(&stmts->items[0], &stmts->items[1], sizeof(Statement) * (at - 1));
+		stmts->count--;
+	}
+	return true;
+}
 
 static bool
 drizzle_claims(const Folder *folder, List *files)

@@ -58,6 +58,16 @@ extern const MigrationFormat sqitch_format;
 extern const MigrationFormat liquibase_format;
 extern char *sqitch_project(const MigrationSet *set);
 extern char *sqitch_verify_file(const Migration *m);
+/* drizzle.c: a migration whose COMMIT ends drizzle-orm's transaction */
+typedef struct CommitSplit
+{
+	int			line;			/* of the COMMIT, or 0 when not split */
+	StatementList *after;		/* the statements after it, as in the script */
+	Script		rest;			/* the script from the first of them on */
+} CommitSplit;
+
+extern bool drizzle_split_at_commit(const LoadedMigration *lm,
+									StatementList *stmts, CommitSplit *split);
 
 /* plain.c: numbered SQL files, as plain and golang-migrate name them */
 typedef enum FileKind

@@ -482,13 +482,15 @@ rule_allowed(List *allowed, const char *rule)
 
 /*
  * apply and run: lint a pending migration among the checks made before
- * anything runs, its transaction mode known.  Each finding is a WARNING,
- * or all of them one error, as migrate.lint says; allowed findings are
- * logged in migrate.history with the migration's other records.
+ * anything runs, its transaction mode known (after_commit: the statements
+ * after a drizzle migration's COMMIT, outside a transaction).  Each finding
+ * is a WARNING, or all of them one error, as migrate.lint says; allowed
+ * findings are logged in migrate.history with the migration's other
+ * records.
  */
 void
 lint_pending(const Migration *m, const LoadedMigration *lm,
-			 const StatementList *stmts)
+			 const StatementList *stmts, const StatementList *after_commit)
 {
 	List	   *findings;
 	List	   *allowed;
@@ -501,6 +503,9 @@ lint_pending(const Migration *m, const LoadedMigration *lm,
 	if (migrate_lint_action == LINT_OFF)
 		return;
 	findings = lint_migration(&lm->up, stmts, m->no_transaction, false);
+	if (after_commit)
+		findings = list_concat(findings,
+							   lint_migration(&lm->up, after_commit, true, false));
 	allowed = allowed_rules(&lm->up);
 	foreach(lc, findings)
 	{
@@ -614,13 +619,20 @@ lint_one_call(void *arg)
 	LintOneCall *call = arg;
 	LoadedMigration lm;
 	StatementList *stmts;
+	CommitSplit split;
+	List	   *findings;
 	ListCell   *lc;
 
 	migration_load(call->set, call->m, &lm, false);
 	stmts = script_split_to_run(&lm.up, false, !lm.no_transaction, NULL);
-	/* as run() would run it: see script_split_to_run() */
-	foreach(lc, lint_reported(&lm.up, stmts,
-							  lm.no_transaction || script_all_top_level(stmts)))
+	/* as run() would run it: see script_split_to_run() and drizzle.c */
+	(void) drizzle_split_at_commit(&lm, stmts, &split);
+	findings = lint_reported(&lm.up, stmts,
+							 lm.no_transaction ||
+							 (!split.after && script_all_top_level(stmts)));
+	if (split.after)
+		findings = list_concat(findings, lint_reported(&lm.up, split.after, true));
+	foreach(lc, findings)
 		emit_finding(call->sink, call->owner, call->m, lm.up.file, lfirst(lc));
 }
 

@@ -614,6 +614,9 @@ typedef struct PlanMigration
 	StatementList *stmts;		/* NULL until the script is split */
 	List	   *findings;		/* LintFinding */
 	bool		no_transaction;
+	CommitSplit split;			/* a drizzle migration's COMMIT */
+	int			commit_at;		/* index in stmts of the first statement
+								 * after it, or stmts->count */
 	int			current;		/* statement being planned, or -1 */
 	PlanRow    *failing;		/* its row, until emitted */
 	bool		running;		/* it is being executed */
@@ -734,6 +737,14 @@ plan_statement(PlanMigration *pm, int index)
 	pm->current = index;
 	row = plan_row(pm, index);
 	pm->failing = row;
+	if (index >= pm->commit_at)
+	{
+		row->note = psprintf("not executed: after the COMMIT at line %d the migration runs outside a transaction block, so it cannot be rolled back",
+							 pm->split.line);
+		emit_row(out, row);
+		pm->failing = NULL;
+		return true;
+	}
 	if (pm->no_transaction || out->exhausted)
 	{
 		row->note = pm->no_transaction ?
@@ -797,19 +808,43 @@ plan_statement(PlanMigration *pm, int index)
  * script_split_to_run()), and whether run() would run it outside a
  * transaction block: marked so, or made only of statements that run only
  * there.  Such a migration cannot be rehearsed in a rolled-back
- * subtransaction.
+ * subtransaction.  A drizzle migration split at its COMMIT (split) runs
+ * the statements returned in a transaction, and split->after outside one.
  */
 StatementList *
-pending_statements(const LoadedMigration *lm, bool *no_transaction)
+pending_statements(const LoadedMigration *lm, bool *no_transaction,
+				   CommitSplit *split)
 {
 	bool		unwrapped;
 	StatementList *stmts = script_split_to_run(&lm->up, false,
 											   !lm->no_transaction,
 											   &unwrapped);
+	bool		is_split = drizzle_split_at_commit(lm, stmts, split);
 
 	*no_transaction = lm->no_transaction ||
-		(!unwrapped && script_all_top_level(stmts));
+		(!unwrapped && !is_split && script_all_top_level(stmts));
 	return stmts;
+}
+
+/*
+ * The statements of a split migration in one list, those after its COMMIT
+ * last, for the plan's rows; pm->commit_at tells them apart.
+ */
+static void
+join_commit_split(PlanMigration *pm)
+{
+	StatementList *all;
+
+	pm->commit_at = pm->stmts->count;
+	if (pm->split.after == NULL)
+		return;
+	all = palloc(sizeof(StatementList));
+	all->count = all->allocated = pm->stmts->count + pm->split.after->count;
+	all->items = palloc(sizeof(Statement) * all->count);
+	memcpy(all->items, pm->stmts->items, sizeof(Statement) * pm->stmts->count);
+	memcpy(&all->items[pm->commit_at], pm->split.after->items,
+		   sizeof(Statement) * pm->split.after->count);
+	pm->stmts = all;
 }
 
 /*
@@ -823,10 +858,17 @@ plan_statements(void *arg)
 	PlanMigration *pm = arg;
 	int			nest;
 
-	pm->stmts = pending_statements(&pm->lm, &pm->no_transaction);
+	pm->stmts = pending_statements(&pm->lm, &pm->no_transaction, &pm->split);
 	script_check(&pm->lm.up, pm->stmts,
 				 pm->no_transaction ? CHECK_NOTHING : CHECK_UP_SCRIPT);
 	pm->findings = lint_reported(&pm->lm.up, pm->stmts, pm->no_transaction);
+	if (pm->split.after)
+	{
+		script_check(&pm->lm.up, pm->split.after, CHECK_NOTHING);
+		pm->findings = list_concat(pm->findings,
+								   lint_reported(&pm->lm.up, pm->split.after, true));
+	}
+	join_commit_split(pm);
 
 	/*
 	 * Lint judged the settings a real run has; the statements run under the

@@ -44,8 +44,12 @@ static int	errdetail_modified(const char *file, const char *now,
 static void report_drift(int elevel, const MigrationSet *set,
 						 const AppliedMigration *am, const Migration *m,
 						 int nothers, const char *others);
+static StatementList *check_commit_split(Migration *m, const LoadedMigration *lm,
+										 StatementList *stmts,
+										 bool in_one_transaction);
 static StatementList *check_up_script(Migration *m, const LoadedMigration *lm,
-									  bool in_one_transaction);
+									  bool in_one_transaction,
+									  StatementList **after);
 
 /*
  * Text with CRLF line ends turned to LF, and without trailing line ends,
@@ -278,14 +282,52 @@ load_as_checked(const MigrationSet *set, const Migration *m,
 }
 
 /*
+ * A drizzle migration whose COMMIT ends drizzle-orm's transaction (see
+ * formats/drizzle.c): migrate.run() runs the statements before it in one
+ * transaction and the rest outside one, and says so; migrate.apply(), one
+ * transaction, refuses it.  Returns the statements after the COMMIT, or
+ * NULL when the migration is not split.
+ */
+static StatementList *
+check_commit_split(Migration *m, const LoadedMigration *lm,
+				   StatementList *stmts, bool in_one_transaction)
+{
+	CommitSplit split;
+	ScriptErrorContext ctx;
+
+	if (!drizzle_split_at_commit(lm, stmts, &split))
+		return NULL;
+	if (in_one_transaction)
+	{
+		script_error_push(&ctx, &lm->up);
+		ctx.line = split.line;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("file \"%s\" ends the transaction with COMMIT at line %d",
+						m->up_file, split.line),
+				 errdetail("drizzle-orm runs the statements after such a COMMIT outside a transaction, and migrate.apply() runs every migration in the caller's transaction, which a migration cannot end."),
+				 errhint("Apply the folder with CALL migrate.run(...), which runs the statements before the COMMIT in one transaction and the rest outside one.")));
+	}
+	m->commit_line = split.line;
+	ereport(NOTICE,
+			(errmsg("migration \"%s\" will run in two parts", m->name),
+			 errdetail("File \"%s\" ends the transaction with COMMIT at line %d, as drizzle-orm allows: the statements before it run in one transaction, committed before the statements after it run one by one outside a transaction block.",
+					   m->up_file, split.line)));
+	script_check(&lm->up, split.after, CHECK_NOTHING);
+	return split.after;
+}
+
+/*
  * Check a pending migration's up script.  In migrate.run(), a migration
  * made only of statements PostgreSQL runs outside a transaction block
  * (Flyway detects the same) runs as if it were marked
  * "-- migrate:no-transaction"; migrate.apply(), one transaction, refuses
- * it.  Such a script wrapped in BEGIN/COMMIT is not one of those.
+ * it.  Such a script wrapped in BEGIN/COMMIT is not one of those.  *after
+ * gets the statements after a drizzle migration's COMMIT, or NULL.
  */
 static StatementList *
-check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction)
+check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction,
+				StatementList **after)
 {
 	StatementList *stmts;
 	bool		unwrapped;
@@ -299,8 +341,9 @@ check_up_script(Migration *m, const LoadedMigration *lm, bool in_one_transaction
 				 errhint("Apply the folder with CALL migrate.run(...), which runs such migrations outside a transaction block.")));
 
 	stmts = script_split_to_run(&lm->up, false, !lm->no_transaction, &unwrapped);
+	*after = check_commit_split(m, lm, stmts, in_one_transaction);
 	if (!lm->no_transaction && !in_one_transaction && !unwrapped &&
-		script_all_top_level(stmts))
+		*after == NULL && script_all_top_level(stmts))
 	{
 		m->no_transaction = true;
 		ereport(NOTICE,
@@ -374,17 +417,19 @@ check_pending(const MigrationSet *set, Migration *m, const LoadedMigration *lm,
 			  bool in_one_transaction)
 {
 	StatementList *stmts;
+	StatementList *after;
 
 	m->marked_no_transaction = lm->no_transaction;
 	m->no_transaction = lm->no_transaction;
+	m->commit_line = 0;
 	down_checksum(lm, m->down_checksum);
 	/* the up script must still be what source_load() hashed */
 	check_unchanged(set, m, lm);
 	if (m->adopted)
 		return;
-	stmts = check_up_script(m, lm, in_one_transaction);
+	stmts = check_up_script(m, lm, in_one_transaction, &after);
 	warn_broken_down(m, lm);
-	lint_pending(m, lm, stmts);
+	lint_pending(m, lm, stmts, after);
 }
 
 /*

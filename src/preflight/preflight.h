@@ -61,7 +61,8 @@ extern List *lint_migration(const Script *script, const StatementList *stmts,
 extern List *lint_reported(const Script *script, const StatementList *stmts,
 						   bool no_transaction);
 extern void lint_pending(const Migration *m, const LoadedMigration *lm,
-						 const StatementList *stmts);
+						 const StatementList *stmts,
+						 const StatementList *after_commit);
 extern void lint_folder(const Folder *folder, const char *format,
 						ResultSink *sink);
 
@@ -69,7 +70,8 @@ extern void lint_folder(const Folder *folder, const char *format,
 extern void plan_folder(const Folder *folder, const char *format,
 						ResultSink *sink);
 extern StatementList *pending_statements(const LoadedMigration *lm,
-										 bool *no_transaction);
+										 bool *no_transaction,
+										 CommitSplit *split);
 extern const char *lasting_effect(List *parsed);
 
 /* verify.c */

@@ -127,11 +127,18 @@ verify_up(void *arg)
 {
 	VerifyMigration *vm = arg;
 	bool		no_transaction;
+	CommitSplit split;
 
-	vm->stmts = pending_statements(&vm->lm, &no_transaction);
+	vm->stmts = pending_statements(&vm->lm, &no_transaction, &split);
 	if (no_transaction)
 	{
 		vm->skipped = "the migration runs outside a transaction block, so it cannot be rolled back";
+		return false;
+	}
+	if (split.after)
+	{
+		vm->skipped = psprintf("after the COMMIT at line %d the migration runs outside a transaction block, so it cannot be rolled back",
+							   split.line);
 		return false;
 	}
 	vm->skipped = lasting_statement(&vm->lm.up, vm->stmts);

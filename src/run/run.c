@@ -38,6 +38,9 @@ typedef struct RunAttempt
 	List	   *rebuilt;		/* invalid indexes dropped to build again */
 	ExecReport	report;			/* lock retries of every attempt; the line
 								 * of the last one's failure */
+	bool		before_commit;	/* a drizzle migration's statements before
+								 * its COMMIT (apply_before_commit()) */
+	bool		in_worker;		/* the attempt runs in the worker */
 } RunAttempt;
 
 /*
@@ -76,11 +79,16 @@ run_attempt(void *arg)
 
 	at->lm = palloc(sizeof(LoadedMigration));
 	load_as_checked(at->set, at->m, at->lm);
-	if (at->m->no_transaction)
+	if (at->before_commit)
+	{
+		apply_before_commit(at->m, at->lm, &at->report);
+		return;
+	}
+	if (at->in_worker)
 		drop_interrupted_indexes(at);
 	(void) apply_one(at->set, at->m, at->lm, MODE_RUN, &at->report);
 	/* all its statements succeeded, but an index might not be usable */
-	if (at->m->no_transaction &&
+	if (at->in_worker &&
 		indexes_left_invalid(&at->lm->up, at->invalid_before) != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -89,18 +97,74 @@ run_attempt(void *arg)
 }
 
 /*
+ * Attempts at (a part of) a migration, each in a subtransaction: the
+ * error of the last one, or NULL when one succeeded.
+ *
+ * A lock wait that timed out: the rollback released every lock the
+ * migration held, so the application's queries are not blocked while we
+ * wait to try the whole migration (or part) again.  The worker's
+ * statements commit one by one and are not run twice.  A cancel during the
+ * pause is the migration's failure.
+ */
+static ErrorData *
+run_attempts(RunAttempt *at)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	ErrorData  *edata;
+
+	for (int attempt = 0;; attempt++)
+	{
+		/* no line is known until one of its statements fails */
+		at->report.error_line = 0;
+		at->report.lock_line = 0;
+		at->report.lock_timeout = 0;
+		at->report.lock_relation[0] = '\0';
+		at->report.migration = at->m->name;
+		at->lm = NULL;
+		if ((edata = try_in_subtransaction(run_attempt, at)) == NULL)
+			return NULL;
+		if (at->in_worker ||
+			!lock_retry_pause_or_fail(&edata, attempt, started, &at->report))
+			return edata;
+		FreeErrorData(edata);
+	}
+}
+
+/*
+ * A failure after a drizzle migration's COMMIT leaves the statements
+ * before it committed: the error says so, in the detail recorded with the
+ * failure, and what running it again means.
+ */
+static void
+explain_failure_after_commit(const Migration *m, ErrorData *edata)
+{
+	char	   *said = psprintf("The statements of file \"%s\" before its COMMIT at line %d committed; those after it ran one by one up to the one that failed, and the migration is not recorded as applied.",
+								m->up_file, m->commit_line);
+	const char *again = "Running it again runs the whole file again, as drizzle-orm would: the statements before the COMMIT must be safe to run again (IF NOT EXISTS).";
+
+	edata->detail = edata->detail ? psprintf("%s\n%s", edata->detail, said) : said;
+	if (edata->hint)
+		edata->hint = psprintf("%s %s", edata->hint, again);
+	else
+		edata->hint = psprintf("Fix the cause of the error, then let the next run execute the migration again (with the file unchanged, SELECT migrate.retry(%s) first). %s",
+							   quote_literal_cstr(m->name), again);
+}
+
+/*
  * One migration of migrate.run(), in a subtransaction so that a failure
  * can be caught: the failure is then logged in a transaction of its own,
- * committed, and raised again.
+ * committed, and raised again.  A drizzle migration split at its COMMIT
+ * runs in two parts: the statements before it, committed, then the rest
+ * as a no-transaction migration runs, in the worker; it is recorded as
+ * applied only when both ran.
  */
 static void
 run_one(RunQueue *queue, const Migration *m)
 {
 	const MigrationSet *set = queue->set;
-	RunAttempt	at = {set, m, NIL, NULL, NIL, {0}};
-	ErrorData  *edata;
+	RunAttempt	at = {set, m, NIL, NULL, NIL, {0}, false, m->no_transaction};
+	ErrorData  *edata = NULL;
 	List	   *invalid;
-	TimestampTz started = GetCurrentTimestamp();
 
 	/*
 	 * Its DDL, in this backend or the worker, and the tool's table it may
@@ -110,43 +174,28 @@ run_one(RunQueue *queue, const Migration *m)
 	ddl_log_mark(m->name, set->folder->source, true);
 	/* committed with the migration, or before the worker runs it */
 	interop_prepare(set);
-	if (m->no_transaction)
+	if (m->commit_line > 0)
+	{
+		at.before_commit = true;
+		edata = run_attempts(&at);
+		at.before_commit = false;
+		/* then the rest, as the COMMIT made the first part for good */
+		at.in_worker = edata == NULL;
+	}
+	if (edata == NULL && at.in_worker)
 	{
 		at.invalid_before = invalid_indexes();
 		/* the worker must not wait for our snapshot: hold none */
 		COMPAT_SPI_COMMIT();
 	}
-
-	for (int attempt = 0;; attempt++)
+	if (edata == NULL && (edata = run_attempts(&at)) == NULL)
 	{
-		/* no line is known until one of its statements fails */
-		at.report.error_line = 0;
-		at.report.lock_line = 0;
-		at.report.lock_timeout = 0;
-		at.report.lock_relation[0] = '\0';
-		at.report.migration = m->name;
-		at.lm = NULL;
-		if ((edata = try_in_subtransaction(run_attempt, &at)) == NULL)
-		{
-			if (script_may_bypass_log(&at.lm->up))
-				queue->log_position = -1;
-			ddl_log_unmark();
-			if (at.rebuilt != NIL)
-				tracking_record_index_rebuilt(m->name, drop_index_commands(at.rebuilt));
-			return;
-		}
-
-		/*
-		 * A lock wait that timed out: the rollback released every lock the
-		 * migration held, so the application's queries are not blocked
-		 * while we wait to try the whole migration again.  The worker's
-		 * statements commit one by one and are not run twice.  A cancel
-		 * during the pause is the migration's failure.
-		 */
-		if (m->no_transaction ||
-			!lock_retry_pause_or_fail(&edata, attempt, started, &at.report))
-			break;
-		FreeErrorData(edata);
+		if (script_may_bypass_log(&at.lm->up))
+			queue->log_position = -1;
+		ddl_log_unmark();
+		if (at.rebuilt != NIL)
+			tracking_record_index_rebuilt(m->name, drop_index_commands(at.rebuilt));
+		return;
 	}
 
 	/*
@@ -155,7 +204,7 @@ run_one(RunQueue *queue, const Migration *m)
 	 * index the migration's CREATE INDEX left, and builds it again; one it
 	 * does not name is the user's to drop.
 	 */
-	if (m->no_transaction && at.lm &&
+	if (at.in_worker && at.lm &&
 		(invalid = indexes_left_invalid(&at.lm->up, at.invalid_before)) != NIL)
 	{
 		List	   *own = indexes_created_invalid(&at.lm->up);
@@ -178,6 +227,8 @@ run_one(RunQueue *queue, const Migration *m)
 				psprintf("Fix the cause of the error, then let the next run execute the migration again with SELECT migrate.retry(%s); it drops the invalid index the migration left and builds it again.",
 						 quote_literal_cstr(m->name));
 	}
+	if (m->commit_line > 0 && at.in_worker)
+		explain_failure_after_commit(m, edata);
 	ddl_log_unmark();
 	if (at.rebuilt != NIL)
 		tracking_record_index_rebuilt(m->name, drop_index_commands(at.rebuilt));
@@ -189,7 +240,7 @@ run_one(RunQueue *queue, const Migration *m)
 	 * leaves no DDL log row (an invalid index of CREATE INDEX CONCURRENTLY):
 	 * the whole schema then.
 	 */
-	if (m->no_transaction)
+	if (at.in_worker)
 		queue->log_position = -1;
 	run_queue_fingerprint(queue);
 	COMPAT_SPI_COMMIT();

@@ -77,6 +77,8 @@ extern bool script_may_bypass_log(const Script *script);
 extern int64 apply_one(const MigrationSet *set, const Migration *m,
 					   const LoadedMigration *lm, RunMode mode,
 					   ExecReport *report);
+extern void apply_before_commit(const Migration *m, const LoadedMigration *lm,
+								ExecReport *report);
 extern void adopt_one(const MigrationSet *set, const Migration *m);
 
 /* retry.c */
