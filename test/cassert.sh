@@ -82,9 +82,9 @@ build_server() {
     (
         cd "$src" &&
         ./configure --prefix="$dest" --enable-cassert --enable-debug --enable-tap-tests \
-            --with-readline --with-icu --without-llvm &&
-        make -j2 &&
-        make install
+            --with-readline --with-icu --with-openssl --without-llvm &&
+        make -j2 && make -C contrib -j2 &&
+        make install && make -C contrib install
     ) > "$cache/build/build.log" 2>&1 \
         || { tail -40 "$cache/build/build.log" >&2; rm -rf "$dest"; return 1; }
     chmod -R a+rX "$dest"
@@ -102,7 +102,10 @@ if [ "${1:-}" != "--as-postgres" ]; then
     mkdir -p "$cache"
     server=
     for ver in $(source_versions); do
-        [ -x "$cache/$ver/bin/postgres" ] && { server=$cache/$ver; break; }
+        # contrib too: the real folders' migrations create pgcrypto, ltree
+        # and pg_trgm (a build of before that is built again)
+        [ -x "$cache/$ver/bin/postgres" ] &&
+            [ -f "$cache/$ver/share/postgresql/extension/pgcrypto.control" ] && { server=$cache/$ver; break; }
     done
     if [ -z "$server" ]; then
         for ver in $(source_versions); do

@@ -12,8 +12,9 @@ packages=(make gcc postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-1
           sqitch libdbd-pg-perl)
 if [ "${1:-}" = "--cassert" ]; then
     # dpkg-dev unpacks the source package (dpkg-source); the rest is what a
-    # configure with readline, zlib, ICU and the TAP tests needs
-    packages+=(dpkg-dev bison flex libreadline-dev zlib1g-dev libicu-dev pkg-config)
+    # configure with readline, zlib, ICU, OpenSSL (contrib's pgcrypto) and
+    # the TAP tests needs
+    packages+=(dpkg-dev bison flex libreadline-dev zlib1g-dev libicu-dev pkg-config libssl-dev)
 fi
 
 missing=()
