@@ -298,7 +298,9 @@ call_statement(const TenantsRequest *req)
 /*
  * The tenants of this run still to migrate, canaries first: those of an
  * earlier call with the same run_id that are not applied, or, for a new
- * run, those the arguments name, recorded as pending.  Sets *ncanary.
+ * run, those the arguments name, recorded as pending (a pattern's
+ * databases those that have the extension).  Sets *ncanary, and
+ * *by_database when the tenants are databases.
  */
 static List *
 run_tenant_list(TenantsRequest *req, int *ncanary, bool *by_database)
