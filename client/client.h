@@ -59,6 +59,9 @@ typedef struct Options
 	const char *tenants;		/* comma-separated schema names */
 	const char *tenant_pattern;
 	const char *tenant_query;
+	/* or in tenant databases: --tenant-databases, --tenant-database-pattern */
+	const char *tenant_databases;	/* comma-separated database names */
+	const char *tenant_database_pattern;
 	int			tenant_workers; /* --tenant-workers N, 0 when not given */
 	int			canary;			/* --canary N */
 	const char *on_failure;		/* --on-failure stop|continue */
@@ -105,6 +108,7 @@ extern bool connection_was_interrupted(void);
 extern char *connection_masked_target(const char *target);
 
 /* commands.c */
+extern int	options_tenants(const Options *opts);
 extern int	command_status(PGconn *conn, const Options *opts, const char *files,
 						   const char *source);
 extern int	command_apply(PGconn *conn, const Options *opts, const char *files,

@@ -435,16 +435,30 @@ follow_run(PGconn *conn, const char *run_id, CallProgress *progress,
 	return rc;
 }
 
+/* How many ways of naming tenants the options use: one at most */
+int
+options_tenants(const Options *opts)
+{
+	return (opts->tenants != NULL) + (opts->tenant_pattern != NULL) +
+		(opts->tenant_query != NULL) + (opts->tenant_databases != NULL) +
+		(opts->tenant_database_pattern != NULL);
+}
+
 /*
- * run with --tenants, --tenant-pattern or --tenant-query: the folder run in
- * each tenant schema by migrate.start_tenants, followed as run is, then one
- * line per tenant that did not end applied and the count of each state.
+ * run with --tenants, --tenant-pattern, --tenant-query, --tenant-databases
+ * or --tenant-database-pattern: the folder run in each tenant schema or
+ * database by migrate.start_tenants, followed as run is, then one line per
+ * tenant that did not end applied and the count of each state.  The
+ * tenant databases are passed only when given, so that a server before
+ * 0.6 takes the schemas' call as before.
  */
 static int
 command_run_tenants(PGconn *conn, const Options *opts, const char *files,
 					const char *source)
 {
-	const char *values[12];
+	const char *values[13];
+	int			nvalues = files ? 11 : 10;
+	bool		databases = opts->tenant_databases || opts->tenant_database_pattern;
 	CallProgress progress;
 	PGresult   *res;
 	double		started = output_now();
@@ -462,6 +476,11 @@ command_run_tenants(PGconn *conn, const Options *opts, const char *files,
 	values[8] = opts->allow_drift ? "true" : "false";
 	values[9] = opts->target;
 	values[10] = source;
+	if (databases)
+	{
+		values[nvalues] = opts->tenant_databases;
+		values[nvalues + 1] = opts->tenant_database_pattern;
+	}
 	if (!opts->detach)
 		output_begin_rows();
 	res = call(conn, psprintf("SELECT migrate.start_tenants(%s => $1::pg_catalog.%s,"
@@ -469,10 +488,13 @@ command_run_tenants(PGconn *conn, const Options *opts, const char *files,
 							  " tenant_pattern => $3, tenant_query => $4,"
 							  " parallel => $5::pg_catalog.int4, canary => $6::pg_catalog.int4,"
 							  " on_failure => $7, format => $8,"
-							  " allow_drift => $9::pg_catalog.bool, target => $10%s)",
+							  " allow_drift => $9::pg_catalog.bool, target => $10%s%s)",
 							  files ? "files" : "dir", files ? "jsonb" : "text",
-							  files ? ", source => $11" : ""),
-			   files ? 11 : 10, values, &progress, true);
+							  files ? ", source => $11" : "",
+							  !databases ? "" :
+							  psprintf(", databases => pg_catalog.string_to_array($%d, ','),"
+									   " database_pattern => $%d", nvalues + 1, nvalues + 2)),
+			   databases ? nvalues + 2 : nvalues, values, &progress, true);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		rc = output_server_error(conn, res);
@@ -490,7 +512,8 @@ command_run_tenants(PGconn *conn, const Options *opts, const char *files,
 
 	values[0] = run_id;
 	res = PQexecParams(conn,
-					   "SELECT tenant, state, coalesce(file || coalesce(':' || line, '') || ': ', '')"
+					   "SELECT CASE tenant WHEN '' THEN 'database ' || database ELSE 'tenant ' || tenant END,"
+					   " state, coalesce(file || coalesce(':' || line, '') || ': ', '')"
 					   " || coalesce(error, ''),"
 					   " pg_catalog.count(*) OVER (PARTITION BY state), state <> 'applied'"
 					   " FROM migrate.tenant_runs WHERE run_id = $1::pg_catalog.int8"
@@ -506,7 +529,7 @@ command_run_tenants(PGconn *conn, const Options *opts, const char *files,
 			const char *state = PQgetvalue(res, i, 1);
 
 			if (strcmp(PQgetvalue(res, i, 4), "t") == 0)
-				fprintf(stderr, "tenant %s: %s%s%s\n", PQgetvalue(res, i, 0), state,
+				fprintf(stderr, "%s: %s%s%s\n", PQgetvalue(res, i, 0), state,
 						*PQgetvalue(res, i, 2) ? ": " : "", PQgetvalue(res, i, 2));
 			if (strstr(counts.data, state) == NULL)
 				appendStringInfo(&counts, "%s%s %s", counts.len ? ", " : "",
@@ -556,7 +579,7 @@ command_run(PGconn *conn, const Options *opts, const char *files,
 	bool		detached = can_start(conn, files != NULL);
 	char	   *run_id;
 
-	if (opts->tenants || opts->tenant_pattern || opts->tenant_query)
+	if (options_tenants(opts) > 0)
 		return command_run_tenants(conn, opts, files, source);
 
 	values[0] = files ? files : opts->dir;

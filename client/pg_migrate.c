@@ -122,6 +122,12 @@ usage(void)
 		   "                           per tenant (migrate.start_tenants)\n"
 		   "      --tenant-pattern=P   run: in each schema whose name is LIKE P\n"
 		   "      --tenant-query=Q     run: in each schema the query Q returns\n"
+		   "      --tenant-databases=LIST\n"
+		   "                           run: in each database of LIST (a,b,c), with its\n"
+		   "                           own tracking tables (migrate.start_tenants)\n"
+		   "      --tenant-database-pattern=P\n"
+		   "                           run: in each database whose name is LIKE P and\n"
+		   "                           that has pg_migrate ('%%': all of them)\n"
 		   "      --tenant-workers=N   tenants: N background workers at once (default 1)\n"
 		   "      --canary=N           tenants: the first N run first; one failing stops all\n"
 		   "      --on-failure=WHAT    tenants: stop (default) or continue after a failure\n"
@@ -165,7 +171,8 @@ parse_options(int argc, char **argv, Options *opts)
 		OPT_SERVER_DIR = 256, OPT_FORMAT, OPT_ALLOW_DRIFT, OPT_CHECK, OPT_JSON,
 		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH,
 		OPT_TENANTS, OPT_TENANT_PATTERN, OPT_TENANT_QUERY, OPT_TENANT_WORKERS,
-		OPT_CANARY, OPT_ON_FAILURE
+		OPT_CANARY, OPT_ON_FAILURE, OPT_TENANT_DATABASES,
+		OPT_TENANT_DATABASE_PATTERN
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -189,6 +196,8 @@ parse_options(int argc, char **argv, Options *opts)
 		{"tenant-pattern", required_argument, NULL, OPT_TENANT_PATTERN},
 		{"tenant-query", required_argument, NULL, OPT_TENANT_QUERY},
 		{"tenant-workers", required_argument, NULL, OPT_TENANT_WORKERS},
+		{"tenant-databases", required_argument, NULL, OPT_TENANT_DATABASES},
+		{"tenant-database-pattern", required_argument, NULL, OPT_TENANT_DATABASE_PATTERN},
 		{"canary", required_argument, NULL, OPT_CANARY},
 		{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 		{NULL, 0, NULL, 0}
@@ -263,6 +272,12 @@ parse_options(int argc, char **argv, Options *opts)
 				break;
 			case OPT_TENANT_QUERY:
 				opts->tenant_query = optarg;
+				break;
+			case OPT_TENANT_DATABASES:
+				opts->tenant_databases = optarg;
+				break;
+			case OPT_TENANT_DATABASE_PATTERN:
+				opts->tenant_database_pattern = optarg;
 				break;
 			case OPT_TENANT_WORKERS:
 				opts->tenant_workers = atoi(optarg);
@@ -373,13 +388,12 @@ parse_arguments(int argc, char **argv, Options *opts)
 		return usage_error("--server-dir needs DIR");
 	if (opts->target && strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
 		return usage_error("--target goes with apply and run only");
-	if ((opts->tenants || opts->tenant_pattern || opts->tenant_query) &&
-		strcmp(command, "run") != 0)
-		return usage_error("--tenants, --tenant-pattern and --tenant-query go with run only");
-	if ((opts->tenants != NULL) + (opts->tenant_pattern != NULL) + (opts->tenant_query != NULL) > 1)
-		return usage_error("name the tenants one way: --tenants, --tenant-pattern or --tenant-query");
+	if (options_tenants(opts) > 0 && strcmp(command, "run") != 0)
+		return usage_error("--tenants, --tenant-pattern, --tenant-query, --tenant-databases and --tenant-database-pattern go with run only");
+	if (options_tenants(opts) > 1)
+		return usage_error("name the tenants one way: --tenants, --tenant-pattern, --tenant-query, --tenant-databases or --tenant-database-pattern");
 	if ((opts->tenant_workers || opts->canary || opts->on_failure) &&
-		!opts->tenants && !opts->tenant_pattern && !opts->tenant_query)
+		options_tenants(opts) == 0)
 		return usage_error("--tenant-workers, --canary and --on-failure go with the tenants of run");
 	if ((error = fleet_arguments(opts)) != NULL)
 		return usage_error("%s", error);

@@ -2,3 +2,131 @@
 -- pg_migrate 0.5 -> 0.6: databases of the cluster as tenants and the
 -- tenant leftovers (issue 19), and migrated test databases cloned from
 -- templates (issue 20).  Each part below is one block.
+
+-- block: tenant databases (issue 19)
+-- Databases of the cluster are tenants too: run_tenants and start_tenants
+-- gain databases (an array of database names) and database_pattern (a LIKE
+-- pattern on database names: '%' is every database that has pg_migrate),
+-- each database migrated by a background worker logged in to it as the
+-- caller.  Their argument lists change, so they are dropped and created
+-- again; what was granted on them is granted again, so that deploy roles
+-- keep their rights through the update.  A database tenant's row of
+-- migrate.tenant_runs has its name in column database and '' in tenant.
+SELECT pg_catalog.set_config('pg_migrate_upgrade.grants', coalesce(pg_catalog.string_agg(
+           pg_catalog.format('GRANT EXECUTE ON %s %s TO %s',
+                             CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                             pg_catalog.regexp_replace(p.oid::pg_catalog.regprocedure::pg_catalog.text,
+                                                       '\)$', ', text[], text)'),
+                             CASE a.grantee WHEN 0 THEN 'PUBLIC'
+                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END),
+           '; '), ''), true)
+FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+WHERE p.oid IN ('migrate.run_tenants(text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean)'::pg_catalog.regprocedure,
+                'migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean)'::pg_catalog.regprocedure,
+                'migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean)'::pg_catalog.regprocedure,
+                'migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean)'::pg_catalog.regprocedure)
+  AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+
+DROP PROCEDURE migrate.run_tenants(text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean);
+DROP PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean);
+DROP FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean);
+DROP FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean);
+
+CREATE PROCEDURE migrate.run_tenants(dir text,
+                                     tenants text[] DEFAULT NULL,
+                                     tenant_pattern text DEFAULT NULL,
+                                     tenant_query text DEFAULT NULL,
+                                     parallel integer DEFAULT 1,
+                                     canary integer DEFAULT 0,
+                                     on_failure text DEFAULT 'stop',
+                                     INOUT run_id bigint DEFAULT NULL,
+                                     format text DEFAULT 'auto',
+                                     allow_drift boolean DEFAULT false,
+                                     target text DEFAULT NULL,
+                                     retry boolean DEFAULT false,
+                                     databases text[] DEFAULT NULL,
+                                     database_pattern text DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'migrate_run_tenants'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE migrate.run_tenants(text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean, text[], text) IS
+    'apply every pending migration of a folder to each tenant schema or database, as migrate.run() would, canaries first, in parallel workers';
+
+CREATE PROCEDURE migrate.run_tenants(files jsonb,
+                                     tenants text[] DEFAULT NULL,
+                                     tenant_pattern text DEFAULT NULL,
+                                     tenant_query text DEFAULT NULL,
+                                     parallel integer DEFAULT 1,
+                                     canary integer DEFAULT 0,
+                                     on_failure text DEFAULT 'stop',
+                                     INOUT run_id bigint DEFAULT NULL,
+                                     format text DEFAULT 'auto',
+                                     allow_drift boolean DEFAULT false,
+                                     source text DEFAULT NULL,
+                                     target text DEFAULT NULL,
+                                     retry boolean DEFAULT false,
+                                     databases text[] DEFAULT NULL,
+                                     database_pattern text DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'migrate_run_tenants_files'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean, text[], text) IS
+    'apply every pending migration of a folder sent as data to each tenant schema or database, canaries first, in parallel workers';
+
+CREATE FUNCTION migrate.start_tenants(dir text,
+                                      tenants text[] DEFAULT NULL,
+                                      tenant_pattern text DEFAULT NULL,
+                                      tenant_query text DEFAULT NULL,
+                                      parallel integer DEFAULT 1,
+                                      canary integer DEFAULT 0,
+                                      on_failure text DEFAULT 'stop',
+                                      format text DEFAULT 'auto',
+                                      allow_drift boolean DEFAULT false,
+                                      target text DEFAULT NULL,
+                                      retry boolean DEFAULT false,
+                                      databases text[] DEFAULT NULL,
+                                      database_pattern text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'migrate_start_tenants'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean, text[], text) IS
+    'queue migrate.run_tenants() of a folder for a background worker; returns the run''s id at once';
+
+CREATE FUNCTION migrate.start_tenants(files jsonb,
+                                      tenants text[] DEFAULT NULL,
+                                      tenant_pattern text DEFAULT NULL,
+                                      tenant_query text DEFAULT NULL,
+                                      parallel integer DEFAULT 1,
+                                      canary integer DEFAULT 0,
+                                      on_failure text DEFAULT 'stop',
+                                      format text DEFAULT 'auto',
+                                      allow_drift boolean DEFAULT false,
+                                      source text DEFAULT NULL,
+                                      target text DEFAULT NULL,
+                                      retry boolean DEFAULT false,
+                                      databases text[] DEFAULT NULL,
+                                      database_pattern text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'migrate_start_tenants_files'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean, text[], text) IS
+    'queue migrate.run_tenants() of a folder sent as data for a background worker; returns the run''s id at once';
+
+COMMENT ON COLUMN migrate.tenant_runs.tenant IS
+    'the tenant schema; empty for a tenant database, which column database names';
+
+REVOKE ALL ON PROCEDURE migrate.run_tenants(text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean, text[], text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean, text[], text) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('pg_migrate_upgrade.grants') <> '' THEN
+        EXECUTE pg_catalog.current_setting('pg_migrate_upgrade.grants');
+    END IF;
+END
+$$;
+-- end of block: tenant databases

@@ -617,10 +617,24 @@ require_execute(const char *procedure, const char *signature,
 }
 
 /*
+ * The tenant databases, arguments at and at + 1 (databases text[],
+ * database_pattern text) when the SQL definition has them (0.6)
+ */
+static void
+tenant_databases_args(FunctionCallInfo fcinfo, int at, ArrayType **databases,
+					  const char **pattern)
+{
+	*databases = PG_NARGS() > at && !PG_ARGISNULL(at) ?
+		PG_GETARG_ARRAYTYPE_P(at) : NULL;
+	*pattern = PG_NARGS() > at + 1 ? text_arg(fcinfo, at + 1, NULL) : NULL;
+}
+
+/*
  * migrate.start(dir, format, allow_drift, target, retry),
  * migrate.start(files, format, allow_drift, source, target, retry), and
  * with tenants, migrate.start_tenants(dir | files, tenants, tenant_pattern,
- * tenant_query, parallel, canary, on_failure, then start's arguments): the
+ * tenant_query, parallel, canary, on_failure, then start's arguments, then
+ * databases and database_pattern from 0.6): the
  * checks of run or run_tenants (the folder may be read, the caller may call
  * the procedure the worker will call as them), then the run queued for a
  * worker of its own (run/detached.c).  A tenant run's worker calls
@@ -633,9 +647,12 @@ start_call(FunctionCallInfo fcinfo, bool sent, bool tenants)
 	int			k = tenants ? 6 : 0;	/* start's arguments follow the tenants' */
 	const Folder *folder;
 	RunOptions	opts;
-	Datum		values[13];
-	char		nulls[13];
+	Datum		values[15];
+	char		nulls[15];
 	bool		isnull;
+	int			at = (sent ? 6 : 5) + k;	/* databases, after retry */
+	ArrayType  *databases = NULL;
+	const char *database_pattern = NULL;
 	bool		attached;
 	Jsonb	   *args;
 	int64		run_id;
@@ -647,7 +664,16 @@ start_call(FunctionCallInfo fcinfo, bool sent, bool tenants)
 	opts.target = text_arg(fcinfo, (sent ? 4 : 3) + k, NULL);
 	opts.retry = !PG_ARGISNULL((sent ? 5 : 4) + k) && PG_GETARG_BOOL((sent ? 5 : 4) + k);
 
-	if (tenants)
+	if (tenants && PG_NARGS() > at)
+	{
+		/* 0.6: run_tenants has the tenant databases too */
+		tenant_databases_args(fcinfo, at, &databases, &database_pattern);
+		require_execute("migrate.run_tenants", sent ?
+						"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean, text[], text" :
+						"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean, text[], text",
+						"migrate.start_tenants()");
+	}
+	else if (tenants)
 		require_execute("migrate.run_tenants", sent ?
 						"jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean" :
 						"text, text[], text, text, integer, integer, text, bigint, text, boolean, text, boolean",
@@ -690,15 +716,22 @@ start_call(FunctionCallInfo fcinfo, bool sent, bool tenants)
 					 errmsg("unrecognized on_failure \"%s\"", on_failure),
 					 errhint("on_failure is 'stop' (no tenant is started after one fails) or 'continue' (every tenant is tried).")));
 	}
+	/* the tenant databases, only when given: a run's args as before else */
+	nulls[13] = databases ? ' ' : 'n';
+	values[13] = databases ? PointerGetDatum(databases) : (Datum) 0;
+	nulls[14] = database_pattern ? ' ' : 'n';
+	values[14] = database_pattern ? CStringGetTextDatum(database_pattern) : (Datum) 0;
 	spi_run("SELECT pg_catalog.jsonb_build_object('format', $2, 'allow_drift', $3,"
 			" 'target', $4, 'retry', $5) OPERATOR(pg_catalog.||)"
 			" CASE $1 WHEN 'files' THEN pg_catalog.jsonb_build_object('files', $6, 'source', $7)"
 			" ELSE pg_catalog.jsonb_build_object('dir', $7) END OPERATOR(pg_catalog.||)"
 			" CASE WHEN $13 IS NULL THEN '{}'::pg_catalog.jsonb"
 			" ELSE pg_catalog.jsonb_build_object('tenants', $8, 'tenant_pattern', $9,"
-			" 'tenant_query', $10, 'parallel', $11, 'canary', $12, 'on_failure', $13) END",
-			13, (Oid[]) {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID,
-			TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID},
+			" 'tenant_query', $10, 'parallel', $11, 'canary', $12, 'on_failure', $13) END"
+			" OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+			" 'databases', $14, 'database_pattern', $15))",
+			15, (Oid[]) {TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, JSONBOID, TEXTOID,
+			TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTOID},
 			values, nulls, SPI_OK_SELECT);
 	args = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
@@ -872,7 +905,8 @@ tenants_request(FunctionCallInfo fcinfo, bool sent)
 /*
  * CALL migrate.run_tenants(dir | files, tenants, tenant_pattern,
  * tenant_query, parallel, canary, on_failure, INOUT run_id, format,
- * allow_drift, [source,] target, retry): returns run_id
+ * allow_drift, [source,] target, retry, databases, database_pattern):
+ * returns run_id
  */
 static Datum
 run_tenants_call(FunctionCallInfo fcinfo, bool sent)
@@ -906,6 +940,7 @@ run_tenants_call(FunctionCallInfo fcinfo, bool sent)
 		req.source = text_arg(fcinfo, 10, NULL);
 	req.opts.target = text_arg(fcinfo, at, NULL);
 	req.opts.retry = !PG_ARGISNULL(at + 1) && PG_GETARG_BOOL(at + 1);
+	tenant_databases_args(fcinfo, at + 2, &req.databases, &req.database_pattern);
 	req.folder = sent ? folder_sent(req.files, req.source) :
 		folder_on_disk(req.dir);
 

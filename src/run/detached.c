@@ -685,7 +685,7 @@ kind_statement(const char *kind, Datum args, int64 run_id)
 			" tenants => %L::pg_catalog.text[], tenant_pattern => %L, tenant_query => %L,"
 			" parallel => %L::pg_catalog.int4, canary => %L::pg_catalog.int4,"
 			" on_failure => %L, run_id => %s, format => %L,"
-			" allow_drift => %L::pg_catalog.bool, target => %L, retry => %L::pg_catalog.bool)',"
+			" allow_drift => %L::pg_catalog.bool, target => %L, retry => %L::pg_catalog.bool%s)',"
 			" CASE WHEN $1 OPERATOR(pg_catalog.?) 'files'"
 			"  THEN pg_catalog.format('files => %L::pg_catalog.jsonb, source => %L',"
 			"   $1 OPERATOR(pg_catalog.->>) 'files', $1 OPERATOR(pg_catalog.->>) 'source')"
@@ -696,7 +696,14 @@ kind_statement(const char *kind, Datum args, int64 run_id)
 			" $1 OPERATOR(pg_catalog.->>) 'parallel', $1 OPERATOR(pg_catalog.->>) 'canary',"
 			" $1 OPERATOR(pg_catalog.->>) 'on_failure', $2,"
 			" $1 OPERATOR(pg_catalog.->>) 'format', $1 OPERATOR(pg_catalog.->>) 'allow_drift',"
-			" $1 OPERATOR(pg_catalog.->>) 'target', $1 OPERATOR(pg_catalog.->>) 'retry')";
+			" $1 OPERATOR(pg_catalog.->>) 'target', $1 OPERATOR(pg_catalog.->>) 'retry',"
+			/* the tenant databases (0.6), only when given */
+			" CASE WHEN $1 OPERATOR(pg_catalog.?|) '{databases,database_pattern}'"
+			"  THEN pg_catalog.format(', databases => %L::pg_catalog.text[], database_pattern => %L',"
+			"   CASE pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'databases') WHEN 'array'"
+			"    THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 OPERATOR(pg_catalog.->) 'databases'))::pg_catalog.text END,"
+			"   $1 OPERATOR(pg_catalog.->>) 'database_pattern')"
+			"  ELSE '' END)";
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

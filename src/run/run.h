@@ -139,22 +139,48 @@ extern bool detached_cancel(int64 run_id);
 extern bool detached_progress(int64 run_id, uint32 handle,
 							  RunProgressState *state, bool *visible);
 
+/*
+ * What became of a tenant database (run/tenant_databases.c), as its worker
+ * sends it back: state is "applied", "failed" or "skipped"; the error's
+ * fields and the file and line of a failed migration, or NULL and 0
+ */
+typedef struct TenantOutcome
+{
+	bool		reported;
+	const char *state;
+	int			migrations;
+	int			sqlerrcode;
+	int			line;
+	const char *message;
+	const char *detail;
+	const char *hint;
+	const char *file;
+} TenantOutcome;
+
 /* worker.c: the workers of migrate.run_tenants(), one queue each */
 typedef struct WorkerFleet
 {
+	int			kind;
 	dsm_segment *seg;
 	int			nworkers;
 	struct shm_mq **mqs;
 	shm_mq_handle **queues;
+	struct BackgroundWorkerHandle **handles;
 	bool	   *done;
+	ErrorData  *error;			/* a tenant database's worker's own error */
+	TenantOutcome outcome;		/* what it sent back */
 } WorkerFleet;
 extern void *worker_fleet_create(WorkerFleet *fleet, int nworkers,
 								 Size shared_size);
+extern void *worker_database_create(WorkerFleet *fleet, Oid database,
+									Size shared_size);
 extern void worker_fleet_launch(WorkerFleet *fleet);
+extern bool worker_fleet_poll(WorkerFleet *fleet);
 extern void worker_fleet_wait(WorkerFleet *fleet);
 extern void worker_fleet_end(WorkerFleet *fleet);
 extern void worker_run_statement(const char *sql);
 extern void *worker_fleet_join(Datum arg);
+extern void worker_fleet_report(const TenantOutcome *o);
 extern void worker_fleet_leave(void);
 
 /* tenants.c: migrate.run_tenants(), tenant_status(), use_tenant() */
@@ -165,15 +191,32 @@ typedef struct TenantsRequest
 	Jsonb	   *files;			/* files argument, or NULL */
 	const char *source;
 	RunOptions	opts;
-	ArrayType  *tenants;		/* one of these three */
+	ArrayType  *tenants;		/* one of these five */
 	const char *pattern;
 	const char *query;
+	ArrayType  *databases;		/* tenant databases */
+	const char *database_pattern;
 	int			parallel;
 	int			canary;
 	bool		stop_on_failure;
 	int64		run_id;			/* 0: a new one */
 } TenantsRequest;
 extern int64 run_tenants(TenantsRequest *req);
+
+/* What a phase of a tenant run did */
+typedef struct PhaseOutcome
+{
+	int			applied;
+	int			failed;
+	int			skipped;
+} PhaseOutcome;
+
+/* tenant_databases.c: databases of the cluster as tenants */
+extern List *tenant_databases_resolve(const TenantsRequest *req);
+extern List *tenant_databases_probe(List *list, int parallel);
+extern PhaseOutcome tenant_databases_phase(const char *call, List *list,
+										   int first, int count, int parallel,
+										   bool stop_on_failure, int64 run_id);
 extern void tenant_status(TenantsRequest *req, ResultSink *sink);
 extern const char *use_tenant(const char *tenant, bool is_local);
 

@@ -26,6 +26,9 @@
  * Calling again with the same run_id migrates the tenants whose row is
  * failed or pending (or running, after a crash) and no other.
  *
+ * Databases of the cluster are tenants too (tenant_databases.c): their
+ * rows have tenant '' and the database's name.
+ *
  * Copyright (c) 2026, pg_migrate developers
  *
  *-------------------------------------------------------------------------
@@ -73,14 +76,6 @@ typedef struct FleetShared
 	Size		path_offset;
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } FleetShared;
-
-/* What a phase of the fleet did */
-typedef struct PhaseOutcome
-{
-	int			applied;
-	int			failed;
-	int			skipped;
-} PhaseOutcome;
 
 /* The last of a tenant_runs row's columns a worker writes */
 static const char *const tenant_running_query =
@@ -201,7 +196,8 @@ static List *
 resolve_tenants(const TenantsRequest *req)
 {
 	int			given = (req->tenants != NULL) + (req->pattern != NULL) +
-		(req->query != NULL);
+		(req->query != NULL) + (req->databases != NULL) +
+		(req->database_pattern != NULL);
 	List	   *result = NIL;
 
 	if (given != 1)
@@ -209,7 +205,9 @@ resolve_tenants(const TenantsRequest *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg(given == 0 ? "no tenants given" :
 						"tenants given in more than one way"),
-				 errhint("Pass exactly one of tenants (an array of schema names), tenant_pattern (a LIKE pattern on schema names) or tenant_query (a query that returns schema names).")));
+				 errhint("Pass exactly one of tenants (an array of schema names), tenant_pattern (a LIKE pattern on schema names), tenant_query (a query that returns schema names), databases (an array of database names) or database_pattern (a LIKE pattern on database names).")));
+	if (req->databases || req->database_pattern)
+		return tenant_databases_resolve(req);
 	if (req->tenants)
 	{
 		Datum	   *elems;
@@ -300,10 +298,12 @@ call_statement(const TenantsRequest *req)
 /*
  * The tenants of this run still to migrate, canaries first: those of an
  * earlier call with the same run_id that are not applied, or, for a new
- * run, those the arguments name, recorded as pending.  Sets *ncanary.
+ * run, those the arguments name, recorded as pending (a pattern's
+ * databases those that have the extension).  Sets *ncanary, and
+ * *by_database when the tenants are databases.
  */
 static List *
-run_tenant_list(TenantsRequest *req, int *ncanary)
+run_tenant_list(TenantsRequest *req, int *ncanary, bool *by_database)
 {
 	Oid			types[3] = {INT8OID, TEXTARRAYOID, INT4OID};
 	Datum		values[3];
@@ -312,9 +312,13 @@ run_tenant_list(TenantsRequest *req, int *ncanary)
 	List	   *tenants;
 
 	values[0] = Int64GetDatum(req->run_id);
-	run_tracking_query("SELECT tenant, canary, state OPERATOR(pg_catalog.=) ANY ('{failed,pending,running}')"
+	/* a database tenant's row: tenant '', and the database's name */
+	run_tracking_query("SELECT CASE tenant WHEN '' THEN database ELSE tenant END, canary,"
+					   " state OPERATOR(pg_catalog.=) ANY ('{failed,pending,running}'),"
+					   " tenant OPERATOR(pg_catalog.=) ''"
 					   " FROM migrate.tenant_runs WHERE run_id OPERATOR(pg_catalog.=) $1"
-					   " AND database OPERATOR(pg_catalog.=) pg_catalog.current_database()"
+					   " AND (database OPERATOR(pg_catalog.=) pg_catalog.current_database()"
+					   "  OR tenant OPERATOR(pg_catalog.=) '')"
 					   " ORDER BY position",
 					   1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -325,6 +329,7 @@ run_tenant_list(TenantsRequest *req, int *ncanary)
 			bool		isnull;
 			char	   *t = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
 
+			*by_database = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
 			if (!DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)))
 				continue;
 			if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)))
@@ -341,13 +346,22 @@ run_tenant_list(TenantsRequest *req, int *ncanary)
 	SPI_freetuptable(SPI_tuptable);
 
 	tenants = resolve_tenants(req);
+	*by_database = req->databases || req->database_pattern;
+	if (req->database_pattern)
+		tenants = tenant_databases_probe(tenants, req->parallel);
 	*ncanary = Min(req->canary, list_length(tenants));
 	values[1] = util_text_array(tenants);
 	values[2] = Int32GetDatum(*ncanary);
-	run_tracking_query("INSERT INTO migrate.tenant_runs (run_id, position, tenant, canary, started_by)"
-					   " SELECT $1, u.o, u.t, u.o OPERATOR(pg_catalog.<=) $3, CURRENT_USER"
-					   " FROM pg_catalog.unnest($2) WITH ORDINALITY u(t, o)",
-					   3, types, values, NULL, SPI_OK_INSERT);
+	if (*by_database)
+		run_tracking_query("INSERT INTO migrate.tenant_runs (run_id, position, database, tenant, canary, started_by)"
+						   " SELECT $1, u.o, u.t, '', u.o OPERATOR(pg_catalog.<=) $3, CURRENT_USER"
+						   " FROM pg_catalog.unnest($2) WITH ORDINALITY u(t, o)",
+						   3, types, values, NULL, SPI_OK_INSERT);
+	else
+		run_tracking_query("INSERT INTO migrate.tenant_runs (run_id, position, tenant, canary, started_by)"
+						   " SELECT $1, u.o, u.t, u.o OPERATOR(pg_catalog.<=) $3, CURRENT_USER"
+						   " FROM pg_catalog.unnest($2) WITH ORDINALITY u(t, o)",
+						   3, types, values, NULL, SPI_OK_INSERT);
 	return tenants;
 }
 
@@ -409,14 +423,17 @@ report_failed_run(int64 run_id, bool canary, int failed, int total)
 	char	   *where = "";
 	int			pending = 0;
 	int			applied = 0;
+	bool		database = false;
 
-	run_tracking_query("SELECT r.tenant, r.sqlstate, r.error, r.file, r.line,"
+	run_tracking_query("SELECT CASE r.tenant WHEN '' THEN r.database ELSE r.tenant END,"
+					   " r.sqlstate, r.error, r.file, r.line,"
 					   " (SELECT pg_catalog.count(*) FROM migrate.tenant_runs p"
 					   "  WHERE p.run_id OPERATOR(pg_catalog.=) $1"
 					   "  AND p.state OPERATOR(pg_catalog.=) ANY ('{pending,running}')),"
 					   " (SELECT pg_catalog.count(*) FROM migrate.tenant_runs p"
 					   "  WHERE p.run_id OPERATOR(pg_catalog.=) $1"
-					   "  AND p.state OPERATOR(pg_catalog.=) 'applied')"
+					   "  AND p.state OPERATOR(pg_catalog.=) 'applied'),"
+					   " r.tenant OPERATOR(pg_catalog.=) ''"
 					   " FROM migrate.tenant_runs r WHERE r.run_id OPERATOR(pg_catalog.=) $1"
 					   " AND r.state OPERATOR(pg_catalog.=) 'failed'"
 					   " ORDER BY r.finished_at, r.position LIMIT 1",
@@ -436,6 +453,7 @@ report_failed_run(int64 run_id, bool canary, int failed, int total)
 				psprintf(" (%s)", file);
 		pending = atoi(SPI_getvalue(tup, desc, 6));
 		applied = atoi(SPI_getvalue(tup, desc, 7));
+		database = strcmp(SPI_getvalue(tup, desc, 8), "t") == 0;
 	}
 	ereport(ERROR,
 			(errcode(sqlstate && strlen(sqlstate) == 5 ?
@@ -443,12 +461,17 @@ report_failed_run(int64 run_id, bool canary, int failed, int total)
 								   sqlstate[3], sqlstate[4]) :
 					 ERRCODE_INTERNAL_ERROR),
 			 canary ?
-			 errmsg("canary tenant \"%s\" failed: %s", tenant, error) :
+			 (database ?
+			  errmsg("canary database \"%s\" failed: %s", tenant, error) :
+			  errmsg("canary tenant \"%s\" failed: %s", tenant, error)) :
 			 errmsg_plural("%d tenant of %d failed",
 						   "%d tenants of %d failed", failed, failed, total),
 			 canary ?
 			 errdetail("Run " INT64_FORMAT ": the failure is at%s; the fleet stopped before migrating the other tenants (%d pending).",
 					   run_id, *where ? where : " no known line", pending) :
+			 database ?
+			 errdetail("Run " INT64_FORMAT ": database \"%s\" failed first%s: %s. Applied: %d; pending: %d.",
+					   run_id, tenant, where, error, applied, pending) :
 			 errdetail("Run " INT64_FORMAT ": tenant \"%s\" failed first%s: %s. Applied: %d; pending: %d.",
 					   run_id, tenant, where, error, applied, pending),
 			 errhint("SELECT * FROM migrate.tenant_runs WHERE run_id = " INT64_FORMAT " shows each tenant. Fix the cause, then call migrate.run_tenants() again with run_id => " INT64_FORMAT ": it migrates the failed and pending tenants only.",
@@ -468,6 +491,7 @@ run_tenants(TenantsRequest *req)
 	int			ncanary;
 	int			total;
 	char	   *call;
+	bool		by_database = false;
 	PhaseOutcome canary = {0, 0, 0};
 	PhaseOutcome rest = {0, 0, 0};
 
@@ -502,7 +526,7 @@ run_tenants(TenantsRequest *req)
 												  SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_freetuptable(SPI_tuptable);
 	}
-	tenants = run_tenant_list(req, &ncanary);
+	tenants = run_tenant_list(req, &ncanary, &by_database);
 	total = list_length(tenants);
 	call = call_statement(req);
 	/* the rows are seen by the workers; no snapshot is held while they work */
@@ -517,20 +541,30 @@ run_tenants(TenantsRequest *req)
 
 	if (ncanary > 0)
 	{
-		canary = run_phase(call, tenants, 0, ncanary, req->parallel, true,
-						   req->run_id);
+		canary = by_database ?
+			tenant_databases_phase(call, tenants, 0, ncanary, req->parallel,
+								   true, req->run_id) :
+			run_phase(call, tenants, 0, ncanary, req->parallel, true,
+					  req->run_id);
 		if (canary.failed > 0)
 			report_failed_run(req->run_id, true, canary.failed, total);
 	}
 	if (total > ncanary)
-		rest = run_phase(call, tenants, ncanary, total - ncanary, req->parallel,
-						 req->stop_on_failure, req->run_id);
+		rest = by_database ?
+			tenant_databases_phase(call, tenants, ncanary, total - ncanary,
+								   req->parallel, req->stop_on_failure,
+								   req->run_id) :
+			run_phase(call, tenants, ncanary, total - ncanary, req->parallel,
+					  req->stop_on_failure, req->run_id);
 	if (rest.failed > 0)
 		report_failed_run(req->run_id, false, rest.failed, total);
 	ereport(NOTICE,
 			(errmsg("run " INT64_FORMAT ": %d tenants migrated",
 					req->run_id, canary.applied + rest.applied),
 			 (canary.skipped + rest.skipped) > 0 ?
+			 by_database ?
+			 errdetail("%d tenants were skipped: their database no longer exists.",
+					   canary.skipped + rest.skipped) :
 			 errdetail("%d tenants were skipped: their schema no longer exists.",
 					   canary.skipped + rest.skipped) : 0));
 	return req->run_id;

@@ -19,7 +19,9 @@
  * The same worker, logged in and set up the same way, also migrates
  * tenants for migrate.run_tenants() (a fleet worker: run/tenants.c), each
  * with CALL migrate.run() as a top-level statement; such a segment holds
- * one queue per worker.
+ * one queue per worker.  A tenant database's worker (run/tenant_databases.c)
+ * is a fleet of one logged in to that database; it cannot write the
+ * caller's tables, so it sends its tenant's outcome back on its queue.
  *
  * Copyright (c) 2026, pg_migrate developers
  *
@@ -72,11 +74,12 @@
 /* What a worker is started for */
 #define WORKER_SCRIPT	0		/* a no-transaction script */
 #define WORKER_FLEET	1		/* tenants of migrate.run_tenants() */
+#define WORKER_DATABASE	2		/* a tenant database of run_tenants() */
 
 /* What the worker needs to be the caller, in fixed-size form */
 typedef struct WorkerArgs
 {
-	int			kind;			/* WORKER_SCRIPT or WORKER_FLEET */
+	int			kind;			/* WORKER_SCRIPT, _FLEET or _DATABASE */
 	Oid			database;
 	Oid			role;			/* who runs the script */
 	bool		log_in_as_role; /* else log in as ours, then SET ROLE */
@@ -96,6 +99,7 @@ typedef struct WorkerArgs
 								 * its name, then its source or "") */
 	uint32		progress_handle;	/* the detached run's progress, or 0 */
 	int64		progress_run_id;
+	int			encoding;		/* the caller's database's */
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
@@ -150,7 +154,7 @@ static void run_top_level(const Statement *stmt, const char *sql,
 static dsm_segment *create_segment(const Script *script, Oid role,
 								   bool generate_down, shm_mq **mq);
 static BackgroundWorkerHandle *start_worker(const Migration *m, dsm_segment *seg,
-											int index);
+											int index, int kind);
 
 /*
  * Detaching from the segment (normal end, error, cancel, FATAL) stops the
@@ -340,6 +344,7 @@ fill_args(WorkerArgs *args, int kind, Oid role)
 	memset(args, 0, sizeof(WorkerArgs));
 	args->kind = kind;
 	args->database = MyDatabaseId;
+	args->encoding = GetDatabaseEncoding();
 	args->role = role;
 	args->log_in_as_role = worker_can_log_in_as(role);
 	args->authenticated_user = GetAuthenticatedUserId();
@@ -420,7 +425,7 @@ create_segment(const Script *script, Oid role, bool generate_down, shm_mq **mq)
  * the handle lives in the transaction's memory, freed only after that.
  */
 static BackgroundWorkerHandle *
-start_worker(const Migration *m, dsm_segment *seg, int index)
+start_worker(const Migration *m, dsm_segment *seg, int index, int kind)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -432,7 +437,9 @@ start_worker(const Migration *m, dsm_segment *seg, int index)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN,
-			 m ? "migrate_worker_main" : "migrate_fleet_worker_main");
+			 kind == WORKER_SCRIPT ? "migrate_worker_main" :
+			 kind == WORKER_FLEET ? "migrate_fleet_worker_main" :
+			 "migrate_database_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, MIGRATE_WORKER_TYPE);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
@@ -440,9 +447,18 @@ start_worker(const Migration *m, dsm_segment *seg, int index)
 	/* which queue of a fleet's segment is its own */
 	memcpy(worker.bgw_extra, &index, sizeof(index));
 
-	old = MemoryContextSwitchTo(CurTransactionContext);
+	/* a tenant database's segment outlives the caller's transactions */
+	old = MemoryContextSwitchTo(kind == WORKER_DATABASE ? TopMemoryContext :
+								CurTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
+		if (kind == WORKER_DATABASE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start a background worker for a tenant database of migrate.run_tenants()"),
+					 errdetail("Each tenant database is migrated by a background worker logged in to it, and all %d worker slots are in use.",
+							   max_worker_processes),
+					 errhint("Pass a smaller parallel, raise max_worker_processes (this needs a restart), or retry when fewer background workers are running.")));
 		if (m == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -485,7 +501,7 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
 	/* a catalog snapshot taken above would hold back our xmin just the same */
 	InvalidateCatalogSnapshot();
 
-	handle = start_worker(m, seg, 0);
+	handle = start_worker(m, seg, 0, WORKER_SCRIPT);
 	mqh = shm_mq_attach(mq, seg, handle);
 
 	/*
@@ -507,13 +523,16 @@ worker_run_script(const Migration *m, const Script *script, Oid role,
 }
 
 /*
- * A fleet of nworkers workers for migrate.run_tenants(): the segment, with
- * shared_size bytes for the caller (run/tenants.c) to fill before
- * worker_fleet_launch(), returned.  Each worker is the caller, with its
- * settings, as a script's worker is.
+ * The segment of a fleet of nworkers workers of the kind, logged in to
+ * database, with shared_size bytes for the caller (run/tenants.c) to fill
+ * before worker_fleet_launch(), returned.  Each worker is the caller, with
+ * its settings, as a script's worker is.  A tenant database's segment is
+ * the session's, not the transaction's: the caller commits each outcome
+ * while the other databases' workers go on.
  */
-void *
-worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
+static void *
+create_fleet(WorkerFleet *fleet, int kind, Oid database, int nworkers,
+			 Size shared_size)
 {
 	shm_toc_estimator e;
 	Size		size;
@@ -522,6 +541,7 @@ worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
 	Size		settings_len;
 	char	   *settings = worker_serialize_settings(&settings_len, true);
 	void	   *shared;
+	ResourceOwner owner = CurrentResourceOwner;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
@@ -532,15 +552,22 @@ worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
 	shm_toc_estimate_keys(&e, 3 + nworkers);
 	size = shm_toc_estimate(&e);
 
+	memset(fleet, 0, sizeof(WorkerFleet));
+	fleet->kind = kind;
+	if (kind == WORKER_DATABASE)
+		CurrentResourceOwner = NULL;
 	fleet->seg = dsm_create(size, 0);
+	CurrentResourceOwner = owner;
 	fleet->nworkers = nworkers;
 	fleet->queues = palloc0(sizeof(shm_mq_handle *) * nworkers);
 	fleet->done = palloc0(sizeof(bool) * nworkers);
 	fleet->mqs = palloc0(sizeof(shm_mq *) * nworkers);
+	fleet->handles = palloc0(sizeof(BackgroundWorkerHandle *) * nworkers);
 	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(fleet->seg), size);
 
 	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
-	fill_args(args, WORKER_FLEET, GetUserId());
+	fill_args(args, kind, GetUserId());
+	args->database = database;
 	/* the CALL migrate.run() of each tenant sets the migrations' own */
 	args->lock_timeout = LockTimeout;
 	args->statement_timeout = StatementTimeout;
@@ -559,6 +586,26 @@ worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
 	return shared;
 }
 
+/* A fleet of nworkers workers for the tenant schemas of run_tenants() */
+void *
+worker_fleet_create(WorkerFleet *fleet, int nworkers, Size shared_size)
+{
+	return create_fleet(fleet, WORKER_FLEET, MyDatabaseId, nworkers,
+						shared_size);
+}
+
+/*
+ * The one worker of a tenant database, logged in to it: its error (it
+ * could not log in) and its outcome (worker_fleet_report) are kept in the
+ * fleet for the caller, not raised.  Only worker_fleet_end() detaches its
+ * segment, which the caller must do on error too.
+ */
+void *
+worker_database_create(WorkerFleet *fleet, Oid database, Size shared_size)
+{
+	return create_fleet(fleet, WORKER_DATABASE, database, 1, shared_size);
+}
+
 /*
  * Start the fleet's workers.  The caller holds no snapshot: a tenant's
  * no-transaction migration (CREATE INDEX CONCURRENTLY) would wait for it.
@@ -569,27 +616,78 @@ worker_fleet_launch(WorkerFleet *fleet)
 	InvalidateCatalogSnapshot();
 	for (int i = 0; i < fleet->nworkers; i++)
 	{
-		BackgroundWorkerHandle *handle = start_worker(NULL, fleet->seg, i);
-
-		fleet->queues[i] = shm_mq_attach(fleet->mqs[i], fleet->seg, handle);
+		fleet->handles[i] = start_worker(NULL, fleet->seg, i, fleet->kind);
+		fleet->queues[i] = shm_mq_attach(fleet->mqs[i], fleet->seg,
+										 fleet->handles[i]);
 	}
 }
 
-/*
- * Relay the fleet's notices to our client until every worker is done.  A
- * worker's own error (it could not log in, it was terminated) is raised as
- * ours, and ending our transaction stops the others: the tenants' errors
- * the workers catch, record and report as warnings.
- */
-void
-worker_fleet_wait(WorkerFleet *fleet)
+/* A tenant database's outcome ('R'), as worker_fleet_report() sent it */
+static void
+read_outcome(StringInfo msg, TenantOutcome *o)
 {
-	int			left = fleet->nworkers;
+	const char *s;
 
-	while (left > 0)
+	o->state = pstrdup(pq_getmsgrawstring(msg));
+	o->migrations = pq_getmsgint(msg, 4);
+	o->sqlerrcode = pq_getmsgint(msg, 4);
+	o->line = pq_getmsgint(msg, 4);
+	s = pq_getmsgrawstring(msg);
+	o->message = *s ? pstrdup(s) : NULL;
+	s = pq_getmsgrawstring(msg);
+	o->detail = *s ? pstrdup(s) : NULL;
+	s = pq_getmsgrawstring(msg);
+	o->hint = *s ? pstrdup(s) : NULL;
+	s = pq_getmsgrawstring(msg);
+	o->file = *s ? pstrdup(s) : NULL;
+	o->reported = true;
+}
+
+/*
+ * One message of a fleet's worker i: a tenant database's outcome or error
+ * kept, anything else relayed.  Returns whether the worker is done.
+ */
+static bool
+fleet_message(WorkerFleet *fleet, void *data, Size nbytes)
+{
+	StringInfoData msg;
+	char		msgtype = nbytes > 0 ? *(char *) data : '\0';
+
+	if (fleet->kind != WORKER_DATABASE || (msgtype != 'R' && msgtype != 'E'))
+		return relay_message(data, nbytes, NULL);
+	initStringInfo(&msg);
+	appendBinaryStringInfo(&msg, data, nbytes);
+	(void) pq_getmsgbyte(&msg);
+	if (msgtype == 'R')
+		read_outcome(&msg, &fleet->outcome);
+	else
 	{
-		bool		received = false;
+		fleet->error = palloc0(sizeof(ErrorData));
+		pq_parse_errornotice(&msg, fleet->error);
+		fleet->error->elevel = ERROR;
+	}
+	pfree(msg.data);
+	return false;
+}
 
+/*
+ * Relay the fleet's notices to our client, without waiting; true once
+ * every worker is done.  A worker's own error (it could not log in, it was
+ * terminated) is raised as ours, and ending our transaction stops the
+ * others: the tenants' errors the workers catch, record and report as
+ * warnings.  A tenant database's worker that ended on an error is done,
+ * its error kept in fleet->error.
+ */
+bool
+worker_fleet_poll(WorkerFleet *fleet)
+{
+	int			left = 0;
+	bool		received = true;
+
+	while (received)
+	{
+		received = false;
+		left = 0;
 		for (int i = 0; i < fleet->nworkers; i++)
 		{
 			Size		nbytes;
@@ -600,7 +698,15 @@ worker_fleet_wait(WorkerFleet *fleet)
 				continue;
 			res = shm_mq_receive(fleet->queues[i], &nbytes, &data, true);
 			if (res == SHM_MQ_WOULD_BLOCK)
+			{
+				left++;
 				continue;
+			}
+			if (res != SHM_MQ_SUCCESS && fleet->error)
+			{
+				fleet->done[i] = true;
+				continue;
+			}
 			if (res != SHM_MQ_SUCCESS)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -608,19 +714,25 @@ worker_fleet_wait(WorkerFleet *fleet)
 								i + 1),
 						 errhint("The server log might say why; migrate.tenant_runs says which tenants it migrated.")));
 			received = true;
-			if (relay_message(data, nbytes, NULL))
-			{
+			if (fleet_message(fleet, data, nbytes))
 				fleet->done[i] = true;
-				left--;
-			}
+			else
+				left++;
 		}
-		if (!received && left > 0)
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
-							 PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
+	}
+	return left == 0;
+}
+
+/* Relay the fleet's notices to our client until every worker is done */
+void
+worker_fleet_wait(WorkerFleet *fleet)
+{
+	while (!worker_fleet_poll(fleet))
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -628,8 +740,14 @@ worker_fleet_wait(WorkerFleet *fleet)
 void
 worker_fleet_end(WorkerFleet *fleet)
 {
+	if (fleet->seg == NULL)
+		return;
 	dsm_detach(fleet->seg);
 	fleet->seg = NULL;
+	if (fleet->kind == WORKER_DATABASE)
+		for (int i = 0; i < fleet->nworkers; i++)
+			if (fleet->handles[i])
+				pfree(fleet->handles[i]);
 }
 
 /*
@@ -810,7 +928,7 @@ become_caller(Datum arg, WorkerArgs **argsp)
 	args = shm_toc_lookup(toc, KEY_ARGS, false);
 
 	/* from here on, our errors and notices go to the caller */
-	if (args->kind == WORKER_FLEET)
+	if (args->kind != WORKER_SCRIPT)
 	{
 		int			index;
 
@@ -855,9 +973,25 @@ become_caller(Datum arg, WorkerArgs **argsp)
 	}
 
 	StartTransactionCommand();
+	/* a tenant database's encoding may not be the caller's */
+	if (args->encoding != GetDatabaseEncoding() &&
+		PrepareClientEncoding(args->encoding) == 0)
+		SetClientEncoding(args->encoding);
 	for (const char *p = shm_toc_lookup(toc, KEY_SETTINGS, false); *p;)
 	{
 		const char *value = p + strlen(p) + 1;
+
+		/*
+		 * A tenant database's worker is a session of that database: the
+		 * caller's search_path names the caller's schemas, and it migrates
+		 * the database's own migrations
+		 */
+		if (args->kind == WORKER_DATABASE &&
+			(strcmp(p, "search_path") == 0 || strcmp(p, "migrate.tenant") == 0))
+		{
+			p = value + strlen(value) + 1;
+			continue;
+		}
 
 		/*
 		 * As superuser context: session_replication_role is one, and the
@@ -888,6 +1022,27 @@ worker_fleet_join(Datum arg)
 	shm_toc    *toc = become_caller(arg, &args);
 
 	return shm_toc_lookup(toc, KEY_FLEET, false);
+}
+
+/*
+ * In a tenant database's worker: the tenant's outcome, for the caller to
+ * write into its migrate.tenant_runs
+ */
+void
+worker_fleet_report(const TenantOutcome *o)
+{
+	StringInfoData msg;
+
+	pq_beginmessage(&msg, 'R');
+	pq_sendstring(&msg, o->state);
+	pq_sendint32(&msg, o->migrations);
+	pq_sendint32(&msg, o->sqlerrcode);
+	pq_sendint32(&msg, o->line);
+	pq_sendstring(&msg, o->message ? o->message : "");
+	pq_sendstring(&msg, o->detail ? o->detail : "");
+	pq_sendstring(&msg, o->hint ? o->hint : "");
+	pq_sendstring(&msg, o->file ? o->file : "");
+	pq_endmessage(&msg);
 }
 
 /* In a fleet worker: tell the caller that this worker is done */

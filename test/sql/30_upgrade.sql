@@ -248,3 +248,21 @@ SELECT name, state FROM migrate.status('@testdir@/upgrade_04');
 
 \c contrib_regression
 DROP DATABASE regress_upgrade_04;
+
+-- from 0.5: run_tenants and start_tenants gain the tenant databases
+-- (their argument lists change); a deploy role granted them keeps them
+CREATE DATABASE regress_upgrade_05;
+\c regress_upgrade_05
+CREATE EXTENSION pg_migrate VERSION '0.5';
+CREATE ROLE regress_upgrade_05_deployer;
+GRANT EXECUTE ON PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean) TO regress_upgrade_05_deployer;
+GRANT EXECUTE ON FUNCTION migrate.start_tenants(text, text[], text, text, integer, integer, text, text, boolean, text, boolean) TO regress_upgrade_05_deployer;
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT p.oid::regprocedure AS routine,
+       has_function_privilege('regress_upgrade_05_deployer', p.oid, 'EXECUTE') AS granted
+FROM pg_proc p
+WHERE p.pronamespace = 'migrate'::regnamespace AND p.proname IN ('run_tenants', 'start_tenants')
+ORDER BY 1::text;
+\c contrib_regression
+DROP DATABASE regress_upgrade_05;
+DROP ROLE regress_upgrade_05_deployer;

@@ -52,12 +52,12 @@ SELECT migrate.start_tenants(:'folder'::jsonb, tenants => '{t_acme}', on_failure
 -- worker would call run_tenants as that role
 CREATE ROLE regress_start_tenants_nobody;
 GRANT USAGE ON SCHEMA migrate TO regress_start_tenants_nobody;
-GRANT EXECUTE ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean) TO regress_start_tenants_nobody;
+GRANT EXECUTE ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean, text[], text) TO regress_start_tenants_nobody;
 SET ROLE regress_start_tenants_nobody;
 SELECT migrate.start_tenants(:'folder'::jsonb, tenants => '{t_acme}');
 RESET ROLE;
 SELECT count(*) AS runs FROM migrate.run_jobs;  -- the two above
-REVOKE ALL ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean) FROM regress_start_tenants_nobody;
+REVOKE ALL ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean, text[], text) FROM regress_start_tenants_nobody;
 REVOKE USAGE ON SCHEMA migrate FROM regress_start_tenants_nobody;
 DROP ROLE regress_start_tenants_nobody;
 

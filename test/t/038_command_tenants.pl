@@ -16,9 +16,9 @@ use PgMigrateCommand;
 my $node = command_node('command_tenants');
 $node->safe_psql(
 	'postgres', q{
-	GRANT EXECUTE ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean),
+	GRANT EXECUTE ON FUNCTION migrate.start_tenants(jsonb, text[], text, text, integer, integer, text, text, boolean, text, text, boolean, text[], text),
 	                          migrate.resume(bigint) TO deployer;
-	GRANT EXECUTE ON PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean),
+	GRANT EXECUTE ON PROCEDURE migrate.run_tenants(jsonb, text[], text, text, integer, integer, text, bigint, text, boolean, text, text, boolean, text[], text),
 	                           migrate.wait(bigint, interval, boolean, text) TO deployer;
 	GRANT SELECT ON migrate.runs, migrate.tenant_runs TO deployer;
 	CREATE SCHEMA ten_a AUTHORIZATION deployer;
