@@ -259,7 +259,8 @@ build_template(const MigrationSet *set, const char *name)
 	 * connect to the new database, so nothing in it is not template1's
 	 */
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_migrate");
+	appendStringInfoString(&sql, "SET client_min_messages = warning; SET search_path = pg_catalog;"
+						   " CREATE EXTENSION IF NOT EXISTS pg_migrate");
 	if (!superuser())
 	{
 		const char *role = quote_identifier(GetUserNameFromId(GetUserId(), false));
@@ -508,9 +509,9 @@ test_database_create(const Folder *folder, const char *format,
 }
 
 /*
- * migrate.drop_test_databases(): the caller's test databases (a
- * superuser's: everyone's), of one template, older than an age; with
- * templates, the templates too.  A test database is one by its name and
+ * migrate.drop_test_databases(): the caller's test databases, of one
+ * template (a superuser's: anyone's), older than an age; with templates,
+ * the templates too.  A test database is one by its name and
  * owner, whether or not a row of this database records it.
  */
 void
@@ -545,7 +546,7 @@ test_databases_drop(const char *template, Interval *older_than,
 					   " FROM pg_catalog.pg_database d"
 					   " LEFT JOIN migrate.test_databases t ON t.name OPERATOR(pg_catalog.=) d.datname"
 					   " LEFT JOIN migrate.test_database_templates p ON p.name OPERATOR(pg_catalog.=) d.datname"
-					   " WHERE (d.datdba OPERATOR(pg_catalog.=) $1 OR $2)"
+					   " WHERE (d.datdba OPERATOR(pg_catalog.=) $1 OR ($2 AND $3 IS NOT NULL))"
 					   " AND (d.datname OPERATOR(pg_catalog.~) '^" TEST_PREFIX "[0-9a-f]{12}_[0-9]+$'"
 					   "  OR ($5 AND d.datname OPERATOR(pg_catalog.~) '^" TEMPLATE_PREFIX "[0-9a-f]{12}$'))"
 					   " AND ($3 IS NULL OR pg_catalog.substr(d.datname, 1, pg_catalog.length($3)) OPERATOR(pg_catalog.=) $3"
