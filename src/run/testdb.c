@@ -83,8 +83,8 @@ typedef struct PoolArgs
 PGDLLEXPORT void migrate_test_pool_worker_main(Datum arg);
 
 /*
- * Creating databases needs CREATEDB: refused before anything is read or
- * made, with what a CI role needs
+ * Creating databases needs CREATEDB: refused before the folder's
+ * migrations are read or anything is made, with what a CI role needs
  */
 static void
 require_createdb(void)
