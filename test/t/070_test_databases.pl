@@ -15,6 +15,8 @@ use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
 use PgMigrateTest;
+use IPC::Run;
+use JSON::PP;
 
 my $srcdir = $ENV{TESTDIR} || '.';
 my $node = start_node('testdb');
@@ -168,6 +170,42 @@ is( $node->safe_psql('postgres',
 	$ci_db, "migrate.drop_test_databases() drops the caller's only");
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = '$names[0]'"),
 	'1', "the others' are left");
+
+# The command, as ci: test-db DIR sends the folder and prints a URL that
+# connects to the new database; --json; test-db --drop
+$node->safe_psql('postgres',
+	'GRANT EXECUTE ON FUNCTION migrate.test_database(jsonb, text, text) TO ci');
+sub command
+{
+	my ($out, $err) = ('', '');
+	local %ENV = %ENV;
+	delete @ENV{qw(DATABASE_URL PGSERVICE PGOPTIONS PGPASSWORD)};
+	@ENV{qw(PGHOST PGPORT PGUSER PGDATABASE)} = ($node->host, $node->port, 'ci', 'postgres');
+	IPC::Run::run([@_], '<', \undef, '>', \$out, '2>', \$err);
+	note("@_: exit " . ($? >> 8) . "\n$out$err");
+	return ($? >> 8, $out, $err);
+}
+my ($rc, $out, $cerr) = command('pg_migrate', 'test-db', $plain);
+is($rc, 0, 'pg_migrate test-db DIR succeeds');
+like($out, qr{^postgresql://ci@[^/]+:\d+/pgm_test_[0-9a-f]{12}_\d+\n\z}, 'and prints a URL');
+chomp $out;
+($rc, my $columns) = command('psql', '-XAt', '-d', $out, '-c',
+	"SELECT current_user || ' ' || string_agg(column_name, ',' ORDER BY column_name)
+	 FROM information_schema.columns WHERE table_name = 'items'");
+is($columns, "ci edited,id\n", 'which connects to the migrated database');
+($rc, $out) = command('pg_migrate', '--json', 'test-db', $plain);
+my $json = decode_json($out);
+like($json->{url}, qr{/\Q$json->{name}\E$}, '--json: the URL ends with the name');
+is($json->{from_pool}, JSON::PP::false, '--json: and says whether it came from the pool');
+($rc, $out, $cerr) = command('pg_migrate', 'test-db');
+is($rc, 2, 'test-db without DIR or --drop is a usage error');
+($rc, $out) = command('pg_migrate', 'test-db', '--drop');
+is($rc, 0, 'pg_migrate test-db --drop succeeds');
+like($out, qr/^dropped pgm_test_\S+\ndropped pgm_test_\S+\n2 databases dropped\n\z/,
+	'and names the two it dropped');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_database WHERE datdba = 'ci'::regrole AND NOT datistemplate"),
+	'0', "ci's test databases are gone");
 
 # The pool: the first call clones, a worker fills the pool, the next calls
 # are handed a ready database
