@@ -446,7 +446,7 @@ refill_pool(const char *template)
 	args.log_in_as_role = worker_can_log_in_as(args.role);
 	args.xid = GetTopTransactionIdIfAny();
 	args.size = migrate_test_database_pool;
-	strlcpy(args.template_name, template, NAMEDATALEN);
+	snprintf(args.template_name, NAMEDATALEN, "%s", template);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
