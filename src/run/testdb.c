@@ -12,7 +12,7 @@
  * with ALLOW_CONNECTIONS false so that nobody else can enter it while it
  * is built, the extension created in it by a superuser (as one created it
  * here), the folder applied by CALL migrate.run() as the caller, then
- * marked IS_TEMPLATE.  The objects the migrations create belong to the
+ * marked IS_TEMPLATE (see build_template()).  The objects the migrations create belong to the
  * role that applied them, hence a template per role.  Each test database
  * ("pgm_test_<hash12>_<n>") is CREATE DATABASE ... TEMPLATE, owned by
  * the caller.  CREATE DATABASE and DROP DATABASE cannot run in a
@@ -234,37 +234,42 @@ drop_sql(const char *name, bool is_template)
  * Build the template: a fresh database nobody can enter, the extension in
  * it, the folder applied, then a template.  A build that failed half-way
  * left a database that is no template: it is dropped first.
+ *
+ * The extension needs a superuser, as it did here.  Until it is created
+ * the database belongs to the bootstrap superuser, not to the caller, who
+ * could otherwise let connections in (ALTER DATABASE ... ALLOW_CONNECTIONS
+ * is the owner's) and leave objects for the extension's script to run
+ * into; then it is given to the caller, whose migrations it receives.
  */
 static void
 build_template(const MigrationSet *set, const char *name)
 {
 	const Folder *folder = set->folder;
 	Oid			oid;
+	Oid			owner;
 	bool		is_template;
 	StringInfoData sql;
+	const char *ident = quote_identifier(name);
+	const char *role = quote_identifier(GetUserNameFromId(GetUserId(), false));
 
-	oid = database_lookup(name, &is_template, NULL);
-	if (OidIsValid(oid))
-		run_here(drop_sql(name, false));
+	/* its name holds the caller's role: one the caller's build left */
+	oid = database_lookup(name, &is_template, &owner);
+	if (OidIsValid(oid) && (owner == GetUserId() || owner == BOOTSTRAP_SUPERUSERID))
+		run_in(MyDatabaseId, BOOTSTRAP_SUPERUSERID, true,
+			   psprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", ident));
 
 	ereport(DEBUG1, (errmsg("building test database template \"%s\"", name)));
-	run_here(psprintf("CREATE DATABASE %s ALLOW_CONNECTIONS false",
-					  quote_identifier(name)));
+	run_in(MyDatabaseId, BOOTSTRAP_SUPERUSERID, true,
+		   psprintf("CREATE DATABASE %s ALLOW_CONNECTIONS false", ident));
 	oid = database_lookup(name, &is_template, NULL);
 	if (!OidIsValid(oid))
 		elog(ERROR, "database \"%s\" vanished as it was built", name);
 
-	/*
-	 * The extension needs a superuser, as it did here; nobody else can
-	 * connect to the new database, so nothing in it is not template1's
-	 */
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SET client_min_messages = warning; SET search_path = pg_catalog;"
-						   " CREATE EXTENSION IF NOT EXISTS pg_migrate");
+						   " SET default_tablespace = ''; CREATE EXTENSION IF NOT EXISTS pg_migrate");
 	if (!superuser())
 	{
-		const char *role = quote_identifier(GetUserNameFromId(GetUserId(), false));
-
 		appendStringInfo(&sql, "; GRANT USAGE ON SCHEMA migrate TO %s", role);
 		appendStringInfo(&sql, "; GRANT EXECUTE ON PROCEDURE migrate.run(%s) TO %s",
 						 folder->files ? "jsonb, text, boolean, text, text, boolean" :
@@ -273,6 +278,7 @@ build_template(const MigrationSet *set, const char *name)
 						 folder->files ? "jsonb, text, boolean, text, text, boolean" :
 						 "text, text, boolean, text, boolean", role);
 	}
+	appendStringInfo(&sql, "; ALTER DATABASE %s OWNER TO %s", ident, role);
 	run_in(oid, BOOTSTRAP_SUPERUSERID, true, sql.data);
 
 	resetStringInfo(&sql);
