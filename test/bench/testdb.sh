@@ -29,10 +29,11 @@ psql_q -c "CREATE EXTENSION pg_migrate"
 
 verdict() { [ "$(echo "$1" | bc -l)" = 1 ] && echo met || echo MISSED; }
 
-# The server-side milliseconds of each statement psql runs, one per line
-timings() { psql -X -q -v ON_ERROR_STOP=1 -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'; }
+# The server-side milliseconds of each statement psql runs with \timing on,
+# one per line
+timings() { psql -X -q -v ON_ERROR_STOP=1 "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'; }
 # The last of them
-last_timing() { timings "$@" | tail -1; }
+last_timing() { timings -c '\timing on' "$@" | tail -1; }
 
 # wait until the pool holds POOL databases
 pool_full() {
@@ -50,8 +51,8 @@ for n in $TESTDB_SIZES; do
     : > "$work/apply.times"
     for r in $(seq 1 "$TESTDB_REPEAT"); do
         db=bench_apply_${n}_$r
-        t=$(timings -c "CREATE DATABASE $db" | tail -1)
-        t2=$(timings -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_migrate" \
+        t=$(last_timing -c "CREATE DATABASE $db")
+        t2=$(timings -d "$db" -c '\timing on' -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_migrate" \
                 -c "SELECT count(*) FROM migrate.apply('$dir')" | tail -2 | paste -sd+ | bc)
         echo "$t + $t2" | bc >> "$work/apply.times"
         psql_q -c "DROP DATABASE $db"
@@ -61,21 +62,32 @@ for n in $TESTDB_SIZES; do
     # the template, built by the first call
     build=$(last_timing -c "SET client_min_messages = warning" -c "$call")
 
-    # cloned without the pool
-    : > "$work/clone.times"
-    for r in $(seq 1 "$TESTDB_REPEAT"); do
-        last_timing -c "SET client_min_messages = warning" -c "$call" >> "$work/clone.times"
-    done
+    # cloned without the pool, then from the pool (refilled between
+    # calls: the wait is not timed), each in one session after a first
+    # call that is not counted (it loads the library), as a test suite's
+    # connection that asks for one database per test
+    {
+        echo "SET client_min_messages = warning;"
+        echo "$call;"
+        echo '\timing on'
+        for r in $(seq 1 "$TESTDB_REPEAT"); do echo "$call;"; done
+    } > "$work/clone.sql"
+    timings -f "$work/clone.sql" > "$work/clone.times"
     clone=$(median < "$work/clone.times")
 
-    # from the pool, refilled between calls
-    : > "$work/pool.times"
-    psql_q -c "SET client_min_messages = warning" -c "SET migrate.test_database_pool = $POOL" -c "$call" >/dev/null
-    for r in $(seq 1 "$TESTDB_REPEAT"); do
-        pool_full
-        last_timing -c "SET client_min_messages = warning" -c "SET migrate.test_database_pool = $POOL" \
-            -c "$call" >> "$work/pool.times"
-    done
+    {
+        echo "SET client_min_messages = warning;"
+        echo "SET migrate.test_database_pool = $POOL;"
+        echo "$call;"
+        for r in $(seq 1 "$TESTDB_REPEAT"); do
+            echo '\timing off'
+            echo "DO \$\$ BEGIN WHILE (SELECT count(*) FROM migrate.test_databases WHERE pooled) < $POOL
+                  LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$;"
+            echo '\timing on'
+            echo "$call;"
+        done
+    } > "$work/pool.sql"
+    timings -f "$work/pool.sql" > "$work/pool.times"
     pool=$(median < "$work/pool.times")
     pool_full
     psql_q -c "SELECT count(*) FROM migrate.drop_test_databases()" >/dev/null
