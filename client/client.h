@@ -76,6 +76,8 @@ typedef struct Options
 	const char *port;
 	const char *user;
 	PromptMode	prompt;
+	bool		drop;			/* test-db --drop */
+	bool		templates;		/* test-db --drop --templates */
 } Options;
 
 /* One file of the folder, by its path relative to the folder */
@@ -151,6 +153,9 @@ extern int	command_capture(PGconn *conn, const Options *opts, const char *files,
 							const char *source, const SentFolder *folder);
 
 /* output.c */
+extern int	command_test_db(PGconn *conn, const Options *opts, const char *files,
+							const char *source);
+
 extern void output_init(const Options *opts);
 extern void output_error(const char *fmt,...) pg_attribute_printf(1, 2);
 extern void output_detail(const char *fmt,...) pg_attribute_printf(1, 2);

@@ -23,6 +23,7 @@
  *	  pg_migrate [connection options] run --detach DIR
  *	  pg_migrate [connection options] wait | cancel | resume ID
  *	  pg_migrate [connection options] runs
+ *	  pg_migrate [connection options] test-db DIR | test-db --drop [--templates]
  *
  * This file reads the command line and puts the steps in order: read the
  * folder (before connecting, so that a wrong path costs no connection),
@@ -71,7 +72,8 @@ usage(void)
 		   "  pg_migrate [OPTION]... mark-applied|accept DIR NAME\n"
 		   "  pg_migrate [OPTION]... forget|retry NAME\n"
 		   "  pg_migrate [OPTION]... wait|cancel|resume ID\n"
-		   "  pg_migrate [OPTION]... runs\n\n");
+		   "  pg_migrate [OPTION]... runs\n"
+		   "  pg_migrate [OPTION]... test-db DIR | test-db --drop [--templates]\n\n");
 	printf("Commands:\n"
 		   "  status     each migration of DIR and of the database, with its state\n"
 		   "             (without DIR: what the database recorded)\n"
@@ -101,7 +103,11 @@ usage(void)
 		   "  wait       follow run ID to its end, as run does\n"
 		   "  cancel     cancel run ID\n"
 		   "  resume     run a failed, cancelled or interrupted run ID again, and follow it\n"
-		   "  runs       the runs the server performs or performed\n\n");
+		   "  runs       the runs the server performs or performed\n"
+		   "  test-db    a new database holding DIR's schema and migration records,\n"
+		   "             cloned from a template kept per folder checksum; prints its URL\n"
+		   "             (--drop: drop the test databases of the role, --templates: and\n"
+		   "             its templates)\n\n");
 	printf("Options:\n"
 		   "      --server-dir         DIR is a folder on the database server, read there\n"
 		   "      --format=FORMAT      auto (default), plain, drizzle, dbmate,\n"
@@ -172,7 +178,7 @@ parse_options(int argc, char **argv, Options *opts)
 		OPT_SKIP_PARTIAL, OPT_TARGET, OPT_TARGETS, OPT_PARALLEL, OPT_DETACH,
 		OPT_TENANTS, OPT_TENANT_PATTERN, OPT_TENANT_QUERY, OPT_TENANT_WORKERS,
 		OPT_CANARY, OPT_ON_FAILURE, OPT_TENANT_DATABASES,
-		OPT_TENANT_DATABASE_PATTERN
+		OPT_TENANT_DATABASE_PATTERN, OPT_DROP, OPT_TEMPLATES
 	};
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -200,6 +206,8 @@ parse_options(int argc, char **argv, Options *opts)
 		{"tenant-database-pattern", required_argument, NULL, OPT_TENANT_DATABASE_PATTERN},
 		{"canary", required_argument, NULL, OPT_CANARY},
 		{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
+		{"drop", no_argument, NULL, OPT_DROP},
+		{"templates", no_argument, NULL, OPT_TEMPLATES},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -294,6 +302,12 @@ parse_options(int argc, char **argv, Options *opts)
 					return usage_error("--on-failure is stop or continue, not \"%s\"", optarg);
 				opts->on_failure = optarg;
 				break;
+			case OPT_DROP:
+				opts->drop = true;
+				break;
+			case OPT_TEMPLATES:
+				opts->templates = true;
+				break;
 			default:
 				/* getopt_long has said what was wrong */
 				fputs("pg_migrate: hint: Try \"pg_migrate --help\" for more information.\n", stderr);
@@ -316,7 +330,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 	const char *error;
 
 	if (optind >= argc)
-		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs");
+		return usage_error("no command given: status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume, runs or test-db");
 	command = opts->command = argv[optind++];
 	if (lifecycle_command(command))
 	{
@@ -331,6 +345,28 @@ parse_arguments(int argc, char **argv, Options *opts)
 	is_verify = strcmp(command, "verify") == 0;
 	if (opts->detach && strcmp(command, "run") != 0)
 		return usage_error("--detach goes with run only");
+	if ((opts->drop || opts->templates) && strcmp(command, "test-db") != 0)
+		return usage_error("--drop and --templates go with test-db only");
+	if (strcmp(command, "test-db") == 0)
+	{
+		if (optind < argc && !opts->drop)
+			opts->dir = argv[optind++];
+		if (optind < argc)
+			return usage_error("too many arguments: \"%s\"", argv[optind]);
+		if (opts->templates && !opts->drop)
+			return usage_error("--templates goes with test-db --drop");
+		if (opts->drop && (opts->server_dir || strcmp(opts->format, "auto") != 0))
+			return usage_error("test-db --drop takes no folder: it drops the role's test databases");
+		if (!opts->drop && opts->dir == NULL)
+			return usage_error("test-db needs the migrations folder DIR, or --drop");
+		if (opts->allow_drift || opts->check || opts->skip_partial || opts->target ||
+			opts->tenants || opts->tenant_pattern || opts->tenant_query ||
+			opts->tenant_workers || opts->canary || opts->on_failure)
+			return usage_error("test-db takes no run options");
+		if (opts->ndbnames > 1 || opts->targets_file)
+			return usage_error("test-db makes a database on one server: give one -d");
+		return true;
+	}
 	if (strcmp(command, "wait") == 0 || strcmp(command, "cancel") == 0 ||
 		strcmp(command, "resume") == 0 || strcmp(command, "runs") == 0)
 	{
@@ -351,7 +387,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 	}
 	if (!is_status && !is_rollback && !is_down && !is_capture && !is_verify &&
 		strcmp(command, "apply") != 0 && strcmp(command, "run") != 0)
-		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume or runs",
+		return usage_error("unrecognized command \"%s\": status, apply, run, rollback, down, capture, verify, lint, plan, check, baseline, mark-applied, forget, accept, retry, wait, cancel, resume, runs or test-db",
 						   command);
 	if (optind < argc)
 	{
@@ -420,6 +456,8 @@ run_command(PGconn *conn, const Options *opts, const char *files,
 		return command_lifecycle(conn, opts, files, source);
 	if (strcmp(opts->command, "runs") == 0)
 		return command_runs(conn, opts);
+	if (strcmp(opts->command, "test-db") == 0)
+		return command_test_db(conn, opts, files, source);
 	if (opts->run_id)
 		return command_run_id(conn, opts);
 	return command_rollback(conn, opts);

@@ -66,6 +66,9 @@ PG_FUNCTION_INFO_V1(migrate_run_tenants_files);
 PG_FUNCTION_INFO_V1(migrate_tenant_status);
 PG_FUNCTION_INFO_V1(migrate_tenant_status_files);
 PG_FUNCTION_INFO_V1(migrate_use_tenant);
+PG_FUNCTION_INFO_V1(migrate_test_database);
+PG_FUNCTION_INFO_V1(migrate_test_database_files);
+PG_FUNCTION_INFO_V1(migrate_drop_test_databases);
 
 static void init_result(FunctionCallInfo fcinfo, ResultSink *sink);
 static void connect_spi(int options);
@@ -1005,4 +1008,59 @@ migrate_use_tenant(PG_FUNCTION_ARGS)
 	bool		is_local = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 
 	PG_RETURN_TEXT_P(cstring_to_text(use_tenant(tenant, is_local)));
+}
+
+/*
+ * migrate.test_database(dir, format) and (files, format, source): the new
+ * database's name, a connection string relative to the caller's, its
+ * template, and whether it came from the pool
+ */
+static Datum
+test_database_call(FunctionCallInfo fcinfo, const Folder *folder)
+{
+	char	   *format = text_arg(fcinfo, 1, "format");
+	TestDatabase db;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	connect_spi(0);
+	test_database_create(folder, format, &db);
+	SPI_finish();
+	values[0] = CStringGetTextDatum(db.name);
+	values[1] = CStringGetTextDatum(psprintf("dbname=%s", db.name));
+	values[2] = CStringGetTextDatum(db.template_name);
+	values[3] = BoolGetDatum(db.from_pool);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
+Datum
+migrate_test_database(PG_FUNCTION_ARGS)
+{
+	return test_database_call(fcinfo, dir_arg(fcinfo, 0, "dir"));
+}
+
+Datum
+migrate_test_database_files(PG_FUNCTION_ARGS)
+{
+	return test_database_call(fcinfo, files_arg(fcinfo, 0, 2));
+}
+
+/* migrate.drop_test_databases(template, older_than, templates): what it dropped */
+Datum
+migrate_drop_test_databases(PG_FUNCTION_ARGS)
+{
+	char	   *template = text_arg(fcinfo, 0, NULL);
+	Interval   *older_than = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	bool		templates = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	ResultSink	sink;
+
+	init_result(fcinfo, &sink);
+	connect_spi(0);
+	test_databases_drop(template, older_than, templates, &sink);
+	SPI_finish();
+	return (Datum) 0;
 }

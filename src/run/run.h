@@ -129,6 +129,8 @@ extern void worker_run_script(const Migration *m, const Script *script,
 extern bool worker_can_log_in_as(Oid role);
 extern char *worker_serialize_settings(Size *len, bool fleet);
 extern void worker_run_sql(const char *sql);
+extern bool worker_run_sql_in(Oid database, Oid role, bool as_superuser,
+							  const char *sql);
 
 /* detached.c: runs performed by a background worker of their own */
 extern int64 detached_start(const char *kind, Jsonb *args, const char *source,
@@ -156,6 +158,18 @@ typedef struct TenantOutcome
 	const char *hint;
 	const char *file;
 } TenantOutcome;
+
+/* testdb.c: migrate.test_database(), migrate.drop_test_databases() */
+typedef struct TestDatabase
+{
+	char	   *name;
+	char	   *template_name;
+	bool		from_pool;
+} TestDatabase;
+extern void test_database_create(const Folder *folder, const char *format,
+								 TestDatabase *out);
+extern void test_databases_drop(const char *template_name, Interval *older_than,
+								bool templates, ResultSink *sink);
 
 /* worker.c: the workers of migrate.run_tenants(), one queue each */
 typedef struct WorkerFleet

@@ -32,6 +32,7 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
 #include "mb/pg_wchar.h"
@@ -49,6 +50,7 @@
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
@@ -75,11 +77,13 @@
 #define WORKER_SCRIPT	0		/* a no-transaction script */
 #define WORKER_FLEET	1		/* tenants of migrate.run_tenants() */
 #define WORKER_DATABASE	2		/* a tenant database of run_tenants() */
+#define WORKER_SQL		3		/* statements in a database, for another
+								 * module: worker_run_sql_in() */
 
 /* What the worker needs to be the caller, in fixed-size form */
 typedef struct WorkerArgs
 {
-	int			kind;			/* WORKER_SCRIPT, _FLEET or _DATABASE */
+	int			kind;			/* WORKER_SCRIPT, _FLEET, _DATABASE or _SQL */
 	Oid			database;
 	Oid			role;			/* who runs the script */
 	bool		log_in_as_role; /* else log in as ours, then SET ROLE */
@@ -100,9 +104,12 @@ typedef struct WorkerArgs
 	uint32		progress_handle;	/* the detached run's progress, or 0 */
 	int64		progress_run_id;
 	int			encoding;		/* the caller's database's */
+	bool		bypass_allowconn;	/* log in where ALLOW_CONNECTIONS is
+									 * false (WORKER_SQL) */
 } WorkerArgs;
 
 PGDLLEXPORT void migrate_worker_main(Datum arg);
+PGDLLEXPORT void migrate_sql_worker_main(Datum arg);
 
 /*
  * In the worker: the lock_timeout the caller passed when it is
@@ -436,9 +443,10 @@ start_worker(const Migration *m, dsm_segment *seg, int index, int kind)
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_migrate");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN,
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s",
 			 kind == WORKER_SCRIPT ? "migrate_worker_main" :
 			 kind == WORKER_FLEET ? "migrate_fleet_worker_main" :
+			 kind == WORKER_SQL ? "migrate_sql_worker_main" :
 			 "migrate_database_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_migrate worker for PID %d", MyProcPid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, MIGRATE_WORKER_TYPE);
@@ -452,6 +460,12 @@ start_worker(const Migration *m, dsm_segment *seg, int index, int kind)
 								CurTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
+		/* worker_run_sql_in()'s caller says what the worker was for */
+		if (kind == WORKER_SQL)
+		{
+			MemoryContextSwitchTo(old);
+			return NULL;
+		}
 		if (kind == WORKER_DATABASE)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -960,10 +974,12 @@ become_caller(Datum arg, WorkerArgs **argsp)
 	 */
 	if (args->log_in_as_role)
 		BackgroundWorkerInitializeConnectionByOid(args->database, args->role,
-												  COMPAT_BGWORKER_ANY_ROLE);
+												  COMPAT_BGWORKER_ANY_ROLE |
+												  (args->bypass_allowconn ? BGWORKER_BYPASS_ALLOWCONN : 0));
 	else
 		BackgroundWorkerInitializeConnectionByOid(args->database,
-												  args->authenticated_user, 0);
+												  args->authenticated_user,
+												  args->bypass_allowconn ? BGWORKER_BYPASS_ALLOWCONN : 0);
 	/* messages travel in the server encoding, as the caller expects */
 	SetClientEncoding(GetDatabaseEncoding());
 	if (!args->log_in_as_role)
@@ -1129,6 +1145,115 @@ migrate_worker_main(Datum arg)
 	}
 
 	/* tell the caller that every statement ran */
+	pq_beginmessage(&done, 'C');
+	pq_sendstring(&done, "done");
+	pq_endmessage(&done);
+}
+
+/*
+ * Run sql's statements at top level in a worker connected to database (a
+ * database the caller made itself, which may not allow connections), as
+ * role (the caller's current user, or a superuser for what only one may
+ * do, logged in as it), with the caller's settings, and wait for it: for
+ * CREATE DATABASE and DROP DATABASE, which no transaction may run, and
+ * for what must happen in another database (run/testdb.c).  The worker's
+ * notices are the caller's, its error is raised as the caller's own; what
+ * the statements did is committed whatever the caller's transaction does
+ * next.  false when no worker slot was free, for the caller to say why it
+ * needed one.
+ */
+bool
+worker_run_sql_in(Oid database, Oid role, bool as_superuser, const char *sql)
+{
+	shm_toc_estimator e;
+	Size		size;
+	dsm_segment *seg;
+	shm_toc    *toc;
+	WorkerArgs *args;
+	Size		settings_len;
+	char	   *settings = worker_serialize_settings(&settings_len, true);
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	bool		done = false;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
+	shm_toc_estimate_chunk(&e, settings_len);
+	shm_toc_estimate_chunk(&e, strlen(sql) + 1);
+	shm_toc_estimate_chunk(&e, WORKER_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 4);
+	size = shm_toc_estimate(&e);
+
+	seg = dsm_create(size, 0);
+	toc = shm_toc_create(WORKER_MAGIC, dsm_segment_address(seg), size);
+	args = shm_toc_allocate(toc, sizeof(WorkerArgs));
+	fill_args(args, WORKER_SQL, role);
+	args->database = database;
+	args->bypass_allowconn = true;
+	/* a superuser's statements are the module's own: no SET ROLE detour */
+	if (as_superuser)
+		args->log_in_as_role = true;
+	args->lock_timeout = LockTimeout;
+	args->statement_timeout = StatementTimeout;
+	shm_toc_insert(toc, KEY_ARGS, args);
+	shm_toc_insert(toc, KEY_SETTINGS,
+				   memcpy(shm_toc_allocate(toc, settings_len), settings, settings_len));
+	put_string(toc, KEY_SQL, sql);
+	mq = shm_mq_create(shm_toc_allocate(toc, WORKER_QUEUE_SIZE), WORKER_QUEUE_SIZE);
+	shm_toc_insert(toc, KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+
+	InvalidateCatalogSnapshot();
+	handle = start_worker(NULL, seg, -1, WORKER_SQL);
+	if (handle == NULL)
+	{
+		dsm_detach(seg);
+		return false;
+	}
+	mqh = shm_mq_attach(mq, seg, handle);
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("background worker did not start"),
+				 errdetail("The postmaster died.")));
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+
+		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+			break;
+		done |= relay_message(data, nbytes, NULL);
+	}
+	if (!done)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("background worker in database \"%s\" exited unexpectedly",
+						get_database_name(database) ? get_database_name(database) : "?"),
+				 errhint("The server log might say why.")));
+	dsm_detach(seg);
+	pfree(handle);
+	/* what the worker committed, this session's catalog lookups see */
+	AcceptInvalidationMessages();
+	InvalidateCatalogSnapshot();
+	return true;
+}
+
+/* Entry point of worker_run_sql_in()'s worker */
+void
+migrate_sql_worker_main(Datum arg)
+{
+	WorkerArgs *args;
+	shm_toc    *toc = become_caller(arg, &args);
+	StringInfoData done;
+
+	MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext,
+												"pg_migrate sql worker",
+												ALLOCSET_DEFAULT_SIZES));
+	worker_run_sql(shm_toc_lookup(toc, KEY_SQL, false));
+	pgstat_report_activity(STATE_IDLE, NULL);
 	pq_beginmessage(&done, 'C');
 	pq_sendstring(&done, "done");
 	pq_endmessage(&done);

@@ -78,6 +78,8 @@ int			migrate_ddl_policy = DDL_POLICY_RECORD;
 bool		migrate_ddl_policy_rejected = false;	/* see define_ddl_policy */
 bool		migrate_allow_out_of_band_ddl = false;
 int			migrate_ddl_log_retention = 0;
+int			migrate_test_database_pool = 0;
+int			migrate_test_database_templates_keep = 2;
 
 static const struct config_enum_entry ddl_policy_options[] = {
 	{"off", DDL_POLICY_OFF, false},
@@ -500,6 +502,24 @@ settings_define(void)
 							30 * 24 * 60, 0, INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.test_database_pool",
+							"Test databases kept ready per template by migrate.test_database().",
+							"A call hands one out at once and a background worker makes another; zero clones each one when asked.",
+							&migrate_test_database_pool,
+							0, 0, 100,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migrate.test_database_templates_keep",
+							"Templates of one folder migrate.test_database() keeps when the folder changes.",
+							"The newest are kept; older ones, and the test databases waiting in their pools, are dropped when a new one is built.",
+							&migrate_test_database_templates_keep,
+							2, 1, 1000,
+							PGC_USERSET,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("migrate");

@@ -75,6 +75,8 @@ extern int	migrate_ddl_policy;
 extern bool migrate_ddl_policy_rejected;
 extern bool migrate_allow_out_of_band_ddl;
 extern int	migrate_ddl_log_retention;
+extern int	migrate_test_database_pool;
+extern int	migrate_test_database_templates_keep;
 
 extern void settings_define(void);
 

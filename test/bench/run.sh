@@ -13,6 +13,7 @@
 #   FP_BENCH  0 skips fingerprint.sh (its settings: see that script)
 #   TENANTS_BENCH 0 skips tenants.sh (its settings: see that script; its
 #             10,000-tenant runs only with TENANTS_BIG=10000)
+#   TESTDB_BENCH 0 skips testdb.sh (its settings: see that script)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -216,6 +217,14 @@ fi
 if [ "${TENANTS_BENCH:-1}" != 0 ]; then
     echo
     TENANTS_BIG=${TENANTS_BIG:-0} bash test/bench/tenants.sh --as-postgres
+fi
+
+# 4d. test databases: migrate.test_database() from the pool and cloned,
+#     against applying the folder into an empty database (its own
+#     throwaway cluster; TESTDB_BENCH=0 skips it)
+if [ "${TESTDB_BENCH:-1}" != 0 ]; then
+    echo
+    bash test/bench/testdb.sh --as-postgres
 fi
 
 # 5. the application's side of a migration behind a long query: pgbench

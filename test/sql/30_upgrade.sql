@@ -266,3 +266,14 @@ ORDER BY 1::text;
 \c contrib_regression
 DROP DATABASE regress_upgrade_05;
 DROP ROLE regress_upgrade_05_deployer;
+-- from 0.5 (issue 20): the test databases' tables and sequence are the
+-- extension's configuration, dumped with the database
+CREATE DATABASE regress_upgrade_05;
+\c regress_upgrade_05
+CREATE EXTENSION pg_migrate VERSION '0.5';
+ALTER EXTENSION pg_migrate UPDATE;
+SELECT c::regclass::text AS dumped FROM pg_extension, unnest(extconfig) c
+WHERE extname = 'pg_migrate' AND c::regclass::text LIKE 'migrate.test\_database%'
+ORDER BY 1;
+\c contrib_regression
+DROP DATABASE regress_upgrade_05;
