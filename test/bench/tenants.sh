@@ -5,7 +5,9 @@
 # TABLE) measured in the same run, each in a fresh copy of the same
 # database; and migrate.tenant_status() over TENANTS_STATUS_N schemas.
 # Not a test: it exits 0 once it has measured, and marks a missed target
-# with MISSED.
+# with MISSED.  Beside each figure, the machine's load (the 1-minute
+# average, /proc/loadavg) when it was measured: other work on the machine
+# slows every way alike, not their ratios.
 #
 #   TENANTS_N         tenant schemas of the run timings (1000; target < 60 s)
 #   TENANTS_BIG       tenant schemas of the large run timings (10000;
@@ -28,6 +30,7 @@ mkdir -p "$work/folder"
 printf 'ALTER TABLE accounts ADD COLUMN email text;\n' > "$work/folder/0001_accounts_email.sql"
 
 verdict() { [ "$(echo "$1" | bc -l)" = 1 ] && echo met || echo MISSED; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 # A template database of n tenant schemas, each with its accounts table
 template() {
@@ -67,22 +70,23 @@ time_way() {
         [ "$applied" = "$n" ] || echo "  (only $applied of $n tenants applied)" >&2
     fi
     [ "${KEEP_DB:-}" = "$way" ] && echo "$db" > "$work/kept" || psql_q -c "DROP DATABASE $db"
-    echo "$t1 - $t0" | bc
+    echo "$(echo "$t1 - $t0" | bc) $(load)"
 }
 
 run_sizes() {
-    local n=$1 target=$2 psql_s p1 p2
+    local n=$1 target=$2 psql_s p1 p2 psql_l p1_l p2_l
     echo "building $n tenant schemas..."
     template bench_tenants_$n "$n"
-    psql_s=$(time_way bench_tenants_$n "$n" psql)
-    p1=$(time_way bench_tenants_$n "$n" parallel1)
-    p2=$(KEEP_DB=parallel2 time_way bench_tenants_$n "$n" parallel2)
+    read -r psql_s psql_l < <(time_way bench_tenants_$n "$n" psql)
+    read -r p1 p1_l < <(time_way bench_tenants_$n "$n" parallel1)
+    read -r p2 p2_l < <(KEEP_DB=parallel2 time_way bench_tenants_$n "$n" parallel2)
     printf 'ADD COLUMN across %d tenant schemas (target < %d s):\n' "$n" "$target"
-    printf '  psql, one call per schema   %8.1f s  (%.1f ms a tenant)\n' "$psql_s" "$(echo "$psql_s * 1000 / $n" | bc -l)"
-    printf '  run_tenants, parallel 1     %8.1f s  (%.1f ms a tenant)  %.2f x psql  %s\n' "$p1" \
-        "$(echo "$p1 * 1000 / $n" | bc -l)" "$(echo "$p1 / $psql_s" | bc -l)" "$(verdict "$p1 < $target")"
-    printf '  run_tenants, parallel 2     %8.1f s  (%.1f ms a tenant)  %.2f x psql  %s\n' "$p2" \
-        "$(echo "$p2 * 1000 / $n" | bc -l)" "$(echo "$p2 / $psql_s" | bc -l)" "$(verdict "$p2 < $target")"
+    printf '  psql, one call per schema   %8.1f s  (%.1f ms a tenant)                load %s\n' "$psql_s" \
+        "$(echo "$psql_s * 1000 / $n" | bc -l)" "$psql_l"
+    printf '  run_tenants, parallel 1     %8.1f s  (%.1f ms a tenant)  %.2f x psql  %s  load %s\n' "$p1" \
+        "$(echo "$p1 * 1000 / $n" | bc -l)" "$(echo "$p1 / $psql_s" | bc -l)" "$(verdict "$p1 < $target")" "$p1_l"
+    printf '  run_tenants, parallel 2     %8.1f s  (%.1f ms a tenant)  %.2f x psql  %s  load %s\n' "$p2" \
+        "$(echo "$p2 * 1000 / $n" | bc -l)" "$(echo "$p2 / $psql_s" | bc -l)" "$(verdict "$p2 < $target")" "$p2_l"
 }
 
 run_sizes "$TENANTS_N" 60
@@ -106,5 +110,5 @@ for r in 1 2 3; do
     echo "$t1 - $t0" | bc >> "$work/status.times"
 done
 status_s=$(median < "$work/status.times")
-printf 'tenant_status of %d tenant schemas: %.3f s (target < 1 s: %s)\n' "$TENANTS_STATUS_N" "$status_s" \
-    "$(verdict "$status_s < 1")"
+printf 'tenant_status of %d tenant schemas: %.3f s (target < 1 s: %s)  load %s\n' "$TENANTS_STATUS_N" "$status_s" \
+    "$(verdict "$status_s < 1")" "$(load)"
