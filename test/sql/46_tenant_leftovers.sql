@@ -126,6 +126,23 @@ CREATE TABLE later.t (id int);
 SELECT schema_name, object_type, object_identity FROM migrate.schema_objects('{later,app}')
 WHERE object_identity LIKE '%extra' OR schema_name = 'later' ORDER BY 1, 2, 3;
 
+-- a run with no archive to drop leaves the session's cached plans alone:
+-- it purged the expired archives as the archive's owner with
+-- session_replication_role = replica, whose every change flushes them, so
+-- that a worker migrating tenant after tenant planned schema_objects() and
+-- every other query again for each (no LOG line below: nothing planned)
+PREPARE cached AS SELECT count(*) > 0 FROM pg_catalog.pg_class;
+EXECUTE cached;
+SELECT name, action FROM migrate.apply('{"0001_cached.sql": "CREATE TABLE other.cached (id int);\n"}'::jsonb);
+\set VERBOSITY terse
+SET client_min_messages = log;
+SET log_planner_stats = on;
+EXECUTE cached;
+SET log_planner_stats = off;
+RESET client_min_messages;
+\set VERBOSITY default
+DEALLOCATE cached;
+
 -- pg_dump keeps migrate.start()'s runs (queued and finished), as it keeps
 -- the tenants' outcomes and the run ids (TAP 015 dumps and restores one)
 SELECT c.relname FROM pg_extension e, unnest(e.extconfig) t(oid)
