@@ -36,6 +36,8 @@
  */
 #include "postgres_fe.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 
 #include "getopt_long.h"
@@ -169,6 +171,27 @@ usage_error(const char *fmt,...)
 	return false;
 }
 
+/*
+ * A count given to an option, whole digits from min to INT_MAX, into *n;
+ * false for anything else (a sign, a suffix, nothing, or a number atoi()
+ * would wrap around)
+ */
+static bool
+count_arg(const char *s, int min, int *n)
+{
+	char	   *end;
+	long		v;
+
+	if (s[0] == '\0' || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > INT_MAX)
+		return false;
+	*n = (int) v;
+	return true;
+}
+
 static bool
 parse_options(int argc, char **argv, Options *opts)
 {
@@ -265,8 +288,7 @@ parse_options(int argc, char **argv, Options *opts)
 				opts->targets_file = optarg;
 				break;
 			case OPT_PARALLEL:
-				opts->parallel = atoi(optarg);
-				if (opts->parallel < 1 || strspn(optarg, "0123456789") != strlen(optarg))
+				if (!count_arg(optarg, 1, &opts->parallel))
 					return usage_error("--parallel needs a number of targets of 1 or more, not \"%s\"", optarg);
 				break;
 			case OPT_DETACH:
@@ -288,13 +310,11 @@ parse_options(int argc, char **argv, Options *opts)
 				opts->tenant_database_pattern = optarg;
 				break;
 			case OPT_TENANT_WORKERS:
-				opts->tenant_workers = atoi(optarg);
-				if (opts->tenant_workers < 1 || strspn(optarg, "0123456789") != strlen(optarg))
+				if (!count_arg(optarg, 1, &opts->tenant_workers))
 					return usage_error("--tenant-workers needs a number of workers of 1 or more, not \"%s\"", optarg);
 				break;
 			case OPT_CANARY:
-				opts->canary = atoi(optarg);
-				if (strspn(optarg, "0123456789") != strlen(optarg) || optarg[0] == '\0')
+				if (!count_arg(optarg, 0, &opts->canary))
 					return usage_error("--canary needs a number of tenants, not \"%s\"", optarg);
 				break;
 			case OPT_ON_FAILURE:

@@ -111,12 +111,15 @@ typedef struct ArchiveSwitch
 } ArchiveSwitch;
 
 /*
- * Act as the archive's owner, with names printed qualified and without
- * firing event triggers.  An error in between needs no cleanup: the
- * (sub)transaction's abort restores user and settings.
+ * Act as the archive's owner, with names printed qualified; firing no
+ * event triggers when quiet.  An error in between needs no cleanup: the
+ * (sub)transaction's abort restores user and settings.  Setting
+ * session_replication_role flushes every cached plan of the session
+ * (PostgreSQL's assign hook does), twice: what only reads the archive is
+ * not quiet.
  */
 static void
-become_owner(ArchiveSwitch *sw)
+act_as_owner(ArchiveSwitch *sw, bool quiet)
 {
 	HeapTuple	tup;
 	Oid			owner;
@@ -132,8 +135,15 @@ become_owner(ArchiveSwitch *sw)
 	sw->nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (quiet)
+		(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+become_owner(ArchiveSwitch *sw)
+{
+	act_as_owner(sw, true);
 }
 
 static void
@@ -835,9 +845,28 @@ drop_archives(const char *where, int nargs, Oid *types, Datum *values)
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *query;
 	int			rc;
+	bool		found;
 
 	if (!OidIsValid(nsp))
 		return NIL;
+
+	/*
+	 * Most calls (every run purges the expired) find none: they say so
+	 * without flushing the session's cached plans, which a worker migrating
+	 * tenant after tenant would plan again for each
+	 */
+	act_as_owner(&sw, false);
+	rc = SPI_execute_with_args(psprintf("SELECT FROM migrate.archive a WHERE %s LIMIT 1", where),
+							   nargs, types, values, NULL, false, 1);
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	restore_user(&sw);
+	if (!found)
+		return NIL;
+
 	/* in the order they were archived, for NOTICEs in a stable order */
 	query = psprintf("WITH d AS (DELETE FROM migrate.archive a WHERE %s"
 					 " RETURNING a.migration, a.kind, a.schema_name, a.table_name,"

@@ -119,18 +119,21 @@ static const char *const tenant_end_query =
  * Where each tenant ($1, in that order) stands with the folder's
  * migrations ($2, $3 of them): how many are applied, and failed (the
  * latest attempt failed), in two scans of the tracking tables whatever
- * the number of tenants.
+ * the number of tenants.  Tenants and names are joined, not tested with
+ * = ANY: under the generic plan (spi_run()) that test reads the whole
+ * array for each row, 10,000 tenants times 10,000 rows.
  */
 static const char *const tenant_status_query =
 "WITH t AS (SELECT u.t, u.o FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY u(t, o)),"
+" n AS (SELECT DISTINCT u.n FROM pg_catalog.unnest($2::pg_catalog.text[]) u(n)),"
 " a AS (SELECT m.tenant, pg_catalog.count(*) AS n, pg_catalog.max(m.applied_at) AS last"
-"  FROM migrate.migrations m"
-"  WHERE m.tenant OPERATOR(pg_catalog.=) ANY ($1) AND m.name OPERATOR(pg_catalog.=) ANY ($2)"
+"  FROM migrate.migrations m JOIN t ON t.t OPERATOR(pg_catalog.=) m.tenant"
+"  JOIN n ON n.n OPERATOR(pg_catalog.=) m.name"
 "  GROUP BY m.tenant),"
 " l AS (SELECT DISTINCT ON (h.tenant, h.name) h.tenant, h.name, h.action"
-"  FROM migrate.history h"
-"  WHERE h.tenant OPERATOR(pg_catalog.=) ANY ($1) AND h.name OPERATOR(pg_catalog.=) ANY ($2)"
-"  AND h.action OPERATOR(pg_catalog.<>) 'refused'"
+"  FROM migrate.history h JOIN t ON t.t OPERATOR(pg_catalog.=) h.tenant"
+"  JOIN n ON n.n OPERATOR(pg_catalog.=) h.name"
+"  WHERE h.action OPERATOR(pg_catalog.<>) 'refused'"
 "  ORDER BY h.tenant, h.name, h.id DESC),"
 " f AS (SELECT l.tenant, pg_catalog.count(*) AS n FROM l"
 "  WHERE l.action OPERATOR(pg_catalog.=) 'failure' GROUP BY l.tenant)"

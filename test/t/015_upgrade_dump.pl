@@ -77,6 +77,12 @@ my $tenant_query = q{SELECT string_agg(tenant || ':' || name || ':' || checksum,
 my $tenant_rows = $node->safe_psql('old03', $tenant_query);
 like($tenant_rows, qr/^:0001_users:\w+,:0002_seed:\w+,tenant_a:0001_users:\w+,tenant_a:0002_seed:\w+$/,
 	'0.3 updated: the old rows are the database\'s own, the tenant\'s apart');
+# a run the server owned (migrate.start()) comes through the dump too (0.6)
+my $job = $node->safe_psql('old03', "SELECT migrate.start('$dir')");
+$node->safe_psql('old03', "CALL migrate.wait($job)");
+my $jobs_query = q{SELECT string_agg(run_id || ':' || kind || ':' || state, ',' ORDER BY run_id) FROM migrate.run_jobs};
+my $jobs = $node->safe_psql('old03', $jobs_query);
+is($jobs, '2:run:succeeded', 'a detached run, finished');
 my $dump03 = "$dir/../old03.dump";
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump03, '-d', $node->connstr('old03') ],
 	'pg_dump of the updated database with a tenant');
@@ -88,10 +94,11 @@ is($node->safe_psql('restored03', $tenant_query), $tenant_rows,
 is( $node->safe_psql('restored03',
 		q{SELECT run_id || ':' || tenant || ':' || state FROM migrate.tenant_runs}),
 	'1:tenant_a:applied', 'and the outcome of its run');
+is($node->safe_psql('restored03', $jobs_query), $jobs, 'and the detached run');
 is( $node->safe_psql('restored03',
 		"SELECT applied || '/' || pending FROM migrate.tenant_status('$dir', tenants => '{tenant_a}')"),
 	'2/0', 'tenant_status reads them in the restored database');
-is($node->safe_psql('restored03', q{SELECT nextval('migrate.run_id_seq')}), '2',
+is($node->safe_psql('restored03', q{SELECT nextval('migrate.run_id_seq')}), '3',
 	'the run ids go on after the restored ones');
 
 # the same catalog as a fresh install

@@ -59,5 +59,23 @@ is($rc, 2, 'two ways of naming tenants: usage error');
 ($rc, $out, $err) = pg_migrate($node, [ 'run', '--canary', '2', $dir ]);
 like($err, qr/go with the tenants of run/, '--canary without tenants: usage error');
 
+# bad counts are refused before anything is started: nothing, a sign, a
+# suffix, or a number too large for an int (which atoi() wrapped around)
+my $runs = $node->safe_psql('postgres', 'SELECT count(*) FROM migrate.run_jobs');
+($rc, $out, $err) = pg_migrate($node, [ 'run', '--tenant-pattern', 'ten\_%', '--tenant-workers', '0', $dir ]);
+is($rc, 2, '--tenant-workers 0: usage error');
+like($err, qr/--tenant-workers needs a number of workers of 1 or more, not "0"/, 'and says why');
+($rc, $out, $err) = pg_migrate($node,
+	[ 'run', '--tenant-pattern', 'ten\_%', '--tenant-workers', '99999999999', $dir ]);
+is($rc, 2, '--tenant-workers beyond an int: usage error');
+foreach my $bad ('', 'x', '-1', '2x', '99999999999')
+{
+	($rc, $out, $err) = pg_migrate($node, [ 'run', '--tenant-pattern', 'ten\_%', '--canary', $bad, $dir ]);
+	is($rc, 2, "--canary '$bad': usage error");
+	like($err, qr/--canary needs a number of tenants, not "\Q$bad\E"/, "--canary '$bad': says why");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM migrate.run_jobs'),
+	$runs, 'no run was started by a bad count');
+
 $node->stop;
 done_testing();
