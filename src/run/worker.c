@@ -942,7 +942,7 @@ become_caller(Datum arg, WorkerArgs **argsp)
 	args = shm_toc_lookup(toc, KEY_ARGS, false);
 
 	/* from here on, our errors and notices go to the caller */
-	if (args->kind != WORKER_SCRIPT)
+	if (args->kind == WORKER_FLEET || args->kind == WORKER_DATABASE)
 	{
 		int			index;
 
