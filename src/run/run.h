@@ -192,7 +192,7 @@ extern void worker_fleet_launch(WorkerFleet *fleet);
 extern bool worker_fleet_poll(WorkerFleet *fleet);
 extern void worker_fleet_wait(WorkerFleet *fleet);
 extern void worker_fleet_end(WorkerFleet *fleet);
-extern void worker_run_statement(const char *sql);
+extern ErrorData *worker_run_statement(const char *sql, MemoryContext cxt);
 extern void *worker_fleet_join(Datum arg);
 extern void worker_fleet_report(const TenantOutcome *o);
 extern void worker_fleet_leave(void);

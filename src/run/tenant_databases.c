@@ -45,7 +45,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "util/compat.h"
@@ -463,7 +462,7 @@ migrate_database_worker_main(Datum arg)
 											  "pg_migrate tenant database",
 											  ALLOCSET_DEFAULT_SIZES);
 	TenantOutcome o;
-	ErrorData  *volatile edata = NULL;
+	ErrorData  *edata = NULL;
 	char	   *name;
 	bool		installed;
 
@@ -491,24 +490,7 @@ migrate_database_worker_main(Datum arg)
 	{
 		TimestampTz started = GetCurrentTimestamp();
 
-		PG_TRY();
-		{
-			worker_run_statement(ds->call);
-		}
-		PG_CATCH();
-		{
-			HOLD_INTERRUPTS();
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			debug_query_string = NULL;
-			disable_all_timeouts(false);
-			QueryCancelPending = false;
-			AbortCurrentTransaction();
-			MemoryContextSwitchTo(cxt);
-			RESUME_INTERRUPTS();
-		}
-		PG_END_TRY();
+		edata = worker_run_statement(ds->call, cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		o.state = edata ? "failed" : "applied";
 		if (edata)

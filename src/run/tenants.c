@@ -50,7 +50,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
 
 #include "util/compat.h"
 #include "run/run.h"
@@ -644,7 +643,7 @@ static void
 migrate_one_tenant(FleetShared *fs, int i, MemoryContext cxt)
 {
 	const char *tenant = fleet_tenant(fs, i);
-	ErrorData  *volatile edata = NULL;
+	ErrorData  *edata;
 
 	if (!tenant_begin(fs, tenant))
 	{
@@ -653,24 +652,7 @@ migrate_one_tenant(FleetShared *fs, int i, MemoryContext cxt)
 		SpinLockRelease(&fs->mutex);
 		return;
 	}
-	PG_TRY();
-	{
-		worker_run_statement(fs->data + fs->call_offset);
-	}
-	PG_CATCH();
-	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		debug_query_string = NULL;
-		disable_all_timeouts(false);
-		QueryCancelPending = false;
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
-		RESUME_INTERRUPTS();
-	}
-	PG_END_TRY();
+	edata = worker_run_statement(fs->data + fs->call_offset, cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	write_tenant_row(tenant_end_query, fs->run_id, tenant,

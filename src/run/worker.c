@@ -256,6 +256,7 @@ put_string(shm_toc *toc, uint64 key, const char *s)
  * done.
  */
 static bool relay_message(void *data, Size nbytes, ExecReport *report);
+static bool relay_messages(shm_mq_handle *mqh, ExecReport *report);
 
 /*
  * Relay the worker's notices to our client and its error as our own,
@@ -300,12 +301,15 @@ relay_message(void *data, Size nbytes, ExecReport *report)
 	return done;
 }
 
-static void
-forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
+/*
+ * Relay a worker's messages until it detaches from its queue: whether it
+ * said it was done, which a worker that died did not
+ */
+static bool
+relay_messages(shm_mq_handle *mqh, ExecReport *report)
 {
 	bool		done = false;
 
-	report->error_line = 0;
 	for (;;)
 	{
 		Size		nbytes;
@@ -315,8 +319,14 @@ forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
 			break;
 		done |= relay_message(data, nbytes, report);
 	}
+	return done;
+}
 
-	if (!done)
+static void
+forward_messages(shm_mq_handle *mqh, const char *name, ExecReport *report)
+{
+	report->error_line = 0;
+	if (!relay_messages(mqh, report))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("background worker running migration \"%s\" exited unexpectedly",
@@ -767,12 +777,34 @@ worker_fleet_end(WorkerFleet *fleet)
 /*
  * In a fleet worker: one statement as a top-level command in its own
  * transaction, as a client's would be (CALL migrate.run(): nonatomic, it
- * commits after each migration)
+ * commits after each migration).  Its error, copied into cxt, is returned
+ * with the transaction aborted, so that the worker can record it and go on
+ * to its next tenant; NULL when it succeeded.
  */
-void
-worker_run_statement(const char *sql)
+ErrorData *
+worker_run_statement(const char *sql, MemoryContext cxt)
 {
-	run_top_level(NULL, sql, NULL);
+	ErrorData  *volatile edata = NULL;
+
+	PG_TRY();
+	{
+		run_top_level(NULL, sql, NULL);
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		debug_query_string = NULL;
+		disable_all_timeouts(false);
+		QueryCancelPending = false;
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+	return edata;
 }
 
 /*
@@ -1176,7 +1208,6 @@ worker_run_sql_in(Oid database, Oid role, bool as_superuser, const char *sql)
 	shm_mq_handle *mqh;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
-	bool		done = false;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(WorkerArgs));
@@ -1218,16 +1249,7 @@ worker_run_sql_in(Oid database, Oid role, bool as_superuser, const char *sql)
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("background worker did not start"),
 				 errdetail("The postmaster died.")));
-	for (;;)
-	{
-		Size		nbytes;
-		void	   *data;
-
-		if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
-			break;
-		done |= relay_message(data, nbytes, NULL);
-	}
-	if (!done)
+	if (!relay_messages(mqh, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("background worker in database \"%s\" exited unexpectedly",
