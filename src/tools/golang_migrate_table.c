@@ -82,26 +82,6 @@ golang_create(const char *schema, const char *name)
 }
 
 /*
- * A migration's version as golang-migrate reads it from the file name: the
- * leading digits as a number.  False when it does not fit in a bigint,
- * where golang-migrate could not have recorded it either.
- */
-static bool
-golang_version(const char *digits, int64 *out)
-{
-	int64		v = 0;
-
-	for (const char *p = digits; isdigit((unsigned char) *p); p++)
-	{
-		if (v > (PG_INT64_MAX - (*p - '0')) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/*
  * The version golang-migrate recorded, refusing a dirty one, and a table
  * of more than one row (golang-migrate would read any one of them).
  */
@@ -172,7 +152,7 @@ golang_adopt(ToolTable *t, MigrationSet *set, const bool *applied)
 	{
 		int64		v;
 
-		if (!applied[i] && golang_version(set->items[i].version, &v) &&
+		if (!applied[i] && tool_version_int64(set->items[i].version, &v) &&
 			v <= state.version)
 			set->items[i].adopted = true;
 	}
@@ -189,7 +169,7 @@ golang_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 	GolangState state = read_state(t);
 	int64		v;
 
-	if (!golang_version(m->version, &v))
+	if (!tool_version_int64(m->version, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("version %s of migration \"%s\" is out of range for golang-migrate's tracking table \"%s\"",
@@ -223,7 +203,7 @@ golang_forget(ToolTable *t, const AppliedMigration *am)
 		int64		v;
 
 		if (other->format && strcmp(other->format, golang_format.name) == 0 &&
-			golang_version(other->version, &v) && (!present || v > version))
+			tool_version_int64(other->version, &v) && (!present || v > version))
 		{
 			present = true;
 			version = v;

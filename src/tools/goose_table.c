@@ -77,22 +77,6 @@ goose_create(const char *schema, const char *name)
 			0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
-/* A version as goose reads it from a file name; false past a bigint */
-static bool
-goose_version(const char *digits, int64 *out)
-{
-	int64		v = 0;
-
-	for (const char *p = digits; isdigit((unsigned char) *p); p++)
-	{
-		if (v > (PG_INT64_MAX - (*p - '0')) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	*out = v;
-	return true;
-}
-
 /*
  * Whether the latest row of version (the highest id) has it applied, and
  * whether there is one
@@ -135,7 +119,7 @@ goose_adopt(ToolTable *t, MigrationSet *set, const bool *applied)
 		int64		v;
 		bool		found;
 
-		if (!applied[i] && goose_version(set->items[i].version, &v) && v > 0 &&
+		if (!applied[i] && tool_version_int64(set->items[i].version, &v) && v > 0 &&
 			latest_applied(rows, v, &found))
 			set->items[i].adopted = true;
 	}
@@ -151,7 +135,7 @@ goose_record(ToolTable *t, const MigrationSet *set, const Migration *m)
 	int64		v;
 	bool		found;
 
-	if (!goose_version(m->version, &v))
+	if (!tool_version_int64(m->version, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("version %s of migration \"%s\" is out of range for goose's tracking table \"%s\"",
@@ -173,7 +157,7 @@ goose_forget(ToolTable *t, const AppliedMigration *am)
 	bool		deleted = false;
 	ListCell   *lc;
 
-	if (!goose_version(am->version, &v) || v == 0)
+	if (!tool_version_int64(am->version, &v) || v == 0)
 		return false;
 	foreach(lc, tool_table_rows(t))
 	{

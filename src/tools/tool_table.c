@@ -967,3 +967,24 @@ tool_table_check_writers(const ToolTable *t, const Migration *adopted)
 			 errhint("Let only its owner write it, with REVOKE %s ON %s FROM %s; a privilege held through another role (a group, pg_write_all_data) is revoked from that role.",
 					 privilege_names(privileges), t->qualified, grantee)));
 }
+
+/*
+ * A migration's version as the tools that keep it as a bigint read it from
+ * the file name (golang-migrate, goose): the leading digits as a number.
+ * False when it does not fit in a bigint, where the tool could not have
+ * recorded it either.
+ */
+bool
+tool_version_int64(const char *digits, int64 *out)
+{
+	int64		v = 0;
+
+	for (const char *p = digits; isdigit((unsigned char) *p); p++)
+	{
+		if (v > (PG_INT64_MAX - (*p - '0')) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return true;
+}

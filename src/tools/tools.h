@@ -97,6 +97,7 @@ typedef struct ToolInterop
 extern ToolTable *tool_table_open(const ToolTableSpec *spec, bool write,
 								  tool_table_creator create);
 extern void tool_table_close(ToolTable *t);
+extern bool tool_version_int64(const char *digits, int64 *out);
 extern List *tool_table_rows(ToolTable *t);
 extern void tool_table_delete(ToolTable *t, const ToolRow *row);
 extern void tool_table_insert(ToolTable *t, int ncolumns, const int *columns,
