@@ -1023,11 +1023,15 @@ test_database_call(FunctionCallInfo fcinfo, const Folder *folder)
 	TupleDesc	desc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	connect_spi(0);
 	test_database_create(folder, format, &db);
+	/* the names may be in SPI's memory, which SPI_finish() frees */
+	db.name = MemoryContextStrdup(caller, db.name);
+	db.template_name = MemoryContextStrdup(caller, db.template_name);
 	SPI_finish();
 	values[0] = CStringGetTextDatum(db.name);
 	values[1] = CStringGetTextDatum(psprintf("dbname=%s", db.name));
