@@ -112,6 +112,7 @@ extern void folder_hold(const Folder *folder);
 extern void folder_release(const Folder *folder);
 extern bool folder_file_stamp(const Folder *folder, const char *file,
 							  FileStamp *stamp);
+extern bool file_stamps_equal(const FileStamp *a, const FileStamp *b);
 
 /* disk.c: folders on the server's disk */
 extern Folder *folder_on_disk(const char *dir);
@@ -139,6 +140,8 @@ extern Migration *source_add(MigrationSet *set, const char *name,
 							 const char *version, const char *up_file);
 extern void source_sort(MigrationSet *set);
 extern Migration *source_find(const MigrationSet *set, const char *name);
+extern Migration *source_find_next(const MigrationSet *set, const char *name,
+								   int *next);
 extern int	version_cmp(const char *a, const char *b);
 extern int	migration_order_cmp(bool repeatable_a, const char *version_a,
 								const char *name_a, bool repeatable_b,

@@ -185,6 +185,27 @@ source_find(const MigrationSet *set, const char *name)
 }
 
 /*
+ * The migration of that name, or NULL, trying first the one after the
+ * last found (*next, 0 at first): the tracking table's rows come in the
+ * order they were applied, which is the folder's order but for the odd
+ * out-of-order migration, so that matching them all costs one comparison
+ * each rather than a search
+ */
+Migration *
+source_find_next(const MigrationSet *set, const char *name, int *next)
+{
+	Migration  *m;
+
+	if (*next >= 0 && *next < set->count &&
+		strcmp(set->items[*next].name, name) == 0)
+		m = &set->items[*next];
+	else if ((m = source_find(set, name)) == NULL)
+		return NULL;
+	*next = (m - set->items) + 1;
+	return m;
+}
+
+/*
  * Order a set that a format has scanned by version, then name, and index
  * it by name for matching tracking rows in O(log n).
  */

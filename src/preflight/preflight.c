@@ -207,12 +207,13 @@ check_drift(const MigrationSet *set, List *applied, bool allow_drift)
 	StringInfoData others;
 	const AppliedMigration *first = NULL;
 	int			ndrift = 0;
+	int			next = 0;
 
 	initStringInfo(&others);
 	foreach(lc, applied)
 	{
 		AppliedMigration *am = lfirst(lc);
-		Migration  *m = source_find(set, am->name);
+		Migration  *m = source_find_next(set, am->name, &next);
 
 		if (m && (m->repeatable || strcmp(m->checksum, am->checksum) == 0))
 			continue;

@@ -126,7 +126,7 @@ status_rows(const Folder *folder, const char *format, int *count)
 		foreach(lc, applied)
 		{
 			AppliedMigration *am = lfirst(lc);
-			Migration  *m = source_find(set, am->name);
+			Migration  *m = as.match[foreach_current_index(lc)];
 			const char *state = "missing";
 
 			if (m && !is_applied[m - set->items])

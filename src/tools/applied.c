@@ -14,20 +14,26 @@
 #include "tools/tools.h"
 
 /*
- * Which of the folder's migrations are applied, by index.  Marks those
- * that the format's own tool recorded in its table as adopted.
+ * Which of the folder's migrations are applied, by index, and which of
+ * them each tracking row is.  Marks those that the format's own tool
+ * recorded in its table as adopted.
  */
-static bool *
-applied_flags(MigrationSet *set, List *applied)
+static void
+applied_flags(AppliedSet *as)
 {
+	MigrationSet *set = as->set;
 	bool	   *flags = palloc0(sizeof(bool) * Max(set->count, 1));
+	Migration **match = palloc(sizeof(Migration *) *
+							   Max(list_length(as->applied), 1));
+	int			next = 0;
 	ListCell   *lc;
 
-	foreach(lc, applied)
+	foreach(lc, as->applied)
 	{
 		AppliedMigration *am = lfirst(lc);
-		Migration  *m = source_find(set, am->name);
+		Migration  *m = source_find_next(set, am->name, &next);
 
+		match[foreach_current_index(lc)] = m;
 		/* a repeatable migration is pending again once it changed */
 		if (m && !(m->repeatable && strcmp(m->checksum, am->checksum) != 0))
 			flags[m - set->items] = true;
@@ -35,7 +41,8 @@ applied_flags(MigrationSet *set, List *applied)
 
 	/* what the tool itself applied (drizzle-orm, dbmate...) counts too */
 	interop_adopt(set, flags);
-	return flags;
+	as->is_applied = flags;
+	as->match = match;
 }
 
 /*
@@ -52,7 +59,7 @@ applied_set_load(AppliedSet *as, const Folder *folder, const char *format,
 	as->applied = tracking_applied();
 	if (check)
 		check(as->set, as->applied, arg);
-	as->is_applied = applied_flags(as->set, as->applied);
+	applied_flags(as);
 }
 
 /* The latest failed attempt of each of the folder's migrations, by index */

@@ -158,6 +158,8 @@ typedef struct AppliedSet
 	MigrationSet *set;
 	List	   *applied;		/* AppliedMigration, in the order applied */
 	bool	   *is_applied;		/* by index in set; adopted ones too */
+	Migration **match;			/* by position in applied: the folder's
+								 * migration of that name, or NULL */
 } AppliedSet;
 
 typedef void (*applied_check) (const MigrationSet *set, List *applied,

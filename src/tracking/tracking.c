@@ -235,6 +235,21 @@ duration_datum(int64 duration_us)
 	return IntervalPGetDatum(iv);
 }
 
+/*
+ * A text column's value as a C string, or NULL: as SPI_getvalue() gives
+ * it, without the output function's lookup and call per value, which
+ * status pays for every applied migration
+ */
+static char *
+tuple_text(HeapTuple tup, TupleDesc desc, int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, column, &isnull);
+
+	Assert(TupleDescAttr(desc, column - 1)->atttypid == TEXTOID);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
 /* The applied migrations, in the order they were applied */
 List *
 tracking_applied(void)
@@ -261,13 +276,13 @@ tracking_applied(void)
 		AppliedMigration *am = palloc0(sizeof(AppliedMigration));
 		bool		isnull;
 
-		am->name = SPI_getvalue(tup, desc, 1);
-		am->version = SPI_getvalue(tup, desc, 2);
-		am->checksum = SPI_getvalue(tup, desc, 3);
+		am->name = tuple_text(tup, desc, 1);
+		am->version = tuple_text(tup, desc, 2);
+		am->checksum = tuple_text(tup, desc, 3);
 		am->applied_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		am->format = SPI_getvalue(tup, desc, 7);
+		am->format = tuple_text(tup, desc, 7);
 		if (generated)
 		{
 			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
