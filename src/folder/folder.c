@@ -81,3 +81,11 @@ folder_file_stamp(const Folder *folder, const char *file, FileStamp *stamp)
 {
 	return folder->files ? false : disk_file_stamp(folder, file, stamp);
 }
+
+/* Whether two stamps of a file say it is unchanged */
+bool
+file_stamps_equal(const FileStamp *a, const FileStamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		a->mtime == b->mtime && a->ctime == b->ctime;
+}

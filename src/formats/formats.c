@@ -246,13 +246,6 @@ compare_cached_checksums(const void *a, const void *b)
 				  ((const CachedChecksum *) b)->name);
 }
 
-static bool
-same_stamp(const FileStamp *a, const FileStamp *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-		a->mtime == b->mtime && a->ctime == b->ctime;
-}
-
 /* The checksum kept for that migration of the last folder read, or NULL */
 static const CachedChecksum *
 cached_checksum(const char *name)
@@ -341,7 +334,7 @@ source_load(const Folder *folder, const char *format, int elevel)
 				cached_checksum(m->name) : NULL;
 
 			CHECK_FOR_INTERRUPTS();
-			if (kept && same_stamp(&kept->stamp, &stamp))
+			if (kept && file_stamps_equal(&kept->stamp, &stamp))
 				memcpy(m->checksum, kept->checksum, sizeof(m->checksum));
 			else
 			{

@@ -83,6 +83,24 @@ typedef struct PoolArgs
 PGDLLEXPORT void migrate_test_pool_worker_main(Datum arg);
 
 /*
+ * The down files' checksums of the folder whose template was named last,
+ * with each file's stamp (folder_file_stamp()), sorted by file: a test
+ * suite asks for a database per test, and a down file whose stamp is the
+ * same is not read again, as source_load() does for the up files.
+ */
+typedef struct KeptDown
+{
+	const char *file;
+	FileStamp	stamp;
+	char		checksum[MIGRATE_CHECKSUM_LEN + 1];
+} KeptDown;
+
+static MemoryContext downs_cxt = NULL;
+static const char *downs_folder;
+static int	downs_count;
+static KeptDown *downs;
+
+/*
  * Creating databases needs CREATEDB: refused before the folder's
  * migrations are read or anything is made, with what a CI role needs
  */
@@ -134,6 +152,50 @@ database_lookup(const char *name, bool *is_template, Oid *owner)
 	return oid;
 }
 
+static int
+compare_kept_downs(const void *a, const void *b)
+{
+	return strcmp(((const KeptDown *) a)->file, ((const KeptDown *) b)->file);
+}
+
+/*
+ * A down file's checksum into out ("" for a file that is gone), read
+ * again only when its stamp changed since the last call; stamped, the
+ * checksum is added to fresh
+ */
+static void
+down_file_checksum(const MigrationSet *set, const char *file, bool same_folder,
+				   KeptDown *fresh, int *nfresh, char *out)
+{
+	FileStamp	stamp;
+	bool		stamped = folder_file_stamp(set->folder, file, &stamp);
+	KeptDown	key;
+	KeptDown   *kept = NULL;
+
+	key.file = file;
+	if (stamped && same_folder)
+		kept = bsearch(&key, downs, downs_count, sizeof(KeptDown),
+					   compare_kept_downs);
+	if (kept && file_stamps_equal(&kept->stamp, &stamp))
+		memcpy(out, kept->checksum, MIGRATE_CHECKSUM_LEN + 1);
+	else
+	{
+		char	   *down = folder_read_file(set->folder, file, true);
+
+		checksum_hex(down ? down : "", down ? strlen(down) : 0, out);
+		if (down)
+			pfree(down);
+	}
+	if (stamped)
+	{
+		KeptDown   *k = &fresh[(*nfresh)++];
+
+		k->file = MemoryContextStrdup(GetMemoryChunkContext(fresh), file);
+		k->stamp = stamp;
+		memcpy(k->checksum, out, MIGRATE_CHECKSUM_LEN + 1);
+	}
+}
+
 /*
  * The template's name for a folder: a checksum of every migration's name,
  * up and down checksums, the format, and the role that applies them
@@ -143,25 +205,64 @@ template_name(const MigrationSet *set)
 {
 	StringInfoData buf;
 	char		sum[MIGRATE_CHECKSUM_LEN + 1];
+	MemoryContext fresh_cxt;
+	KeptDown   *fresh;
+	volatile int nfresh = 0;
+	bool		same_folder;
+
+	/* freed with the call's memory if an error comes first */
+	fresh_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_migrate down checksums",
+									  ALLOCSET_DEFAULT_SIZES);
+	fresh = MemoryContextAllocZero(fresh_cxt, sizeof(KeptDown) * Max(set->count, 1));
+	same_folder = downs_cxt != NULL &&
+		strcmp(downs_folder, set->folder->name) == 0;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s\n%u\n", set->format->name, GetUserId());
-	for (int i = 0; i < set->count; i++)
+	folder_hold(set->folder);
+	PG_TRY();
 	{
-		const Migration *m = &set->items[i];
-
-		appendStringInfo(&buf, "%s\t%s\t%s", m->name, m->up_file, m->checksum);
-		if (m->down_file)
+		for (int i = 0; i < set->count; i++)
 		{
-			char	   *down = folder_read_file(set->folder, m->down_file, true);
-			char		down_sum[MIGRATE_CHECKSUM_LEN + 1];
+			const Migration *m = &set->items[i];
 
-			checksum_hex(down ? down : "", down ? strlen(down) : 0, down_sum);
-			appendStringInfo(&buf, "\t%s\t%s", m->down_file, down_sum);
+			appendStringInfo(&buf, "%s\t%s\t%s", m->name, m->up_file, m->checksum);
+			if (m->down_file)
+			{
+				char		down_sum[MIGRATE_CHECKSUM_LEN + 1];
+
+				int			n = nfresh;
+
+				down_file_checksum(set, m->down_file, same_folder,
+								   fresh, &n, down_sum);
+				nfresh = n;
+				appendStringInfo(&buf, "\t%s\t%s", m->down_file, down_sum);
+			}
+			appendStringInfoChar(&buf, '\n');
 		}
-		appendStringInfoChar(&buf, '\n');
 	}
+	PG_FINALLY();
+	{
+		folder_release(set->folder);
+	}
+	PG_END_TRY();
 	checksum_hex(buf.data, buf.len, sum);
+
+	/* kept for the next call; none stamped: the last folder's are kept */
+	if (nfresh == 0)
+		MemoryContextDelete(fresh_cxt);
+	else
+	{
+		qsort(fresh, nfresh, sizeof(KeptDown), compare_kept_downs);
+		if (downs_cxt)
+			MemoryContextDelete(downs_cxt);
+		MemoryContextSetParent(fresh_cxt, TopMemoryContext);
+		downs_cxt = fresh_cxt;
+		downs_folder = MemoryContextStrdup(fresh_cxt, set->folder->name);
+		downs_count = nfresh;
+		downs = fresh;
+	}
 	return psprintf(TEMPLATE_PREFIX "%.*s", HASH_LEN, sum);
 }
 

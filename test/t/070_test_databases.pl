@@ -100,6 +100,32 @@ is( $node->safe_psql($db,
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = '$first'"),
 	'0', 'the older template is dropped beyond migrate.test_database_templates_keep');
 
+# A down file is part of the template's checksum too.  One session asks
+# again and again: the down files' checksums it keeps (a file whose stamp
+# is unchanged is not read again) must not hide an edit made meanwhile,
+# even to a file whose checksum was kept two calls before.
+my $gm = "$tmp/downs";
+mkdir $gm;
+write_migration($gm, '1_things.up.sql', "CREATE TABLE things (id int);\n");
+write_migration($gm, '1_things.down.sql', "DROP TABLE things;\n");
+my $ask = "SELECT template FROM migrate.test_database('$gm', 'golang-migrate');";
+my @templates = split /\n/, $node->safe_psql('postgres', qq{
+	$ask
+	SELECT NULL FROM pg_sleep(2.2);
+	$ask
+	$ask
+	\\! printf 'DROP TABLE things CASCADE;\\n' > $gm/1_things.down.sql
+	$ask
+	SELECT NULL FROM pg_sleep(2.2);
+	$ask
+	$ask
+});
+@templates = grep { $_ ne '' } @templates;
+is(scalar(@templates), 6, 'six test databases in one session');
+is(join(',', map { $_ eq $templates[0] ? 'a' : $_ eq $templates[3] ? 'b' : '?' } @templates),
+	'a,a,a,b,b,b', 'an edited down file makes a new template, also once its checksum was kept');
+isnt($templates[3], $templates[0], 'the two templates differ');
+
 # A migration that fails leaves no template; the error is the migration's
 my $broken = "$tmp/broken";
 mkdir $broken;
