@@ -64,6 +64,7 @@ typedef struct Options
 	const char *tenant_database_pattern;
 	int			tenant_workers; /* --tenant-workers N, 0 when not given */
 	int			canary;			/* --canary N */
+	bool		canary_given;	/* --canary 0 is given too */
 	const char *on_failure;		/* --on-failure stop|continue */
 	/* connection, as psql's options */
 	const char *dbname;

@@ -316,6 +316,7 @@ parse_options(int argc, char **argv, Options *opts)
 			case OPT_CANARY:
 				if (!count_arg(optarg, 0, &opts->canary))
 					return usage_error("--canary needs a number of tenants, not \"%s\"", optarg);
+				opts->canary_given = true;
 				break;
 			case OPT_ON_FAILURE:
 				if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "continue") != 0)
@@ -381,7 +382,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 			return usage_error("test-db needs the migrations folder DIR, or --drop");
 		if (opts->allow_drift || opts->check || opts->skip_partial || opts->target ||
 			opts->tenants || opts->tenant_pattern || opts->tenant_query ||
-			opts->tenant_workers || opts->canary || opts->on_failure)
+			opts->tenant_workers || opts->canary_given || opts->on_failure)
 			return usage_error("test-db takes no run options");
 		if (opts->ndbnames > 1 || opts->targets_file)
 			return usage_error("test-db makes a database on one server: give one -d");
@@ -448,7 +449,7 @@ parse_arguments(int argc, char **argv, Options *opts)
 		return usage_error("--tenants, --tenant-pattern, --tenant-query, --tenant-databases and --tenant-database-pattern go with run only");
 	if (options_tenants(opts) > 1)
 		return usage_error("name the tenants one way: --tenants, --tenant-pattern, --tenant-query, --tenant-databases or --tenant-database-pattern");
-	if ((opts->tenant_workers || opts->canary || opts->on_failure) &&
+	if ((opts->tenant_workers || opts->canary_given || opts->on_failure) &&
 		options_tenants(opts) == 0)
 		return usage_error("--tenant-workers, --canary and --on-failure go with the tenants of run");
 	if ((error = fleet_arguments(opts)) != NULL)

@@ -58,6 +58,9 @@ like($err, qr/go with run only/, 'and says why');
 is($rc, 2, 'two ways of naming tenants: usage error');
 ($rc, $out, $err) = pg_migrate($node, [ 'run', '--canary', '2', $dir ]);
 like($err, qr/go with the tenants of run/, '--canary without tenants: usage error');
+($rc, $out, $err) = pg_migrate($node, [ 'run', '--canary', '0', $dir ]);
+is($rc, 2, '--canary 0 without tenants: usage error too');
+like($err, qr/go with the tenants of run/, '--canary 0 without tenants: says why');
 
 # bad counts are refused before anything is started: nothing, a sign, a
 # suffix, or a number too large for an int (which atoi() wrapped around)
