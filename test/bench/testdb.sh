@@ -12,6 +12,11 @@
 #   TESTDB_SIZES   the folders' numbers of migrations ("10 300"), each of
 #                  5 statements (test/bench/generate.py)
 #   TESTDB_REPEAT  timings per figure (5)
+#   TESTDB_DATA_DIR where the throwaway cluster lives (/tmp): a clone's
+#                  time is mostly CREATE DATABASE's own, creating and
+#                  copying the template's files, which the storage decides;
+#                  /dev/shm (tmpfs) measures it as test clusters in CI
+#                  usually run, on memory
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -23,7 +28,7 @@ POOL=3
 
 [ "${1:-}" = "--as-postgres" ] || prepare test/bench/testdb.sh "$@"
 
-work=$(mktemp -d /tmp/pg_migrate_bench_testdb.XXXXXX)
+work=$(mktemp -d "${TESTDB_DATA_DIR:-/tmp}/pg_migrate_bench_testdb.XXXXXX")
 cluster_start "$work" "shared_buffers = '256MB'" "fsync = off"
 psql_q -c "CREATE EXTENSION pg_migrate"
 
@@ -41,7 +46,7 @@ pool_full() {
                LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$"
 }
 
-echo "test databases: per database, median of $TESTDB_REPEAT (server-side, fsync off)"
+echo "test databases: per database, median of $TESTDB_REPEAT (server-side, fsync off, cluster in ${TESTDB_DATA_DIR:-/tmp}: $(stat -f -c %T "$work"))"
 for n in $TESTDB_SIZES; do
     python3 test/bench/generate.py "$work/f$n" "$work/f$n.sql" "$n" 5
     dir="$work/f$n"
@@ -75,6 +80,21 @@ for n in $TESTDB_SIZES; do
     timings -f "$work/clone.sql" > "$work/clone.times"
     clone=$(median < "$work/clone.times")
 
+    # the floor: PostgreSQL's own CREATE DATABASE ... TEMPLATE of that
+    # template, with the strategy test_database() uses, in one session
+    template=$(psql -XAtc "SELECT name FROM migrate.test_database_templates ORDER BY built_at DESC LIMIT 1")
+    strategy=
+    [ "$(psql -XAtc 'SHOW server_version_num')" -ge 150000 ] && strategy=" STRATEGY FILE_COPY"
+    {
+        echo '\timing on'
+        for r in $(seq 1 "$TESTDB_REPEAT"); do
+            echo "CREATE DATABASE bench_raw_$r TEMPLATE $template$strategy;"
+        done
+    } > "$work/raw.sql"
+    timings -f "$work/raw.sql" > "$work/raw.times"
+    raw=$(median < "$work/raw.times")
+    for r in $(seq 1 "$TESTDB_REPEAT"); do psql_q -c "DROP DATABASE bench_raw_$r"; done
+
     {
         echo "SET client_min_messages = warning;"
         echo "SET migrate.test_database_pool = $POOL;"
@@ -94,6 +114,8 @@ for n in $TESTDB_SIZES; do
 
     printf '%4d migrations: apply into an empty database %.1f ms; clone %.1f ms (%.3f x apply); from the pool %.1f ms (%.3f x apply); template built once in %.1f ms\n' \
         "$n" "$apply" "$clone" "$(echo "$clone / $apply" | bc -l)" "$pool" "$(echo "$pool / $apply" | bc -l)" "$build"
+    printf '      CREATE DATABASE ... TEMPLATE alone (%s): %.1f ms, so a clone adds %.1f ms to it\n' \
+        "$(psql -XAtc "SELECT pg_size_pretty(pg_database_size('$template'))")" "$raw" "$(echo "$clone - $raw" | bc -l)"
     printf '      targets: from the pool < 20 ms: %s; a clone < 100 ms: %s\n' \
         "$(verdict "$pool < 20")" "$(verdict "$clone < 100")"
 done
