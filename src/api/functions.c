@@ -919,6 +919,7 @@ run_tenants_call(FunctionCallInfo fcinfo, bool sent)
 	char	   *on_failure;
 	TupleDesc	desc;
 	Datum		result[1];
+	int64		run_id;
 	bool		nulls[1] = {false};
 
 	require_nonatomic(fcinfo, "migrate.run_tenants()",
@@ -948,8 +949,10 @@ run_tenants_call(FunctionCallInfo fcinfo, bool sent)
 		folder_on_disk(req.dir);
 
 	connect_spi(SPI_OPT_NONATOMIC);
-	result[0] = Int64GetDatum(run_tenants(&req));
+	run_id = run_tenants(&req);
 	SPI_finish();
+	/* not in SPI's memory: an int64 Datum is a pointer where not by value */
+	result[0] = Int64GetDatum(run_id);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
