@@ -220,6 +220,7 @@ status_folder(const Folder *folder, const char *format, ResultSink *sink)
 	int			nrows;
 	StatusRow  *rows = status_rows(folder, format, &nrows);
 	List	   *drifted = fingerprint_drift();
+	MemoryContext row_cxt;
 
 	if (drifted != NIL)
 		ereport(WARNING,
@@ -229,12 +230,16 @@ status_folder(const Folder *folder, const char *format, ResultSink *sink)
 				 errdetail("%s.", drift_list(drifted, 10)),
 				 errhint("SELECT * FROM migrate.drift() shows what changed. Make the change in a migration, or undo it.")));
 
+	/* each row's datums in memory used again for the next row's */
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_migrate status row",
+									ALLOCSET_SMALL_SIZES);
 	for (int i = 0; i < nrows; i++)
 	{
 		/* before version 0.4, status has no down column: it is left out */
 		Datum		values[5];
 		bool		nulls[5] = {false, false, !rows[i].applied, false,
 		rows[i].down == NULL};
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 		values[0] = CStringGetTextDatum(rows[i].name);
 		values[1] = CStringGetTextDatum(rows[i].state);
@@ -242,7 +247,10 @@ status_folder(const Folder *folder, const char *format, ResultSink *sink)
 		values[3] = CStringGetTextDatum(rows[i].checksum);
 		values[4] = rows[i].down ? CStringGetTextDatum(rows[i].down) : (Datum) 0;
 		tuplestore_putvalues(sink->store, sink->desc, values, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_cxt);
 	}
+	MemoryContextDelete(row_cxt);
 }
 
 /*

@@ -250,49 +250,73 @@ tuple_text(HeapTuple tup, TupleDesc desc, int column)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* The applied migrations, in the order they were applied */
+/*
+ * The applied migrations, in the order they were applied.  Fetched a
+ * batch at a time, each batch's tuples freed before the next: status of
+ * ten thousand migrations otherwise holds them all at once beside the
+ * strings taken from them, and a backend pays for every page of that the
+ * first time it is touched.
+ */
 List *
 tracking_applied(void)
 {
 	List	   *result = NIL;
-
+	MemoryContext cxt = CurrentMemoryContext;
 	bool		generated = tracking_stores_generated_down();
+	char	   *query = psprintf(generated ?
+								 "SELECT name, version, checksum, applied_at, "
+								 "down_sql IS NOT NULL, repeatable, format, down_generated, "
+								 "pg_catalog.jsonb_array_length(down_partial) "
+								 "FROM migrate.migrations WHERE true%s ORDER BY id" :
+								 "SELECT name, version, checksum, applied_at, "
+								 "down_sql IS NOT NULL, repeatable, format "
+								 "FROM migrate.migrations WHERE true%s ORDER BY id",
+								 tenant_filter(NULL));
+	OwnerSwitch sw;
+	SPIPlanPtr	plan;
+	Portal		portal;
 
-	run_tracking_query(psprintf(generated ?
-								"SELECT name, version, checksum, applied_at, "
-								"down_sql IS NOT NULL, repeatable, format, down_generated, "
-								"pg_catalog.jsonb_array_length(down_partial) "
-								"FROM migrate.migrations WHERE true%s ORDER BY id" :
-								"SELECT name, version, checksum, applied_at, "
-								"down_sql IS NOT NULL, repeatable, format "
-								"FROM migrate.migrations WHERE true%s ORDER BY id",
-								tenant_filter(NULL)),
-					   0, NULL, NULL, NULL, SPI_OK_SELECT);
-
-	for (uint64 i = 0; i < SPI_processed; i++)
+	tracking_become_owner(&sw);
+	plan = SPI_prepare_cursor(query, 0, NULL, CURSOR_OPT_NO_SCROLL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare internal query: %s: %s",
+			 SPI_result_code_string(SPI_result), query);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+	for (;;)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		AppliedMigration *am = palloc0(sizeof(AppliedMigration));
-		bool		isnull;
-
-		am->name = tuple_text(tup, desc, 1);
-		am->version = tuple_text(tup, desc, 2);
-		am->checksum = tuple_text(tup, desc, 3);
-		am->applied_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-		am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		am->format = tuple_text(tup, desc, 7);
-		if (generated)
+		SPI_cursor_fetch(portal, true, 1000);
+		MemoryContextSwitchTo(cxt);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
-			am->partial_count = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
-			if (isnull)
-				am->partial_count = 0;
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			AppliedMigration *am = palloc0(sizeof(AppliedMigration));
+			bool		isnull;
+
+			am->name = tuple_text(tup, desc, 1);
+			am->version = tuple_text(tup, desc, 2);
+			am->checksum = tuple_text(tup, desc, 3);
+			am->applied_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			am->has_down = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+			am->repeatable = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+			am->format = tuple_text(tup, desc, 7);
+			if (generated)
+			{
+				am->down_generated = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+				am->partial_count = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+				if (isnull)
+					am->partial_count = 0;
+			}
+			result = lappend(result, am);
 		}
-		result = lappend(result, am);
+		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	tracking_restore_user(&sw);
 	return result;
 }
 
