@@ -116,7 +116,8 @@ status_timing() {
         echo "$t1 - $t0" | bc >> "$work/status.times"
     done
     status_s=$(median < "$work/status.times")
-    printf 'tenant_status of %d tenant schemas, %s: %.3f s (target < 1 s: %s)  load %s\n' "$TENANTS_STATUS_N" "$1" "$status_s" \
+    counts=$(psql_q -At -d "$kept" -c "SELECT format('%s applied, %s pending', sum(applied), sum(pending)) FROM migrate.tenant_status('$work/folder', tenant_pattern => 'tenant\\_%')")
+    printf 'tenant_status of %d tenant schemas, %s (%s): %.3f s (target < 1 s: %s)  load %s\n' "$TENANTS_STATUS_N" "$1" "$counts" "$status_s" \
         "$(verdict "$status_s < 1")" "$(load)"
 }
 kept=$(cat "$work/kept" 2>/dev/null || echo postgres)
@@ -126,6 +127,6 @@ if [ "$(psql_q -At -d "$kept" -c "SELECT count(*) FROM pg_namespace WHERE nspnam
     kept=bench_tenants_status
     status_timing "nothing applied"
     psql_q -d "$kept" -c "SET client_min_messages = warning" \
-        -c "CALL migrate.run_tenants('$work/folder', tenant_pattern => 'tenant\\_%', parallel => 2)"
+        -c "CALL migrate.run_tenants('$work/folder', tenant_pattern => 'tenant\\_%', parallel => 2)" >/dev/null
 fi
 status_timing "every one applied"
