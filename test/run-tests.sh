@@ -45,7 +45,11 @@ run_suite() {
 }
 run_suite "pg_regress" ISOLATION= TAP_TESTS=
 run_suite "isolation" REGRESS= TAP_TESTS=
-run_suite "TAP" REGRESS= ISOLATION=
+# two TAP files at a time: most of their time is spent waiting on servers
+# and processes they start (each has its own cluster and port), not on the
+# CPU, and one file (045, six real folders rolled back one migration at a
+# time) takes a quarter of the suite on its own
+run_suite "TAP" REGRESS= ISOLATION= PROVE_FLAGS=-j2
 echo "== compile against other PostgreSQL versions"
 bash test/compat-check.sh 2>&1 | tee -a "$log" || failed_suites=$((failed_suites + 1))
 echo "== pg_regress and isolation on PostgreSQL 13, 17 and 18"
