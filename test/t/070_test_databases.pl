@@ -281,4 +281,39 @@ is( $node->safe_psql('postgres',
 		"SELECT (SELECT count(*) FROM migrate.test_databases) + (SELECT count(*) FROM migrate.test_database_templates)"),
 	'0', 'and their rows');
 
+# The pool refilled while everything is dropped: each round asks with a
+# pool of 4 (the template is built again, the call clones, a worker starts
+# refilling) and at once drops every test database and template.
+# Whichever comes first, what is handed out afterwards exists and holds the
+# schema, and once the workers are done one drop leaves nothing behind.
+my $race = "$tmp/race";
+mkdir $race;
+write_migration($race, '0001_items.sql', "CREATE TABLE items (id int);\n");
+my $pool_workers = q{SELECT (SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_migrate test database pool')};
+for my $round (1 .. 3)
+{
+	$node->safe_psql('postgres',
+		"SET migrate.test_database_pool = 4;
+		 SELECT name FROM migrate.test_database('$race')");
+	$node->safe_psql('postgres',
+		'SELECT count(*) FROM migrate.drop_test_databases(templates => true)');
+}
+$node->poll_query_until('postgres', "$pool_workers = 0")
+  or die 'the pool workers never ended';
+my ($after, $after_pool) = split /\|/, $node->safe_psql('postgres',
+	"SET migrate.test_database_pool = 4;
+	 SELECT name || '|' || from_pool FROM migrate.test_database('$race')");
+is( $node->safe_psql($after,
+		"SELECT count(*) FROM information_schema.tables WHERE table_name = 'items'"),
+	'1', 'after drops raced the pool, the next database handed out exists and holds the schema');
+$node->poll_query_until('postgres', "$pool_workers = 0")
+  or die 'the pool workers never ended';
+$node->safe_psql('postgres', 'SELECT count(*) FROM migrate.drop_test_databases(templates => true)');
+is( $node->safe_psql('postgres',
+		"SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE 'pgm\\_%')
+		      + (SELECT count(*) FROM migrate.test_databases)
+		      + (SELECT count(*) FROM migrate.test_database_templates)"),
+	'0', 'and one drop once the workers are done leaves no database and no row');
+
 done_testing();
