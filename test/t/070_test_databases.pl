@@ -109,7 +109,7 @@ mkdir $gm;
 write_migration($gm, '1_things.up.sql', "CREATE TABLE things (id int);\n");
 write_migration($gm, '1_things.down.sql', "DROP TABLE things;\n");
 my $ask = "SELECT template FROM migrate.test_database('$gm', 'golang-migrate');";
-my @templates = split /\n/, $node->safe_psql('postgres', qq{
+my @asked = split /\n/, $node->safe_psql('postgres', qq{
 	$ask
 	SELECT NULL FROM pg_sleep(2.2);
 	$ask
@@ -120,11 +120,11 @@ my @templates = split /\n/, $node->safe_psql('postgres', qq{
 	$ask
 	$ask
 });
-@templates = grep { $_ ne '' } @templates;
-is(scalar(@templates), 6, 'six test databases in one session');
-is(join(',', map { $_ eq $templates[0] ? 'a' : $_ eq $templates[3] ? 'b' : '?' } @templates),
+@asked = grep { $_ ne '' } @asked;
+is(scalar(@asked), 6, 'six test databases in one session');
+is(join(',', map { $_ eq $asked[0] ? 'a' : $_ eq $asked[3] ? 'b' : '?' } @asked),
 	'a,a,a,b,b,b', 'an edited down file makes a new template, also once its checksum was kept');
-isnt($templates[3], $templates[0], 'the two templates differ');
+isnt($asked[3], $asked[0], 'the two templates differ');
 
 # A migration that fails leaves no template; the error is the migration's
 my $broken = "$tmp/broken";
