@@ -231,7 +231,6 @@ template_name(const MigrationSet *set)
 			if (m->down_file)
 			{
 				char		down_sum[MIGRATE_CHECKSUM_LEN + 1];
-
 				int			n = nfresh;
 
 				down_file_checksum(set, m->down_file, same_folder,
