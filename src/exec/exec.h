@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "port/atomics.h"
 #include "storage/dsm.h"
@@ -69,6 +70,8 @@ extern void execute_spi_statement(const Statement *stmt, const char *sql,
 								  ExecReport *report);
 extern void run_until_deadline(TimestampTz deadline, void (*fn) (void *arg),
 							   void *arg);
+extern SPIPlanPtr spi_prepare(const char *query, int nargs, Oid *types,
+							   int cursor_options);
 extern void spi_run(const char *query, int nargs, Oid *types, Datum *values,
 					const char *nulls, int expected);
 extern List *spi_first_column(void);

@@ -41,6 +41,18 @@ static RangeVar *statement_relation(Node *parsetree);
 /* the text of the script's statement running now, for the DDL log */
 static const char *current_statement = NULL;
 
+/* An internal query's plan (SPI_prepare_cursor()), or an error naming it */
+SPIPlanPtr
+spi_prepare(const char *query, int nargs, Oid *types, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, cursor_options);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare internal query: %s: %s",
+			 SPI_result_code_string(SPI_result), query);
+	return plan;
+}
+
 /*
  * Run one of pg_migrate's own queries through SPI, with parameters, and
  * insist on the expected result.  The plan is generic: a custom one would
@@ -57,10 +69,7 @@ spi_run(const char *query, int nargs, Oid *types, Datum *values,
 	SPIPlanPtr	plan;
 	int			rc;
 
-	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare internal query: %s: %s",
-			 SPI_result_code_string(SPI_result), query);
+	plan = spi_prepare(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	SPI_freeplan(plan);
 	MemoryContextSwitchTo(cxt);

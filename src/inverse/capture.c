@@ -19,6 +19,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "exec/exec.h"
 #include "inverse/inverse.h"
 
 /* fmt and its arguments printed, in g's context */
@@ -171,10 +172,7 @@ catalog_plan(const char *query, int nargs, Oid *types)
 	for (int i = 0; i < kept_plan_count; i++)
 		if (strcmp(kept_plans[i].query, query) == 0)
 			return kept_plans[i].plan;
-	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare internal query: %s: %s",
-			 SPI_result_code_string(SPI_result), query);
+	plan = spi_prepare(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (kept_plan_count == MAX_KEPT_PLANS || SPI_keepplan(plan) != 0)
 		return plan;			/* used once, freed with SPI's memory */
 	kept_plans[kept_plan_count].query = MemoryContextStrdup(TopMemoryContext, query);

@@ -249,12 +249,9 @@ event_plan(DdlEvent event)
 		 * Generic: a custom plan would be planned again at every DDL
 		 * command, for parameters that change nothing in the plan
 		 */
-		SPIPlanPtr	plan = SPI_prepare_cursor(event_queries[event], lengthof(types),
-											  types, CURSOR_OPT_GENERIC_PLAN);
+		SPIPlanPtr	plan = spi_prepare(event_queries[event], lengthof(types),
+									   types, CURSOR_OPT_GENERIC_PLAN);
 
-		if (plan == NULL)
-			elog(ERROR, "could not prepare internal query: %s: %s",
-				 SPI_result_code_string(SPI_result), event_queries[event]);
 		SPI_keepplan(plan);
 		event_plans[event] = plan;
 	}

@@ -277,10 +277,7 @@ tracking_applied(void)
 	Portal		portal;
 
 	tracking_become_owner(&sw);
-	plan = SPI_prepare_cursor(query, 0, NULL, CURSOR_OPT_NO_SCROLL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare internal query: %s: %s",
-			 SPI_result_code_string(SPI_result), query);
+	plan = spi_prepare(query, 0, NULL, CURSOR_OPT_NO_SCROLL);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 	for (;;)
 	{
