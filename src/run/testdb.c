@@ -693,6 +693,29 @@ test_databases_drop(const char *template, Interval *older_than,
 }
 
 /*
+ * A transaction of the pool's worker, with SPI and a snapshot, ended by
+ * pool_transaction_end(); cxt, the worker's memory, stays current
+ */
+static void
+pool_transaction_begin(MemoryContext cxt)
+{
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+pool_transaction_end(MemoryContext cxt)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
  * In the pool's worker: clones until the caller's pool for the template
  * holds size of them.  One worker per pool at a time: another that finds
  * the lock taken leaves it the work.
@@ -720,13 +743,10 @@ fill_pool(const PoolArgs *a)
 		int64		pooled;
 		char	   *name;
 		bool		is_template;
+		bool		isnull;
 		MemoryContext cxt = CurrentMemoryContext;
 
-		StartTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
+		pool_transaction_begin(cxt);
 		values[0] = CStringGetTextDatum(a->template_name);
 		values[1] = ObjectIdGetDatum(a->role);
 		run_tracking_query("SELECT pg_catalog.count(*) FROM migrate.test_databases t"
@@ -735,36 +755,26 @@ fill_pool(const PoolArgs *a)
 						   " AND t.pooled",
 						   2, types, values, NULL, SPI_OK_SELECT);
 		pooled = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &is_template));
+											 SPI_tuptable->tupdesc, 1, &isnull));
 		name = NULL;
 		if (pooled < a->size &&
 			OidIsValid(database_lookup(a->template_name, &is_template, NULL)) &&
 			is_template)
 			name = MemoryContextStrdup(cxt, clone_name(a->template_name));
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
+		pool_transaction_end(cxt);
 		if (name == NULL)
 			break;
 
 		worker_run_sql(clone_sql(name, a->template_name));
 
-		StartTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
+		pool_transaction_begin(cxt);
 		values[0] = CStringGetTextDatum(a->template_name);
 		values[1] = ObjectIdGetDatum(a->role);
 		values[2] = CStringGetTextDatum(name);
 		run_tracking_query("INSERT INTO migrate.test_databases (name, template, owner, pooled)"
 						   " VALUES ($3, $1, $2, true)",
 						   3, types, values, NULL, SPI_OK_INSERT);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
+		pool_transaction_end(cxt);
 	}
 	LockRelease(&tag, ExclusiveLock, true);
 }
